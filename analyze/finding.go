@@ -19,10 +19,10 @@ const (
 	ExcessiveOctets Kind = "excessive-octets" // -O trigger
 	ExcessivePkts   Kind = "excessive-packets"
 	ExcessiveTime   Kind = "excessive-time"
-	FastScan        Kind = "fast-scan"   // weighted ports in time (scanlogd)
-	TRWScan         Kind = "trw-scan"    // sequential hypothesis test
-	FanOut          Kind = "fan-out"     // talks to more than N distinct hosts
-	Bogon           Kind = "bogon"       // talks to special-purpose networks
+	FastScan        Kind = "fast-scan" // weighted ports in time (scanlogd)
+	TRWScan         Kind = "trw-scan"  // sequential hypothesis test
+	FanOut          Kind = "fan-out"   // talks to more than N distinct hosts
+	Bogon           Kind = "bogon"     // talks to special-purpose networks
 	OutsidePlan     Kind = "outside-plan"
 	SynOnly         Kind = "syn-only"    // many SYN-only or SYN+RST flows
 	PolicyPort      Kind = "policy-port" // port not allowed for the host's role

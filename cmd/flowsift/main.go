@@ -1,0 +1,112 @@
+// Command flowsift reads archived NetFlow, replays it in time order through
+// flow-dscan's scan detector and newer detectors, and writes reports.
+//
+// Each subcommand lives in its own file and registers itself with
+// register(); main only wires logging, exit codes and the version.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+
+	"github.com/urfave/cli/v3"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// Exit codes, documented in the README.
+const (
+	exitOK       = 0 // done
+	exitFindings = 1 // done, findings present and --fail-on-findings given
+	exitUsage    = 2 // bad options or unreadable input
+	exitPartial  = 3 // done, but part of the input was skipped
+)
+
+// exitError carries an exit code out of a subcommand.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode wraps err so that main exits with code.
+func withCode(code int, err error) error { return &exitError{code: code, err: err} }
+
+// usageErr is the common case: a bad option or value.
+func usageErr(format string, a ...any) error {
+	return withCode(exitUsage, fmt.Errorf(format, a...))
+}
+
+var commands []*cli.Command
+
+// register adds a subcommand; called from init() in each command's file.
+func register(c *cli.Command) { commands = append(commands, c) }
+
+func newApp(stdout, stderr io.Writer) *cli.Command {
+	sorted := append([]*cli.Command(nil), commands...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	return &cli.Command{
+		Name:      "flowsift",
+		Usage:     "find scanners and heavy hitters in archived NetFlow",
+		Version:   version,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Commands:  sorted,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)"},
+		},
+		Before: func(ctx context.Context, c *cli.Command) (context.Context, error) {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+				return ctx, usageErr("--log-level: %v", err)
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
+			return ctx, nil
+		},
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
+	}
+}
+
+// run is main without os.Exit, so tests can drive the real CLI.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	stdio = ioSet{in: stdin, out: stdout, err: stderr}
+	app := newApp(stdout, stderr)
+	err := app.Run(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "flowsift: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "flowsift: %v\n", err)
+	return exitUsage
+}
+
+// ioSet is the standard streams of the current run; tests replace them.
+type ioSet struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+var stdio = ioSet{in: os.Stdin, out: os.Stdout, err: os.Stderr}
+
+func main() {
+	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
