@@ -1,0 +1,305 @@
+package episode
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/flow"
+)
+
+const (
+	defaultGap        = 3_600_000
+	defaultSample     = 10
+	defaultTopPorts   = 5
+	defaultMaxSet     = 65536
+	defaultFindingLag = 1 << 20
+	defaultTopTargets = 20
+	defaultService    = 0.9
+	defaultScanShare  = 0.05
+	defaultMinPeers   = 20
+	sweepEvery        = 1 << 14
+)
+
+func (c Config) withDefaults() Config {
+	if c.Gap <= 0 {
+		c.Gap = defaultGap
+	}
+	if c.SampleTargets <= 0 {
+		c.SampleTargets = defaultSample
+	}
+	if c.TopPorts <= 0 {
+		c.TopPorts = defaultTopPorts
+	}
+	if c.MaxTargets <= 0 {
+		c.MaxTargets = defaultMaxSet
+	}
+	if c.MaxPorts <= 0 {
+		c.MaxPorts = defaultMaxSet
+	}
+	if c.FindingLag == 0 {
+		c.FindingLag = defaultFindingLag
+	}
+	if c.TopTargets <= 0 {
+		c.TopTargets = defaultTopTargets
+	}
+	if c.ServiceShare <= 0 {
+		c.ServiceShare = defaultService
+	}
+	if c.ScanShare <= 0 {
+		c.ScanShare = defaultScanShare
+	}
+	if c.MinPeers <= 0 {
+		c.MinPeers = defaultMinPeers
+	}
+	if c.Archive == "" {
+		c.Archive = "ARCHIVE"
+	}
+	return c
+}
+
+// portKey packs protocol and port.
+type portKey uint32
+
+func mkPortKey(proto uint8, port uint16) portKey { return portKey(proto)<<16 | portKey(port) }
+func (k portKey) proto() uint8                   { return uint8(k >> 16) }
+func (k portKey) port() uint16                   { return uint16(k) }
+
+// run is one source's flows with no gap longer than Config.Gap.
+type run struct {
+	firstIdx, lastIdx     uint64
+	first, last           int64 // min Start, max End
+	flows, packets, bytes uint64
+	tcp, noAck            uint64
+	fAnd, fOr             uint8
+	service               uint64 // flows that look like service replies
+	svc                   map[portKey]uint64
+	dsts                  map[netip.Addr]uint64
+	ports                 map[portKey]uint64
+	truncated             bool
+}
+
+type source struct {
+	runs []*run // in stream order; the last one may still be open
+}
+
+// Accountant keeps the per-source accounting and collects findings. Feed it
+// every flow of the stream with Add (in the same order and the same batches
+// as the detectors, so its flow positions equal Finding.Index) and every
+// finding with AddFinding (or the Sink); then call Result once. Not safe for
+// concurrent use.
+type Accountant struct {
+	cfg      Config
+	idx      uint64 // flows added so far (1-based position of the last one)
+	now      int64  // largest End seen
+	sources  map[netip.Addr]*source
+	findings map[netip.Addr][]analyze.Finding
+	excess   []analyze.Finding
+	nfind    int
+}
+
+// New returns an empty Accountant.
+func New(cfg Config) *Accountant {
+	return &Accountant{
+		cfg:      cfg.withDefaults(),
+		sources:  make(map[netip.Addr]*source),
+		findings: make(map[netip.Addr][]analyze.Finding),
+	}
+}
+
+// Sink returns a function that hands findings to AddFinding.
+func (a *Accountant) Sink() analyze.Sink { return a.AddFinding }
+
+// AddFinding records a finding of any detector. Findings may arrive in any
+// interleaving of detectors, before or after the flows they point at (within
+// Config.FindingLag flows); the result does not depend on that order.
+func (a *Accountant) AddFinding(f analyze.Finding) {
+	a.nfind++
+	switch f.Kind {
+	case analyze.ExcessiveOctets, analyze.ExcessivePkts, analyze.ExcessiveTime:
+		a.excess = append(a.excess, f)
+		return
+	}
+	a.findings[f.Src] = append(a.findings[f.Src], f)
+}
+
+// Add accounts a batch of flows.
+func (a *Accountant) Add(b flow.Batch) {
+	for i := range b {
+		a.AddRecord(&b[i])
+	}
+}
+
+// AddRecord accounts one flow.
+func (a *Accountant) AddRecord(r *flow.Record) {
+	a.idx++
+	a.now = max(a.now, r.End)
+	s := a.sources[r.Src]
+	if s == nil {
+		s = &source{}
+		a.sources[r.Src] = s
+	}
+	var cur *run
+	if n := len(s.runs); n > 0 && r.End-s.runs[n-1].last <= a.cfg.Gap {
+		cur = s.runs[n-1]
+	} else {
+		cur = &run{firstIdx: a.idx, first: r.Start, last: r.End, fAnd: 0xFF}
+		s.runs = append(s.runs, cur)
+	}
+	a.account(cur, r)
+	if a.idx%sweepEvery == 0 {
+		a.sweep()
+	}
+}
+
+func (a *Accountant) account(cur *run, r *flow.Record) {
+	cur.lastIdx = a.idx
+	cur.first = min(cur.first, r.Start)
+	cur.last = max(cur.last, r.End)
+	cur.flows++
+	cur.packets += r.Packets
+	cur.bytes += r.Octets
+	if r.Proto == 6 {
+		cur.tcp++
+		cur.fAnd &= r.TCPFlags
+		cur.fOr |= r.TCPFlags
+		if r.TCPFlags&flow.TCPAck == 0 {
+			cur.noAck++
+		}
+	}
+	if isServiceReply(r) {
+		cur.service++
+		if cur.svc == nil {
+			cur.svc = make(map[portKey]uint64)
+		}
+		cur.svc[mkPortKey(r.Proto, r.SrcPort)]++
+	}
+	if cur.dsts == nil {
+		cur.dsts = make(map[netip.Addr]uint64)
+		cur.ports = make(map[portKey]uint64)
+	}
+	if _, ok := cur.dsts[r.Dst]; ok || len(cur.dsts) < a.cfg.MaxTargets {
+		cur.dsts[r.Dst]++
+	} else {
+		cur.truncated = true
+	}
+	pk := mkPortKey(r.Proto, r.DstPort)
+	if _, ok := cur.ports[pk]; ok || len(cur.ports) < a.cfg.MaxPorts {
+		cur.ports[pk]++
+	} else {
+		cur.truncated = true
+	}
+}
+
+// isServiceReply says whether a flow looks like a server answering a client:
+// UDP or TCP from a well-known port (below 1024) to an unprivileged one, and
+// for TCP with ACK set (a reply, not a probe sent from a chosen source port).
+func isServiceReply(r *flow.Record) bool {
+	if r.SrcPort == 0 || r.SrcPort >= 1024 || r.DstPort < 1024 {
+		return false
+	}
+	switch r.Proto {
+	case 17:
+		return true
+	case 6:
+		return r.TCPFlags&flow.TCPAck != 0
+	}
+	return false
+}
+
+// sweep frees finished runs that no finding points at. A run is finished
+// when its source has been silent for more than Gap of stream time, and is
+// judged only FindingLag flows after its last flow so that findings still
+// on their way are counted.
+func (a *Accountant) sweep() {
+	for src, s := range a.sources {
+		kept := s.runs[:0]
+		for i, r := range s.runs {
+			finished := i < len(s.runs)-1 || a.now-r.last > a.cfg.Gap
+			if finished && r.lastIdx+a.cfg.FindingLag < a.idx && !a.hasFinding(src, s.runs, i) {
+				continue
+			}
+			kept = append(kept, r)
+		}
+		clear(s.runs[len(kept):])
+		s.runs = kept
+		if len(s.runs) == 0 {
+			delete(a.sources, src)
+		}
+	}
+}
+
+func (a *Accountant) hasFinding(src netip.Addr, runs []*run, i int) bool {
+	for _, f := range a.findings[src] {
+		if attach(runs, f, a.cfg.Gap) == i {
+			return true
+		}
+	}
+	return false
+}
+
+// attach returns the index of the run a finding belongs to, or -1: the run
+// whose flow positions include the finding's Index; else the latest run
+// that started before it, if the finding came no later than Gap after that
+// run's last flow.
+func attach(runs []*run, f analyze.Finding, gap int64) int {
+	best := -1
+	for i, r := range runs {
+		if r.firstIdx > f.Index {
+			break
+		}
+		if f.Index <= r.lastIdx {
+			return i
+		}
+		best = i
+	}
+	if best >= 0 && f.Time-runs[best].last <= gap {
+		return best
+	}
+	return -1
+}
+
+// sortFindings puts a source's findings in an order independent of arrival.
+func sortFindings(fs []analyze.Finding) {
+	slices.SortStableFunc(fs, func(x, y analyze.Finding) int {
+		if x.Index != y.Index {
+			if x.Index < y.Index {
+				return -1
+			}
+			return 1
+		}
+		if c := compareStr(x.Detector, y.Detector); c != 0 {
+			return c
+		}
+		if c := compareStr(string(x.Kind), string(y.Kind)); c != 0 {
+			return c
+		}
+		if c := compareStr(x.Rule, y.Rule); c != 0 {
+			return c
+		}
+		if c := x.Dst.Compare(y.Dst); c != 0 {
+			return c
+		}
+		switch {
+		case x.Time < y.Time:
+			return -1
+		case x.Time > y.Time:
+			return 1
+		case x.Value < y.Value:
+			return -1
+		case x.Value > y.Value:
+			return 1
+		}
+		return 0
+	})
+}
+
+func compareStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,350 @@
+package episode
+
+import (
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/flow"
+)
+
+const t0 = int64(1_700_000_000_000) // 2023-11-14 22:13:20Z
+
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func nth(base string, i int) netip.Addr {
+	b := ip(base).As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	return flow.AddrFromU32(v + uint32(i))
+}
+
+func rec(src, dst netip.Addr, proto uint8, sport, dport uint16, flags uint8, start int64) flow.Record {
+	return flow.Record{Src: src, Dst: dst, Proto: proto, SrcPort: sport, DstPort: dport,
+		TCPFlags: flags, Start: start, End: start + 10, Packets: 1, Octets: 40}
+}
+
+// feed adds flows one by one and hands each finding right after the flow at
+// its Index (like a detector called before the accountant on each flow).
+func feed(a *Accountant, flows []flow.Record, fs []analyze.Finding) {
+	for i := range flows {
+		a.Add(flow.Batch{flows[i]})
+		for _, f := range fs {
+			if f.Index == uint64(i+1) {
+				a.AddFinding(f)
+			}
+		}
+	}
+}
+
+func TestFlagsSummary(t *testing.T) {
+	cases := []struct {
+		name  string
+		flags []uint8
+		want  string
+	}{
+		{"none", nil, ""},
+		{"syn only", []uint8{flow.TCPSyn}, "fSrpauxy"},
+		{"syn and syn+rst", []uint8{flow.TCPSyn, flow.TCPSyn | flow.TCPRst}, "fS?pauxy"},
+		{"full connections", []uint8{0x1b, 0x1b}, "FSrPAuxy"},
+		{"varied ack", []uint8{flow.TCPSyn, flow.TCPSyn | flow.TCPAck}, "fSrp?uxy"},
+		{"all bits", []uint8{0xff}, "FSRPAUXY"},
+		{"xmas and null", []uint8{0x29, 0}, "?sr?a?xy"},
+	}
+	for _, c := range cases {
+		and, or := uint8(0xff), uint8(0)
+		for _, f := range c.flags {
+			and &= f
+			or |= f
+		}
+		if got := FlagsSummary(and, or, uint64(len(c.flags))); got != c.want {
+			t.Errorf("%s: FlagsSummary = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func hostScan(src netip.Addr, idx uint64, tm int64) analyze.Finding {
+	return analyze.Finding{Detector: "dscan", Kind: analyze.HostScan, Src: src, Index: idx, Time: tm,
+		Rule: "destinations >= D", Threshold: 200, Value: 200}
+}
+
+func TestEpisodesSplitByGap(t *testing.T) {
+	s := ip("203.0.113.45")
+	var flows []flow.Record
+	// Run 1: 10 flows a minute apart; run 2: 3 h later, 5 flows; run 3: 5 h
+	// later, no finding.
+	for i := 0; i < 10; i++ {
+		flows = append(flows, rec(s, nth("10.0.0.1", i), 6, 40000, 22, flow.TCPSyn, t0+int64(i)*60_000))
+	}
+	for i := 0; i < 5; i++ {
+		flows = append(flows, rec(s, nth("10.0.1.1", i), 6, 40000, 23, flow.TCPSyn|flow.TCPRst, t0+3*3_600_000+int64(i)*1000))
+	}
+	flows = append(flows, rec(s, ip("10.9.9.9"), 6, 40000, 80, 0x1b, t0+8*3_600_000))
+	fs := []analyze.Finding{hostScan(s, 10, flows[9].Start), hostScan(s, 15, flows[14].Start)}
+	a := New(Config{})
+	feed(a, flows, fs)
+	res := a.Result()
+	if len(res.Episodes) != 2 {
+		t.Fatalf("episodes = %d, want 2: %+v", len(res.Episodes), res.Episodes)
+	}
+	e1, e2 := res.Episodes[0], res.Episodes[1]
+	if e1.Flows != 10 || e1.Targets != 10 || e1.First != t0 || e1.Last != t0+9*60_000+10 {
+		t.Errorf("episode 1 = flows %d targets %d first %d last %d", e1.Flows, e1.Targets, e1.First, e1.Last)
+	}
+	if e1.Flags != "fSrpauxy" || e2.Flags != "fSRpauxy" {
+		t.Errorf("flags %q %q", e1.Flags, e2.Flags)
+	}
+	if e2.Flows != 5 || e2.Ports != 1 || e2.TopPorts[0] != (PortCount{Port: 23, Proto: 6, Flows: 5}) {
+		t.Errorf("episode 2 = %+v", e2)
+	}
+	if e1.Kind != "host scan" || e1.Findings != 1 || len(e1.Rules) != 1 || e1.Rules[0].Threshold != 200 {
+		t.Errorf("episode 1 kind/rules = %q %+v", e1.Kind, e1.Rules)
+	}
+
+	// With a gap longer than the silence, one episode holds both runs and
+	// the finding-less last flow (5 h later) stays out.
+	a = New(Config{Gap: 4 * 3_600_000})
+	feed(a, flows, fs)
+	res = a.Result()
+	if len(res.Episodes) != 1 || res.Episodes[0].Flows != 15 || res.Episodes[0].Findings != 2 {
+		t.Fatalf("gap 4h: %+v", res.Episodes)
+	}
+}
+
+func TestBothKindsLocalRemoteSample(t *testing.T) {
+	s := ip("198.51.100.7")
+	var flows []flow.Record
+	for i := 0; i < 6; i++ {
+		flows = append(flows, rec(s, nth("10.1.0.1", i), 6, 5000, 80, flow.TCPSyn, t0+int64(i)))
+	}
+	for i := 0; i < 4; i++ {
+		flows = append(flows, rec(s, nth("192.0.2.1", i), 6, 5000, 80, flow.TCPSyn, t0+10+int64(i)))
+	}
+	for p := 0; p < 8; p++ {
+		flows = append(flows, rec(s, ip("10.1.0.1"), 6, 5000, uint16(100+p), flow.TCPSyn, t0+20+int64(p)))
+	}
+	fs := []analyze.Finding{
+		hostScan(s, 10, t0+13),
+		{Detector: "dscan", Kind: analyze.PortScan, Src: s, Dst: ip("10.1.0.1"), Index: 18, Time: t0 + 27,
+			Rule: "ports >= S", Threshold: 8, Value: 8, Ports: []uint16{80, 100, 101, 102, 103, 104, 105, 106, 107}},
+		{Detector: "trw", Kind: analyze.TRWScan, Src: s, Index: 12, Time: t0 + 12, Rule: "LR >= eta1", Threshold: 99, Value: 120, Score: 120, Attempts: 5},
+	}
+	a := New(Config{Local: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, SampleTargets: 3})
+	feed(a, flows, fs)
+	res := a.Result()
+	if len(res.Episodes) != 1 {
+		t.Fatalf("episodes = %+v", res.Episodes)
+	}
+	e := res.Episodes[0]
+	if e.Kind != "both + trw-scan" {
+		t.Errorf("kind = %q", e.Kind)
+	}
+	if !reflect.DeepEqual(e.Detectors, []string{"dscan", "trw"}) || len(e.Rules) != 3 {
+		t.Errorf("detectors %v rules %+v", e.Detectors, e.Rules)
+	}
+	if e.Targets != 10 || e.LocalTargets != 6 || e.Ports != 9 {
+		t.Errorf("targets %d local %d ports %d", e.Targets, e.LocalTargets, e.Ports)
+	}
+	want := []netip.Addr{ip("10.1.0.1"), ip("10.1.0.2"), ip("10.1.0.3")}
+	if !reflect.DeepEqual(e.Sample, want) {
+		t.Errorf("sample = %v", e.Sample)
+	}
+	if e.TopPorts[0] != (PortCount{Port: 80, Proto: 6, Flows: 10}) || len(e.TopPorts) != 5 || e.TopPorts[1].Port != 100 {
+		t.Errorf("top ports = %+v", e.TopPorts)
+	}
+	// Targets view: 10.1.0.1 was hit by 9 flows of the one scanner.
+	if res.TargetHosts[0].Addr != ip("10.1.0.1") || res.TargetHosts[0].Flows != 9 || len(res.TargetHosts[0].Scanners) != 1 {
+		t.Errorf("target hosts[0] = %+v", res.TargetHosts[0])
+	}
+	if res.TargetPorts[0].Port != 80 || res.TargetPorts[0].Flows != 10 {
+		t.Errorf("target ports[0] = %+v", res.TargetPorts[0])
+	}
+}
+
+func TestSuppressDNSServerSuggested(t *testing.T) {
+	dns := ip("10.20.1.53")
+	var flows []flow.Record
+	for i := 0; i < 300; i++ {
+		flows = append(flows, rec(dns, nth("10.30.0.1", i), 17, 53, uint16(20000+i), 0, t0+int64(i)*100))
+	}
+	fs := []analyze.Finding{hostScan(dns, 201, flows[200].Start)}
+	a := New(Config{})
+	feed(a, flows, fs)
+	res := a.Result()
+	if len(res.Suppress) != 1 {
+		t.Fatalf("suppress = %+v", res.Suppress)
+	}
+	sg := res.Suppress[0]
+	if sg.Line != "10.20.1.53 17 53 -" || sg.File != "src" || sg.Peers != 300 {
+		t.Errorf("suggestion = %+v", sg)
+	}
+	for _, l := range strings.Split(sg.Comment, "\n") {
+		if !strings.HasPrefix(l, "# ") {
+			t.Errorf("comment line %q does not start with '# '", l)
+		}
+	}
+	if !strings.Contains(sg.Comment, "udp/53 (300 flows)") || !strings.Contains(sg.Comment, "destinations >= D") {
+		t.Errorf("comment lacks evidence: %s", sg.Comment)
+	}
+}
+
+func TestSuppressWebServerRepliesSuggested(t *testing.T) {
+	web := ip("10.20.1.80")
+	var flows []flow.Record
+	for i := 0; i < 300; i++ {
+		flows = append(flows, rec(web, nth("172.16.0.1", i), 6, 443, uint16(30000+i), 0x1b, t0+int64(i)))
+	}
+	a := New(Config{})
+	feed(a, flows, []analyze.Finding{hostScan(web, 201, t0+200)})
+	res := a.Result()
+	if len(res.Suppress) != 1 || res.Suppress[0].Line != "10.20.1.80 6 443 -" {
+		t.Fatalf("suppress = %+v", res.Suppress)
+	}
+}
+
+func TestSuppressSynScannerFromPort80NeverSuggested(t *testing.T) {
+	s := ip("203.0.113.80")
+	var flows []flow.Record
+	for i := 0; i < 300; i++ {
+		// Source port 80 to unprivileged ports, SYN only: a scan that
+		// dresses as web replies.
+		flows = append(flows, rec(s, nth("10.40.0.1", i), 6, 80, uint16(1024+i), flow.TCPSyn, t0+int64(i)))
+	}
+	a := New(Config{})
+	feed(a, flows, []analyze.Finding{hostScan(s, 201, t0+200)})
+	res := a.Result()
+	if len(res.Suppress) != 0 {
+		t.Fatalf("SYN-only scanner suggested: %+v", res.Suppress)
+	}
+	// Even with a mostly-reply disguise (1 in 10 flows SYN-only), the scan
+	// signs keep it out.
+	var mixed []flow.Record
+	for i := 0; i < 300; i++ {
+		f := uint8(0x1b)
+		if i%10 == 0 {
+			f = flow.TCPSyn | flow.TCPRst
+		}
+		mixed = append(mixed, rec(s, nth("10.40.0.1", i), 6, 80, uint16(1024+i), f, t0+int64(i)))
+	}
+	a = New(Config{})
+	feed(a, mixed, []analyze.Finding{hostScan(s, 201, t0+200)})
+	if res := a.Result(); len(res.Suppress) != 0 {
+		t.Fatalf("host with 10%% SYN+RST flows suggested: %+v", res.Suppress)
+	}
+	if len(res.Episodes) != 1 || res.Episodes[0].NoAckFlows != 300 {
+		t.Fatalf("episode = %+v", res.Episodes)
+	}
+}
+
+func TestOrderIndependence(t *testing.T) {
+	s1, s2 := ip("203.0.113.1"), ip("203.0.113.2")
+	var flows []flow.Record
+	for i := 0; i < 40; i++ {
+		src := s1
+		if i%2 == 1 {
+			src = s2
+		}
+		flows = append(flows, rec(src, nth("10.0.0.1", i), 6, 1234, uint16(i%7), flow.TCPSyn, t0+int64(i)*1000))
+	}
+	det1 := []analyze.Finding{hostScan(s1, 21, flows[20].Start), hostScan(s2, 30, flows[29].Start)}
+	det2 := []analyze.Finding{
+		{Detector: "trw", Kind: analyze.TRWScan, Src: s2, Index: 8, Time: flows[7].Start, Rule: "LR", Threshold: 99, Value: 100},
+		{Detector: "trw", Kind: analyze.TRWScan, Src: s1, Index: 11, Time: flows[10].Start, Rule: "LR", Threshold: 99, Value: 100},
+		{Detector: "dscan", Kind: analyze.ExcessiveOctets, Src: s1, Index: 3, Time: flows[2].Start, Rule: "octets > O", Flow: flows[2]},
+	}
+	// Order A: each finding right after its flow, detector 1 first.
+	a := New(Config{})
+	feed(a, flows, append(cloneF(det1), det2...))
+	ra := a.Result()
+	// Order B: all flows first, then detector 2's findings, then detector 1's.
+	b := New(Config{})
+	b.Add(flows)
+	for _, f := range det2 {
+		b.AddFinding(f)
+	}
+	for _, f := range det1 {
+		b.AddFinding(f)
+	}
+	rb := b.Result()
+	// Order C: findings before the flows.
+	c := New(Config{})
+	for _, f := range det1 {
+		c.AddFinding(f)
+	}
+	for i := len(det2) - 1; i >= 0; i-- {
+		c.AddFinding(det2[i])
+	}
+	c.Add(flows)
+	rc := c.Result()
+	if !reflect.DeepEqual(ra, rb) || !reflect.DeepEqual(ra, rc) {
+		t.Fatalf("results differ with finding order:\nA %+v\nB %+v\nC %+v", ra, rb, rc)
+	}
+	if len(ra.Episodes) != 2 || len(ra.Excessive) != 1 || ra.Episodes[0].Kind != "host scan + trw-scan" {
+		t.Fatalf("unexpected result %+v", ra)
+	}
+}
+
+func cloneF(f []analyze.Finding) []analyze.Finding { return append([]analyze.Finding(nil), f...) }
+
+func TestOrphanFindingAndExcessive(t *testing.T) {
+	victim := ip("10.5.5.5")
+	a := New(Config{})
+	a.Add(flow.Batch{rec(ip("10.0.0.1"), victim, 6, 1, 2, 0x1b, t0)})
+	a.AddFinding(analyze.Finding{Detector: "heuristics", Kind: analyze.FanOut, Src: victim, Index: 1, Time: t0,
+		Rule: "peers > N", Threshold: 100, Value: 150, Targets: []netip.Addr{ip("10.0.0.1"), ip("10.0.0.2")}})
+	res := a.Result()
+	if len(res.Episodes) != 1 {
+		t.Fatalf("episodes = %+v", res.Episodes)
+	}
+	e := res.Episodes[0]
+	if !e.Partial || e.Flows != 0 || e.Targets != 2 || e.Kind != "fan-out" || e.Flags != "" {
+		t.Errorf("orphan episode = %+v", e)
+	}
+	if len(res.Suppress) != 0 {
+		t.Errorf("evidence-only host suggested: %+v", res.Suppress)
+	}
+}
+
+func TestSweepFreesQuietSources(t *testing.T) {
+	a := New(Config{Gap: 1000, FindingLag: 100})
+	var b flow.Batch
+	for i := 0; i < 3*sweepEvery; i++ {
+		// Every flow from a new source, one ms apart.
+		b = append(b, rec(nth("100.64.0.0", i), ip("10.0.0.1"), 17, 1000, 2000, 0, t0+int64(i)))
+	}
+	scanner := b[5].Src
+	a.AddFinding(hostScan(scanner, 6, b[5].Start))
+	a.Add(b)
+	if n := len(a.sources); n > sweepEvery+1100 {
+		t.Errorf("sources kept after sweeps = %d, want about the last sweep's live ones", n)
+	}
+	if a.sources[scanner] == nil {
+		t.Fatalf("source with a finding was freed")
+	}
+	res := a.Result()
+	if len(res.Episodes) != 1 || res.Episodes[0].Flows != 1 || res.Episodes[0].Partial {
+		t.Fatalf("episodes = %+v", res.Episodes)
+	}
+}
+
+func TestFollowUp(t *testing.T) {
+	s := ip("203.0.113.45")
+	a := New(Config{Archive: "/var/flows/router 1"})
+	flows := []flow.Record{rec(s, ip("10.0.0.1"), 6, 1, 22, 2, t0+500), rec(s, ip("10.0.0.2"), 6, 1, 22, 2, t0+60_000)}
+	feed(a, flows, []analyze.Finding{hostScan(s, 2, t0+60_000)})
+	fu := a.Result().Episodes[0].FollowUp
+	wantFT := "flow-cat '/var/flows/router 1' | flow-nfilter -f scan-203-0-113-45-20231114T221320.nfilter -F scan-203-0-113-45-20231114T221320 | flow-print"
+	if fu.FlowTools != wantFT {
+		t.Errorf("flow-tools = %q", fu.FlowTools)
+	}
+	for _, w := range []string{"type ip-address\n  permit 203.0.113.45", "deny lt 2023-11-14 22:13:20 UTC", "deny gt 2023-11-14 22:14:21 UTC",
+		"default permit", "match src-ip-addr scan-203-0-113-45-20231114T221320-src", "match start-time"} {
+		if !strings.Contains(fu.FilterFile, w) {
+			t.Errorf("filter file lacks %q:\n%s", w, fu.FilterFile)
+		}
+	}
+	if fu.Nfdump != "TZ=UTC nfdump -R '/var/flows/router 1' -t 2023/11/14.22:13:20-2023/11/14.22:14:21 'src ip 203.0.113.45'" {
+		t.Errorf("nfdump = %q", fu.Nfdump)
+	}
+}

@@ -1,0 +1,391 @@
+package episode
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowsift/flowsift/analyze"
+)
+
+// FlagsSummary renders TCP flags in scanlogd's style over the letters
+// "fsrpauxy" (FIN SYN RST PSH ACK URG and the two reserved bits, now ECE
+// and CWR, in bit order): upper case when the bit was set in every flow,
+// lower case when it was never set, '?' when it varied. and/or are the AND
+// and the OR of the flows' flags; with no flow (n == 0) it returns "".
+func FlagsSummary(and, or uint8, n uint64) string {
+	if n == 0 {
+		return ""
+	}
+	const letters = "fsrpauxy"
+	b := make([]byte, 8)
+	for i := 0; i < 8; i++ {
+		m := uint8(1) << i
+		switch {
+		case and&m != 0:
+			b[i] = letters[i] - 'a' + 'A'
+		case or&m == 0:
+			b[i] = letters[i]
+		default:
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+// Result builds every view. Call it once, after the last flow and finding.
+func (a *Accountant) Result() *Result {
+	cfg := a.cfg
+	res := &Result{}
+
+	srcs := make([]netip.Addr, 0, len(a.findings))
+	for src := range a.findings {
+		srcs = append(srcs, src)
+	}
+	slices.SortFunc(srcs, netip.Addr.Compare)
+
+	type built struct {
+		ep    Episode
+		dsts  map[netip.Addr]uint64
+		ports map[uint16]uint64
+		svc   map[portKey]uint64
+		svcN  uint64
+	}
+	var eps []built
+	for _, src := range srcs {
+		fs := slices.Clone(a.findings[src])
+		sortFindings(fs)
+		var runs []*run
+		if s := a.sources[src]; s != nil {
+			runs = s.runs
+		}
+		groups := make(map[int][]analyze.Finding)
+		var orphans []analyze.Finding
+		for _, f := range fs {
+			if i := attach(runs, f, cfg.Gap); i >= 0 {
+				groups[i] = append(groups[i], f)
+			} else {
+				orphans = append(orphans, f)
+			}
+		}
+		for i, r := range runs {
+			g := groups[i]
+			if len(g) == 0 {
+				continue
+			}
+			b := built{dsts: map[netip.Addr]uint64{}, ports: map[uint16]uint64{}, svc: r.svc, svcN: r.service}
+			ep := Episode{
+				Src: src, First: r.first, Last: r.last,
+				Flows: r.flows, Packets: r.packets, Bytes: r.bytes,
+				Flags: FlagsSummary(r.fAnd, r.fOr, r.tcp), TCPFlows: r.tcp, NoAckFlows: r.noAck,
+				Truncated: r.truncated,
+			}
+			for d, n := range r.dsts {
+				b.dsts[d] += n
+			}
+			top := map[portKey]uint64{}
+			for pk, n := range r.ports {
+				b.ports[pk.port()] += n
+				top[pk] += n
+			}
+			ep.TopPorts = topPorts(top, cfg.TopPorts)
+			b.ep = ep
+			fillFromFindings(&b.ep, g, b.dsts, b.ports)
+			eps = append(eps, b)
+		}
+		// Findings with no accounted flows: group by Gap on their times.
+		for len(orphans) > 0 {
+			n := 1
+			last := orphans[0].Time
+			for n < len(orphans) && orphans[n].Time-last <= cfg.Gap {
+				last = max(last, orphans[n].Time)
+				n++
+			}
+			g := orphans[:n]
+			orphans = orphans[n:]
+			b := built{dsts: map[netip.Addr]uint64{}, ports: map[uint16]uint64{}}
+			b.ep = Episode{Src: src, First: g[0].Time, Last: last, Partial: true}
+			for _, f := range g {
+				b.ep.First = min(b.ep.First, f.Time)
+			}
+			fillFromFindings(&b.ep, g, b.dsts, b.ports)
+			eps = append(eps, b)
+		}
+	}
+
+	// Only findings of scan kinds make episodes; the Excessive list carries
+	// the rest (AddFinding already split them off).
+	slices.SortStableFunc(eps, func(x, y built) int {
+		if c := cmp.Compare(x.ep.First, y.ep.First); c != 0 {
+			return c
+		}
+		return x.ep.Src.Compare(y.ep.Src)
+	})
+	for i := range eps {
+		b := &eps[i]
+		b.ep.Targets = len(b.dsts)
+		b.ep.Ports = len(b.ports)
+		addrs := make([]netip.Addr, 0, len(b.dsts))
+		for d := range b.dsts {
+			addrs = append(addrs, d)
+			if isLocal(cfg.Local, d) {
+				b.ep.LocalTargets++
+			}
+		}
+		slices.SortFunc(addrs, netip.Addr.Compare)
+		if len(addrs) > cfg.SampleTargets {
+			addrs = addrs[:cfg.SampleTargets]
+		}
+		b.ep.Sample = addrs
+		b.ep.FollowUp = followUp(cfg, b.ep)
+		res.Episodes = append(res.Episodes, b.ep)
+	}
+
+	// Targets views.
+	hosts := map[netip.Addr]*Target{}
+	ports := map[uint16]*Target{}
+	for i := range eps {
+		b := &eps[i]
+		for d, n := range b.dsts {
+			t := hosts[d]
+			if t == nil {
+				t = &Target{Addr: d}
+				hosts[d] = t
+			}
+			addScanner(t, b.ep, n)
+		}
+		for p, n := range b.ports {
+			t := ports[p]
+			if t == nil {
+				t = &Target{Port: p}
+				ports[p] = t
+			}
+			addScanner(t, b.ep, n)
+		}
+	}
+	res.TargetHosts = topTargets(hosts, cfg.TopTargets, func(x, y *Target) int { return x.Addr.Compare(y.Addr) })
+	res.TargetPorts = topTargets(ports, cfg.TopTargets, func(x, y *Target) int { return cmp.Compare(x.Port, y.Port) })
+
+	// Excessive flows.
+	ex := slices.Clone(a.excess)
+	sortFindings(ex)
+	for _, f := range ex {
+		res.Excessive = append(res.Excessive, Excessive{
+			Kind: f.Kind, Detector: f.Detector, Index: f.Index, Time: f.Time,
+			Rule: f.Rule, Threshold: f.Threshold, Value: f.Value, Flow: f.Flow,
+		})
+	}
+
+	// Suppress suggestions: per source over all its episodes.
+	bySrc := map[netip.Addr][]*built{}
+	var order []netip.Addr
+	for i := range eps {
+		s := eps[i].ep.Src
+		if bySrc[s] == nil {
+			order = append(order, s)
+		}
+		bySrc[s] = append(bySrc[s], &eps[i])
+	}
+	slices.SortFunc(order, netip.Addr.Compare)
+	for _, s := range order {
+		var flows, tcp, noAck, svcN uint64
+		peers := map[netip.Addr]bool{}
+		svc := map[portKey]uint64{}
+		var epsOf []Episode
+		partial := false
+		for _, b := range bySrc[s] {
+			flows += b.ep.Flows
+			tcp += b.ep.TCPFlows
+			noAck += b.ep.NoAckFlows
+			svcN += b.svcN
+			partial = partial || b.ep.Partial
+			for d := range b.dsts {
+				peers[d] = true
+			}
+			for k, n := range b.svc {
+				svc[k] += n
+			}
+			epsOf = append(epsOf, b.ep)
+		}
+		if sg, ok := suggest(cfg, s, flows, tcp, noAck, svcN, len(peers), svc, partial, epsOf); ok {
+			res.Suppress = append(res.Suppress, sg)
+		}
+	}
+	return res
+}
+
+// fillFromFindings adds what the findings say: kinds, detectors, rules and
+// their evidence (targets and ports the detector saw, which may predate or
+// exceed the accounted sets).
+func fillFromFindings(ep *Episode, fs []analyze.Finding, dsts map[netip.Addr]uint64, ports map[uint16]uint64) {
+	ep.Findings = len(fs)
+	kinds := map[analyze.Kind]bool{}
+	dets := map[string]bool{}
+	rules := map[[3]string]*DetectorRule{}
+	for _, f := range fs {
+		kinds[f.Kind] = true
+		dets[f.Detector] = true
+		k := [3]string{f.Detector, string(f.Kind), f.Rule}
+		if r := rules[k]; r != nil {
+			r.Count++
+			r.Value = max(r.Value, f.Value)
+		} else {
+			rules[k] = &DetectorRule{Detector: f.Detector, Kind: f.Kind, Rule: f.Rule, Threshold: f.Threshold,
+				Value: f.Value, Count: 1, First: f.Time, Score: f.Score, Attempts: f.Attempts}
+		}
+		for _, t := range f.Targets {
+			if _, ok := dsts[t]; !ok {
+				dsts[t] = 0
+			}
+		}
+		if f.Dst.IsValid() && (f.Kind == analyze.PortScan || f.Kind == analyze.HostScan) {
+			if _, ok := dsts[f.Dst]; !ok {
+				dsts[f.Dst] = 0
+			}
+		}
+		for _, p := range f.Ports {
+			if _, ok := ports[p]; !ok {
+				ports[p] = 0
+			}
+		}
+	}
+	for k := range kinds {
+		ep.Kinds = append(ep.Kinds, k)
+	}
+	slices.Sort(ep.Kinds)
+	for d := range dets {
+		ep.Detectors = append(ep.Detectors, d)
+	}
+	slices.Sort(ep.Detectors)
+	for _, r := range rules {
+		ep.Rules = append(ep.Rules, *r)
+	}
+	slices.SortFunc(ep.Rules, func(x, y DetectorRule) int {
+		if c := cmp.Compare(x.Detector, y.Detector); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.Kind, y.Kind); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Rule, y.Rule)
+	})
+	ep.Kind = kindSummary(kinds)
+}
+
+func kindSummary(kinds map[analyze.Kind]bool) string {
+	var parts []string
+	switch {
+	case kinds[analyze.HostScan] && kinds[analyze.PortScan]:
+		parts = append(parts, "both")
+	case kinds[analyze.HostScan]:
+		parts = append(parts, "host scan")
+	case kinds[analyze.PortScan]:
+		parts = append(parts, "port scan")
+	}
+	var rest []string
+	for k := range kinds {
+		if k != analyze.HostScan && k != analyze.PortScan {
+			rest = append(rest, string(k))
+		}
+	}
+	slices.Sort(rest)
+	return strings.Join(append(parts, rest...), " + ")
+}
+
+func topPorts(m map[portKey]uint64, n int) []PortCount {
+	out := make([]PortCount, 0, len(m))
+	for k, c := range m {
+		out = append(out, PortCount{Port: k.port(), Proto: k.proto(), Flows: c})
+	}
+	slices.SortFunc(out, func(x, y PortCount) int {
+		if c := cmp.Compare(y.Flows, x.Flows); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.Port, y.Port); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Proto, y.Proto)
+	})
+	if len(out) > n {
+		out = out[:n:n]
+	}
+	return out
+}
+
+func isLocal(local []netip.Prefix, a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range local {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func addScanner(t *Target, ep Episode, flows uint64) {
+	t.Episodes++
+	t.Flows += flows
+	for i := range t.Scanners {
+		if t.Scanners[i].Src == ep.Src {
+			t.Scanners[i].First = min(t.Scanners[i].First, ep.First)
+			t.Scanners[i].Last = max(t.Scanners[i].Last, ep.Last)
+			return
+		}
+	}
+	t.Scanners = append(t.Scanners, Scanner{Src: ep.Src, First: ep.First, Last: ep.Last})
+}
+
+func topTargets[K comparable](m map[K]*Target, n int, tie func(x, y *Target) int) []Target {
+	ts := make([]*Target, 0, len(m))
+	for _, t := range m {
+		slices.SortFunc(t.Scanners, func(x, y Scanner) int {
+			if c := cmp.Compare(x.First, y.First); c != 0 {
+				return c
+			}
+			return x.Src.Compare(y.Src)
+		})
+		ts = append(ts, t)
+	}
+	slices.SortFunc(ts, func(x, y *Target) int {
+		if c := cmp.Compare(len(y.Scanners), len(x.Scanners)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(y.Episodes, x.Episodes); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(y.Flows, x.Flows); c != 0 {
+			return c
+		}
+		return tie(x, y)
+	})
+	if len(ts) > n {
+		ts = ts[:n]
+	}
+	out := make([]Target, len(ts))
+	for i, t := range ts {
+		out[i] = *t
+	}
+	return out
+}
+
+// ProtoName is "tcp", "udp", "icmp" or the number.
+func ProtoName(p uint8) string {
+	switch p {
+	case 1:
+		return "icmp"
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	case 58:
+		return "ipv6-icmp"
+	}
+	return fmt.Sprint(p)
+}
+
+func utc(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05Z")
+}
