@@ -1,0 +1,118 @@
+package talkers
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/flowsift/flowsift/flow"
+)
+
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func r(src, dst string, proto uint8, sp, dp uint16, pkts, bytes uint64, start int64) flow.Record {
+	return flow.Record{Src: ip(src), Dst: ip(dst), Proto: proto, SrcPort: sp, DstPort: dp,
+		Packets: pkts, Octets: bytes, Start: start, End: start + 100}
+}
+
+func TestHandCheckedCounts(t *testing.T) {
+	c := New(Config{N: 3})
+	c.Add(flow.Batch{
+		r("10.0.0.1", "10.0.0.9", 6, 1000, 80, 10, 1000, 0),
+		r("10.0.0.1", "10.0.0.9", 6, 1001, 80, 5, 500, 10),
+		r("10.0.0.2", "10.0.0.9", 17, 53, 53, 1, 100, 20), // equal ports: counts twice under "port"
+		r("10.0.0.3", "10.0.0.8", 6, 2000, 22, 20, 200, 30),
+	})
+	if got := c.Totals(); got != (Counts{Flows: 4, Packets: 36, Bytes: 1800}) {
+		t.Fatalf("totals = %+v", got)
+	}
+	tb, err := c.Top(SrcIP, ByBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Row{
+		{Addr: ip("10.0.0.1"), Counts: Counts{2, 15, 1500}, First: 0, Last: 110},
+		{Addr: ip("10.0.0.3"), Counts: Counts{1, 20, 200}, First: 30, Last: 130},
+		{Addr: ip("10.0.0.2"), Counts: Counts{1, 1, 100}, First: 20, Last: 120},
+	}
+	if len(tb.Rows) != 3 || tb.Distinct != 3 {
+		t.Fatalf("rows = %+v", tb)
+	}
+	for i := range want {
+		if tb.Rows[i] != want[i] {
+			t.Errorf("srcip/bytes row %d = %+v, want %+v", i, tb.Rows[i], want[i])
+		}
+	}
+	tb, _ = c.Top(SrcIP, ByPackets)
+	if tb.Rows[0].Addr != ip("10.0.0.3") || tb.Rows[1].Addr != ip("10.0.0.1") {
+		t.Errorf("srcip/packets order = %v %v", tb.Rows[0].Addr, tb.Rows[1].Addr)
+	}
+	tb, _ = c.Top(Port, ByFlows)
+	// port 80: 2 flows, 1500 bytes; 53: 2 (one flow, both ends), 200 bytes;
+	// then 1000 (1000 bytes), 2000 and 22 (200), 1001 (500)... with 1 flow each.
+	if tb.Distinct != 6 || tb.Rows[0].Port != 80 || tb.Rows[0].Flows != 2 ||
+		tb.Rows[1].Port != 53 || tb.Rows[1].Flows != 2 || tb.Rows[1].Bytes != 200 || tb.Rows[2].Port != 1000 {
+		t.Errorf("port/flows = %+v", tb)
+	}
+	tb, _ = c.Top(DstPort, ByFlows)
+	if tb.Rows[0].Port != 80 || tb.Rows[0].Flows != 2 || tb.Distinct != 3 {
+		t.Errorf("dstport/flows = %+v", tb)
+	}
+	tb, _ = c.Top(Pair, ByFlows)
+	if tb.Rows[0].Label(Pair) != "10.0.0.1 -> 10.0.0.9" || tb.Rows[0].Flows != 2 {
+		t.Errorf("pair = %+v", tb.Rows[0])
+	}
+	tb, _ = c.Top(Proto, ByFlows)
+	if tb.Rows[0].Proto != 6 || tb.Rows[0].Flows != 3 || tb.Rows[1].Proto != 17 {
+		t.Errorf("proto = %+v", tb.Rows)
+	}
+	if got := len(c.Tables()); got != len(Keys)*len(Orders) {
+		t.Errorf("Tables = %d", got)
+	}
+}
+
+func TestAggregatedFlowsCount(t *testing.T) {
+	c := New(Config{})
+	x := r("10.0.0.1", "10.0.0.2", 6, 1, 2, 3, 4, 0)
+	x.Flows = 7 // a v8 aggregate standing for 7 flows
+	c.AddRecord(&x)
+	if c.Totals().Flows != 7 || c.Records() != 1 {
+		t.Fatalf("totals = %+v records %d", c.Totals(), c.Records())
+	}
+}
+
+func TestTieOrdering(t *testing.T) {
+	c := New(Config{N: 4})
+	// Same bytes everywhere; packets break the first tie, then flows, then
+	// the address (IPv4 before IPv6, numeric, not textual: 10.0.0.9 < 10.0.0.10).
+	c.Add(flow.Batch{
+		r("10.0.0.10", "1.1.1.1", 6, 1, 1, 1, 100, 0),
+		r("10.0.0.9", "1.1.1.1", 6, 1, 1, 1, 100, 0),
+		r("2001:db8::1", "1.1.1.1", 6, 1, 1, 1, 100, 0),
+		r("10.0.0.200", "1.1.1.1", 6, 1, 1, 2, 100, 0),
+		r("10.0.0.100", "1.1.1.1", 6, 1, 1, 1, 50, 0),
+		r("10.0.0.100", "1.1.1.1", 6, 1, 1, 0, 50, 0),
+	})
+	tb, _ := c.Top(SrcIP, ByBytes)
+	got := []string{}
+	for _, row := range tb.Rows {
+		got = append(got, row.Addr.String())
+	}
+	want := []string{"10.0.0.200", "10.0.0.100", "10.0.0.9", "10.0.0.10"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("order = %v, want %v", got, want)
+		}
+	}
+	if tb.Distinct != 5 {
+		t.Errorf("distinct = %d", tb.Distinct)
+	}
+	// Unlimited rows keep the IPv6 address last.
+	c.n = -1
+	tb, _ = c.Top(SrcIP, ByBytes)
+	if len(tb.Rows) != 5 || tb.Rows[4].Addr != ip("2001:db8::1") {
+		t.Errorf("unlimited = %+v", tb.Rows)
+	}
+	if _, err := c.Top(Key(99), ByBytes); err == nil {
+		t.Error("unknown key accepted")
+	}
+}
