@@ -201,24 +201,42 @@ type pairKey struct{ src, dst netip.Addr }
 
 // addrTable maps a key to an index in a dense slice: one map lookup per flow
 // for keys already seen, and the slice keeps the counters out of the map's
-// buckets so growth copies only indexes.
+// buckets so growth copies only indexes. IPv4 keys are packed into integers
+// because hashing a netip.Addr (which holds a pointer) costs several times
+// more than hashing a uint64.
 type addrTable[K comparable] struct {
+	v4   map[uint64]uint32
 	idx  map[K]uint32
 	keys []K
 	accs []acc
 }
 
 func newAddrTable[K comparable]() *addrTable[K] {
-	return &addrTable[K]{idx: make(map[K]uint32)}
+	return &addrTable[K]{v4: make(map[uint64]uint32), idx: make(map[K]uint32)}
+}
+
+func (t *addrTable[K]) add(k K) uint32 {
+	i := uint32(len(t.accs))
+	t.keys = append(t.keys, k)
+	t.accs = append(t.accs, acc{})
+	return i
+}
+
+// get4 looks up a key whose packed IPv4 form is p.
+func (t *addrTable[K]) get4(p uint64, k K) *acc {
+	i, ok := t.v4[p]
+	if !ok {
+		i = t.add(k)
+		t.v4[p] = i
+	}
+	return &t.accs[i]
 }
 
 func (t *addrTable[K]) get(k K) *acc {
 	i, ok := t.idx[k]
 	if !ok {
-		i = uint32(len(t.accs))
+		i = t.add(k)
 		t.idx[k] = i
-		t.keys = append(t.keys, k)
-		t.accs = append(t.accs, acc{})
 	}
 	return &t.accs[i]
 }
@@ -270,14 +288,28 @@ func (c *Counter) AddRecord(r *flow.Record) {
 	}
 	c.flowsN++
 	c.total.add(r, fl)
-	c.src.get(r.Src).add(r, fl)
-	c.dst.get(r.Dst).add(r, fl)
-	c.pair.get(pairKey{r.Src, r.Dst}).add(r, fl)
+	if r.Src.Is4() && r.Dst.Is4() {
+		s, d := uint64(flow.AddrU32(r.Src)), uint64(flow.AddrU32(r.Dst))
+		c.src.get4(s, r.Src).add(r, fl)
+		c.dst.get4(d, r.Dst).add(r, fl)
+		c.pair.get4(s<<32|d, pairKey{r.Src, r.Dst}).add(r, fl)
+	} else {
+		c.addr(c.src, r.Src).add(r, fl)
+		c.addr(c.dst, r.Dst).add(r, fl)
+		c.pair.get(pairKey{r.Src, r.Dst}).add(r, fl)
+	}
 	c.sport[r.SrcPort].add(r, fl)
 	c.dport[r.DstPort].add(r, fl)
 	c.port[r.SrcPort].add(r, fl)
 	c.port[r.DstPort].add(r, fl)
 	c.proto[r.Proto].add(r, fl)
+}
+
+func (c *Counter) addr(t *addrTable[netip.Addr], a netip.Addr) *acc {
+	if a.Is4() {
+		return t.get4(uint64(flow.AddrU32(a)), a)
+	}
+	return t.get(a)
 }
 
 // Totals are the sums over every flow added (nfdump's summary line).
@@ -320,39 +352,82 @@ func countUsed(a []acc) int {
 // Top returns the top N rows of key k ordered by o, with the tie-breaks of
 // the package documentation.
 func (c *Counter) Top(k Key, o Order) (Table, error) {
-	var rows []Row
+	if o != ByFlows && o != ByPackets && o != ByBytes {
+		return Table{}, fmt.Errorf("talkers: unknown order %d", int(o))
+	}
+	sel := selector{n: c.n, k: k, o: o}
 	switch k {
 	case SrcIP:
-		rows = addrRows(c.src, func(a netip.Addr, r *Row) { r.Addr = a })
+		for i, a := range c.src.keys {
+			sel.offer(Row{Addr: a}, c.src.accs[i])
+		}
 	case DstIP:
-		rows = addrRows(c.dst, func(a netip.Addr, r *Row) { r.Addr = a })
+		for i, a := range c.dst.keys {
+			sel.offer(Row{Addr: a}, c.dst.accs[i])
+		}
 	case Pair:
-		rows = addrRows(c.pair, func(p pairKey, r *Row) { r.Addr, r.Dst = p.src, p.dst })
+		for i, p := range c.pair.keys {
+			sel.offer(Row{Addr: p.src, Dst: p.dst}, c.pair.accs[i])
+		}
 	case SrcPort:
-		rows = portRows(c.sport)
+		offerPorts(&sel, c.sport)
 	case DstPort:
-		rows = portRows(c.dport)
+		offerPorts(&sel, c.dport)
 	case Port:
-		rows = portRows(c.port)
+		offerPorts(&sel, c.port)
 	case Proto:
 		for i := range c.proto {
 			if a := c.proto[i]; a.Flows != 0 {
-				rows = append(rows, Row{Proto: uint8(i), Counts: a.Counts, First: a.first, Last: a.last})
+				sel.offer(Row{Proto: uint8(i)}, a)
 			}
 		}
 	default:
 		return Table{}, fmt.Errorf("talkers: unknown key %d", int(k))
 	}
-	if o != ByFlows && o != ByPackets && o != ByBytes {
-		return Table{}, fmt.Errorf("talkers: unknown order %d", int(o))
+	return Table{Key: k, Order: o, N: c.n, Distinct: sel.seen, Rows: sel.result()}, nil
+}
+
+// selector keeps the best n rows seen (all rows when n < 0) without sorting
+// every key: a table of a million pairs costs one comparison per key with
+// the current n-th row.
+type selector struct {
+	n    int
+	k    Key
+	o    Order
+	rows []Row
+	seen int
+}
+
+func (s *selector) offer(r Row, a acc) {
+	s.seen++
+	r.Counts, r.First, r.Last = a.Counts, a.first, a.last
+	if s.n < 0 {
+		s.rows = append(s.rows, r)
+		return
 	}
-	slices.SortFunc(rows, func(a, b Row) int { return compareRows(k, o, a, b) })
-	t := Table{Key: k, Order: o, N: c.n, Distinct: len(rows)}
-	if c.n > 0 && len(rows) > c.n {
-		rows = rows[:c.n:c.n]
+	if len(s.rows) == s.n {
+		if compareRows(s.k, s.o, r, s.rows[s.n-1]) >= 0 {
+			return
+		}
+		s.rows = s.rows[:s.n-1]
 	}
-	t.Rows = rows
-	return t, nil
+	i, _ := slices.BinarySearchFunc(s.rows, r, func(x, y Row) int { return compareRows(s.k, s.o, x, y) })
+	s.rows = slices.Insert(s.rows, i, r)
+}
+
+func (s *selector) result() []Row {
+	if s.n < 0 {
+		slices.SortFunc(s.rows, func(x, y Row) int { return compareRows(s.k, s.o, x, y) })
+	}
+	return s.rows
+}
+
+func offerPorts(s *selector, a []acc) {
+	for i := range a {
+		if a[i].Flows != 0 {
+			s.offer(Row{Port: uint16(i)}, a[i])
+		}
+	}
 }
 
 // Tables returns every key (in Keys order) by every order (in Orders order).
@@ -365,26 +440,6 @@ func (c *Counter) Tables() []Table {
 		}
 	}
 	return out
-}
-
-func addrRows[K comparable](t *addrTable[K], set func(K, *Row)) []Row {
-	rows := make([]Row, len(t.keys))
-	for i, k := range t.keys {
-		a := t.accs[i]
-		rows[i] = Row{Counts: a.Counts, First: a.first, Last: a.last}
-		set(k, &rows[i])
-	}
-	return rows
-}
-
-func portRows(a []acc) []Row {
-	var rows []Row
-	for i := range a {
-		if a[i].Flows != 0 {
-			rows = append(rows, Row{Port: uint16(i), Counts: a[i].Counts, First: a[i].first, Last: a[i].last})
-		}
-	}
-	return rows
 }
 
 // tieOrder is the fixed order of the secondary counters.
