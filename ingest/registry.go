@@ -1,0 +1,19 @@
+package ingest
+
+// formats lists the drivers, in sniffing order: binary magics first, text
+// last. Each driver is configured from Options.
+func formats(opt Options) []Format {
+	return append(append([]Format(nil), extraFormats...), builtin(opt)...)
+}
+
+// extraFormats lets tests plug in drivers of their own.
+var extraFormats []Format
+
+func builtin(opt Options) []Format {
+	return nil
+}
+
+// streamFormat is the reader for standard input: a flow-tools stream.
+func streamFormat(opt Options) Format {
+	return nil
+}

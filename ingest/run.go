@@ -1,0 +1,386 @@
+package ingest
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/flowsift/flowsift/flow"
+)
+
+// Options control what Run reads and how.
+type Options struct {
+	Jobs            int       // decoding goroutines; 0 = runtime.NumCPU()
+	IncludePartial  bool      // read tmp- files found in trees
+	From, To        time.Time // select files by the time in their names; zero = open
+	Strict          bool      // a bad CSV row is fatal
+	CompatByteOrder bool      // reproduce flow-tools 0.68's big-endian misreads
+	Lookahead       int       // files decoded ahead of the merge point; 0 = max(2*Jobs, 4)
+	Progress        io.Writer // progress bar destination; nil = none
+	Stdin           io.Reader // read for the path "-"
+	BatchSize       int       // records per sink call; 0 = 4096
+}
+
+func (o Options) jobs() int {
+	if o.Jobs > 0 {
+		return o.Jobs
+	}
+	return runtime.NumCPU()
+}
+
+func (o Options) lookahead() int {
+	if o.Lookahead > 0 {
+		return o.Lookahead
+	}
+	return max(2*o.jobs(), 4)
+}
+
+// decoded is one file's records, sorted by End, and what went wrong in it.
+type decoded struct {
+	in    Input
+	recs  []flow.Record
+	skips []flow.Skip
+	err   error // the file could not be read at all
+	bytes int64
+}
+
+// decodeFile reads one whole file. Records are sorted stably by End when
+// the file is not already in order, which is what makes the merge a stable
+// sort of the whole archive.
+func decodeFile(in Input) decoded {
+	d := decoded{in: in}
+	f, err := os.Open(in.Path)
+	if err != nil {
+		d.err = err
+		return d
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil {
+		d.bytes = st.Size()
+	}
+	err = in.Format.Decode(in.Path, f, func(b flow.Batch) error {
+		d.recs = append(d.recs, b...)
+		return nil
+	}, func(s flow.Skip) { d.skips = append(d.skips, s) })
+	if err != nil {
+		d.err = err
+		return d
+	}
+	if !slices.IsSortedFunc(d.recs, cmpEnd) {
+		slices.SortStableFunc(d.recs, cmpEnd)
+	}
+	return d
+}
+
+func cmpEnd(a, b flow.Record) int {
+	switch {
+	case a.End < b.End:
+		return -1
+	case a.End > b.End:
+		return 1
+	}
+	return 0
+}
+
+// Run reads paths and hands sink the flows as a stable sort by End, ties
+// broken by file order (command-line order; in a tree, capture-start
+// order) and then by record order. Output is identical for every Jobs.
+//
+// Memory bound: files are decoded whole, in parallel, at most Lookahead
+// files ahead of the merge point, and a file is released as soon as its
+// last record is merged. So memory is about (Lookahead + files overlapping
+// in time) x (records per file) x the size of a record, whatever the
+// archive's size. The merge is exact as long as no file holds flows that
+// end before the flows of a file more than Lookahead positions earlier; a
+// file beyond that (an archive out of order by more than the window) is
+// still read whole, and the summary reports it as "out-of-order".
+//
+// sink must not keep a batch, or write to it, after it returns: batches are
+// reused and may point into a decoded file.
+//
+// "-" reads one flow-tools stream from Options.Stdin and delivers it in
+// stream order, as flow-dscan reading a pipe does; it cannot be combined
+// with other paths.
+func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch) error) (*Summary, error) {
+	inputs, skips, err := Walk(paths, opt)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{FilesSeen: len(inputs) + countFatal(skips)}
+	sum.add(skips...)
+	for _, in := range inputs {
+		if in.Stdin && len(inputs) > 1 {
+			return nil, errors.New(`"-" (standard input) cannot be combined with other paths`)
+		}
+	}
+	if len(inputs) == 1 && inputs[0].Stdin {
+		return sum, runStdin(ctx, opt, sum, sink)
+	}
+	prog := newProgress(opt.Progress, len(inputs))
+	defer prog.done()
+	m := &merger{opt: opt, sink: sink, sum: sum, prog: prog}
+	return sum, m.run(ctx, inputs)
+}
+
+func countFatal(s []flow.Skip) int {
+	n := 0
+	for _, k := range s {
+		if k.Fatal {
+			n++
+		}
+	}
+	return n
+}
+
+func runStdin(ctx context.Context, opt Options, sum *Summary, sink func(flow.Batch) error) error {
+	if opt.Stdin == nil {
+		return errors.New("no standard input")
+	}
+	fm := streamFormat(opt)
+	if fm == nil {
+		return errors.New("no flow-tools reader built in")
+	}
+	sum.FilesSeen++
+	err := fm.Decode("-", opt.Stdin, func(b flow.Batch) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sum.Flows += uint64(len(b))
+		return sink(b)
+	}, func(s flow.Skip) { sum.add(s) })
+	if err != nil {
+		return fmt.Errorf("read standard input: %w", err)
+	}
+	sum.FilesRead++
+	return nil
+}
+
+// merger decodes files in parallel and merges them in order.
+type merger struct {
+	opt  Options
+	sink func(flow.Batch) error
+	sum  *Summary
+	prog *progress
+
+	out     flow.Batch
+	lastEnd int64
+	emitted bool
+}
+
+func (m *merger) run(ctx context.Context, inputs []Input) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	n := len(inputs)
+	look := m.opt.lookahead()
+	// slots[i] delivers file i once decoded; tokens bound files in flight.
+	slots := make([]chan decoded, n)
+	for i := range slots {
+		slots[i] = make(chan decoded, 1)
+	}
+	tokens := make(chan struct{}, look+m.opt.jobs())
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < m.opt.jobs(); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				slots[i] <- decodeFile(inputs[i])
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		for i := 0; i < n; i++ {
+			select {
+			case tokens <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case work <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer wg.Wait()
+	defer cancel()
+
+	window := make([]*decoded, 0, look) // decoded, not yet in the heap, in file order
+	next := 0                           // next file to take from slots
+	h := &cursorHeap{}
+	fill := func() error {
+		for len(window) < look && next < n {
+			var d decoded
+			select {
+			case d = <-slots[next]:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			next++
+			m.prog.file(len(d.recs))
+			if !m.accept(&d) {
+				<-tokens
+				continue
+			}
+			window = append(window, &d)
+		}
+		return nil
+	}
+	for {
+		if err := fill(); err != nil {
+			return err
+		}
+		if h.Len() == 0 {
+			if len(window) == 0 {
+				break
+			}
+			m.push(h, window[0])
+			window = window[1:]
+			continue
+		}
+		// bound: no file still waiting may hold a record before it.
+		bound, haveBound := int64(0), false
+		for _, d := range window {
+			if e := d.recs[0].End; !haveBound || e < bound {
+				bound, haveBound = e, true
+			}
+		}
+		top := (*h)[0]
+		if haveBound && top.peek() > bound {
+			m.push(h, window[0])
+			window = window[1:]
+			continue
+		}
+		// Emit a run from the top file: records up to the bound and up to
+		// the next file in the heap (ties go to the earlier file).
+		c := heap.Pop(h).(*cursor)
+		limit, limitOrder := int64(0), -1
+		if h.Len() > 0 {
+			limit, limitOrder = (*h)[0].peek(), (*h)[0].order
+		}
+		if haveBound && (limitOrder < 0 || bound < limit) {
+			limit, limitOrder = bound, int(^uint(0)>>1)
+		}
+		start := c.pos
+		for c.pos < len(c.recs) {
+			e := c.recs[c.pos].End
+			if limitOrder >= 0 && (e > limit || (e == limit && c.order > limitOrder)) {
+				break
+			}
+			c.pos++
+		}
+		if err := m.emit(c.recs[start:c.pos]); err != nil {
+			return err
+		}
+		if c.pos < len(c.recs) {
+			heap.Push(h, c)
+		} else {
+			c.recs = nil
+			<-tokens
+		}
+	}
+	return m.flush()
+}
+
+// accept records a decoded file's outcome in the summary; false means it
+// has nothing to merge.
+func (m *merger) accept(d *decoded) bool {
+	m.sum.add(d.skips...)
+	m.sum.Bytes += d.bytes
+	if d.err != nil {
+		m.sum.add(flow.Skip{Path: d.in.Path, Offset: -1, Reason: "unreadable", Detail: d.err.Error(), Fatal: true, Count: 1})
+		return false
+	}
+	m.sum.FilesRead++
+	return len(d.recs) > 0
+}
+
+func (m *merger) push(h *cursorHeap, d *decoded) {
+	if m.emitted && d.recs[0].End < m.lastEnd {
+		m.sum.add(flow.Skip{Path: d.in.Path, Offset: -1, Reason: "out-of-order",
+			Detail: fmt.Sprintf("file holds flows ending before flows already replayed (more than %d files out of order); its flows are replayed late, none lost", m.opt.lookahead()),
+			Count:  1})
+	}
+	heap.Push(h, &cursor{recs: d.recs, order: d.in.order})
+}
+
+func (m *merger) emit(recs []flow.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	m.lastEnd, m.emitted = recs[len(recs)-1].End, true
+	size := m.opt.BatchSize
+	if size <= 0 {
+		size = 4096
+	}
+	// Long runs go to the sink straight from the decoded file, without a copy.
+	for len(recs) > 0 && len(recs) >= max(size/4, 1) {
+		if err := m.flush(); err != nil {
+			return err
+		}
+		k := min(size, len(recs))
+		m.sum.Flows += uint64(k)
+		if err := m.sink(recs[:k:k]); err != nil {
+			return err
+		}
+		recs = recs[k:]
+	}
+	for len(recs) > 0 {
+		room := size - len(m.out)
+		k := min(room, len(recs))
+		m.out = append(m.out, recs[:k]...)
+		recs = recs[k:]
+		if len(m.out) == size {
+			if err := m.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (m *merger) flush() error {
+	if len(m.out) == 0 {
+		return nil
+	}
+	m.sum.Flows += uint64(len(m.out))
+	err := m.sink(m.out)
+	m.out = m.out[:0] // the sink does not keep batches (see Run)
+	return err
+}
+
+type cursor struct {
+	recs  []flow.Record
+	pos   int
+	order int
+}
+
+func (c *cursor) peek() int64 { return c.recs[c.pos].End }
+
+type cursorHeap []*cursor
+
+func (h cursorHeap) Len() int { return len(h) }
+func (h cursorHeap) Less(i, j int) bool {
+	a, b := h[i].peek(), h[j].peek()
+	if a != b {
+		return a < b
+	}
+	return h[i].order < h[j].order
+}
+func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *cursorHeap) Push(x any)   { *h = append(*h, x.(*cursor)) }
+func (h *cursorHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

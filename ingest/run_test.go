@@ -1,0 +1,220 @@
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowsift/flowsift/flow"
+)
+
+// fakeFormat reads "FAKE" files: one record per line, "END ID", so merge
+// logic is tested without any real decoder. A line "BAD" is a bad row.
+type fakeFormat struct{}
+
+func (fakeFormat) Name() string { return "fake" }
+func (fakeFormat) Sniff(head []byte, _ string) bool {
+	return strings.HasPrefix(string(head), "FAKE\n")
+}
+func (fakeFormat) Decode(path string, r io.Reader, emit func(flow.Batch) error, skip func(flow.Skip)) error {
+	sc := bufio.NewScanner(r)
+	sc.Scan()
+	var b flow.Batch
+	line := int64(1)
+	for sc.Scan() {
+		line++
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			skip(flow.Skip{Path: path, Line: line, Offset: -1, Reason: "bad-row", Detail: "want 2 fields", Count: 1})
+			continue
+		}
+		end, _ := strconv.ParseInt(f[0], 10, 64)
+		id, _ := strconv.ParseUint(f[1], 10, 32)
+		b = append(b, flow.Record{End: end, Packets: id})
+	}
+	return emit(b)
+}
+
+func withFake(t *testing.T) {
+	extraFormats = []Format{fakeFormat{}}
+	t.Cleanup(func() { extraFormats = nil })
+}
+
+func writeFake(t *testing.T, dir, name string, rows ...string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("FAKE\n"+strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func collect(t *testing.T, paths []string, opt Options) ([]string, *Summary) {
+	t.Helper()
+	var got []string
+	sum, err := Run(context.Background(), paths, opt, func(b flow.Batch) error {
+		for _, r := range b {
+			got = append(got, fmt.Sprintf("%d/%d", r.End, r.Packets))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, sum
+}
+
+func TestParseCaptureName(t *testing.T) {
+	tm, v, partial, ok := ParseCaptureName("ft-v05.2026-11-22.055028-0500")
+	if !ok || v != "05" || partial || !tm.Equal(time.Date(2026, 11, 22, 10, 50, 28, 0, time.UTC)) {
+		t.Fatalf("got %v %q %v %v", tm, v, partial, ok)
+	}
+	tm, v, partial, ok = ParseCaptureName("tmp-v08m01.2026-11-22.163528+0545")
+	if !ok || v != "08m01" || !partial || !tm.Equal(time.Date(2026, 11, 22, 10, 50, 28, 0, time.UTC)) {
+		t.Fatalf("got %v %q %v %v", tm, v, partial, ok)
+	}
+	if _, _, _, ok := ParseCaptureName("ft-v05.2026-02-31.000000+0000"); ok {
+		t.Fatal("accepted Feb 31")
+	}
+	if _, _, _, ok := ParseCaptureName("notes.txt"); ok {
+		t.Fatal("accepted notes.txt")
+	}
+	if tm, _, _, ok := ParseCaptureName("ft-v05.2002-01-01.120000"); !ok || tm.Location() != time.Local {
+		t.Fatal("name without offset not taken as local time")
+	}
+}
+
+// A tree whose files overlap in time and share end times: the merge must be
+// the stable sort of the files' concatenation in capture order, for every -j.
+func TestRunStableMergeAllJobs(t *testing.T) {
+	withFake(t)
+	dir := t.TempDir()
+	// Names deliberately listed out of order; capture order is by name time.
+	writeFake(t, dir, "a/ft-v05.2026-11-20.101500+0000", "15 1", "20 2", "20 3", "40 4")
+	writeFake(t, dir, "b/ft-v05.2026-11-20.100000+0000", "5 5", "20 6", "30 7")
+	writeFake(t, dir, "ft-v05.2026-11-20.103000+0000", "20 8", "10 9", "50 10") // unsorted inside
+	writeFake(t, dir, "ft-v05.2026-11-20.104500+0000", "1 11")                  // far out of order
+	want := []string{"1/11", "5/5", "10/9", "15/1", "20/6", "20/2", "20/3", "20/8", "30/7", "40/4", "50/10"}
+	for _, j := range []int{1, 2, 3} {
+		got, sum := collect(t, []string{dir}, Options{Jobs: j, Lookahead: 4, BatchSize: 3})
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("-j %d:\n got %v\nwant %v", j, got, want)
+		}
+		if sum.FilesRead != 4 || sum.Flows != 11 || sum.Partial() {
+			t.Errorf("-j %d: summary %+v", j, sum)
+		}
+	}
+}
+
+// With a window smaller than the disorder, nothing is lost and the
+// summary says which file came too late.
+func TestRunOutOfOrderBeyondWindow(t *testing.T) {
+	withFake(t)
+	dir := t.TempDir()
+	for i := 0; i < 6; i++ {
+		writeFake(t, dir, fmt.Sprintf("ft-v05.2026-11-20.1%d0000+0000", i), fmt.Sprintf("%d 0", 100+i*10))
+	}
+	writeFake(t, dir, "ft-v05.2026-11-20.170000+0000", "1 99")
+	got, sum := collect(t, []string{dir}, Options{Jobs: 1, Lookahead: 1})
+	if len(got) != 7 {
+		t.Fatalf("lost flows: %v", got)
+	}
+	found := false
+	for _, k := range sum.Skips {
+		if k.Reason == "out-of-order" && strings.HasSuffix(k.Path, "170000+0000") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no out-of-order warning: %+v", sum.Skips)
+	}
+}
+
+func TestWalkSkipsAndWindow(t *testing.T) {
+	withFake(t)
+	dir := t.TempDir()
+	writeFake(t, dir, "ft-v05.2026-11-20.100000+0000", "1 1")
+	writeFake(t, dir, "ft-v05.2026-11-20.101500+0000", "2 2")
+	writeFake(t, dir, "tmp-v05.2026-11-20.103000+0000", "3 3")
+	os.WriteFile(filepath.Join(dir, "junk.txt"), []byte("hello"), 0o644)
+	os.WriteFile(filepath.Join(dir, "empty"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, ".hidden"), []byte("x"), 0o644)
+
+	got, sum := collect(t, []string{dir}, Options{Jobs: 2})
+	if strings.Join(got, " ") != "1/1 2/2" {
+		t.Fatalf("got %v", got)
+	}
+	reasons := map[string]int64{}
+	for _, rc := range sum.ByReason() {
+		reasons[rc.Reason] = rc.Count
+	}
+	if reasons["partial-file"] != 1 || reasons["unknown-format"] != 1 || reasons["empty"] != 1 || reasons["hidden"] != 1 || !sum.Partial() {
+		t.Fatalf("reasons %v", reasons)
+	}
+	got, _ = collect(t, []string{dir}, Options{IncludePartial: true})
+	if strings.Join(got, " ") != "1/1 2/2 3/3" {
+		t.Fatalf("--include-partial: got %v", got)
+	}
+	// The 10:15 file covers [10:15, 10:30): a window from 10:20 keeps it.
+	from := time.Date(2026, 11, 20, 10, 20, 0, 0, time.UTC)
+	got, _ = collect(t, []string{dir}, Options{From: from})
+	if strings.Join(got, " ") != "2/2" {
+		t.Fatalf("--from 10:20: got %v", got)
+	}
+	got, _ = collect(t, []string{dir}, Options{To: time.Date(2026, 11, 20, 10, 15, 0, 0, time.UTC)})
+	if strings.Join(got, " ") != "1/1" {
+		t.Fatalf("--to 10:15: got %v", got)
+	}
+	// An explicit tmp- path is read, as flow-cat does.
+	got, _ = collect(t, []string{filepath.Join(dir, "tmp-v05.2026-11-20.103000+0000")}, Options{})
+	if strings.Join(got, " ") != "3/3" {
+		t.Fatalf("explicit tmp-: got %v", got)
+	}
+}
+
+func TestRunBadRowsCountedAndMissingPathFails(t *testing.T) {
+	withFake(t)
+	dir := t.TempDir()
+	p := writeFake(t, dir, "x", "1 1", "BAD", "2 2")
+	got, sum := collect(t, []string{p}, Options{})
+	if len(got) != 2 || !sum.Partial() || sum.Sorted()[0].Line != 3 {
+		t.Fatalf("got %v, skips %+v", got, sum.Skips)
+	}
+	var sb strings.Builder
+	sum.WriteText(&sb)
+	if !strings.Contains(sb.String(), "line 3: bad-row") {
+		t.Fatalf("summary text: %s", sb.String())
+	}
+	if _, err := Run(context.Background(), []string{filepath.Join(dir, "nope")}, Options{}, func(flow.Batch) error { return nil }); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("missing path: %v", err)
+	}
+}
+
+func TestRunSinkErrorStops(t *testing.T) {
+	withFake(t)
+	dir := t.TempDir()
+	for i := 0; i < 10; i++ {
+		writeFake(t, dir, fmt.Sprintf("ft-v05.2026-11-20.1%d0000+0000", i), fmt.Sprintf("%d 0", i))
+	}
+	calls := 0
+	_, err := Run(context.Background(), []string{dir}, Options{Jobs: 2, BatchSize: 1}, func(flow.Batch) error {
+		calls++
+		if calls == 3 {
+			return io.ErrClosedPipe
+		}
+		return nil
+	})
+	if err != io.ErrClosedPipe || calls != 3 {
+		t.Fatalf("err %v after %d calls", err, calls)
+	}
+}

@@ -1,0 +1,106 @@
+package ingest
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/flowsift/flowsift/flow"
+)
+
+// Summary is what a run read and what it passed over.
+type Summary struct {
+	FilesSeen int    // inputs found (read or not)
+	FilesRead int    // inputs decoded (possibly with a bad tail or rows)
+	Flows     uint64 // flows delivered to the sink
+	Bytes     int64  // bytes of the files read
+	Skips     []flow.Skip
+}
+
+func (s *Summary) add(k ...flow.Skip) { s.Skips = append(s.Skips, k...) }
+
+// Partial reports whether anything was passed over: a whole file, a tail or
+// a row. Files outside the --from/--to window and dot files were never
+// meant to be read and do not count.
+func (s *Summary) Partial() bool {
+	for _, k := range s.Skips {
+		if !ignorable(k.Reason) {
+			return true
+		}
+	}
+	return false
+}
+
+func ignorable(reason string) bool {
+	return reason == "outside-window" || reason == "hidden" || reason == "out-of-order"
+}
+
+// Sorted returns the skips in a stable order: by path, offset, line, reason.
+func (s *Summary) Sorted() []flow.Skip {
+	out := slices.Clone(s.Skips)
+	slices.SortStableFunc(out, func(a, b flow.Skip) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Offset, b.Offset),
+			cmp.Compare(a.Line, b.Line), cmp.Compare(a.Reason, b.Reason), cmp.Compare(a.Detail, b.Detail))
+	})
+	return out
+}
+
+// ByReason counts skipped items (rows, tails, files) per reason, sorted by reason.
+func (s *Summary) ByReason() []ReasonCount {
+	m := map[string]int64{}
+	for _, k := range s.Skips {
+		m[k.Reason] += max(k.Count, 1)
+	}
+	out := make([]ReasonCount, 0, len(m))
+	for r, n := range m {
+		out = append(out, ReasonCount{r, n})
+	}
+	slices.SortFunc(out, func(a, b ReasonCount) int { return cmp.Compare(a.Reason, b.Reason) })
+	return out
+}
+
+// ReasonCount is one line of ByReason.
+type ReasonCount struct {
+	Reason string
+	Count  int64
+}
+
+// maxSkipLines caps the per-problem lines so a garbage CSV cannot flood a
+// cron mail; the counts above them stay exact.
+const maxSkipLines = 20
+
+// WriteText prints the run summary for people.
+func (s *Summary) WriteText(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "inputs: %d seen, %d read; flows: %d\n", s.FilesSeen, s.FilesRead, s.Flows)
+	if err != nil {
+		return err
+	}
+	for _, rc := range s.ByReason() {
+		fmt.Fprintf(w, "skipped: %s: %d\n", rc.Reason, rc.Count)
+	}
+	sorted := s.Sorted()
+	for i, k := range sorted {
+		if i == maxSkipLines {
+			fmt.Fprintf(w, "  ... and %d more\n", len(sorted)-maxSkipLines)
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", SkipString(k))
+	}
+	return nil
+}
+
+// SkipString renders one skip as "path: offset N: reason: detail".
+func SkipString(k flow.Skip) string {
+	where := k.Path
+	switch {
+	case k.Line > 0:
+		where += fmt.Sprintf(": line %d", k.Line)
+	case k.Offset >= 0:
+		where += fmt.Sprintf(": offset %d", k.Offset)
+	}
+	if k.Count > 1 {
+		where += fmt.Sprintf(" (%d items)", k.Count)
+	}
+	return fmt.Sprintf("%s: %s: %s", where, k.Reason, k.Detail)
+}
