@@ -1,5 +1,7 @@
 package ingest
 
+import "github.com/flowsift/flowsift/ingest/ftfile"
+
 // formats lists the drivers, in sniffing order: binary magics first, text
 // last. Each driver is configured from Options.
 func formats(opt Options) []Format {
@@ -10,10 +12,12 @@ func formats(opt Options) []Format {
 var extraFormats []Format
 
 func builtin(opt Options) []Format {
-	return nil
+	return []Format{
+		ftfile.Format{Opt: ftfile.Options{CompatByteOrder: opt.CompatByteOrder}},
+	}
 }
 
 // streamFormat is the reader for standard input: a flow-tools stream.
 func streamFormat(opt Options) Format {
-	return nil
+	return ftfile.Format{Opt: ftfile.Options{CompatByteOrder: opt.CompatByteOrder}}
 }

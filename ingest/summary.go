@@ -21,8 +21,9 @@ type Summary struct {
 func (s *Summary) add(k ...flow.Skip) { s.Skips = append(s.Skips, k...) }
 
 // Partial reports whether anything was passed over: a whole file, a tail or
-// a row. Files outside the --from/--to window and dot files were never
-// meant to be read and do not count.
+// a row. Files outside the --from/--to window, dot files and the tmp- files
+// of a capture in progress were never meant to be read and do not count
+// (they are still listed).
 func (s *Summary) Partial() bool {
 	for _, k := range s.Skips {
 		if !ignorable(k.Reason) {
@@ -33,7 +34,7 @@ func (s *Summary) Partial() bool {
 }
 
 func ignorable(reason string) bool {
-	return reason == "outside-window" || reason == "hidden" || reason == "out-of-order"
+	return reason == "outside-window" || reason == "hidden" || reason == "out-of-order" || reason == "partial-file"
 }
 
 // Sorted returns the skips in a stable order: by path, offset, line, reason.

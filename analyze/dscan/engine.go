@@ -1,0 +1,399 @@
+package dscan
+
+import (
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/flow"
+)
+
+// Engine is the default-mode detector: flow-dscan's rules with its quirks
+// fixed (see DIFFERENCES.md):
+//   - suppress entries honour protocol and ports, may be CIDR prefixes,
+//     and the .dst list is looked up by destination;
+//   - depth is not limited to 255;
+//   - aging is exact: a destination expires as soon as more than
+//     AgerTimeout flows have been read since it was last seen, and a
+//     source whose destinations have all expired is forgotten, flags and
+//     all;
+//   - a reported source keeps being tracked: its destinations keep aging
+//     and a port scanner can still be reported as a host scanner (and the
+//     other way round); each kind is reported once per record lifetime.
+//
+// With exact aging a source's fate depends only on its own flows and the
+// global flow index, so sources are split over nParts fixed partitions
+// (by a fixed hash of the address) and the partitions over Jobs
+// goroutines; findings are merged back by flow index, so the output is the
+// same for every Jobs. MaxSources is enforced per partition (MaxSources /
+// nParts each), which is also independent of Jobs.
+type Engine struct {
+	cfg     Config
+	onEvent func(Event)
+	total   uint64
+	parts   [nParts]*part
+
+	jobs    int
+	work    []chan flow.Batch
+	wg      sync.WaitGroup
+	started bool
+}
+
+const nParts = 16
+
+type part struct {
+	cfg     *Config
+	srcs    map[netip.Addr]*source
+	lru     srcList // least recently seen first
+	cap     int
+	evicted uint64
+	events  []pending
+}
+
+type pending struct {
+	idx uint64
+	sub int // order of events of one flow: triggers, then the scan finding
+	ev  Event
+}
+
+type source struct {
+	addr       netip.Addr
+	flags      uint8
+	lastSeen   uint64
+	prev, next *source
+	dsts       map[netip.Addr]*dest
+	dl         destList
+}
+
+type dest struct {
+	addr       netip.Addr
+	seen       uint64
+	ports      *portSet
+	prev, next *dest
+}
+
+// New returns a default-mode engine. onEvent receives findings in stream
+// order from the calling goroutine; it may be nil.
+func New(cfg Config, onEvent func(Event)) *Engine {
+	e := &Engine{cfg: cfg, onEvent: onEvent, jobs: max(cfg.Jobs, 1)}
+	if e.jobs > nParts {
+		e.jobs = nParts
+	}
+	capPer := 0
+	if cfg.MaxSources > 0 {
+		capPer = max((cfg.MaxSources+nParts-1)/nParts, 1)
+	}
+	for i := range e.parts {
+		e.parts[i] = &part{cfg: &e.cfg, srcs: map[netip.Addr]*source{}, cap: capPer}
+	}
+	return e
+}
+
+// partOf is a fixed (not per-process) hash of an address.
+func partOf(a netip.Addr) int {
+	if a.Is4() {
+		b := a.As4()
+		v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		v *= 0x9E3779B1
+		return int(v >> 28)
+	}
+	b := a.As16()
+	var h uint32 = 2166136261
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return int(h >> 28)
+}
+
+// Total is the number of flows read so far (including a loaded state's).
+func (e *Engine) Total() uint64 { return e.total }
+
+// Evicted is how many sources --max-sources pushed out.
+func (e *Engine) Evicted() uint64 {
+	var n uint64
+	for _, p := range e.parts {
+		n += p.evicted
+	}
+	return n
+}
+
+// Sources is how many sources are tracked now.
+func (e *Engine) Sources() int {
+	n := 0
+	for _, p := range e.parts {
+		n += len(p.srcs)
+	}
+	return n
+}
+
+func (e *Engine) start() {
+	e.started = true
+	if e.jobs == 1 {
+		return
+	}
+	e.work = make([]chan flow.Batch, e.jobs)
+	for j := range e.work {
+		ch := make(chan flow.Batch)
+		e.work[j] = ch
+		go func(j int) {
+			for b := range ch {
+				e.run(b, j)
+				e.wg.Done()
+			}
+		}(j)
+	}
+}
+
+// Process runs a batch through the engine. Findings of the batch are
+// delivered before it returns.
+func (e *Engine) Process(b flow.Batch) {
+	if !e.started {
+		e.start()
+	}
+	if e.jobs == 1 {
+		e.run(b, 0)
+	} else {
+		e.wg.Add(e.jobs)
+		for _, ch := range e.work {
+			ch <- b
+		}
+		e.wg.Wait()
+	}
+	e.total += uint64(len(b))
+	e.deliver()
+	for _, p := range e.parts {
+		p.sweep(e.total, e.cfg.AgerTimeout)
+	}
+}
+
+// Flush stops the worker goroutines; the engine may be used again.
+func (e *Engine) Flush() {
+	for _, ch := range e.work {
+		close(ch)
+	}
+	e.work = nil
+	e.started = false
+}
+
+func (e *Engine) run(b flow.Batch, shard int) {
+	for i := range b {
+		r := &b[i]
+		k := partOf(r.Src)
+		if k%e.jobs != shard {
+			continue
+		}
+		e.parts[k].flow(r, e.total+uint64(i)+1)
+	}
+}
+
+func (e *Engine) deliver() {
+	var all []pending
+	for _, p := range e.parts {
+		all = append(all, p.events...)
+		p.events = p.events[:0]
+	}
+	if len(all) == 0 {
+		return
+	}
+	slices.SortStableFunc(all, func(a, b pending) int {
+		if a.idx != b.idx {
+			if a.idx < b.idx {
+				return -1
+			}
+			return 1
+		}
+		return a.sub - b.sub
+	})
+	if e.onEvent != nil {
+		for _, p := range all {
+			e.onEvent(p.ev)
+		}
+	}
+}
+
+func (p *part) emit(idx uint64, sub int, f analyze.Finding) {
+	f.Detector, f.Index = "dscan", idx
+	p.events = append(p.events, pending{idx, sub, Event{Kind: EvFinding, Finding: f}})
+}
+
+func (p *part) flow(r *flow.Record, idx uint64) {
+	c := p.cfg
+	if c.filtered(r) {
+		return
+	}
+	if sup := c.Suppress; sup != nil &&
+		(sup.Src.Match(r.Src, r.Proto, r.SrcPort, r.DstPort) || sup.Dst.Match(r.Dst, r.Proto, r.SrcPort, r.DstPort)) {
+		return
+	}
+	c.triggers(r, func(k int) {
+		p.emit(idx, k, analyze.Finding{Kind: trigKinds[k], Src: r.Src, Dst: r.Dst, Time: r.Start, Flow: *r,
+			Rule: trigRules[k], Threshold: trigThreshold(c, k), Value: trigValue(r, k)})
+	})
+	T := c.AgerTimeout
+	s := p.srcs[r.Src]
+	if s != nil && T != 0 && idx-s.lastSeen > T {
+		p.drop(s)
+		s = nil
+	}
+	if s == nil {
+		if p.cap > 0 && len(p.srcs) >= p.cap {
+			p.drop(p.lru.head)
+			p.evicted++
+		}
+		s = &source{addr: r.Src, dsts: map[netip.Addr]*dest{}}
+		p.srcs[r.Src] = s
+		s.addDest(r, idx)
+		s.lastSeen = idx
+		p.lru.pushBack(s)
+		return
+	}
+	if T != 0 {
+		for d := s.dl.head; d != nil && idx-d.seen > T; d = s.dl.head {
+			s.dl.remove(d)
+			delete(s.dsts, d.addr)
+		}
+	}
+	if d := s.dsts[r.Dst]; d != nil {
+		d.seen = idx
+		s.dl.moveBack(d)
+		if r.DstPort < 1024 && s.flags&FlagPortScan == 0 {
+			if d.ports == nil {
+				d.ports = &portSet{}
+			}
+			d.ports.add(r.DstPort)
+			if d.ports.n >= c.PortTrigger {
+				p.emit(idx, 3, analyze.Finding{Kind: analyze.PortScan, Src: r.Src, Dst: r.Dst, Time: r.Start, Flow: *r,
+					Rule: "ports of one destination >= S", Threshold: float64(c.PortTrigger), Value: float64(d.ports.n),
+					Targets: []netip.Addr{r.Dst}, Ports: d.ports.list()})
+				d.ports = nil
+				s.flags |= FlagPortScan
+			}
+		}
+	} else {
+		if len(s.dsts) >= c.Depth && s.flags&FlagHostScan == 0 {
+			p.emit(idx, 3, analyze.Finding{Kind: analyze.HostScan, Src: r.Src, Dst: r.Dst, Time: r.Start, Flow: *r,
+				Rule: "destinations >= D", Threshold: float64(c.Depth), Value: float64(len(s.dsts) + 1),
+				Targets: s.targets(), Ports: s.ports()})
+			s.flags |= FlagHostScan
+		}
+		s.addDest(r, idx)
+	}
+	s.lastSeen = idx
+	p.lru.moveBack(s)
+}
+
+func (s *source) addDest(r *flow.Record, idx uint64) {
+	d := &dest{addr: r.Dst, seen: idx}
+	if r.DstPort < 1024 && s.flags&FlagPortScan == 0 {
+		d.ports = &portSet{}
+		d.ports.add(r.DstPort)
+	}
+	s.dsts[r.Dst] = d
+	s.dl.pushBack(d)
+}
+
+func (s *source) targets() []netip.Addr {
+	out := make([]netip.Addr, 0, len(s.dsts))
+	for d := s.dl.head; d != nil; d = d.next {
+		out = append(out, d.addr)
+	}
+	return sortedAddrs(out)
+}
+
+func (s *source) ports() []uint16 {
+	var u portSet
+	for d := s.dl.head; d != nil; d = d.next {
+		if d.ports != nil {
+			for w := range u.bits {
+				u.bits[w] |= d.ports.bits[w]
+			}
+		}
+	}
+	return u.list()
+}
+
+func (p *part) drop(s *source) {
+	p.lru.remove(s)
+	delete(p.srcs, s.addr)
+}
+
+// sweep frees sources that have been quiet for more than T flows; the
+// per-flow check already treats them as gone, so this only returns memory.
+func (p *part) sweep(total, T uint64) {
+	if T == 0 {
+		return
+	}
+	for s := p.lru.head; s != nil && total-s.lastSeen > T; s = p.lru.head {
+		p.drop(s)
+	}
+}
+
+// Intrusive doubly linked lists: O(1) move-to-back without allocation.
+type srcList struct{ head, tail *source }
+
+func (l *srcList) pushBack(s *source) {
+	s.prev, s.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = s
+	} else {
+		l.head = s
+	}
+	l.tail = s
+}
+
+func (l *srcList) remove(s *source) {
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else {
+		l.head = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	} else {
+		l.tail = s.prev
+	}
+	s.prev, s.next = nil, nil
+}
+
+func (l *srcList) moveBack(s *source) {
+	if l.tail == s {
+		return
+	}
+	l.remove(s)
+	l.pushBack(s)
+}
+
+type destList struct{ head, tail *dest }
+
+func (l *destList) pushBack(d *dest) {
+	d.prev, d.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = d
+	} else {
+		l.head = d
+	}
+	l.tail = d
+}
+
+func (l *destList) remove(d *dest) {
+	if d.prev != nil {
+		d.prev.next = d.next
+	} else {
+		l.head = d.next
+	}
+	if d.next != nil {
+		d.next.prev = d.prev
+	} else {
+		l.tail = d.prev
+	}
+	d.prev, d.next = nil, nil
+}
+
+func (l *destList) moveBack(d *dest) {
+	if l.tail == d {
+		return
+	}
+	l.remove(d)
+	l.pushBack(d)
+}

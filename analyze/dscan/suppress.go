@@ -1,0 +1,160 @@
+package dscan
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Entry is one suppress-list line: "IP protocol srcport dstport", with "-"
+// as a wildcard for the last three. In the default engine IP may be a CIDR
+// prefix.
+type Entry struct {
+	Prefix           netip.Prefix
+	Proto            int // -1 = any
+	SrcPort, DstPort int // -1 = any
+	Line             int
+}
+
+func (e Entry) matches(proto uint8, sp, dp uint16) bool {
+	return (e.Proto < 0 || e.Proto == int(proto)) &&
+		(e.SrcPort < 0 || e.SrcPort == int(sp)) &&
+		(e.DstPort < 0 || e.DstPort == int(dp))
+}
+
+// List is one suppress file (.src or .dst).
+type List struct {
+	exact    map[netip.Addr][]Entry
+	prefixes []Entry // entries shorter than a host prefix
+	Entries  []Entry // in file order, for the compat engine
+}
+
+// Suppress is the pair of lists flow-dscan loads from BASE.src and BASE.dst.
+type Suppress struct {
+	Src, Dst *List
+}
+
+// ParseList reads a suppress file. Warnings are returned in flow-dscan's
+// words, one string per warning, each ending with what flow-dscan prints
+// after it (the offending line keeps its own newline, as in the real tool).
+// which is "src" or "dst". With compat, only single IPv4 addresses are
+// accepted and a repeated address is refused with a warning; otherwise CIDR
+// prefixes and several entries per address are allowed.
+func ParseList(r io.Reader, which string, compat bool) (*List, []string, error) {
+	l := &List{exact: map[netip.Addr][]Entry{}}
+	br := bufio.NewReader(r)
+	var warns []string
+	lineNo := 0
+	for {
+		raw, err := br.ReadString('\n')
+		if raw == "" && err != nil {
+			if err == io.EOF {
+				break
+			}
+			return nil, warns, err
+		}
+		lineNo++
+		f := strings.Fields(raw)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if len(f) < 4 {
+			warns = append(warns, "suppress parser: syntax error: "+raw)
+			continue
+		}
+		if f[0] == "-" {
+			warns = append(warns, fmt.Sprintf("suppress parser: no %s ip wildcard", which))
+			continue
+		}
+		e := Entry{Line: lineNo}
+		if p, err := parsePrefix(f[0], compat); err == nil {
+			e.Prefix = p
+		} else {
+			warns = append(warns, "suppress parser: syntax error: "+raw)
+			continue
+		}
+		var bad bool
+		e.Proto, bad = field(f[1], 255)
+		e.SrcPort, bad = fieldOr(f[2], 65535, bad)
+		e.DstPort, bad = fieldOr(f[3], 65535, bad)
+		if bad {
+			warns = append(warns, "suppress parser: syntax error: "+raw)
+			continue
+		}
+		if e.Prefix.IsSingleIP() {
+			if compat && len(l.exact[e.Prefix.Addr()]) > 0 {
+				warns = append(warns, "suppress parser: dup ip: "+raw)
+				continue
+			}
+			l.exact[e.Prefix.Addr()] = append(l.exact[e.Prefix.Addr()], e)
+		} else {
+			l.prefixes = append(l.prefixes, e)
+		}
+		l.Entries = append(l.Entries, e)
+	}
+	return l, warns, nil
+}
+
+func parsePrefix(s string, compat bool) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		if compat {
+			return netip.Prefix{}, fmt.Errorf("prefix not accepted by flow-dscan")
+		}
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if compat && !a.Is4() {
+		return netip.Prefix{}, fmt.Errorf("not IPv4")
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func field(s string, maxv int) (int, bool) {
+	if s == "-" {
+		return -1, false
+	}
+	n, err := strconv.ParseUint(s, 0, 32)
+	if err != nil || int(n) > maxv {
+		return 0, true
+	}
+	return int(n), false
+}
+
+func fieldOr(s string, maxv int, bad bool) (int, bool) {
+	v, b := field(s, maxv)
+	return v, bad || b
+}
+
+// Match reports whether a flow whose listed address is a is suppressed
+// (default engine: the protocol and port fields count).
+func (l *List) Match(a netip.Addr, proto uint8, sp, dp uint16) bool {
+	if l == nil {
+		return false
+	}
+	for _, e := range l.exact[a] {
+		if e.matches(proto, sp, dp) {
+			return true
+		}
+	}
+	for _, e := range l.prefixes {
+		if e.Prefix.Contains(a) && e.matches(proto, sp, dp) {
+			return true
+		}
+	}
+	return false
+}
+
+// Len is the number of entries.
+func (l *List) Len() int {
+	if l == nil {
+		return 0
+	}
+	return len(l.Entries)
+}

@@ -1,0 +1,387 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/syslog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/flowsift/flowsift/analyze/dscan"
+	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/ingest"
+	"github.com/flowsift/flowsift/report/dscanlog"
+)
+
+const dscanUsage = `flowsift dscan [options] [PATH... | -]
+
+A drop-in for "flow-cat PATH | flow-dscan [options]": reads flow-capture
+trees, flow files, CSV or Parquet (or a flow-tools stream on standard input)
+in time order and reports host scans, port scans and excessive flows with
+flow-dscan's lines.
+
+flow-dscan options (same meanings and defaults as flow-dscan 0.68):
+  -b             foreground, alerts to stderr (also the behaviour without -b/-B)
+  -B             alerts to syslog (tag flow-dscan)
+  -d LEVEL       debug level (accepted, ignored)
+  -D DEPTH       destinations before a host scan (default 200)
+  -i LIST        input interface filter, e.g. 1,4,10-20 or !1,2
+  -I LIST        output interface filter
+  -l             load state from the state file at start
+  -L BASE        suppress lists BASE.src and BASE.dst (default ./dscan.suppress)
+  -m             ignore multicast
+  -O OCTETS      dump flows with more octets
+  -p             write state to the state file at exit
+  -P PACKETS     dump flows with more packets
+  -s FILE        state file (default /var/tmp/dscan.state)
+  -S PORTS       ports below 1024 of one host before a port scan (default 64)
+  -t FLOWS       ager timeout in flows (default 90000, 0 = no ager)
+  -T MS          dump flows lasting longer (ms)
+  -w             ignore inbound www (TCP srcport 80, dstport > 1023)
+  -W             ignore outbound www (TCP dstport 80, srcport > 1023)
+flowsift options:
+  --compat             reproduce flow-dscan 0.68 exactly, quirks included
+  -j, --jobs N         decoding and (default mode) detector goroutines
+  --max-sources N      default mode: bound on tracked sources (LRU eviction)
+  --ignore-bad-state   start empty when the state file is corrupt (else exit 2)
+  --include-partial    read tmp- files of a capture in progress
+  --strict             a bad CSV row is fatal
+  --summary            always print the run summary to stderr
+`
+
+func init() {
+	register(&cli.Command{
+		Name:            "dscan",
+		Usage:           "flow-dscan's scan detector (drop-in for flow-cat | flow-dscan)",
+		UsageText:       dscanUsage,
+		SkipFlagParsing: true,
+		Action: func(ctx context.Context, c *cli.Command) error {
+			return runDscan(ctx, c.Args().Slice())
+		},
+	})
+}
+
+type dscanOpts struct {
+	cfg            dscan.Config
+	compat         bool
+	syslog         bool
+	load, save     bool
+	stateFile      string
+	suppressBase   string
+	jobs           int
+	ignoreBadState bool
+	includePartial bool
+	strict         bool
+	alwaysSummary  bool
+	paths          []string
+}
+
+func parseDscanArgs(args []string) (*dscanOpts, error) {
+	g := &getopt{
+		short: map[byte]bool{'b': false, 'B': false, 'h': false, 'l': false, 'm': false, 'p': false, 'w': false, 'W': false,
+			'd': true, 'D': true, 'i': true, 'I': true, 'L': true, 'O': true, 'P': true, 's': true, 'S': true, 't': true, 'T': true, 'j': true},
+		long: map[string]bool{"compat": false, "jobs": true, "max-sources": true, "ignore-bad-state": false,
+			"include-partial": false, "strict": false, "summary": false, "help": false},
+		alias: map[string]byte{"jobs": 'j', "help": 'h'},
+	}
+	opts, paths, err := g.parse(args)
+	if err != nil {
+		return nil, err
+	}
+	o := &dscanOpts{cfg: dscan.DefaultConfig(), stateFile: "/var/tmp/dscan.state", suppressBase: "./dscan.suppress", paths: paths}
+	num := func(name, v string, bits int) (uint64, error) {
+		n, err := strconv.ParseUint(v, 0, bits)
+		if err != nil {
+			return 0, fmt.Errorf("option -%s: %q is not a number below 2^%d", name, v, bits)
+		}
+		return n, nil
+	}
+	for _, ov := range opts {
+		var n uint64
+		switch ov.name {
+		case "b", "d":
+		case "B":
+			o.syslog = true
+		case "h":
+			return nil, errHelp
+		case "l":
+			o.load = true
+		case "p":
+			o.save = true
+		case "m":
+			o.cfg.Mcast = true
+		case "w":
+			o.cfg.WWWIn = true
+		case "W":
+			o.cfg.WWWOut = true
+		case "D":
+			if n, err = num("D", ov.val, 31); err == nil {
+				o.cfg.Depth = int(n)
+			}
+		case "S":
+			if n, err = num("S", ov.val, 31); err == nil {
+				o.cfg.PortTrigger = int(n)
+			}
+		case "t":
+			if n, err = num("t", ov.val, 32); err == nil {
+				o.cfg.AgerTimeout = n
+			}
+		case "O":
+			o.cfg.Octets, err = num("O", ov.val, 64)
+		case "P":
+			o.cfg.Packets, err = num("P", ov.val, 64)
+		case "T":
+			if n, err = num("T", ov.val, 32); err == nil {
+				o.cfg.Time = uint32(n)
+			}
+		case "i":
+			o.cfg.InputIf, err = dscan.ParseIfList(ov.val)
+		case "I":
+			o.cfg.OutputIf, err = dscan.ParseIfList(ov.val)
+		case "L":
+			o.suppressBase = ov.val
+		case "s":
+			o.stateFile = ov.val
+		case "j":
+			if n, err = num("j", ov.val, 16); err == nil {
+				o.jobs = int(n)
+			}
+		case "compat":
+			o.compat = true
+		case "max-sources":
+			if n, err = num("-max-sources", ov.val, 31); err == nil {
+				o.cfg.MaxSources = int(n)
+			}
+		case "ignore-bad-state":
+			o.ignoreBadState = true
+		case "include-partial":
+			o.includePartial = true
+		case "strict":
+			o.strict = true
+		case "summary":
+			o.alwaysSummary = true
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(o.paths) == 0 {
+		o.paths = []string{"-"}
+	}
+	o.cfg.Jobs = o.jobs
+	return o, nil
+}
+
+var errHelp = errors.New("help")
+
+// dscanEngine is what both engines offer the command.
+type dscanEngine interface {
+	Process(flow.Batch)
+	Flush()
+	SaveState(io.Writer) error
+	LoadState(r io.Reader, name string) error
+}
+
+func runDscan(ctx context.Context, args []string) error {
+	o, err := parseDscanArgs(args)
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(stdio.out, dscanUsage)
+		return nil
+	}
+	if err != nil {
+		return usageErr("dscan: %v (see flowsift dscan -h)", err)
+	}
+
+	out := &dscanlog.Writer{Out: stdio.err, Loc: time.Local}
+	if o.syslog {
+		sl, err := syslog.New(syslog.LOG_INFO|syslog.LOG_DAEMON, "flow-dscan")
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("dscan -B: cannot reach syslog: %w", err))
+		}
+		defer sl.Close()
+		out.Out = prefixStripper{sl}
+	}
+
+	sup, err := loadSuppress(o, out)
+	if err != nil {
+		return err
+	}
+	o.cfg.Suppress = sup
+
+	var onErr error
+	emit := func(ev dscan.Event) {
+		if err := out.Event(ev); err != nil && onErr == nil {
+			onErr = err
+		}
+	}
+	var eng dscanEngine
+	if o.compat {
+		eng = dscan.NewCompat(o.cfg, emit)
+	} else {
+		eng = dscan.New(o.cfg, emit)
+	}
+	if o.load {
+		if err := loadState(eng, o); err != nil {
+			return err
+		}
+	}
+
+	var ipv6, noAddr uint64
+	sum, err := ingest.Run(ctx, o.paths, ingest.Options{
+		Jobs: o.jobs, IncludePartial: o.includePartial, Strict: o.strict, Stdin: stdio.in,
+		Progress: progressWriter(),
+	}, func(b flow.Batch) error {
+		if len(b) > 0 && b[0].Fields&(flow.FSrcAddr|flow.FDstAddr) != flow.FSrcAddr|flow.FDstAddr {
+			noAddr += uint64(len(b))
+			return errNoAddr
+		}
+		if o.compat {
+			b = dropIPv6(b, &ipv6)
+		}
+		eng.Process(b)
+		return onErr
+	})
+	if errors.Is(err, errNoAddr) {
+		return withCode(exitUsage, errors.New("dscan: export version not supported: these records carry no source and destination addresses (v8 aggregation); flow-dscan reads versions 1, 5, 6 and 7"))
+	}
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("dscan: %w", err))
+	}
+	eng.Flush()
+	if onErr != nil {
+		return withCode(exitUsage, fmt.Errorf("dscan: write alerts: %w", onErr))
+	}
+	if o.save {
+		if err := writeFileAtomic(o.stateFile, eng.SaveState); err != nil {
+			return withCode(exitUsage, fmt.Errorf("dscan: write state: %w", err))
+		}
+	}
+	if ipv6 > 0 {
+		fmt.Fprintf(stdio.err, "flowsift: --compat: %d IPv6 flows ignored (flow-dscan reads IPv4 only)\n", ipv6)
+	}
+	if sum.Partial() || o.alwaysSummary {
+		fmt.Fprint(stdio.err, "flowsift: run summary: ")
+		sum.WriteText(stdio.err)
+	}
+	if sum.Partial() {
+		return withCode(exitPartial, nil)
+	}
+	return nil
+}
+
+var errNoAddr = errors.New("no addresses")
+
+func dropIPv6(b flow.Batch, n *uint64) flow.Batch {
+	for i := range b {
+		if !b[i].Is4() {
+			out := append(flow.Batch(nil), b[:i]...)
+			for _, r := range b[i:] {
+				if r.Is4() {
+					out = append(out, r)
+				} else {
+					*n++
+				}
+			}
+			return out
+		}
+	}
+	return b
+}
+
+// loadSuppress reads BASE.src and BASE.dst, printing flow-dscan's lines.
+// flow-dscan refuses to start without them; the default engine only warns.
+func loadSuppress(o *dscanOpts, out *dscanlog.Writer) (*dscan.Suppress, error) {
+	sup := &dscan.Suppress{}
+	for i, which := range []string{"src", "dst"} {
+		out.Line(fmt.Sprintf("load_suppress %d", i))
+		path := o.suppressBase + "." + which
+		f, err := os.Open(path)
+		if err != nil {
+			if o.compat {
+				return nil, withCode(exitUsage, fmt.Errorf("dscan: suppress list: %w", err))
+			}
+			fmt.Fprintf(stdio.err, "flowsift: warning: suppress list %s not read (%v); going on without it\n", path, err)
+			continue
+		}
+		l, warns, err := dscan.ParseList(f, which, o.compat)
+		f.Close()
+		if err != nil {
+			return nil, withCode(exitUsage, fmt.Errorf("dscan: read %s: %w", path, err))
+		}
+		for _, w := range warns {
+			out.Line(w)
+		}
+		if which == "src" {
+			sup.Src = l
+		} else {
+			sup.Dst = l
+		}
+	}
+	return sup, nil
+}
+
+func loadState(eng dscanEngine, o *dscanOpts) error {
+	f, err := os.Open(o.stateFile)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("dscan -l: %w", err))
+	}
+	defer f.Close()
+	if err := eng.LoadState(f, o.stateFile); err != nil {
+		if o.ignoreBadState {
+			fmt.Fprintf(stdio.err, "flowsift: warning: %v; starting with an empty table (--ignore-bad-state)\n", err)
+			return nil
+		}
+		return withCode(exitUsage, fmt.Errorf("dscan -l: %w (use --ignore-bad-state to start empty)", err))
+	}
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file in the same
+// directory and renames it, so a crash never leaves half a file.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// prefixStripper drops flow-dscan's prefix for syslog, whose tag says it.
+type prefixStripper struct{ w io.Writer }
+
+func (p prefixStripper) Write(b []byte) (int, error) {
+	s := strings.TrimPrefix(string(b), dscanlog.Prefix)
+	_, err := io.WriteString(p.w, s)
+	return len(b), err
+}
+
+// progressWriter is stderr when it is a terminal, else nil (cron).
+func progressWriter() io.Writer {
+	if f, ok := stdio.err.(*os.File); ok && ingest.IsTerminal(f) {
+		return f
+	}
+	return nil
+}

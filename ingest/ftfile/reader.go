@@ -1,0 +1,261 @@
+package ftfile
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/klauspost/compress/zlib"
+
+	"github.com/flowsift/flowsift/flow"
+)
+
+// Options change how records are decoded.
+type Options struct {
+	// CompatByteOrder reproduces flow-tools 0.68's misreading of
+	// big-endian files on little-endian hosts (v8.12 dst_as and v1005
+	// exaddr read little-endian, v1005 tags as 16-bit values), so output
+	// matches flow-export's byte for byte. Off, every field is read in the
+	// header's byte order, which is what the file really holds.
+	CompatByteOrder bool
+}
+
+// Reader decodes the records of one flow file or stream.
+type Reader struct {
+	path  string
+	opt   Options
+	hdr   *Header
+	size  int
+	mask  uint64
+	dec   func(b []byte, r *flow.Record)
+	src   *countReader
+	br    *bufio.Reader // compressed input, a ByteReader so flate never over-reads
+	data  io.Reader     // record bytes
+	zr    io.ReadCloser
+	buf   []byte
+	nrec  int64
+	skips []flow.Skip
+	done  bool
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// NewReader reads the header of r and prepares to decode its records.
+// path names the input in messages.
+func NewReader(r io.Reader, path string, opt Options) (*Reader, error) {
+	src := &countReader{r: r}
+	h, err := ReadHeader(src)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	rd := &Reader{path: path, opt: opt, hdr: h, src: src}
+	rd.size = h.RecordSize()
+	if rd.size == 0 {
+		if h.ExportVersion == 8 {
+			return nil, fmt.Errorf("read %s: unsupported v8 aggregation version %d method %d", path, h.AggVersion, h.AggMethod)
+		}
+		return nil, fmt.Errorf("read %s: unsupported export version %d", path, h.ExportVersion)
+	}
+	rd.mask = FlowExportMask(h.ExportVersion, h.AggMethod)
+	rd.dec = rd.decoder()
+	if h.Flags&FlagCompress != 0 {
+		rd.br = bufio.NewReaderSize(src, 64*1024)
+	} else {
+		rd.data = bufio.NewReaderSize(src, 64*1024)
+	}
+	return rd, nil
+}
+
+// Header is the file's header.
+func (rd *Reader) Header() *Header { return rd.hdr }
+
+// Skips lists what was passed over (a cut tail, trailing bytes).
+func (rd *Reader) Skips() []flow.Skip { return rd.skips }
+
+// Records is how many records were decoded so far.
+func (rd *Reader) Records() int64 { return rd.nrec }
+
+func (rd *Reader) skip(reason string, off int64, detail string) {
+	rd.skips = append(rd.skips, flow.Skip{Path: rd.path, Offset: off, Reason: reason, Detail: detail, Count: 1})
+}
+
+// Read decodes up to len(dst) records into dst. It returns io.EOF after
+// the last record; a cut or corrupt tail ends the data early and is
+// reported in Skips, not as an error.
+func (rd *Reader) Read(dst []flow.Record) (int, error) {
+	if rd.done {
+		return 0, io.EOF
+	}
+	if rd.data == nil {
+		if err := rd.openZlib(); err != nil {
+			return 0, err
+		}
+		if rd.done {
+			return 0, io.EOF
+		}
+	}
+	want := len(dst) * rd.size
+	if cap(rd.buf) < want {
+		rd.buf = make([]byte, want)
+	}
+	buf := rd.buf[:want]
+	n, err := readFull(rd.data, buf)
+	whole := n / rd.size
+	for i := 0; i < whole; i++ {
+		rd.dec(buf[i*rd.size:(i+1)*rd.size], &dst[i])
+	}
+	rd.nrec += int64(whole)
+	if err == nil {
+		return whole, nil
+	}
+	rd.done = true
+	rd.finish(err, n-whole*rd.size)
+	if whole == 0 {
+		return 0, io.EOF
+	}
+	return whole, nil
+}
+
+// openZlib starts inflating; an empty data section is a file with no
+// records (an idle capture killed before its first flush).
+func (rd *Reader) openZlib() error {
+	if _, err := rd.br.Peek(1); err != nil {
+		rd.done = true
+		if !rd.hdr.Complete() {
+			rd.skip("truncated", rd.dataOffset(), "incomplete capture file (no DONE flag) with an empty data section: 0 records")
+		}
+		return nil
+	}
+	zr, err := zlib.NewReader(rd.br)
+	if err != nil {
+		rd.done = true
+		rd.skip("corrupt", int64(rd.hdr.HeaderLen), fmt.Sprintf("data section is not a zlib stream: %v", err))
+		return nil
+	}
+	rd.zr = zr
+	rd.data = zr
+	return nil
+}
+
+func (rd *Reader) dataOffset() int64 { return rd.src.n - int64(bufferedOf(rd.br)) }
+
+func bufferedOf(br *bufio.Reader) int {
+	if br == nil {
+		return 0
+	}
+	return br.Buffered()
+}
+
+// readFull is io.ReadFull that keeps the reader's own error, so a clean
+// end of the zlib stream (io.EOF) stays apart from a cut one
+// (io.ErrUnexpectedEOF from the inflater).
+func readFull(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// finish classifies how the data ended.
+func (rd *Reader) finish(err error, partial int) {
+	compressed := rd.zr != nil
+	switch {
+	case err == io.EOF && partial == 0:
+		// clean end
+	case err == io.EOF && !compressed:
+		off := int64(rd.hdr.HeaderLen) + rd.nrec*int64(rd.size)
+		rd.skip("truncated", off, fmt.Sprintf("file ends inside a record: %d whole records read, %d bytes dropped", rd.nrec, partial))
+		return
+	case err == io.EOF:
+		rd.skip("truncated", rd.dataOffset(), fmt.Sprintf("zlib stream ends inside a record: %d whole records read, %d bytes dropped", rd.nrec, partial))
+	case err == io.ErrUnexpectedEOF:
+		rd.skip("truncated", rd.src.n, fmt.Sprintf("zlib stream cut short (capture killed or file copied while open): %d whole records read, %d bytes of a partial record dropped", rd.nrec, partial))
+		return
+	default:
+		rd.skip("corrupt", rd.dataOffset(), fmt.Sprintf("data unreadable after %d whole records: %v", rd.nrec, err))
+		return
+	}
+	if compressed {
+		// Stop at the end of the zlib stream (flow-tools loops forever on
+		// what follows it); say how much was left.
+		off := rd.dataOffset()
+		if extra, _ := io.Copy(io.Discard, rd.br); extra > 0 {
+			rd.skip("trailing-bytes", off, fmt.Sprintf("%d bytes after the end of the zlib stream ignored", extra))
+		}
+	}
+}
+
+// Close releases the inflater.
+func (rd *Reader) Close() error {
+	if rd.zr != nil {
+		return rd.zr.Close()
+	}
+	return nil
+}
+
+// Format is the flow-tools driver for package ingest.
+type Format struct{ Opt Options }
+
+// Name implements ingest.Format.
+func (Format) Name() string { return "flow-tools" }
+
+// Sniff implements ingest.Format: the CF 10 magic.
+func (Format) Sniff(head []byte, _ string) bool {
+	return len(head) >= 2 && head[0] == 0xCF && head[1] == 0x10
+}
+
+// Decode implements ingest.Format.
+func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, skip func(flow.Skip)) error {
+	rd, err := NewReader(r, path, f.Opt)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	batch := make(flow.Batch, 4096)
+	for {
+		n, err := rd.Read(batch)
+		if n > 0 {
+			if err := emit(batch[:n]); err != nil {
+				return err
+			}
+			batch = make(flow.Batch, 4096) // emit may keep the batch
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	for _, s := range rd.Skips() {
+		skip(s)
+	}
+	return nil
+}
+
+// CaptureStart reads CAP_START from the first bytes of a file, for files
+// whose names carry no time.
+func (Format) CaptureStart(head []byte) (time.Time, bool) {
+	h, err := ReadHeader(bytes.NewReader(head))
+	if err != nil || !h.Has(tlvCapStart) || h.CapStart == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(h.CapStart), 0).UTC(), true
+}
