@@ -99,7 +99,13 @@ func Walk(paths []string, opt Options) ([]Input, []flow.Skip, error) {
 			continue
 		}
 		var found []Input
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		// A trailing separator makes WalkDir follow a root that is a
+		// symbolic link (/flows -> /data/flows is common).
+		root := p
+		if !strings.HasSuffix(root, string(os.PathSeparator)) {
+			root += string(os.PathSeparator)
+		}
+		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "unreadable", Detail: err.Error(), Fatal: true, Count: 1})
 				if d != nil && d.IsDir() {
@@ -108,14 +114,21 @@ func Walk(paths []string, opt Options) ([]Input, []flow.Skip, error) {
 				return nil
 			}
 			name := d.Name()
-			if path != p && strings.HasPrefix(name, ".") {
+			if path != root && strings.HasPrefix(name, ".") {
 				if d.IsDir() {
 					return fs.SkipDir
 				}
 				skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "hidden", Detail: "dot file ignored", Fatal: true, Count: 1})
 				return nil
 			}
-			if d.IsDir() || !d.Type().IsRegular() {
+			if d.IsDir() {
+				return nil
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+					return nil // links to directories are not followed (no cycles)
+				}
+			} else if !d.Type().IsRegular() {
 				return nil
 			}
 			if strings.HasPrefix(name, "tmp") && !opt.IncludePartial {
