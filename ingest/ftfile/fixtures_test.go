@@ -187,4 +187,3 @@ func diffLine(got, want string) string {
 		}
 	}
 }
-

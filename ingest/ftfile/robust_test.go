@@ -1,0 +1,122 @@
+package ftfile_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/ingest/ftfile"
+)
+
+func encode(t testing.TB, level int) []byte {
+	var buf bytes.Buffer
+	w, err := ftfile.NewWriter(&buf, ftfile.WriterConfig{ExportVersion: 5, Level: level, Capture: true, Flags: ftfile.FlagDone, FlowCount: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(sampleRecords())
+	w.Close()
+	return buf.Bytes()
+}
+
+func decodeBytes(b []byte) (int, []flow.Skip, error) {
+	var n int
+	var skips []flow.Skip
+	err := ftfile.Format{}.Decode("x.ft", bytes.NewReader(b), func(bt flow.Batch) error { n += len(bt); return nil },
+		func(s flow.Skip) { skips = append(skips, s) })
+	return n, skips, err
+}
+
+func TestTruncatedAndDamagedInputs(t *testing.T) {
+	z := encode(t, 6)
+	plain := encode(t, 0)
+	hdrLen := len(plain) - 500*64
+
+	// A compressed file cut in the middle: whole records before the cut, one report.
+	n, skips, err := decodeBytes(z[:len(z)/2])
+	if err != nil || n == 0 || n >= 500 || len(skips) != 1 || skips[0].Reason != "truncated" || skips[0].Offset != int64(len(z)/2) {
+		t.Fatalf("cut zlib: n=%d skips=%+v err=%v", n, skips, err)
+	}
+	// An uncompressed file cut inside record 100.
+	n, skips, err = decodeBytes(plain[:hdrLen+100*64+10])
+	if err != nil || n != 100 || len(skips) != 1 || skips[0].Reason != "truncated" || skips[0].Offset != int64(hdrLen+100*64) {
+		t.Fatalf("cut plain: n=%d skips=%+v err=%v", n, skips, err)
+	}
+	// Bytes after the zlib stream: all records, and a report, no loop.
+	n, skips, err = decodeBytes(append(append([]byte(nil), z...), []byte("garbage after")...))
+	if err != nil || n != 500 || len(skips) != 1 || skips[0].Reason != "trailing-bytes" || skips[0].Offset != int64(len(z)) {
+		t.Fatalf("trailing: n=%d skips=%+v err=%v", n, skips, err)
+	}
+	// Corrupt deflate data in the middle.
+	bad := append([]byte(nil), z...)
+	for i := len(bad) / 2; i < len(bad)/2+40; i++ {
+		bad[i] ^= 0xA5
+	}
+	n, skips, err = decodeBytes(bad)
+	if err != nil || n > 500 || len(skips) != 1 || (skips[0].Reason != "corrupt" && skips[0].Reason != "truncated") {
+		t.Fatalf("corrupt: n=%d skips=%+v err=%v", n, skips, err)
+	}
+	// Whole-file errors name the file.
+	for name, b := range map[string][]byte{
+		"empty":       nil,
+		"bad magic":   []byte("hello world, this is not a flow file"),
+		"byte order":  append([]byte{0xCF, 0x10, 3, 3}, plain[4:]...),
+		"stream ver":  append([]byte{0xCF, 0x10, 1, 2}, plain[4:]...),
+		"short hdr":   plain[:hdrLen-3],
+		"hdr len < 8": {0xCF, 0x10, 1, 3, 4, 0, 0, 0},
+		"huge hdr":    {0xCF, 0x10, 1, 3, 0, 0, 0, 0x7F},
+	} {
+		_, _, err := decodeBytes(b)
+		if err == nil || !strings.Contains(err.Error(), "x.ft") {
+			t.Errorf("%s: err %v", name, err)
+		}
+	}
+	if _, _, err := decodeBytes(nil); !errors.Is(err, ftfile.ErrEmpty) {
+		t.Errorf("empty: %v", err)
+	}
+}
+
+func TestKilledHeaderOnlyAndWrapAround(t *testing.T) {
+	ex := filepath.Join(shared(t), "docs", "format-examples")
+	b, _ := os.ReadFile(filepath.Join(ex, "v5-le-killed-header-only.ft"))
+	n, skips, err := decodeBytes(b)
+	if err != nil || n != 0 || len(skips) != 1 || skips[0].Reason != "truncated" {
+		t.Fatalf("killed header-only: n=%d skips=%+v err=%v", n, skips, err)
+	}
+	recs, _, _ := readAll(t, filepath.Join(ex, "v5-le-compressed.ft"), ftfile.Options{})
+	r := recs[3]
+	// Section 5's worked example: flow-tools' start is 49.7 days late,
+	// the corrected one is right; both ends agree.
+	if r.FTStartMS() != 1704295015500 || r.Start != 1700000048204 || r.End != 1700000059500 || r.FTEndMS() != 1700000059500 {
+		t.Fatalf("wrap-around record: ft start %d, start %d, end %d", r.FTStartMS(), r.Start, r.End)
+	}
+	if recs[0].Start != 1699999990123 || recs[0].End != 1699999999123 {
+		t.Fatalf("record 1: %d %d", recs[0].Start, recs[0].End)
+	}
+}
+
+// FuzzDecode: no input makes the decoder panic or loop.
+func FuzzDecode(f *testing.F) {
+	f.Add(encode(f, 6)[:300])
+	f.Add(encode(f, 0)[:400])
+	f.Add([]byte{0xCF, 0x10, 2, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _, _ = decodeBytes(b)
+		rd, err := ftfile.NewReader(bytes.NewReader(b), "fuzz", ftfile.Options{CompatByteOrder: true})
+		if err != nil {
+			return
+		}
+		var buf [64]flow.Record
+		for i := 0; i < 1<<16; i++ {
+			if _, err := rd.Read(buf[:]); err == io.EOF {
+				return
+			}
+		}
+		t.Fatal("reader did not end")
+	})
+}
