@@ -1,6 +1,9 @@
 package ingest
 
-import "github.com/flowsift/flowsift/ingest/ftfile"
+import (
+	"github.com/flowsift/flowsift/ingest/ftcsv"
+	"github.com/flowsift/flowsift/ingest/ftfile"
+)
 
 // formats lists the drivers, in sniffing order: binary magics first, text
 // last. Each driver is configured from Options.
@@ -14,6 +17,7 @@ var extraFormats []Format
 func builtin(opt Options) []Format {
 	return []Format{
 		ftfile.Format{Opt: ftfile.Options{CompatByteOrder: opt.CompatByteOrder}},
+		ftcsv.Format{Strict: opt.Strict},
 	}
 }
 
