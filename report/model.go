@@ -1,0 +1,306 @@
+// Package report turns one run's results into the report an operator
+// reads: one data model (Model) feeds every format (HTML, Markdown, CSV,
+// JSON, a mail message), so the formats never disagree.
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/flowsift/flowsift/analyze/episode"
+	"github.com/flowsift/flowsift/analyze/talkers"
+	"github.com/flowsift/flowsift/flow"
+)
+
+// Model is the whole report. Its JSON form is the JSON report; see
+// SCHEMA.md for the fields.
+type Model struct {
+	Tool        string     `json:"tool"`
+	Version     string     `json:"version"`
+	GeneratedAt string     `json:"generated_at"` // RFC 3339, UTC
+	Window      Window     `json:"window"`
+	Inputs      Inputs     `json:"inputs"`
+	Settings    []Setting  `json:"settings"`
+	Detectors   []string   `json:"detectors"`
+	Scanners    []Scanner  `json:"scanners"`
+	TargetHosts []Target   `json:"target_hosts"`
+	TargetPorts []Target   `json:"target_ports"`
+	Talkers     []Talkers  `json:"top_talkers"`
+	Excessive   []Excess   `json:"excessive_flows"`
+	Suppress    []Suppress `json:"suggested_suppress"`
+	Activity    []Bucket   `json:"activity"` // scanner activity over the window, for the chart
+}
+
+// Window is the time the report covers.
+type Window struct {
+	From      string `json:"from_utc"` // first flow start (or --from), RFC 3339 UTC
+	To        string `json:"to_utc"`   // last flow end (or --to)
+	FromLocal string `json:"from_local"`
+	ToLocal   string `json:"to_local"`
+	Zone      string `json:"zone"`
+}
+
+// Inputs is what was read and what was skipped.
+type Inputs struct {
+	Paths     []string `json:"paths"`
+	FilesSeen int      `json:"files_seen"`
+	FilesRead int      `json:"files_read"`
+	Flows     uint64   `json:"flows"`
+	BadRows   int64    `json:"bad_rows"`
+	Partial   bool     `json:"partial"`
+	Skipped   []Skip   `json:"skipped"`
+}
+
+// Skip is one thing passed over.
+type Skip struct {
+	Path   string `json:"path"`
+	Offset int64  `json:"offset"` // -1 when not meaningful
+	Line   int64  `json:"line"`   // 0 when not meaningful
+	Reason string `json:"reason"`
+	Count  int64  `json:"count"`
+	Detail string `json:"detail"`
+}
+
+// Setting is one option or threshold in force.
+type Setting struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Scanner is one scanner episode.
+type Scanner struct {
+	Src          string   `json:"src"`
+	Kind         string   `json:"kind"`
+	Detectors    []string `json:"detectors"`
+	Rules        []Rule   `json:"rules"`
+	First        string   `json:"first_seen"`
+	Last         string   `json:"last_seen"`
+	Flows        uint64   `json:"flows"`
+	Packets      uint64   `json:"packets"`
+	Bytes        uint64   `json:"bytes"`
+	Targets      int      `json:"targets"`
+	LocalTargets int      `json:"local_targets"`
+	Ports        int      `json:"ports"`
+	TopPorts     []string `json:"top_ports"` // "tcp/22 (300)"
+	Sample       []string `json:"sample_targets"`
+	Flags        string   `json:"tcp_flags"`
+	Truncated    bool     `json:"truncated"`
+	Partial      bool     `json:"partial"`
+	FlowTools    string   `json:"followup_flow_tools"`
+	FilterFile   string   `json:"followup_filter_file"`
+	Nfdump       string   `json:"followup_nfdump"`
+}
+
+// Rule is one detector rule that fired for an episode.
+type Rule struct {
+	Detector  string  `json:"detector"`
+	Kind      string  `json:"kind"`
+	Rule      string  `json:"rule"`
+	Threshold float64 `json:"threshold"`
+	Value     float64 `json:"value"`
+	Count     int     `json:"count"`
+	Score     float64 `json:"score,omitempty"`
+	Attempts  int     `json:"attempts,omitempty"`
+}
+
+// Target is a most scanned host or port.
+type Target struct {
+	Target   string   `json:"target"`
+	Episodes int      `json:"episodes"`
+	Flows    uint64   `json:"flows"`
+	Scanners []string `json:"scanners"` // "SRC (first..last)"
+}
+
+// Talkers is one top-N table.
+type Talkers struct {
+	Key      string      `json:"key"`
+	Order    string      `json:"order"`
+	Distinct int         `json:"distinct"`
+	Rows     []TalkerRow `json:"rows"`
+}
+
+// TalkerRow is one line of a top-N table.
+type TalkerRow struct {
+	Key     string `json:"key"`
+	Flows   uint64 `json:"flows"`
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+// Excess is a flow that tripped an excessive-flow trigger.
+type Excess struct {
+	Kind      string  `json:"kind"`
+	Rule      string  `json:"rule"`
+	Threshold float64 `json:"threshold"`
+	Value     float64 `json:"value"`
+	Start     string  `json:"start"`
+	End       string  `json:"end"`
+	Src       string  `json:"src"`
+	SrcPort   uint16  `json:"src_port"`
+	Dst       string  `json:"dst"`
+	DstPort   uint16  `json:"dst_port"`
+	Proto     uint8   `json:"proto"`
+	Packets   uint64  `json:"packets"`
+	Bytes     uint64  `json:"bytes"`
+}
+
+// Suppress is a suggested suppress-list entry.
+type Suppress struct {
+	File    string `json:"file"` // "src" or "dst"
+	Line    string `json:"line"` // flow-dscan syntax
+	Comment string `json:"comment"`
+}
+
+// Bucket is one slice of the window for the activity chart.
+type Bucket struct {
+	Start    string `json:"start"`
+	Scanners int    `json:"scanners"` // episodes active in the slice
+}
+
+// Input is everything a report is built from.
+type Input struct {
+	Version     string
+	GeneratedAt time.Time
+	Zone        *time.Location
+	From, To    time.Time // requested window; zero = the flows' own span
+	FirstFlow   int64     // ms, earliest Start seen (0 = no flows)
+	LastFlow    int64     // ms, latest End seen
+	Paths       []string
+	FilesSeen   int
+	FilesRead   int
+	Flows       uint64
+	Skips       []flow.Skip
+	Partial     bool
+	Settings    []Setting
+	Detectors   []string
+	Result      *episode.Result
+	Tables      []talkers.Table
+}
+
+func utc(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// Build makes the model. It is deterministic: same Input, same Model.
+func Build(in Input) *Model {
+	zone := in.Zone
+	if zone == nil {
+		zone = time.UTC
+	}
+	m := &Model{Tool: "flowsift", Version: in.Version, GeneratedAt: in.GeneratedAt.UTC().Format(time.RFC3339),
+		Settings: in.Settings, Detectors: in.Detectors}
+	from, to := in.From, in.To
+	if from.IsZero() && in.FirstFlow != 0 {
+		from = time.UnixMilli(in.FirstFlow)
+	}
+	if to.IsZero() && in.LastFlow != 0 {
+		to = time.UnixMilli(in.LastFlow)
+	}
+	if !from.IsZero() {
+		m.Window.From, m.Window.FromLocal = from.UTC().Format(time.RFC3339), from.In(zone).Format(time.RFC3339)
+	}
+	if !to.IsZero() {
+		m.Window.To, m.Window.ToLocal = to.UTC().Format(time.RFC3339), to.In(zone).Format(time.RFC3339)
+	}
+	m.Window.Zone = zone.String()
+	m.Inputs = Inputs{Paths: in.Paths, FilesSeen: in.FilesSeen, FilesRead: in.FilesRead, Flows: in.Flows, Partial: in.Partial}
+	for _, s := range in.Skips {
+		if s.Reason == "bad-row" {
+			m.Inputs.BadRows += max(s.Count, 1)
+		}
+		m.Inputs.Skipped = append(m.Inputs.Skipped, Skip{s.Path, s.Offset, s.Line, s.Reason, max(s.Count, 1), s.Detail})
+	}
+	sort.SliceStable(m.Inputs.Skipped, func(i, j int) bool {
+		a, b := m.Inputs.Skipped[i], m.Inputs.Skipped[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		if a.Offset != b.Offset {
+			return a.Offset < b.Offset
+		}
+		return a.Line < b.Line
+	})
+	if r := in.Result; r != nil {
+		for _, ep := range r.Episodes {
+			m.Scanners = append(m.Scanners, scannerRow(ep))
+		}
+		m.TargetHosts = targetRows(r.TargetHosts, func(t episode.Target) string { return t.Addr.String() })
+		m.TargetPorts = targetRows(r.TargetPorts, func(t episode.Target) string { return strconv.Itoa(int(t.Port)) })
+		for _, x := range r.Excessive {
+			f := x.Flow
+			m.Excessive = append(m.Excessive, Excess{string(x.Kind), x.Rule, x.Threshold, x.Value, utc(f.Start), utc(f.End),
+				f.Src.String(), f.SrcPort, f.Dst.String(), f.DstPort, f.Proto, f.Packets, f.Octets})
+		}
+		for _, s := range r.Suppress {
+			m.Suppress = append(m.Suppress, Suppress{s.File, s.Line, s.Comment})
+		}
+		m.Activity = activity(r.Episodes, in.FirstFlow, in.LastFlow)
+	}
+	for _, t := range in.Tables {
+		tt := Talkers{Key: t.Key.String(), Order: t.Order.String(), Distinct: t.Distinct}
+		for _, row := range t.Rows {
+			tt.Rows = append(tt.Rows, TalkerRow{row.Label(t.Key), row.Counts.Flows, row.Counts.Packets, row.Counts.Bytes})
+		}
+		m.Talkers = append(m.Talkers, tt)
+	}
+	return m
+}
+
+func scannerRow(ep episode.Episode) Scanner {
+	s := Scanner{Src: ep.Src.String(), Kind: ep.Kind, Detectors: ep.Detectors, First: utc(ep.First), Last: utc(ep.Last),
+		Flows: ep.Flows, Packets: ep.Packets, Bytes: ep.Bytes, Targets: ep.Targets, LocalTargets: ep.LocalTargets,
+		Ports: ep.Ports, Flags: ep.Flags, Truncated: ep.Truncated, Partial: ep.Partial,
+		FlowTools: ep.FollowUp.FlowTools, FilterFile: ep.FollowUp.FilterFile, Nfdump: ep.FollowUp.Nfdump}
+	for _, r := range ep.Rules {
+		s.Rules = append(s.Rules, Rule{r.Detector, string(r.Kind), r.Rule, r.Threshold, r.Value, r.Count, r.Score, r.Attempts})
+	}
+	for _, p := range ep.TopPorts {
+		name := episode.ProtoName(p.Proto)
+		if p.Proto == 0 {
+			name = "port"
+		}
+		s.TopPorts = append(s.TopPorts, fmt.Sprintf("%s/%d (%d)", name, p.Port, p.Flows))
+	}
+	for _, a := range ep.Sample {
+		s.Sample = append(s.Sample, a.String())
+	}
+	return s
+}
+
+func targetRows(ts []episode.Target, name func(episode.Target) string) []Target {
+	var out []Target
+	for _, t := range ts {
+		row := Target{Target: name(t), Episodes: t.Episodes, Flows: t.Flows}
+		for _, s := range t.Scanners {
+			row.Scanners = append(row.Scanners, fmt.Sprintf("%s (%s..%s)", s.Src, utc(s.First), utc(s.Last)))
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// activityBuckets is how many slices the chart cuts the window into.
+const activityBuckets = 48
+
+func activity(eps []episode.Episode, first, last int64) []Bucket {
+	if first == 0 || last <= first {
+		return nil
+	}
+	step := (last - first + activityBuckets - 1) / activityBuckets
+	out := make([]Bucket, activityBuckets)
+	for i := range out {
+		out[i].Start = utc(first + int64(i)*step)
+	}
+	for _, ep := range eps {
+		lo := max((ep.First-first)/step, 0)
+		hi := min((ep.Last-first)/step, activityBuckets-1)
+		for i := lo; i <= hi; i++ {
+			out[i].Scanners++
+		}
+	}
+	return out
+}
+
+// Findings reports whether the report holds anything an operator should
+// look at (for --fail-on-findings).
+func (m *Model) Findings() bool { return len(m.Scanners) > 0 || len(m.Excessive) > 0 }

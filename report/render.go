@@ -1,0 +1,150 @@
+package report
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// JSON writes the model as one indented document.
+func JSON(w io.Writer, m *Model) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// CSV writes one table (header row, then rows).
+func CSV(w io.Writer, t Table) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(t.Columns); err != nil {
+		return err
+	}
+	if err := cw.WriteAll(t.Rows); err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// mdCell keeps a cell inside its Markdown column: tablewriter's Markdown
+// renderer does not escape "|", and a newline would end the row.
+func mdCell(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// Markdown writes the report as Markdown tables, readable as plain text.
+func Markdown(w io.Writer, m *Model) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# flowsift report: %s .. %s\n\n", m.Window.From, m.Window.To)
+	fmt.Fprintf(&b, "%d scanner episodes, %d excessive flows, %d flows read from %d files", len(m.Scanners), len(m.Excessive), m.Inputs.Flows, m.Inputs.FilesRead)
+	if m.Inputs.Partial {
+		b.WriteString(" (PARTIAL: some input was skipped, see below)")
+	}
+	b.WriteString(".\n")
+	for _, t := range m.Tables() {
+		fmt.Fprintf(&b, "\n## %s\n\n", t.Title)
+		if t.Note != "" {
+			b.WriteString(t.Note + "\n\n")
+		}
+		if len(t.Rows) == 0 {
+			b.WriteString("(none)\n")
+			continue
+		}
+		if t.Name == "followup" {
+			followupMD(&b, m)
+			continue
+		}
+		tb := tablewriter.NewTable(&b, tablewriter.WithRenderer(renderer.NewMarkdown()),
+			tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAutoWrap(tw.WrapNone), tablewriter.WithHeaderAutoWrap(tw.WrapNone))
+		hdr := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			hdr[i] = mdCell(c)
+		}
+		tb.Header(hdr)
+		for _, r := range t.Rows {
+			cells := make([]string, len(r))
+			for i, c := range r {
+				cells[i] = mdCell(c)
+			}
+			if err := tb.Append(cells); err != nil {
+				return err
+			}
+		}
+		if err := tb.Render(); err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// followupMD prints commands as code blocks: they are to be copied.
+func followupMD(b *bytes.Buffer, m *Model) {
+	for _, s := range m.Scanners {
+		fmt.Fprintf(b, "### %s (%s, %s .. %s)\n\n", s.Src, s.Kind, s.First, s.Last)
+		if s.FilterFile != "" {
+			fmt.Fprintf(b, "flow-nfilter definition (save as a file):\n\n```\n%s```\n\n", strings.TrimRight(s.FilterFile, "\n")+"\n")
+		}
+		if s.FlowTools != "" {
+			fmt.Fprintf(b, "```\n%s\n```\n\n", s.FlowTools)
+		}
+		if s.Nfdump != "" {
+			fmt.Fprintf(b, "```\n%s\n```\n\n", s.Nfdump)
+		}
+	}
+}
+
+// Mail writes a MIME multipart/alternative message (Markdown as
+// text/plain, the HTML report as text/html) ready for `sendmail -t`. The
+// boundary is derived from the content, so the same report gives the same
+// bytes.
+func Mail(w io.Writer, m *Model, from, to, subject string) error {
+	var text, html bytes.Buffer
+	if err := Markdown(&text, m); err != nil {
+		return err
+	}
+	if err := HTML(&html, m); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(append(text.Bytes(), html.Bytes()...))
+	boundary := "flowsift-" + hex.EncodeToString(sum[:12])
+	var b bytes.Buffer
+	hdr := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
+	hdr("From", from)
+	hdr("To", to)
+	hdr("Subject", encodeHeader(subject))
+	hdr("Date", mailDate(m.GeneratedAt))
+	hdr("MIME-Version", "1.0")
+	hdr("Content-Type", `multipart/alternative; boundary="`+boundary+`"`)
+	b.WriteString("\r\n")
+	for _, part := range []struct {
+		ctype string
+		body  []byte
+	}{{"text/plain; charset=utf-8", text.Bytes()}, {"text/html; charset=utf-8", html.Bytes()}} {
+		fmt.Fprintf(&b, "--%s\r\nContent-Type: %s\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", boundary, part.ctype)
+		qp := quotedprintable.NewWriter(&b)
+		if _, err := qp.Write(part.body); err != nil {
+			return err
+		}
+		qp.Close()
+		b.WriteString("\r\n")
+	}
+	fmt.Fprintf(&b, "--%s--\r\n", boundary)
+	_, err := w.Write(b.Bytes())
+	return err
+}
