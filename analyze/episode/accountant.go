@@ -15,7 +15,7 @@ const (
 	defaultMaxSet     = 65536
 	defaultFindingLag = 1 << 20
 	defaultTopTargets = 20
-	defaultService    = 0.9
+	defaultService    = 0.6 // a resolver also queries upstream: its replies are ~75% of its flows
 	defaultScanShare  = 0.05
 	defaultMinPeers   = 20
 	sweepEvery        = 1 << 14

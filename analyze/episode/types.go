@@ -53,7 +53,7 @@ type Config struct {
 	TopTargets    int            // rows of the targets views; 0 = 20
 
 	// Suppress suggestions (see Suggestion).
-	ServiceShare float64 // share of the episode's flows that must look like service replies; 0 = 0.9
+	ServiceShare float64 // share of the episode's flows that must look like service replies; 0 = 0.6
 	ScanShare    float64 // share of TCP flows without ACK above which a host is never suggested; 0 = 0.05
 	MinPeers     int     // distinct peers a service host must answer; 0 = 20
 

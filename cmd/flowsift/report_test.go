@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"image/png"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// reportDir runs `flowsift report --out DIR` and returns every file written.
+func reportDir(t *testing.T, args ...string) map[string][]byte {
+	t.Helper()
+	dir := t.TempDir()
+	full := append([]string{"report", "--generated-at", "2026-11-22T06:00:00Z", "--out", dir}, args...)
+	code, _, stderr := runCLI(t, "", full...)
+	if code != 0 {
+		t.Fatalf("report %v: exit %d: %s", args, code, stderr)
+	}
+	files := map[string][]byte{}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			files[rel], _ = os.ReadFile(p)
+		}
+		return err
+	})
+	return files
+}
+
+func compareGolden(t *testing.T, name string, files map[string][]byte) {
+	t.Helper()
+	gold := filepath.Join("testdata", "report", name)
+	if *update {
+		os.RemoveAll(gold)
+		for rel, b := range files {
+			p := filepath.Join(gold, rel)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	var want []string
+	filepath.WalkDir(gold, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(gold, p)
+			want = append(want, rel)
+		}
+		return err
+	})
+	var got []string
+	for rel := range files {
+		got = append(got, rel)
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("files written:\n%v\ngolden:\n%v\n(run go test ./cmd/flowsift -run Report -update after checking the change)", got, want)
+	}
+	for _, rel := range want {
+		w, _ := os.ReadFile(filepath.Join(gold, rel))
+		if !bytes.Equal(files[rel], w) {
+			t.Errorf("%s differs from %s:\n%s", rel, filepath.Join(gold, rel), firstDiff(string(files[rel]), string(w)))
+		}
+	}
+}
+
+var sampleLocal = "--local=10.20.0.0/16,172.16.8.0/24,192.168.50.0/24"
+
+// Golden report of the bundled sample archive, every format; and the same
+// bytes whatever -j.
+func TestReportGoldenSamples(t *testing.T) {
+	useUTC(t)
+	archive := filepath.Join("..", "..", "samples", "archive")
+	j1 := reportDir(t, "-j", "1", sampleLocal, archive)
+	j2 := reportDir(t, "-j", "2", sampleLocal, archive)
+	for rel, b := range j1 {
+		if !bytes.Equal(b, j2[rel]) {
+			t.Fatalf("%s differs between -j 1 and -j 2", rel)
+		}
+	}
+	compareGolden(t, "samples", j1)
+	md := string(j1["report.md"])
+	for _, want := range []string{"## Scanners", "| 203.0.113.45 ", "| 192.0.2.77 ", "port scan", "## Suggested suppress-list entries", "10.20.1.53 17 53 -", "flow-nfilter", "nfdump -R"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+}
+
+// Golden report of the real flow-tools capture tree of the fixtures, with
+// a time window and a time zone.
+func TestReportGoldenFixtureTree(t *testing.T) {
+	td := filepath.Join(sharedDir(t), "testdata")
+	useUTC(t)
+	files := reportDir(t, "--tz", "Europe/Berlin", "--from", "2026-11-20 11:00", "--to", "2026-11-20T13:00:00Z", "--local", "10.20.0.0/16,172.16.8.0/24,192.168.50.0/24", filepath.Join(td, "ft-tree"))
+	compareGolden(t, "ft-tree", files)
+	if !bytes.Contains(files["report.md"], []byte("2026-11-20T11:00:00+01:00")) {
+		t.Error("window not shown in --tz")
+	}
+}
+
+func TestReportMail(t *testing.T) {
+	archive := filepath.Join("..", "..", "samples", "archive")
+	code, out, stderr := runCLI(t, "", "report", "--generated-at", "2026-11-22T06:00:00Z", "--mail", "--to", "noc@example.org", "--subject", "nightly scan report", archive)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	msg, err := mail.ReadMessage(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Header.Get("To") != "noc@example.org" || msg.Header.Get("Subject") != "nightly scan report" || msg.Header.Get("Date") != "Sun, 22 Nov 2026 06:00:00 +0000" {
+		t.Fatalf("headers %v", msg.Header)
+	}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("content type %q", msg.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	var types []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(p) // quoted-printable is decoded by the reader
+		types = append(types, p.Header.Get("Content-Type"))
+		if !bytes.Contains(body, []byte("203.0.113.45")) {
+			t.Errorf("%s part lacks the scanner", p.Header.Get("Content-Type"))
+		}
+	}
+	if strings.Join(types, ",") != "text/plain; charset=utf-8,text/html; charset=utf-8" {
+		t.Fatalf("parts %v", types)
+	}
+	_, again, _ := runCLI(t, "", "report", "--generated-at", "2026-11-22T06:00:00Z", "--mail", "--to", "noc@example.org", "--subject", "nightly scan report", archive)
+	if again != out {
+		t.Fatal("two runs gave different messages")
+	}
+}
+
+func TestReportExitCodesAndOptions(t *testing.T) {
+	archive := filepath.Join("..", "..", "samples", "archive")
+	if code, _, _ := runCLI(t, "", "report", "-o", "-", "--format", "json", "--fail-on-findings", archive); code != exitFindings {
+		t.Errorf("--fail-on-findings with scanners: exit %d", code)
+	}
+	for _, bad := range [][]string{
+		{"report", "--out", t.TempDir()}, // no input
+		{"report", archive},              // no destination
+		{"report", "--format", "pdf", "--out", t.TempDir(), archive},
+		{"report", "--from", "yesterday", "-o", "-", archive},
+		{"report", "--mail", archive}, // no recipient
+		{"report", "--local", "10.0.0.0/33", "-o", "-", archive},
+	} {
+		if code, _, _ := runCLI(t, "", bad...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", bad, code, exitUsage)
+		}
+	}
+	// A truncated file in the input: the report is written, exit 3.
+	dir := t.TempDir()
+	src := filepath.Join(archive, "2026", "2026-11", "2026-11-20", "ft-v05.2026-11-20.000000+0000")
+	b, _ := os.ReadFile(src)
+	os.WriteFile(filepath.Join(dir, "ft-v05.2026-11-20.000000+0000"), b[:len(b)/2], 0o644)
+	code, out, stderr := runCLI(t, "", "report", "-o", "-", "--format", "md", dir)
+	if code != exitPartial || !strings.Contains(out, "truncated") || !strings.Contains(stderr, "ft-v05.2026-11-20.000000+0000: offset") {
+		t.Errorf("truncated input: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// What a person sees: the page renders in headless Chromium with its
+// sections and scanner rows, and the screenshot is not blank.
+func TestReportHTMLInChromium(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium not installed")
+	}
+	out := filepath.Join(t.TempDir(), "r.html")
+	archive := filepath.Join("..", "..", "samples", "archive")
+	if code, _, stderr := runCLI(t, "", "report", "--generated-at", "2026-11-22T06:00:00Z", sampleLocal, "-o", out, archive); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--user-data-dir=" + t.TempDir()}
+	dom, err := exec.Command(chromium, append(base, "--dump-dom", "file://"+out)...).Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v", err)
+	}
+	for _, want := range []string{"<h2 id=\"scanners\">Scanners</h2>", "<td>203.0.113.45</td>", "Top talkers", "Suggested suppress-list entries", "<svg"} {
+		if want == "Top talkers" {
+			want = "Top srcip by bytes"
+		}
+		if !bytes.Contains(dom, []byte(want)) {
+			t.Errorf("rendered page lacks %q", want)
+		}
+	}
+	shot := filepath.Join(t.TempDir(), "shot.png")
+	if err := exec.Command(chromium, append(base, "--screenshot="+shot, "--window-size=1280,2000", "file://"+out)...).Run(); err != nil {
+		t.Fatalf("chromium --screenshot: %v", err)
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	colors := map[uint32]bool{}
+	bnd := img.Bounds()
+	for y := bnd.Min.Y; y < bnd.Max.Y; y += 7 {
+		for x := bnd.Min.X; x < bnd.Max.X; x += 7 {
+			r, g, b, _ := img.At(x, y).RGBA()
+			colors[r>>8<<16|g>>8<<8|b>>8] = true
+		}
+	}
+	if len(colors) < 8 {
+		t.Fatalf("screenshot looks blank: %d colours", len(colors))
+	}
+	if *update {
+		os.WriteFile(filepath.Join("testdata", "report", "screenshot.png"), mustRead(shot), 0o644)
+	}
+}
+
+func mustRead(p string) []byte { b, _ := os.ReadFile(p); return b }
