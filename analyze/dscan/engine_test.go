@@ -250,6 +250,7 @@ func TestMaxSourcesBoundsMemory(t *testing.T) {
 		e.Process(batch)
 	}
 	used := heap() - before
+	runtime.KeepAlive(batch)
 	if e.Sources() > cfg.MaxSources+nParts || e.Evicted() < uint64(n-cfg.MaxSources-nParts) {
 		t.Fatalf("%d sources tracked, %d evicted", e.Sources(), e.Evicted())
 	}
@@ -271,6 +272,7 @@ func TestMaxSourcesBoundsMemory(t *testing.T) {
 		e.Process(batch)
 	}
 	used = heap() - before
+	runtime.KeepAlive(batch)
 	if used > 40<<20 {
 		t.Fatalf("one source to %d destinations uses %d MiB with -t 50000", n, used>>20)
 	}
