@@ -25,6 +25,14 @@ type Format interface {
 	// tail) goes to skip and decoding goes on where that is safe; the
 	// returned error means the input could not be read at all (wrong magic,
 	// empty file, unsupported version) and names path. An error returned by
-	// emit stops decoding and is returned as is.
+	// emit stops decoding and is returned as is. emit must not keep the
+	// batch after it returns: drivers reuse it.
 	Decode(path string, r io.Reader, emit func(flow.Batch) error, skip func(flow.Skip)) error
+}
+
+// countHinter is implemented by drivers that can guess how many records a
+// file holds from its size and first bytes, so the file's slice is sized
+// once instead of grown.
+type countHinter interface {
+	CountHint(size int64, head []byte) int
 }

@@ -64,6 +64,13 @@ func decodeFile(in Input) decoded {
 	defer f.Close()
 	if st, err := f.Stat(); err == nil {
 		d.bytes = st.Size()
+		if h, ok := in.Format.(countHinter); ok {
+			head := make([]byte, 4096)
+			n, _ := f.ReadAt(head, 0)
+			if hint := h.CountHint(d.bytes, head[:n]); hint > 0 && hint < 1<<26 {
+				d.recs = make([]flow.Record, 0, hint)
+			}
+		}
 	}
 	err = in.Format.Decode(in.Path, f, func(b flow.Batch) error {
 		d.recs = append(d.recs, b...)

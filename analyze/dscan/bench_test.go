@@ -26,7 +26,10 @@ func benchInput(b *testing.B) []flow.Record {
 	return benchFlows
 }
 
-func benchEngine(b *testing.B, newEngine func() interface{ Process(flow.Batch); Flush() }) {
+func benchEngine(b *testing.B, newEngine func() interface {
+	Process(flow.Batch)
+	Flush()
+}) {
 	flows := benchInput(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -40,17 +43,26 @@ func benchEngine(b *testing.B, newEngine func() interface{ Process(flow.Batch); 
 }
 
 func BenchmarkCompat(b *testing.B) {
-	benchEngine(b, func() interface{ Process(flow.Batch); Flush() } { return NewCompat(DefaultConfig(), func(Event) {}) })
+	benchEngine(b, func() interface {
+		Process(flow.Batch)
+		Flush()
+	} { return NewCompat(DefaultConfig(), func(Event) {}) })
 }
 
 func BenchmarkDefaultJ1(b *testing.B) {
-	benchEngine(b, func() interface{ Process(flow.Batch); Flush() } { return New(DefaultConfig(), func(Event) {}) })
+	benchEngine(b, func() interface {
+		Process(flow.Batch)
+		Flush()
+	} { return New(DefaultConfig(), func(Event) {}) })
 }
 
 func BenchmarkDefaultJ2(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Jobs = 2
-	benchEngine(b, func() interface{ Process(flow.Batch); Flush() } { return New(cfg, func(Event) {}) })
+	benchEngine(b, func() interface {
+		Process(flow.Batch)
+		Flush()
+	} { return New(cfg, func(Event) {}) })
 }
 
 // BenchmarkBytesPerSource and BenchmarkBytesPerDestination measure the
