@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -182,13 +183,19 @@ func runReport(ctx context.Context, c *cli.Command) error {
 	paths := c.Args().Slice()
 	acc := episode.New(episode.Config{Local: o.local, Archive: strings.Join(paths, " ")})
 	tc := talkers.New(talkers.Config{N: int(c.Int("top"))})
-	sink := acc.Sink()
+	// Findings of a batch are handed to the accountant after it has
+	// accounted the batch's flows: it attaches findings by flow index, in
+	// any order, so the detectors, the talkers and the accountant can work
+	// on the same batch at once.
+	var pending []analyze.Finding
+	collect := func(f analyze.Finding) { pending = append(pending, f) }
 	eng := dscan.New(cfg, func(ev dscan.Event) {
 		if ev.Kind == dscan.EvFinding {
-			sink(ev.Finding)
+			collect(ev.Finding)
 		}
 	})
-	dets := newExtraDetectors(sink)
+	dets := newExtraDetectors(collect)
+	sink := acc.Sink()
 
 	var first, last int64
 	fromMS, toMS := o.from.UnixMilli(), o.to.UnixMilli()
@@ -213,10 +220,17 @@ func runReport(ctx context.Context, c *cli.Command) error {
 			}
 			last = max(last, b[i].End)
 		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { tc.Add(b); wg.Done() }()
+		go func() { acc.Add(b); wg.Done() }()
 		eng.Process(b)
 		dets.Process(b)
-		tc.Add(b)
-		acc.Add(b)
+		wg.Wait()
+		for _, f := range pending {
+			sink(f)
+		}
+		pending = pending[:0]
 		return nil
 	})
 	if err != nil {
@@ -224,6 +238,9 @@ func runReport(ctx context.Context, c *cli.Command) error {
 	}
 	eng.Flush()
 	dets.Flush()
+	for _, f := range pending {
+		sink(f)
+	}
 
 	settings := []report.Setting{
 		{Name: "dscan mode", Value: "default (quirks of flow-dscan 0.68 fixed)"},

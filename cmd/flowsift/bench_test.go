@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowsift/flowsift/samples"
+)
+
+// benchTree: a generated compressed flow-capture tree of 1,000,000 flows
+// (96 files of one day), made once per machine.
+func benchTree(b *testing.B) string {
+	tree, err := samples.CachedTree(filepath.Join(os.TempDir(), "flowsift-bench-1m"), samples.Config{Seed: 1, Flows: 1_000_000, Hours: 24})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tree
+}
+
+func benchCLI(b *testing.B, args ...string) {
+	tree := benchTree(b)
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "dscan.suppress.src"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "dscan.suppress.dst"), nil, 0o644)
+	b.Chdir(dir)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		full := append(append([]string{"flowsift"}, args...), tree)
+		if code := run(context.Background(), full, strings.NewReader(""), io.Discard, io.Discard); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+	}
+	b.ReportMetric(float64(1_000_000*b.N)/b.Elapsed().Seconds(), "flows/s")
+}
+
+// flowsift dscan end to end: walk, decode, merge, detect, print.
+func BenchmarkDscanCompat(b *testing.B)    { benchCLI(b, "dscan", "--compat", "-b") }
+func BenchmarkDscanDefaultJ1(b *testing.B) { benchCLI(b, "dscan", "-b", "-j", "1") }
+func BenchmarkDscanDefaultJ2(b *testing.B) { benchCLI(b, "dscan", "-b", "-j", "2") }
+
+// flowsift report end to end (dscan + talkers + episodes + all formats).
+func BenchmarkReportJ2(b *testing.B) {
+	benchCLI(b, "report", "-j", "2", "--generated-at", "2026-11-22T00:00:00Z", "--out", b.TempDir())
+}
