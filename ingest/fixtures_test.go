@@ -71,3 +71,47 @@ func TestCaptureTreeOrderAllJobs(t *testing.T) {
 		t.Fatalf("stdin: %+v", sum)
 	}
 }
+
+// "-" among files: the files before it are merged, then the stream follows
+// in stream order, then the files after it.
+func TestRunStdinBetweenFiles(t *testing.T) {
+	td := sharedTestdata(t)
+	withFake(t)
+	dir := t.TempDir()
+	a := writeFake(t, dir, "a", "9999999999999 1", "1 2")
+	c := writeFake(t, dir, "c", "5 3")
+	stream, err := os.ReadFile(filepath.Join(td, "formats", "v5.flow-cat-stream.ft"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []flow.Record
+	sum, err := Run(context.Background(), []string{a, "-", c}, Options{Stdin: bytes.NewReader(stream)}, func(b flow.Batch) error {
+		got = append(got, b...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1573+3 || sum.FilesSeen != 3 || sum.FilesRead != 3 {
+		t.Fatalf("%d flows, summary %+v", len(got), sum)
+	}
+	if got[0].Packets != 2 || got[1].Packets != 1 || got[len(got)-1].Packets != 3 {
+		t.Fatalf("groups out of place: first %+v, last %+v", got[:2], got[len(got)-1])
+	}
+	// The stream keeps its own order (it is not sorted by End).
+	var want []flow.Record
+	if _, err := Run(context.Background(), []string{"-"}, Options{Stdin: bytes.NewReader(stream)}, func(b flow.Batch) error {
+		want = append(want, b...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[2+i] != want[i] {
+			t.Fatalf("stream record %d differs", i)
+		}
+	}
+	if _, err := Run(context.Background(), []string{"-", a, "-"}, Options{Stdin: bytes.NewReader(stream)}, func(flow.Batch) error { return nil }); err == nil {
+		t.Fatal(`"-" twice accepted`)
+	}
+}

@@ -113,8 +113,14 @@ func cmpEnd(a, b flow.Record) int {
 // reused and may point into a decoded file.
 //
 // "-" reads one flow-tools stream from Options.Stdin and delivers it in
-// stream order, as flow-dscan reading a pipe does; it cannot be combined
-// with other paths.
+// stream order, as flow-dscan reading a pipe does (a stream is not sorted:
+// that would need all of it in memory). It may appear once among other
+// paths and then cuts them into groups delivered one after another:
+// "a b - c" replays the merge of a and b, then the stream, then c. Run
+// fails when "-" is given twice.
+//
+// A context cancellation stops the run between batches and returns the
+// context's error.
 func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch) error) (*Summary, error) {
 	inputs, skips, err := Walk(paths, opt)
 	if err != nil {
@@ -122,18 +128,38 @@ func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch)
 	}
 	sum := &Summary{FilesSeen: len(inputs) + countFatal(skips)}
 	sum.add(skips...)
+	stdins := 0
 	for _, in := range inputs {
-		if in.Stdin && len(inputs) > 1 {
-			return nil, errors.New(`"-" (standard input) cannot be combined with other paths`)
+		if in.Stdin {
+			stdins++
 		}
 	}
-	if len(inputs) == 1 && inputs[0].Stdin {
-		return sum, runStdin(ctx, opt, sum, sink)
+	if stdins > 1 {
+		return nil, errors.New(`"-" (standard input) given more than once`)
 	}
 	prog := newProgress(opt.Progress, len(inputs))
 	defer prog.done()
 	m := &merger{opt: opt, sink: sink, sum: sum, prog: prog}
-	return sum, m.run(ctx, inputs)
+	// Standard input splits the inputs into groups merged on their own.
+	for len(inputs) > 0 {
+		k := slices.IndexFunc(inputs, func(in Input) bool { return in.Stdin })
+		if k < 0 {
+			k = len(inputs)
+		}
+		if k > 0 {
+			if err := m.run(ctx, inputs[:k]); err != nil {
+				return sum, err
+			}
+			inputs = inputs[k:]
+			continue
+		}
+		if err := runStdin(ctx, opt, sum, sink); err != nil {
+			return sum, err
+		}
+		prog.file(0)
+		inputs = inputs[1:]
+	}
+	return sum, nil
 }
 
 func countFatal(s []flow.Skip) int {
@@ -154,7 +180,6 @@ func runStdin(ctx context.Context, opt Options, sum *Summary, sink func(flow.Bat
 	if fm == nil {
 		return errors.New("no flow-tools reader built in")
 	}
-	sum.FilesSeen++
 	err := fm.Decode("-", opt.Stdin, func(b flow.Batch) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -176,12 +201,15 @@ type merger struct {
 	sum  *Summary
 	prog *progress
 
+	ctx     context.Context
 	out     flow.Batch
 	lastEnd int64
 	emitted bool
 }
 
 func (m *merger) run(ctx context.Context, inputs []Input) error {
+	m.ctx = ctx
+	m.emitted = false // out-of-order is judged within one group
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	n := len(inputs)
@@ -242,6 +270,16 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 		}
 		return nil
 	}
+	// enter moves the first waiting file into the merge. Its token goes
+	// back at once: files in the merge are bounded by how many overlap in
+	// time, not by the token count (holding them under the tokens would
+	// stall the decoders as soon as more files overlap than Jobs).
+	enter := func() {
+		m.push(h, window[0])
+		window[0] = nil
+		window = window[1:]
+		<-tokens
+	}
 	for {
 		if err := fill(); err != nil {
 			return err
@@ -250,8 +288,7 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 			if len(window) == 0 {
 				break
 			}
-			m.push(h, window[0])
-			window = window[1:]
+			enter()
 			continue
 		}
 		// bound: no file still waiting may hold a record before it.
@@ -263,8 +300,7 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 		}
 		top := (*h)[0]
 		if haveBound && top.peek() > bound {
-			m.push(h, window[0])
-			window = window[1:]
+			enter()
 			continue
 		}
 		// Emit a run from the top file: records up to the bound and up to
@@ -292,7 +328,6 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 			heap.Push(h, c)
 		} else {
 			c.recs = nil
-			<-tokens
 		}
 	}
 	return m.flush()
@@ -323,6 +358,9 @@ func (m *merger) push(h *cursorHeap, d *decoded) {
 func (m *merger) emit(recs []flow.Record) error {
 	if len(recs) == 0 {
 		return nil
+	}
+	if err := m.ctx.Err(); err != nil {
+		return err
 	}
 	m.lastEnd, m.emitted = recs[len(recs)-1].End, true
 	size := m.opt.BatchSize

@@ -218,3 +218,57 @@ func TestRunSinkErrorStops(t *testing.T) {
 		t.Fatalf("err %v after %d calls", err, calls)
 	}
 }
+
+// Files that all overlap in time stay in the merge together; holding more
+// of them than the lookahead must not stall the decoders.
+func TestRunManyOverlappingFiles(t *testing.T) {
+	withFake(t)
+	dir := t.TempDir()
+	const files = 12
+	var want []string
+	for i := 0; i < files; i++ {
+		// file i holds ends i and 1000+i: every file overlaps every other.
+		writeFake(t, dir, fmt.Sprintf("ft-v05.2026-11-20.%02d0000+0000", i), fmt.Sprintf("%d %d", i, i), fmt.Sprintf("%d %d", 1000+i, 100+i))
+	}
+	for i := 0; i < files; i++ {
+		want = append(want, fmt.Sprintf("%d/%d", i, i))
+	}
+	for i := 0; i < files; i++ {
+		want = append(want, fmt.Sprintf("%d/%d", 1000+i, 100+i))
+	}
+	for _, j := range []int{1, 2, 3} {
+		done := make(chan []string)
+		go func() {
+			got, _ := collect(t, []string{dir}, Options{Jobs: j, Lookahead: 1})
+			done <- got
+		}()
+		select {
+		case got := <-done:
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Fatalf("-j %d:\n got %v\nwant %v", j, got, want)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("-j %d: merge stalled with %d overlapping files", j, files)
+		}
+	}
+}
+
+func TestRunCancel(t *testing.T) {
+	withFake(t)
+	dir := t.TempDir()
+	for i := 0; i < 10; i++ {
+		writeFake(t, dir, fmt.Sprintf("ft-v05.2026-11-20.1%d0000+0000", i), fmt.Sprintf("%d 0", i))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	_, err := Run(ctx, []string{dir}, Options{Jobs: 2, BatchSize: 1}, func(flow.Batch) error {
+		calls++
+		if calls == 2 {
+			cancel()
+		}
+		return nil
+	})
+	if err != context.Canceled || calls != 2 {
+		t.Fatalf("err %v after %d calls", err, calls)
+	}
+}
