@@ -272,3 +272,31 @@ func TestRunCancel(t *testing.T) {
 		t.Fatalf("err %v after %d calls", err, calls)
 	}
 }
+
+// Many bad rows are capped per reason in the text summary, and a file-level
+// problem is never crowded out by them.
+func TestSummaryTextCapsPerReason(t *testing.T) {
+	withFake(t)
+	dir := t.TempDir()
+	rows := []string{"1 1"}
+	for i := 0; i < 30; i++ {
+		rows = append(rows, "BAD")
+	}
+	writeFake(t, dir, "a.fake", rows...)
+	os.WriteFile(filepath.Join(dir, "zz-junk"), []byte("junk"), 0o644)
+	_, sum := collect(t, []string{dir}, Options{})
+	var sb strings.Builder
+	if err := sum.WriteText(&sb); err != nil {
+		t.Fatal(err)
+	}
+	out := sb.String()
+	for _, want := range []string{"inputs: 2 seen, 1 read; flows: 1\n", "skipped: bad-row: 30\n", "  ... and 10 more\n",
+		"a.fake: line 3: bad-row", "a.fake: line 22: bad-row", "skipped: unknown-format: 1\n", "zz-junk: offset 0: unknown-format"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, ": bad-row: want 2 fields"); n != maxSkipLines {
+		t.Errorf("%d bad-row lines, want %d", n, maxSkipLines)
+	}
+}

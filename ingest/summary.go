@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bufio"
 	"cmp"
 	"fmt"
 	"io"
@@ -67,28 +68,37 @@ type ReasonCount struct {
 	Count  int64
 }
 
-// maxSkipLines caps the per-problem lines so a garbage CSV cannot flood a
-// cron mail; the counts above them stay exact.
+// maxSkipLines caps the lines shown per reason, so a garbage CSV cannot
+// flood a cron mail nor hide a truncated file among its rows; the counts
+// stay exact.
 const maxSkipLines = 20
 
-// WriteText prints the run summary for people.
+// WriteText prints the run summary for people: the counts, then per reason
+// (sorted) its total and up to maxSkipLines problems sorted by path and
+// position, then "... and N more".
 func (s *Summary) WriteText(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "inputs: %d seen, %d read; flows: %d\n", s.FilesSeen, s.FilesRead, s.Flows)
-	if err != nil {
-		return err
-	}
-	for _, rc := range s.ByReason() {
-		fmt.Fprintf(w, "skipped: %s: %d\n", rc.Reason, rc.Count)
-	}
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "inputs: %d seen, %d read; flows: %d\n", s.FilesSeen, s.FilesRead, s.Flows)
 	sorted := s.Sorted()
-	for i, k := range sorted {
-		if i == maxSkipLines {
-			fmt.Fprintf(w, "  ... and %d more\n", len(sorted)-maxSkipLines)
-			break
+	for _, rc := range s.ByReason() {
+		fmt.Fprintf(bw, "skipped: %s: %d\n", rc.Reason, rc.Count)
+		shown, more := 0, 0
+		for _, k := range sorted {
+			if k.Reason != rc.Reason {
+				continue
+			}
+			if shown == maxSkipLines {
+				more++
+				continue
+			}
+			shown++
+			fmt.Fprintf(bw, "  %s\n", SkipString(k))
 		}
-		fmt.Fprintf(w, "  %s\n", SkipString(k))
+		if more > 0 {
+			fmt.Fprintf(bw, "  ... and %d more\n", more)
+		}
 	}
-	return nil
+	return bw.Flush()
 }
 
 // SkipString renders one skip as "path: offset N: reason: detail".
