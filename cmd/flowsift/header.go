@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/flowsift/flowsift/ingest/ftfile"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:      "header",
+		Usage:     "print flow-tools file headers, as flow-header does",
+		UsageText: "flowsift header FILE... (- for standard input)",
+		Action: func(ctx context.Context, c *cli.Command) error {
+			files := c.Args().Slice()
+			if len(files) == 0 {
+				files = []string{"-"}
+			}
+			failed := 0
+			for _, p := range files {
+				if len(files) > 1 {
+					fmt.Fprintf(stdio.out, "==> %s <==\n", p)
+				}
+				if err := printHeader(p); err != nil {
+					fmt.Fprintf(stdio.err, "flowsift: header %s: %v\n", p, err)
+					failed++
+				}
+			}
+			if failed > 0 {
+				return withCode(exitUsage, fmt.Errorf("header: %d of %d files could not be read", failed, len(files)))
+			}
+			return nil
+		},
+	})
+}
+
+func printHeader(path string) error {
+	var r io.Reader = stdio.in
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	h, err := ftfile.ReadHeader(r)
+	if err != nil {
+		return err
+	}
+	return h.WriteText(stdio.out)
+}
