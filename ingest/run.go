@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/ingest/ftfile"
 )
 
 // Options control what Run reads and how.
@@ -54,8 +55,8 @@ type decoded struct {
 // decodeFile reads one whole file. Records are sorted stably by End when
 // the file is not already in order, which is what makes the merge a stable
 // sort of the whole archive.
-func decodeFile(in Input) decoded {
-	d := decoded{in: in}
+func decodeFile(in Input, buf []flow.Record) decoded {
+	d := decoded{in: in, recs: buf[:0]}
 	f, err := os.Open(in.Path)
 	if err != nil {
 		d.err = err
@@ -67,23 +68,97 @@ func decodeFile(in Input) decoded {
 		if h, ok := in.Format.(countHinter); ok {
 			head := make([]byte, 4096)
 			n, _ := f.ReadAt(head, 0)
-			if hint := h.CountHint(d.bytes, head[:n]); hint > 0 && hint < 1<<26 {
+			if hint := h.CountHint(d.bytes, head[:n]); hint > cap(d.recs) && hint < 1<<26 {
 				d.recs = make([]flow.Record, 0, hint)
 			}
 		}
 	}
-	err = in.Format.Decode(in.Path, f, func(b flow.Batch) error {
-		d.recs = append(d.recs, b...)
-		return nil
-	}, func(s flow.Skip) { d.skips = append(d.skips, s) })
+	if ff, ok := in.Format.(ftfile.Format); ok {
+		d.recs, err = readFT(in.Path, f, ff.Opt, d.recs, &d.skips)
+	} else {
+		err = in.Format.Decode(in.Path, f, func(b flow.Batch) error {
+			d.recs = append(d.recs, b...)
+			return nil
+		}, func(s flow.Skip) { d.skips = append(d.skips, s) })
+	}
 	if err != nil {
 		d.err = err
 		return d
 	}
-	if !slices.IsSortedFunc(d.recs, cmpEnd) {
+	if !sortedByEnd(d.recs) {
 		slices.SortStableFunc(d.recs, cmpEnd)
 	}
 	return d
+}
+
+// readFT decodes a flow-tools file straight into the file's slice: the
+// same as ftfile.Format.Decode without the copy out of a batch, which was a
+// tenth of the decode + merge time.
+func readFT(path string, r io.Reader, opt ftfile.Options, recs []flow.Record, skips *[]flow.Skip) ([]flow.Record, error) {
+	rd, err := ftfile.NewReader(r, path, opt)
+	if err != nil {
+		return recs, err
+	}
+	defer rd.Close()
+	for {
+		if len(recs) == cap(recs) {
+			recs = slices.Grow(recs, max(4096, len(recs)/2))
+		}
+		n, err := rd.Read(recs[len(recs):cap(recs)])
+		recs = recs[:len(recs)+n]
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return recs, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	*skips = append(*skips, rd.Skips()...)
+	return recs, nil
+}
+
+// sortedByEnd is slices.IsSortedFunc without copying each large record
+// into a comparison function.
+func sortedByEnd(recs []flow.Record) bool {
+	for i := 1; i < len(recs); i++ {
+		if recs[i].End < recs[i-1].End {
+			return false
+		}
+	}
+	return true
+}
+
+// bufPool recycles the record slices of merged files: a file's slice is
+// reused for a later file once every record in it has been handed to the
+// sink, which saves allocating, zeroing and garbage-collecting a few MB per
+// file.
+type bufPool struct {
+	mu   sync.Mutex
+	free [][]flow.Record
+	max  int
+}
+
+func (p *bufPool) get() []flow.Record {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		return b
+	}
+	return nil
+}
+
+func (p *bufPool) put(b []flow.Record) {
+	if cap(b) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < p.max {
+		p.free = append(p.free, b[:0])
+	}
 }
 
 func cmpEnd(a, b flow.Record) int {
@@ -202,6 +277,7 @@ type merger struct {
 	prog *progress
 
 	ctx     context.Context
+	pool    bufPool
 	out     flow.Batch
 	lastEnd int64
 	emitted bool
@@ -214,6 +290,7 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 	defer cancel()
 	n := len(inputs)
 	look := m.opt.lookahead()
+	m.pool.max = look + m.opt.jobs()
 	// slots[i] delivers file i once decoded; tokens bound files in flight.
 	slots := make([]chan decoded, n)
 	for i := range slots {
@@ -227,7 +304,7 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				slots[i] <- decodeFile(inputs[i])
+				slots[i] <- decodeFile(inputs[i], m.pool.get())
 			}
 		}()
 	}
@@ -263,6 +340,7 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 			next++
 			m.prog.file(len(d.recs))
 			if !m.accept(&d) {
+				m.pool.put(d.recs)
 				<-tokens
 				continue
 			}
@@ -327,6 +405,8 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 		if c.pos < len(c.recs) {
 			heap.Push(h, c)
 		} else {
+			// Every record of c is now with the sink or copied to m.out.
+			m.pool.put(c.recs)
 			c.recs = nil
 		}
 	}
