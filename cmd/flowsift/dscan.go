@@ -263,6 +263,9 @@ func runDscan(ctx context.Context, args []string) error {
 			return withCode(exitUsage, fmt.Errorf("dscan: write state: %w", err))
 		}
 	}
+	if e, ok := eng.(*dscan.Engine); ok && e.Evicted() > 0 {
+		fmt.Fprintf(stdio.err, "flowsift: --max-sources %d: %d sources evicted (least recently seen first); their scans may be missed\n", o.cfg.MaxSources, e.Evicted())
+	}
 	if ipv6 > 0 {
 		fmt.Fprintf(stdio.err, "flowsift: --compat: %d IPv6 flows ignored (flow-dscan reads IPv4 only)\n", ipv6)
 	}
