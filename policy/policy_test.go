@@ -1,0 +1,89 @@
+package policy
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func repoRoot(t *testing.T) string {
+	_, f, _, _ := runtime.Caller(0)
+	d := filepath.Dir(f)
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		p := filepath.Dir(d)
+		if p == d {
+			t.Fatal("go.mod not found")
+		}
+		d = p
+	}
+}
+
+func TestEmptyIsDefault(t *testing.T) {
+	p, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p, Default()) {
+		t.Fatalf("empty file differs from Default()")
+	}
+	if Default().Dscan != (Dscan{200, 64, 90000}) {
+		t.Fatalf("dscan defaults %+v", Default().Dscan)
+	}
+}
+
+func TestExampleLoads(t *testing.T) {
+	p, err := Load(filepath.Join(repoRoot(t), "samples", "policy.example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	// The example states the defaults for everything but the site's own
+	// lists (marked "example" in the file).
+	if !reflect.DeepEqual(p.Special, d.Special) || p.Dscan != d.Dscan || p.Weighted != d.Weighted || p.TRW != d.TRW || p.Heuristics != d.Heuristics {
+		t.Fatalf("example defaults differ from Default():\n%+v\n%+v", p, d)
+	}
+	if len(p.Local) != 3 || len(p.Plan) != 6 || len(p.Roles) != 1 || p.Roles[0].Connects[1].Lo != 443 {
+		t.Fatalf("example site lists: %+v", p)
+	}
+	h := p.HeuristicsConfig()
+	if !h.Plan[2].Contains(netip.MustParseAddr("10.20.2.150")) || h.Roles[0].Serves[0].Lo != 3128 {
+		t.Fatalf("heuristics config %+v", h)
+	}
+}
+
+func TestErrorsNameKeyAndLine(t *testing.T) {
+	for _, c := range []struct{ name, text, want string }{
+		{"syntax", "local = [\"10.0.0.0/8\"\n[trw]\n", "line "},
+		{"bad cidr", "# c\nlocal = [\"10.0.0.0/33\"]\n", "line 2: key local: bad network \"10.0.0.0/33\""},
+		{"host bits", "\n\nwhitelist = [\"10.1.2.3/8\"]\n", "line 3: key whitelist"},
+		{"bad addr in table", "[[plan]]\nname = \"a\"\nkind = \"dhcp\"\nfirst = \"10.0.0.300\"\n", "line 4: key plan.first: bad address"},
+		{"bad port", "[[role]]\nname = \"p\"\nhosts = [\"10.0.0.1\"]\nconnects = [\"tcp/99999\"]\n", "line 4: key role.connects: bad port spec"},
+		{"unknown key", "[trw]\ntheta0 = 0.8\ntheta9 = 1\n", "unknown key(s): trw.theta9 (line 3)"},
+		{"wrong type", "[dscan]\ndepth = \"many\"\n", `line 2 (last key "dscan.depth")`},
+		{"range", "[trw]\n\nalpha = 1.5\n", "line 3: key trw.alpha: must be between 0 and 1"},
+		{"order", "[trw]\ntheta0 = 0.2\ntheta1 = 0.8\n", "line 3: key trw.theta1"},
+		{"plan kind", "[[plan]]\nname = \"a\"\nkind = \"dynamic\"\nfirst = \"10.0.0.1\"\nlast = \"10.0.0.9\"\n", "line 3: key plan.kind"},
+		{"plan order", "[[plan]]\nname = \"a\"\nkind = \"dhcp\"\nfirst = \"10.0.0.9\"\nlast = \"10.0.0.1\"\n", "line 5: key plan.last"},
+	} {
+		_, err := Parse([]byte(c.text))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want it to contain %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestLoadNamesFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "p.toml")
+	os.WriteFile(f, []byte("[weighted]\nthreshold = 0\n"), 0o644)
+	_, err := Load(f)
+	if err == nil || !strings.Contains(err.Error(), f) || !strings.Contains(err.Error(), "line 2: key weighted.threshold") {
+		t.Fatalf("got %v", err)
+	}
+}
