@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftcsv"
@@ -113,5 +114,110 @@ func TestRunStdinBetweenFiles(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), []string{"-", a, "-"}, Options{Stdin: bytes.NewReader(stream)}, func(flow.Batch) error { return nil }); err == nil {
 		t.Fatal(`"-" twice accepted`)
+	}
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func countFlows(t *testing.T, paths []string, opt Options) (uint64, *Summary) {
+	t.Helper()
+	sum, err := Run(context.Background(), paths, opt, func(flow.Batch) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum.Flows, sum
+}
+
+// A tree with a garbage file that looks like flow-tools, a capture file
+// renamed without a time (ordered by its header's CAP_START) and the
+// killed tmp- file: the garbage is skipped and named, the rest is read in
+// the same order as the original tree, and --from/--to pick files.
+func TestCaptureTreeGarbageRenamedAndWindow(t *testing.T) {
+	td := sharedTestdata(t)
+	src := filepath.Join(td, "ft-tree", "2026", "2026-11", "2026-11-20")
+	names := []string{"ft-v05.2026-11-20.100000+0000", "ft-v05.2026-11-20.101500+0000", "ft-v05.2026-11-20.103000+0000", "ft-v05.2026-11-20.104500+0000"}
+	per := map[string]uint64{}
+	for _, n := range names {
+		per[n], _ = countFlows(t, []string{filepath.Join(src, n)}, Options{})
+	}
+	want, _ := runCSV(t, []string{filepath.Join(src, names[0]), filepath.Join(src, names[1]), filepath.Join(src, names[2]), filepath.Join(src, names[3])}, Options{})
+
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(src, names[0]), filepath.Join(dir, "a", names[0]))
+	copyFile(t, filepath.Join(src, names[1]), filepath.Join(dir, "b", "c", names[1]))
+	copyFile(t, filepath.Join(src, names[2]), filepath.Join(dir, "renamed-capture")) // no time in the name
+	copyFile(t, filepath.Join(src, names[3]), filepath.Join(dir, names[3]))
+	garbage := filepath.Join(dir, "ft-v05.2026-11-20.101000+0000")
+	os.WriteFile(garbage, append([]byte{0xCF, 0x10, 0x01, 0x09}, bytes.Repeat([]byte{0xAB}, 300)...), 0o644)
+
+	for _, j := range []int{1, 2} {
+		got, sum := runCSV(t, []string{dir}, Options{Jobs: j})
+		if got != want {
+			t.Fatalf("-j %d: tree with garbage read differently from its good files", j)
+		}
+		if sum.FilesRead != 4 || len(sum.Skips) != 1 || sum.Skips[0].Path != garbage || !sum.Skips[0].Fatal || !sum.Partial() {
+			t.Fatalf("-j %d: summary %+v", j, sum)
+		}
+	}
+	os.Remove(garbage)
+
+	// [10:20, 10:50) overlaps the files of 10:15, 10:30 and 10:45 (each
+	// covers the time up to the next file's).
+	from := time.Date(2026, 11, 20, 10, 20, 0, 0, time.UTC)
+	to := time.Date(2026, 11, 20, 11, 50, 0, 0, time.FixedZone("CET", 3600)) // 10:50 UTC
+	n, sum := countFlows(t, []string{filepath.Join(td, "ft-tree")}, Options{From: from, To: to})
+	if n != per[names[1]]+per[names[2]]+per[names[3]] {
+		t.Fatalf("--from 10:20 --to 10:50: %d flows, summary %+v", n, sum)
+	}
+	// --to is exclusive: a file named exactly at --to is not read.
+	n, _ = countFlows(t, []string{filepath.Join(td, "ft-tree")}, Options{To: time.Date(2026, 11, 20, 10, 15, 0, 0, time.UTC)})
+	if n != per[names[0]] {
+		t.Fatalf("--to 10:15: %d flows", n)
+	}
+	// The header's capture start places a renamed file in a window too.
+	n, _ = countFlows(t, []string{dir}, Options{From: time.Date(2026, 11, 20, 10, 31, 0, 0, time.UTC), To: time.Date(2026, 11, 20, 10, 44, 0, 0, time.UTC)})
+	if n != per[names[2]] {
+		t.Fatalf("renamed file by CAP_START: %d flows", n)
+	}
+	n, _ = countFlows(t, []string{dir}, Options{From: time.Date(2026, 11, 20, 10, 50, 0, 0, time.UTC)})
+	if n != per[names[3]] {
+		t.Fatalf("renamed file not excluded by CAP_START: %d flows", n)
+	}
+}
+
+// --include-partial reads the killed capture's whole records and reports
+// its cut once, with the file and byte offset.
+func TestCaptureTreeIncludePartial(t *testing.T) {
+	td := sharedTestdata(t)
+	tmp := filepath.Join(td, "ft-tree", "2026", "2026-11", "2026-11-20", "tmp-v05.2026-11-20.130000+0000")
+	for _, paths := range [][]string{{tmp}, {filepath.Join(td, "ft-tree")}} {
+		n, sum := countFlows(t, paths, Options{IncludePartial: len(paths[0]) != len(tmp)})
+		var cuts []flow.Skip
+		for _, k := range sum.Skips {
+			if k.Path == tmp {
+				cuts = append(cuts, k)
+			}
+		}
+		if len(cuts) != 1 || cuts[0].Fatal || cuts[0].Offset <= 0 || !sum.Partial() {
+			t.Fatalf("%v: skips %+v", paths, sum.Skips)
+		}
+		if len(paths[0]) == len(tmp) && n != 2857 {
+			t.Fatalf("tmp- file: %d flows, want 2857", n)
+		}
+		if len(paths[0]) != len(tmp) && n != 72361+2857 {
+			t.Fatalf("tree: %d flows", n)
+		}
 	}
 }
