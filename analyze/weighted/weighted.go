@@ -135,12 +135,14 @@ func (d *Detector) one(r *flow.Record) {
 		d.reset(s)
 		d.srcs[r.Src] = s
 	}
+	// Any attempt, repeated port or not, keeps the run going: the rule
+	// bounds the pause between accesses.
+	if r.Start > s.last {
+		s.last = r.Start
+	}
 	k := proto{r.Proto, r.DstPort}
 	if slices.Contains(s.ports, k) {
 		return
-	}
-	if r.Start > s.last {
-		s.last = r.Start
 	}
 	s.ports = append(s.ports, k)
 	if len(s.targets) < d.cfg.MaxPortsShown && !slices.Contains(s.targets, r.Dst) {
