@@ -300,3 +300,31 @@ func TestSummaryTextCapsPerReason(t *testing.T) {
 		t.Errorf("%d bad-row lines, want %d", n, maxSkipLines)
 	}
 }
+
+func TestProgressLine(t *testing.T) {
+	withFake(t)
+	dir := t.TempDir()
+	for i := 0; i < 4; i++ {
+		writeFake(t, dir, fmt.Sprintf("ft-v05.2026-11-20.1%d0000+0000", i), fmt.Sprintf("%d 0", i), fmt.Sprintf("%d 1", i))
+	}
+	var buf strings.Builder
+	if _, err := Run(context.Background(), []string{dir}, Options{Progress: &buf}, func(flow.Batch) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "\rfiles 4/4  flows 8 ") || !strings.HasSuffix(out, "\r\033[K") || strings.Contains(out, "\n") {
+		t.Fatalf("progress output %q", out)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if IsTerminal(f) {
+		t.Fatal("a regular file taken for a terminal")
+	}
+	// No writer, no output and no crash.
+	if _, err := Run(context.Background(), []string{dir}, Options{}, func(flow.Batch) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
