@@ -1,7 +1,10 @@
 package report
 
 import (
+	"fmt"
 	"mime"
+	"net/mail"
+	"strings"
 	"time"
 )
 
@@ -13,4 +16,34 @@ func mailDate(rfc3339 string) string {
 		return rfc3339
 	}
 	return t.UTC().Format(time.RFC1123Z)
+}
+
+// checkAddr refuses what would break the header block (a line break would
+// let a caller's value add headers such as Bcc). To must parse as an
+// address list; From may be a bare local part ("flowsift"), which
+// sendmail and Postfix qualify with the local domain.
+func checkAddr(name, v string, list bool) error {
+	if v == "" {
+		return fmt.Errorf("mail: empty %s", name)
+	}
+	for _, r := range v {
+		if r < ' ' || r == 0x7f {
+			return fmt.Errorf("mail: control character in %s %q", name, v)
+		}
+	}
+	if list || strings.Contains(v, "@") {
+		if _, err := mail.ParseAddressList(v); err != nil {
+			return fmt.Errorf("mail: %s %q: %v", name, v, err)
+		}
+	}
+	return nil
+}
+
+// CheckMail validates the From and To a Mail call will get, so a command
+// can refuse bad addresses before reading any input.
+func CheckMail(from, to string) error {
+	if err := checkAddr("From", from, false); err != nil {
+		return err
+	}
+	return checkAddr("To", to, true)
 }

@@ -18,7 +18,7 @@ import (
 
 // JSON writes the model as one indented document.
 func JSON(w io.Writer, m *Model) error {
-	b, err := json.MarshalIndent(m, "", "  ")
+	b, err := json.MarshalIndent(withEmptyLists(m), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -114,6 +114,9 @@ func followupMD(b *bytes.Buffer, m *Model) {
 // boundary is derived from the content, so the same report gives the same
 // bytes.
 func Mail(w io.Writer, m *Model, from, to, subject string) error {
+	if err := CheckMail(from, to); err != nil {
+		return err
+	}
 	var text, html bytes.Buffer
 	if err := Markdown(&text, m); err != nil {
 		return err

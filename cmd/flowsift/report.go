@@ -155,6 +155,11 @@ func parseReportOpts(c *cli.Command) (*reportOpts, error) {
 	if c.Bool("mail") && o.mailTo == "" {
 		return nil, fmt.Errorf("--mail needs --to ADDR (or --mail-to)")
 	}
+	if c.Bool("mail") {
+		if err := report.CheckMail(c.String("mail-from"), o.mailTo); err != nil {
+			return nil, err
+		}
+	}
 	if !c.Bool("mail") && c.String("out") == "" && c.String("o") == "" {
 		return nil, fmt.Errorf("say where the report goes: --out DIR, -o FILE or --mail")
 	}

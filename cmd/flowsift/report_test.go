@@ -164,6 +164,8 @@ func TestReportExitCodesAndOptions(t *testing.T) {
 		{"report", "--format", "pdf", "--out", t.TempDir(), archive},
 		{"report", "--from", "yesterday", "-o", "-", archive},
 		{"report", "--mail", archive}, // no recipient
+		{"report", "--mail", "--to", "noc@example.org\nBcc: x@example.com", archive},
+		{"report", "--mail", "--to", "noc@example.org", "--mail-from", "a@b\rX: y", archive},
 		{"report", "--local", "10.0.0.0/33", "-o", "-", archive},
 	} {
 		if code, _, _ := runCLI(t, "", bad...); code != exitUsage {
