@@ -1,0 +1,5 @@
+package parquet
+
+import "net/netip"
+
+func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }
