@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowsift/flowsift/flow"
@@ -284,6 +285,8 @@ func runStdin(ctx context.Context, opt Options, sum *Summary, sink func(flow.Bat
 
 // merger decodes files in parallel and merges them in order.
 type merger struct {
+	held, maxHeld atomic.Int64 // files being decoded or holding records; tests check the bound
+
 	opt  Options
 	sink func(flow.Batch) error
 	sum  *Summary
@@ -317,6 +320,7 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 		go func() {
 			defer wg.Done()
 			for i := range work {
+				m.hold(1)
 				slots[i] <- decodeFile(inputs[i], m.pool.get())
 			}
 		}()
@@ -354,6 +358,7 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 			m.prog.file(len(d.recs))
 			if !m.accept(&d) {
 				m.pool.put(d.recs)
+				m.hold(-1)
 				<-tokens
 				continue
 			}
@@ -420,10 +425,21 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 		} else {
 			// Every record of c is now with the sink or copied to m.out.
 			m.pool.put(c.recs)
+			m.hold(-1)
 			c.recs = nil
 		}
 	}
 	return m.flush()
+}
+
+func (m *merger) hold(d int64) {
+	n := m.held.Add(d)
+	for {
+		old := m.maxHeld.Load()
+		if n <= old || m.maxHeld.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 // accept records a decoded file's outcome in the summary; false means it

@@ -328,3 +328,33 @@ func TestProgressLine(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The files held at once (decoding, waiting or in the merge) stay within
+// Lookahead + Jobs + the files overlapping in time, however long the tree.
+func TestRunMemoryBound(t *testing.T) {
+	withFake(t)
+	dir := t.TempDir()
+	const files = 40
+	for i := 0; i < files; i++ {
+		// consecutive files overlap by one end time: at most 2 in the merge.
+		writeFake(t, dir, fmt.Sprintf("ft-v05.2026-11-20.%02d%02d00+0000", i/4, 15*(i%4)), fmt.Sprintf("%d 0", 10*i), fmt.Sprintf("%d 1", 10*i+5), fmt.Sprintf("%d 2", 10*i+12))
+	}
+	for _, c := range []struct{ jobs, look int }{{1, 1}, {1, 4}, {2, 4}, {3, 2}} {
+		opt := Options{Jobs: c.jobs, Lookahead: c.look}
+		inputs, _, err := Walk([]string{dir}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		m := &merger{opt: opt, sum: &Summary{}, sink: func(b flow.Batch) error { n += len(b); return nil }}
+		if err := m.run(context.Background(), inputs); err != nil {
+			t.Fatal(err)
+		}
+		if n != 3*files {
+			t.Fatalf("%+v: %d flows", c, n)
+		}
+		if bound := int64(c.look + c.jobs + 2); m.maxHeld.Load() > bound || m.held.Load() != 0 {
+			t.Errorf("%+v: held up to %d files (bound %d), %d at the end", c, m.maxHeld.Load(), bound, m.held.Load())
+		}
+	}
+}
