@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftcsv"
+	"github.com/flowsift/flowsift/ingest/parquet"
 )
 
 func sharedTestdata(t testing.TB) string {
@@ -219,5 +220,41 @@ func TestCaptureTreeIncludePartial(t *testing.T) {
 		if len(paths[0]) != len(tmp) && n != 72361+2857 {
 			t.Fatalf("tree: %d flows", n)
 		}
+	}
+}
+
+// A Parquet file found in a tree is sniffed and merged like any other
+// input: the tree of two capture files equals the same flows with one of
+// them converted to Parquet.
+func TestParquetInTree(t *testing.T) {
+	td := sharedTestdata(t)
+	src := filepath.Join(td, "ft-tree", "2026", "2026-11", "2026-11-20")
+	a, b := filepath.Join(src, "ft-v05.2026-11-20.100000+0000"), filepath.Join(src, "ft-v05.2026-11-20.101500+0000")
+	want, _ := runCSV(t, []string{a, b}, Options{})
+
+	dir := t.TempDir()
+	var recs []flow.Record
+	if _, err := Run(context.Background(), []string{b}, Options{}, func(bt flow.Batch) error { recs = append(recs, bt...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "zz-later.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := parquet.NewWriter(f, parquet.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	copyFile(t, a, filepath.Join(dir, filepath.Base(a)))
+	got, sum := runCSV(t, []string{dir}, Options{Jobs: 2})
+	if got != want || sum.FilesRead != 2 || sum.Partial() {
+		t.Fatalf("tree with Parquet differs; summary %+v", sum)
 	}
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"github.com/flowsift/flowsift/ingest/ftcsv"
 	"github.com/flowsift/flowsift/ingest/ftfile"
+	"github.com/flowsift/flowsift/ingest/parquet"
 )
 
 // formats lists the drivers, in sniffing order: binary magics first, text
@@ -17,6 +18,7 @@ var extraFormats []Format
 func builtin(opt Options) []Format {
 	return []Format{
 		ftfile.Format{Opt: ftfile.Options{CompatByteOrder: opt.CompatByteOrder}},
+		parquet.Format{},
 		ftcsv.Format{Strict: opt.Strict},
 	}
 }
