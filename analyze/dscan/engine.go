@@ -42,9 +42,18 @@ type Engine struct {
 
 const nParts = 16
 
+// part is one partition of the sources. Its maps are keyed by integers for
+// IPv4 (the fast map paths; a netip.Addr key costs a 24-byte hash and
+// compare per probe), with netip.Addr-keyed maps for everything else, and
+// one destination map for the whole partition instead of a map per source
+// (a per-source map costs about 500 bytes before its first entry).
 type part struct {
 	cfg     *Config
-	srcs    map[netip.Addr]*source
+	srcs4   map[uint32]*source
+	srcs6   map[netip.Addr]*source
+	dsts4   map[uint64]*dest // IPv4 src<<32 | IPv4 dst
+	dstsX   map[[2]netip.Addr]*dest
+	nsrc    int
 	lru     srcList // least recently seen first
 	cap     int
 	evicted uint64
@@ -62,8 +71,8 @@ type source struct {
 	flags      uint8
 	lastSeen   uint64
 	prev, next *source
-	dsts       map[netip.Addr]*dest
-	dl         destList
+	ndst       int
+	dl         destList // least recently seen first
 }
 
 type dest struct {
@@ -85,7 +94,7 @@ func New(cfg Config, onEvent func(Event)) *Engine {
 		capPer = max((cfg.MaxSources+nParts-1)/nParts, 1)
 	}
 	for i := range e.parts {
-		e.parts[i] = &part{cfg: &e.cfg, srcs: map[netip.Addr]*source{}, cap: capPer}
+		e.parts[i] = newPart(&e.cfg, capPer)
 	}
 	return e
 }
@@ -122,7 +131,7 @@ func (e *Engine) Evicted() uint64 {
 func (e *Engine) Sources() int {
 	n := 0
 	for _, p := range e.parts {
-		n += len(p.srcs)
+		n += p.nsrc
 	}
 	return n
 }
@@ -231,30 +240,29 @@ func (p *part) flow(r *flow.Record, idx uint64) {
 			Rule: trigRules[k], Threshold: trigThreshold(c, k), Value: trigValue(r, k)})
 	})
 	T := c.AgerTimeout
-	s := p.srcs[r.Src]
+	s := p.getSrc(r.Src)
 	if s != nil && T != 0 && idx-s.lastSeen > T {
 		p.drop(s)
 		s = nil
 	}
 	if s == nil {
-		if p.cap > 0 && len(p.srcs) >= p.cap {
+		if p.cap > 0 && p.nsrc >= p.cap {
 			p.drop(p.lru.head)
 			p.evicted++
 		}
-		s = &source{addr: r.Src, dsts: map[netip.Addr]*dest{}}
-		p.srcs[r.Src] = s
-		s.addDest(r, idx)
+		s = &source{addr: r.Src}
+		p.putSrc(s)
+		p.addDest(s, r, idx)
 		s.lastSeen = idx
 		p.lru.pushBack(s)
 		return
 	}
 	if T != 0 {
 		for d := s.dl.head; d != nil && idx-d.seen > T; d = s.dl.head {
-			s.dl.remove(d)
-			delete(s.dsts, d.addr)
+			p.delDst(s, d)
 		}
 	}
-	if d := s.dsts[r.Dst]; d != nil {
+	if d := p.getDst(s, r.Dst); d != nil {
 		d.seen = idx
 		s.dl.moveBack(d)
 		if r.DstPort < 1024 && s.flags&FlagPortScan == 0 {
@@ -271,30 +279,85 @@ func (p *part) flow(r *flow.Record, idx uint64) {
 			}
 		}
 	} else {
-		if len(s.dsts) >= c.Depth && s.flags&FlagHostScan == 0 {
+		if s.ndst >= c.Depth && s.flags&FlagHostScan == 0 {
 			p.emit(idx, 3, analyze.Finding{Kind: analyze.HostScan, Src: r.Src, Dst: r.Dst, Time: r.Start, Flow: *r,
-				Rule: "destinations >= D", Threshold: float64(c.Depth), Value: float64(len(s.dsts) + 1),
+				Rule: "destinations >= D", Threshold: float64(c.Depth), Value: float64(s.ndst + 1),
 				Targets: s.targets(), Ports: s.ports()})
 			s.flags |= FlagHostScan
 		}
-		s.addDest(r, idx)
+		p.addDest(s, r, idx)
 	}
 	s.lastSeen = idx
 	p.lru.moveBack(s)
 }
 
-func (s *source) addDest(r *flow.Record, idx uint64) {
+func (p *part) addDest(s *source, r *flow.Record, idx uint64) {
 	d := &dest{addr: r.Dst, seen: idx}
 	if r.DstPort < 1024 && s.flags&FlagPortScan == 0 {
 		d.ports = &portSet{}
 		d.ports.add(r.DstPort)
 	}
-	s.dsts[r.Dst] = d
+	p.putDst(s, d)
+}
+
+func newPart(cfg *Config, capPer int) *part {
+	return &part{cfg: cfg, cap: capPer, srcs4: map[uint32]*source{}, srcs6: map[netip.Addr]*source{},
+		dsts4: map[uint64]*dest{}, dstsX: map[[2]netip.Addr]*dest{}}
+}
+
+func (p *part) getSrc(a netip.Addr) *source {
+	if a.Is4() {
+		return p.srcs4[flow.AddrU32(a)]
+	}
+	return p.srcs6[a]
+}
+
+func (p *part) putSrc(s *source) {
+	if s.addr.Is4() {
+		p.srcs4[flow.AddrU32(s.addr)] = s
+	} else {
+		p.srcs6[s.addr] = s
+	}
+	p.nsrc++
+}
+
+func pairKey(src, dst netip.Addr) (uint64, bool) {
+	if src.Is4() && dst.Is4() {
+		return uint64(flow.AddrU32(src))<<32 | uint64(flow.AddrU32(dst)), true
+	}
+	return 0, false
+}
+
+func (p *part) getDst(s *source, a netip.Addr) *dest {
+	if k, ok := pairKey(s.addr, a); ok {
+		return p.dsts4[k]
+	}
+	return p.dstsX[[2]netip.Addr{s.addr, a}]
+}
+
+// putDst adds d as s's most recently seen destination.
+func (p *part) putDst(s *source, d *dest) {
+	if k, ok := pairKey(s.addr, d.addr); ok {
+		p.dsts4[k] = d
+	} else {
+		p.dstsX[[2]netip.Addr{s.addr, d.addr}] = d
+	}
 	s.dl.pushBack(d)
+	s.ndst++
+}
+
+func (p *part) delDst(s *source, d *dest) {
+	if k, ok := pairKey(s.addr, d.addr); ok {
+		delete(p.dsts4, k)
+	} else {
+		delete(p.dstsX, [2]netip.Addr{s.addr, d.addr})
+	}
+	s.dl.remove(d)
+	s.ndst--
 }
 
 func (s *source) targets() []netip.Addr {
-	out := make([]netip.Addr, 0, len(s.dsts))
+	out := make([]netip.Addr, 0, s.ndst)
 	for d := s.dl.head; d != nil; d = d.next {
 		out = append(out, d.addr)
 	}
@@ -314,8 +377,16 @@ func (s *source) ports() []uint16 {
 }
 
 func (p *part) drop(s *source) {
+	for d := s.dl.head; d != nil; d = s.dl.head {
+		p.delDst(s, d)
+	}
 	p.lru.remove(s)
-	delete(p.srcs, s.addr)
+	if s.addr.Is4() {
+		delete(p.srcs4, flow.AddrU32(s.addr))
+	} else {
+		delete(p.srcs6, s.addr)
+	}
+	p.nsrc--
 }
 
 // sweep frees sources that have been quiet for more than T flows; the

@@ -115,11 +115,11 @@ func (e *Engine) LoadState(r io.Reader, name string) error {
 				return bad("bad source line")
 			}
 			curPart = fresh.parts[partOf(a)]
-			if curPart.srcs[a] != nil {
+			if curPart.getSrc(a) != nil {
 				return bad("source listed twice")
 			}
-			cur = &source{addr: a, flags: uint8(flags), lastSeen: last, dsts: map[netip.Addr]*dest{}}
-			curPart.srcs[a] = cur
+			cur = &source{addr: a, flags: uint8(flags), lastSeen: last}
+			curPart.putSrc(cur)
 			curPart.lru.pushBack(cur)
 		case (len(f) == 3 || len(f) == 4) && f[0] == "D":
 			if cur == nil {
@@ -141,8 +141,13 @@ func (e *Engine) LoadState(r io.Reader, name string) error {
 					d.ports.add(uint16(p))
 				}
 			}
-			cur.dsts[a] = d
-			cur.dl.pushBack(d)
+			if curPart.getDst(cur, a) != nil {
+				return bad("destination listed twice")
+			}
+			if cur.dl.tail != nil && seen < cur.dl.tail.seen {
+				return bad("destinations out of order")
+			}
+			curPart.putDst(cur, d)
 		case len(f) == 1 && f[0] == "end":
 			sawEnd = true
 		default:

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -233,6 +234,11 @@ func runDscan(ctx context.Context, args []string) error {
 		}
 	}
 
+	// The engine runs in its own goroutine on copies of the batches, so
+	// that ingest's merge goes on while the detector works (the sink would
+	// otherwise hold the merge for the whole detection time). Order is
+	// unchanged: one consumer, batches in sink order.
+	p := newDscanPipe(eng)
 	var ipv6, noAddr uint64
 	sum, err := ingest.Run(ctx, o.paths, ingest.Options{
 		Jobs: o.jobs, IncludePartial: o.includePartial, Strict: o.strict, Stdin: stdio.in,
@@ -245,9 +251,10 @@ func runDscan(ctx context.Context, args []string) error {
 		if o.compat {
 			b = dropIPv6(b, &ipv6)
 		}
-		eng.Process(b)
-		return onErr
+		p.send(b)
+		return p.failed(func() error { return onErr })
 	})
+	p.close()
 	if errors.Is(err, errNoAddr) {
 		return withCode(exitUsage, errors.New("dscan: export version not supported: these records carry no source and destination addresses (v8 aggregation); flow-dscan reads versions 1, 5, 6 and 7"))
 	}
@@ -387,4 +394,65 @@ func progressWriter() io.Writer {
 		return f
 	}
 	return nil
+}
+
+// dscanPipe feeds an engine from a goroutine. Batches are copied into
+// recycled buffers because ingest may reuse its batch once the sink returns.
+type dscanPipe struct {
+	eng  dscanEngine
+	work chan flow.Batch
+	free chan flow.Batch
+	done chan struct{}
+	mu   sync.Mutex
+	cur  flow.Batch
+}
+
+// pipeBatch is how many flows are gathered before the engine gets them:
+// ingest's batches can be small, and each engine batch costs a round of
+// goroutine hand-offs with -j > 1.
+const pipeBatch = 32 << 10
+
+func newDscanPipe(eng dscanEngine) *dscanPipe {
+	p := &dscanPipe{eng: eng, work: make(chan flow.Batch, 4), free: make(chan flow.Batch, 6), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for b := range p.work {
+			p.mu.Lock()
+			eng.Process(b)
+			p.mu.Unlock()
+			p.free <- b[:0]
+		}
+	}()
+	return p
+}
+
+func (p *dscanPipe) send(b flow.Batch) {
+	if p.cur == nil {
+		select {
+		case p.cur = <-p.free:
+		default:
+			p.cur = make(flow.Batch, 0, pipeBatch)
+		}
+	}
+	p.cur = append(p.cur, b...)
+	if len(p.cur) >= pipeBatch {
+		p.work <- p.cur
+		p.cur = nil
+	}
+}
+
+// failed reads the engine's output error under the engine's lock.
+func (p *dscanPipe) failed(get func() error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return get()
+}
+
+// close waits until every batch sent has been processed.
+func (p *dscanPipe) close() {
+	if len(p.cur) > 0 {
+		p.work <- p.cur
+	}
+	close(p.work)
+	<-p.done
 }
