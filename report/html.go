@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/flowsift/flowsift/templates"
 )
@@ -12,24 +15,97 @@ var htmlTmpl = template.Must(template.ParseFS(templates.FS, "report.html.tmpl"))
 
 type bar struct {
 	X, Y, W, H, TextY int
-	Label             string
+	Name, Label, Kind string
 	Value             uint64
+}
+
+// cell is a table cell with the CSS class that lays it out: numbers right
+// aligned, times and addresses unbroken, lists given room to flow.
+type cell struct {
+	Text, Class string
+}
+
+type htmlTable struct {
+	Name, Title, Note string
+	Header            []cell
+	Rows              [][]cell
 }
 
 type htmlView struct {
 	M           *Model
-	Tables      []Table
+	Tables      []htmlTable
 	ChartW      int
 	Activity    []bar
 	ActivityMax int
+	Timeline    []bar
+	TimelineH   int
+	TimelineCut int // episodes left out of the timeline
 	TalkerBars  []bar
 	TalkerH     int
+}
+
+// timelineRows caps the episode timeline so the chart stays a chart.
+const timelineRows = 40
+
+// colClass names the layout of a column by its (stable) name.
+func colClass(col string) string {
+	switch col {
+	case "first_seen", "last_seen", "start", "end", "src", "dst", "target", "kind", "tcp_flags", "file", "reason":
+		return "nw"
+	case "rules", "top_ports", "sample_targets", "scanners", "evidence", "detail":
+		return "list"
+	}
+	return ""
+}
+
+// numeric: every cell of column i is a number (a summary's "value"
+// column is not, an excessive flow's is).
+func numeric(rows [][]string, i int) bool {
+	for _, r := range rows {
+		if _, err := strconv.ParseFloat(r[i], 64); err != nil {
+			return false
+		}
+	}
+	return len(rows) > 0
+}
+
+func htmlTables(ts []Table) []htmlTable {
+	var out []htmlTable
+	for _, t := range ts {
+		ht := htmlTable{Name: t.Name, Title: t.Title, Note: t.Note}
+		cls := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			cls[i] = colClass(c)
+			if numeric(t.Rows, i) {
+				cls[i] = "num"
+			}
+			ht.Header = append(ht.Header, cell{c, cls[i]})
+		}
+		for _, r := range t.Rows {
+			row := make([]cell, len(r))
+			for i, v := range r {
+				// Keep "tcp/22 (300)" and "SRC (first..last)" on one line.
+				row[i] = cell{strings.ReplaceAll(v, " (", "\u00a0("), cls[i]}
+			}
+			ht.Rows = append(ht.Rows, row)
+		}
+		out = append(out, ht)
+	}
+	return out
+}
+
+func parseMS(s string) (int64, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, false
+	}
+	return t.UnixMilli(), true
 }
 
 // HTML writes one self-contained page: inline CSS and SVG, no script, no
 // external resource; html/template escapes every value.
 func HTML(w io.Writer, m *Model) error {
-	v := htmlView{M: m, Tables: m.Tables(), ChartW: 960}
+	v := htmlView{M: m, Tables: htmlTables(m.Tables()), ChartW: 960}
 	for _, b := range m.Activity {
 		v.ActivityMax = max(v.ActivityMax, b.Scanners)
 	}
@@ -43,6 +119,7 @@ func HTML(w io.Writer, m *Model) error {
 			v.Activity = append(v.Activity, bar{X: i * bw, Y: 120 - h, W: bw - 1, H: h, Label: fmt.Sprintf("%s: %d", b.Start, b.Scanners)})
 		}
 	}
+	v.timeline(m)
 	for _, t := range m.Talkers {
 		if t.Key != "srcip" || t.Order != "bytes" || len(t.Rows) == 0 {
 			continue
@@ -59,4 +136,51 @@ func HTML(w io.Writer, m *Model) error {
 		v.TalkerH = len(top) * 18
 	}
 	return htmlTmpl.Execute(w, v)
+}
+
+// timeline lays out one bar per scanner episode from first to last seen
+// over the activity window, so a reader sees who scanned when.
+func (v *htmlView) timeline(m *Model) {
+	if len(m.Activity) == 0 || len(m.Scanners) == 0 {
+		return
+	}
+	lo, ok1 := parseMS(m.Activity[0].Start)
+	hi := lo
+	for _, s := range m.Scanners {
+		if t, ok := parseMS(s.Last); ok {
+			hi = max(hi, t)
+		}
+	}
+	if !ok1 || hi <= lo {
+		return
+	}
+	const labelW, rowH = 170, 16
+	span := hi - lo
+	plotW := int64(v.ChartW - labelW)
+	for i, s := range m.Scanners {
+		if i == timelineRows {
+			v.TimelineCut = len(m.Scanners) - timelineRows
+			break
+		}
+		a, okA := parseMS(s.First)
+		b, okB := parseMS(s.Last)
+		if !okA || !okB {
+			continue
+		}
+		x := labelW + int((max(a, lo)-lo)*plotW/span)
+		wd := max(int((b-max(a, lo))*plotW/span), 2)
+		kind := "host"
+		switch {
+		case strings.HasPrefix(s.Kind, "port"):
+			kind = "port"
+		case strings.HasPrefix(s.Kind, "both"):
+			kind = "both"
+		case !strings.HasPrefix(s.Kind, "host"):
+			kind = "other"
+		}
+		y := len(v.Timeline) * rowH
+		v.Timeline = append(v.Timeline, bar{X: x, Y: y + 2, W: wd, H: rowH - 4, TextY: y + 12, Kind: kind, Name: s.Src,
+			Label: s.Src + " " + s.Kind + " " + s.First + " .. " + s.Last + " (" + strconv.FormatUint(s.Flows, 10) + " flows)"})
+	}
+	v.TimelineH = len(v.Timeline) * rowH
 }

@@ -55,7 +55,7 @@ func TestHTMLEscapesAndIsSelfContained(t *testing.T) {
 			t.Errorf("page refers to an external resource: %q", bad)
 		}
 	}
-	for _, want := range []string{"<style>", "<svg", `<h2 id="scanners">Scanners</h2>`, "<td>203.0.113.45</td>", "Suggested suppress-list entries", "Follow-up commands", "permit 203.0.113.45"} {
+	for _, want := range []string{"<style>", "<svg", `<h2 id="scanners">Scanners</h2>`, `<td class="nw">203.0.113.45</td>`, "Suggested suppress-list entries", "Follow-up commands", "Scanner episodes over the window", `<td class="num">13200</td>`, "permit 203.0.113.45"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -201,7 +201,7 @@ func TestReportHTMLInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v", err)
 	}
-	for _, want := range []string{"<h2 id=\"scanners\">Scanners</h2>", "<td>203.0.113.45</td>", "Top talkers", "Suggested suppress-list entries", "<svg"} {
+	for _, want := range []string{"<h2 id=\"scanners\">Scanners</h2>", `<td class="nw">203.0.113.45</td>`, "Scanner episodes over the window", "Top talkers", "Suggested suppress-list entries", "<svg"} {
 		if want == "Top talkers" {
 			want = "Top srcip by bytes"
 		}
