@@ -254,7 +254,7 @@ func TestMaxSourcesBoundsMemory(t *testing.T) {
 	if e.Sources() > cfg.MaxSources+nParts || e.Evicted() < uint64(n-cfg.MaxSources-nParts) {
 		t.Fatalf("%d sources tracked, %d evicted", e.Sources(), e.Evicted())
 	}
-	// about 400 bytes per tracked source with its one destination
+	// about 335 bytes per tracked source with its one destination
 	if used > 20<<20 {
 		t.Fatalf("%d sources capped at %d use %d MiB", n, cfg.MaxSources, used>>20)
 	}

@@ -110,3 +110,34 @@ func TestDscanMaxSourcesReported(t *testing.T) {
 		t.Fatalf("exit %d, stderr tail %q", code, stderr[max(0, len(stderr)-300):])
 	}
 }
+
+// Default mode gives the same lines for every -j on the generated sample
+// archive (samples/archive, checked in), and finds scans there.
+func TestDscanJobsIdentityOnArchive(t *testing.T) {
+	useUTC(t)
+	root, _ := filepath.Abs("../..")
+	archive := filepath.Join(root, "samples", "archive")
+	if _, err := os.Stat(archive); err != nil {
+		t.Skipf("no sample archive: %v", err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "dscan.suppress.src"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "dscan.suppress.dst"), nil, 0o644)
+	t.Chdir(dir)
+	var outs []string
+	for _, j := range []string{"1", "2", "3"} {
+		code, _, stderr := runCLI(t, "", "dscan", "-b", "-D", "50", "-S", "20", "-j", j, archive)
+		if code != 0 {
+			t.Fatalf("-j %s: exit %d %s", j, code, stderr)
+		}
+		outs = append(outs, stderr)
+	}
+	if !strings.Contains(outs[0], "host scan") && !strings.Contains(outs[0], "port scan") {
+		t.Fatalf("no scan found in the sample archive:\n%.500s", outs[0])
+	}
+	for i := 1; i < len(outs); i++ {
+		if outs[i] != outs[0] {
+			t.Fatalf("-j %d differs from -j 1:\n%s", i+1, firstDiff(outs[i], outs[0]))
+		}
+	}
+}
