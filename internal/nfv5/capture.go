@@ -1,0 +1,103 @@
+package nfv5
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flowsift/flowsift/flow"
+)
+
+// lockedBuffer lets the test read nfcapd's log while nfcapd writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// CaptureWithNfcapd is a test helper: it starts nfcapd bound to 127.0.0.1 on
+// a free UDP port, writing to a temporary directory, sends recs to it as
+// NetFlow v5 (loopback only, paced so the socket buffer cannot overflow),
+// stops nfcapd with SIGTERM (which closes the file) and returns the nfcapd
+// file. It skips the test when nfcapd is not installed (Debian package
+// "nfdump") or loopback UDP is unavailable, and fails it when nfcapd did not
+// record every flow.
+func CaptureWithNfcapd(t testing.TB, recs []flow.Record) string {
+	t.Helper()
+	if _, err := exec.LookPath("nfcapd"); err != nil {
+		t.Skip("nfcapd not installed (apt-get install nfdump)")
+	}
+	pkts, err := Encode(recs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("no loopback UDP: %v", err)
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	logb := &lockedBuffer{}
+	cmd := exec.Command("nfcapd", "-w", dir, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "3600")
+	cmd.Stdout, cmd.Stderr = logb, logb
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start nfcapd: %v", err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logb.String(), "Startup") {
+		if time.Now().After(deadline) {
+			t.Fatalf("nfcapd did not start: %s", logb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	conn, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, p := range pkts {
+		if _, err := conn.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	stopped = true
+	files, _ := filepath.Glob(filepath.Join(dir, "nfcapd.2*"))
+	if len(files) != 1 {
+		t.Fatalf("nfcapd files %v; log:\n%s", files, logb.String())
+	}
+	if !strings.Contains(logb.String(), fmt.Sprintf("Flows: %d,", len(recs))) {
+		t.Fatalf("nfcapd did not receive every flow:\n%s", logb.String())
+	}
+	return files[0]
+}
