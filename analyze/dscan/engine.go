@@ -34,9 +34,11 @@ import (
 // source with its first destination on a port below 1024 (144 of them the
 // destination's port bitmap), and about 88 bytes per further destination
 // on a port of 1024 or more (plus 144 for the bitmap when a port below 1024
-// was seen). --max-sources bounds sources; the destinations of one
-// source are bounded only by the ager (-t): with -t 0 one source's list
-// grows without limit.
+// was seen). --max-sources bounds sources, and a source's list never holds
+// more than D (-D) destinations: an unreported source is reported when it
+// reaches D, and a reported host scanner forgets its least recently seen
+// destination beyond D. So the table is bounded by about
+// MaxSources x (335 + D x 232) bytes whatever -t is.
 type Engine struct {
 	cfg     Config
 	onEvent func(Event)
@@ -295,6 +297,12 @@ func (p *part) flow(r *flow.Record, idx uint64) {
 			s.flags |= FlagHostScan
 		}
 		p.addDest(s, r, idx)
+		// A reported host scanner needs no more than D destinations (the
+		// list only serves port counts and aging now): dropping its least
+		// recently seen one bounds every source's list by D, even with -t 0.
+		if s.flags&FlagHostScan != 0 && s.ndst > c.Depth {
+			p.delDst(s, s.dl.head)
+		}
 	}
 	s.lastSeen = idx
 	p.lru.moveBack(s)
