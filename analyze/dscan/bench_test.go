@@ -46,14 +46,18 @@ func BenchmarkCompat(b *testing.B) {
 	benchEngine(b, func() interface {
 		Process(flow.Batch)
 		Flush()
-	} { return NewCompat(DefaultConfig(), func(Event) {}) })
+	} {
+		return NewCompat(DefaultConfig(), func(Event) {})
+	})
 }
 
 func BenchmarkDefaultJ1(b *testing.B) {
 	benchEngine(b, func() interface {
 		Process(flow.Batch)
 		Flush()
-	} { return New(DefaultConfig(), func(Event) {}) })
+	} {
+		return New(DefaultConfig(), func(Event) {})
+	})
 }
 
 func BenchmarkDefaultJ2(b *testing.B) {
@@ -62,7 +66,9 @@ func BenchmarkDefaultJ2(b *testing.B) {
 	benchEngine(b, func() interface {
 		Process(flow.Batch)
 		Flush()
-	} { return New(cfg, func(Event) {}) })
+	} {
+		return New(cfg, func(Event) {})
+	})
 }
 
 // BenchmarkBytesPerSource and BenchmarkBytesPerDestination measure the
