@@ -70,7 +70,9 @@ func decodeFile(in Input, buf []flow.Record) decoded {
 			head := make([]byte, 4096)
 			n, _ := f.ReadAt(head, 0)
 			if hint := h.CountHint(d.bytes, head[:n]); hint > cap(d.recs) && hint < 1<<26 {
-				d.recs = make([]flow.Record, 0, hint)
+				// Slack lets the slice serve later files of a similar
+				// size once it is recycled.
+				d.recs = make([]flow.Record, 0, hint+hint/4)
 			}
 		}
 	}
@@ -101,12 +103,24 @@ func readFT(path string, r io.Reader, opt ftfile.Options, recs []flow.Record, sk
 		return recs, err
 	}
 	defer rd.Close()
+	var probe [1]flow.Record
 	for {
+		var n int
 		if len(recs) == cap(recs) {
-			recs = slices.Grow(recs, max(4096, len(recs)/2))
+			// Full (the header's count was right, or the slice came from
+			// the pool): grow only if a record is really left, so a file
+			// sized exactly is not copied for nothing at its end.
+			n, err = rd.Read(probe[:])
+			if n > 0 {
+				recs = append(recs, probe[0])
+				continue
+			}
+		} else {
+			// A bounded chunk keeps the reader's raw buffer small (it is
+			// sized to the request).
+			n, err = rd.Read(recs[len(recs):min(cap(recs), len(recs)+2048)])
+			recs = recs[:len(recs)+n]
 		}
-		n, err := rd.Read(recs[len(recs):cap(recs)])
-		recs = recs[:len(recs)+n]
 		if errors.Is(err, io.EOF) {
 			break
 		}
