@@ -141,3 +141,16 @@ func TestDscanJobsIdentityOnArchive(t *testing.T) {
 		}
 	}
 }
+
+// v8 aggregations carry no addresses: refused as flow-dscan refuses them.
+func TestDscanRefusesV8(t *testing.T) {
+	td := filepath.Join(sharedDir(t), "testdata")
+	in := filepath.Join(td, "formats", "v8.1.le.z6.ft")
+	for _, mode := range [][]string{{"--compat"}, nil} {
+		args := append(append([]string{"dscan", "-b", "-L", filepath.Join(td, "dscan.suppress")}, mode...), in)
+		code, _, stderr := runCLI(t, "", args...)
+		if code != 2 || !strings.Contains(stderr, "not supported") {
+			t.Errorf("%q: exit %d %q, want exit 2 and 'not supported'", mode, code, stderr)
+		}
+	}
+}
