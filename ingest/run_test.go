@@ -149,6 +149,7 @@ func TestWalkSkipsAndWindow(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "junk.txt"), []byte("hello"), 0o644)
 	os.WriteFile(filepath.Join(dir, "empty"), nil, 0o644)
 	os.WriteFile(filepath.Join(dir, ".hidden"), []byte("x"), 0o644)
+	writeFake(t, dir, ".snapshot/ft-v05.2026-11-20.100000+0000", "1 1")
 
 	got, sum := collect(t, []string{dir}, Options{Jobs: 2})
 	if strings.Join(got, " ") != "1/1 2/2" {
@@ -158,7 +159,7 @@ func TestWalkSkipsAndWindow(t *testing.T) {
 	for _, rc := range sum.ByReason() {
 		reasons[rc.Reason] = rc.Count
 	}
-	if reasons["partial-file"] != 1 || reasons["unknown-format"] != 1 || reasons["empty"] != 1 || reasons["hidden"] != 1 || !sum.Partial() {
+	if reasons["partial-file"] != 1 || reasons["unknown-format"] != 1 || reasons["empty"] != 1 || reasons["hidden"] != 2 || !sum.Partial() {
 		t.Fatalf("reasons %v", reasons)
 	}
 	got, _ = collect(t, []string{dir}, Options{IncludePartial: true})

@@ -69,7 +69,8 @@ const defaultPeriod = 15 * time.Minute
 // without one after them, by path). Directory entries whose name starts with
 // "tmp" are skipped unless IncludePartial (as flow-cat does); a tmp- file
 // named explicitly on the command line is read, also as flow-cat does. Dot
-// files in trees are ignored (and counted). With From/To, a file named T is
+// files and dot directories in trees are ignored, each listed once in the
+// summary as "hidden" (which does not make the run partial). With From/To, a file named T is
 // taken to cover [T, T'), T' being the next file's time in the same directory
 // argument (T + 15 minutes for the last), and is kept when that interval
 // overlaps [From, To).
@@ -116,6 +117,7 @@ func Walk(paths []string, opt Options) ([]Input, []flow.Skip, error) {
 			name := d.Name()
 			if path != root && strings.HasPrefix(name, ".") {
 				if d.IsDir() {
+					skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "hidden", Detail: "dot directory ignored", Count: 1})
 					return fs.SkipDir
 				}
 				skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "hidden", Detail: "dot file ignored", Fatal: true, Count: 1})
