@@ -74,6 +74,8 @@ type TRW struct {
 	Beta       float64 `toml:"beta"`
 	WindowMS   int64   `toml:"window_ms"`
 	MaxPending int     `toml:"max_pending"`
+	// InitiatedOnly: count only flows to peers that did not speak first.
+	InitiatedOnly bool `toml:"initiated_only"`
 }
 
 // Heuristics holds the seed-003 thresholds.
@@ -319,7 +321,7 @@ func (p *Policy) WeightedConfig() weighted.Config {
 
 func (p *Policy) TRWConfig() trw.Config {
 	return trw.Config{Theta0: p.TRW.Theta0, Theta1: p.TRW.Theta1, Alpha: p.TRW.Alpha, Beta: p.TRW.Beta,
-		WindowMS: p.TRW.WindowMS, MaxPending: p.TRW.MaxPending}
+		WindowMS: p.TRW.WindowMS, MaxPending: p.TRW.MaxPending, InitiatedOnly: p.TRW.InitiatedOnly}
 }
 
 func (p *Policy) HeuristicsConfig() heuristics.Config {

@@ -102,7 +102,8 @@ func DefaultConfig() Config {
 }
 
 type hostState struct {
-	peers  map[netip.Addr]struct{}
+	peers  int          // distinct peers in the window
+	sample []netip.Addr // the first of them, as evidence
 	syn    int
 	synDst []netip.Addr
 }
@@ -117,17 +118,18 @@ const (
 
 // Detector is fed flows in stream order. Not safe for concurrent use.
 type Detector struct {
-	cfg     Config
-	sink    analyze.Sink
-	wlHost  map[netip.Addr]bool
-	wlNet   []netip.Prefix
-	roles   map[netip.Addr]*Role
-	hosts   map[netip.Addr]*hostState
-	fired   map[netip.Addr]uint8 // rules reported per host, whole run
-	heard   map[[2]netip.Addr]struct{}
-	window  int64
-	index   uint64
-	evBogon map[netip.Addr][]netip.Addr
+	cfg            Config
+	sink           analyze.Sink
+	wlHost         map[netip.Addr]bool
+	wlNet          []netip.Prefix
+	roles          map[netip.Addr]*Role
+	hosts          map[akey]*hostState
+	pairs          map[pkey]struct{} // unordered pairs seen in the window (fan-out)
+	fired          map[akey]uint8    // rules reported per host, whole run
+	heard          map[pkey]struct{}
+	window         int64
+	index          uint64
+	special, local octets
 }
 
 // New makes a detector that reports to sink.
@@ -149,8 +151,8 @@ func New(cfg Config, sink analyze.Sink) *Detector {
 		cfg.Special = DefaultSpecial()
 	}
 	d := &Detector{cfg: cfg, sink: sink, wlHost: map[netip.Addr]bool{}, roles: map[netip.Addr]*Role{},
-		hosts: map[netip.Addr]*hostState{}, fired: map[netip.Addr]uint8{}, heard: map[[2]netip.Addr]struct{}{},
-		window: -1 << 62}
+		hosts: map[akey]*hostState{}, pairs: map[pkey]struct{}{}, fired: map[akey]uint8{}, heard: map[pkey]struct{}{},
+		window: -1 << 62, special: octetsOf(cfg.Special), local: octetsOf(cfg.Local)}
 	for _, p := range cfg.Whitelist {
 		if p.IsSingleIP() {
 			d.wlHost[p.Addr()] = true
@@ -211,14 +213,20 @@ func reply(r *flow.Record) bool {
 	return r.SrcPort < 1024 && r.DstPort >= 1024
 }
 
-func (d *Detector) host(a netip.Addr) *hostState {
-	h := d.hosts[a]
+func (d *Detector) host(k akey) *hostState {
+	h := d.hosts[k]
 	if h == nil {
 		h = &hostState{}
-		d.hosts[a] = h
+		d.hosts[k] = h
 	}
 	return h
 }
+
+func (d *Detector) isSpecial(a netip.Addr) bool {
+	return d.special.may(a) && in(d.cfg.Special, a) && !(d.local.may(a) && in(d.cfg.Local, a))
+}
+
+func (d *Detector) isLocal(a netip.Addr) bool { return d.local.may(a) && in(d.cfg.Local, a) }
 
 func (d *Detector) one(r *flow.Record) {
 	if w := r.End / d.cfg.WindowMS; w != d.window {
@@ -226,53 +234,70 @@ func (d *Detector) one(r *flow.Record) {
 		d.window = w
 		clear(d.hosts)
 		clear(d.heard)
+		clear(d.pairs)
 	}
-	d.fanOut(r)
+	sk, dk := addrKey(r.Src), addrKey(r.Dst)
+	fs := d.fired[sk]
+	d.fanOut(r, sk, dk)
 	d.bogon(r)
-	d.plan(r)
-	d.synOnly(r)
-	d.rolePort(r)
+	if fs&rulePlan == 0 {
+		d.plan(r, sk)
+	}
+	if fs&ruleSyn == 0 {
+		d.synOnly(r, sk)
+	}
+	if fs&rulePort == 0 {
+		d.rolePort(r, sk)
+	}
 }
 
-func (d *Detector) fanOut(r *flow.Record) {
-	if d.white(r.Src) || d.white(r.Dst) {
+func (d *Detector) fanOut(r *flow.Record, sk, dk akey) {
+	if (len(d.wlHost) > 0 || len(d.wlNet) > 0) && (d.white(r.Src) || d.white(r.Dst)) {
 		return
 	}
-	d.peer(r, r.Src, r.Dst)
-	d.peer(r, r.Dst, r.Src)
+	k := pairKey(sk, dk)
+	if sk[0] > dk[0] || (sk[0] == dk[0] && sk[1] > dk[1]) {
+		k = pairKey(dk, sk)
+	}
+	if _, ok := d.pairs[k]; ok {
+		return
+	}
+	d.pairs[k] = struct{}{}
+	if sk != dk {
+		d.peer(r, r.Src, sk, r.Dst)
+	}
+	d.peer(r, r.Dst, dk, r.Src)
 }
 
-func (d *Detector) peer(r *flow.Record, a, b netip.Addr) {
-	if d.fired[a]&ruleFanOut != 0 {
+func (d *Detector) peer(r *flow.Record, a netip.Addr, ak akey, b netip.Addr) {
+	if d.fired[ak]&ruleFanOut != 0 {
 		return
 	}
-	h := d.host(a)
-	if h.peers == nil {
-		h.peers = make(map[netip.Addr]struct{}, 8)
+	h := d.host(ak)
+	h.peers++
+	if len(h.sample) < d.cfg.MaxShown {
+		h.sample = append(h.sample, b)
 	}
-	h.peers[b] = struct{}{}
-	if len(h.peers) > d.cfg.FanOut {
-		t := make([]netip.Addr, 0, len(h.peers))
-		for p := range h.peers {
-			t = append(t, p)
-		}
-		h.peers = nil
-		d.emit(r, a, ruleFanOut, analyze.FanOut, fmt.Sprintf("distinct peers > %d in a window", d.cfg.FanOut),
-			float64(d.cfg.FanOut), float64(len(t)), t, nil, "")
+	if h.peers > d.cfg.FanOut {
+		t := h.sample
+		h.sample = nil
+		d.emit(r, a, ak, ruleFanOut, analyze.FanOut, fmt.Sprintf("distinct peers > %d in a window", d.cfg.FanOut),
+			float64(d.cfg.FanOut), float64(h.peers), t, nil, "")
 	}
 }
 
 func (d *Detector) bogon(r *flow.Record) {
-	if r.Dst.IsValid() && in(d.cfg.Special, r.Src) && !in(d.cfg.Local, r.Src) {
-		d.heard[[2]netip.Addr{r.Src, r.Dst}] = struct{}{}
+	if d.isSpecial(r.Src) {
+		d.heard[pairKey(addrKey(r.Src), addrKey(r.Dst))] = struct{}{}
 	}
-	if !in(d.cfg.Special, r.Dst) || in(d.cfg.Local, r.Dst) || reply(r) {
+	if !d.isSpecial(r.Dst) || reply(r) {
 		return
 	}
-	if _, ok := d.heard[[2]netip.Addr{r.Dst, r.Src}]; ok {
+	sk := addrKey(r.Src)
+	if _, ok := d.heard[pairKey(addrKey(r.Dst), sk)]; ok {
 		return // answering a flow from that address
 	}
-	if d.fired[r.Src]&ruleBogon != 0 {
+	if d.fired[sk]&ruleBogon != 0 {
 		return
 	}
 	var pfx string
@@ -282,12 +307,12 @@ func (d *Detector) bogon(r *flow.Record) {
 			break
 		}
 	}
-	d.emit(r, r.Src, ruleBogon, analyze.Bogon, "destination in special-purpose network", 0, 1,
+	d.emit(r, r.Src, sk, ruleBogon, analyze.Bogon, "destination in special-purpose network", 0, 1,
 		[]netip.Addr{r.Dst}, []uint16{r.DstPort}, "network "+pfx)
 }
 
-func (d *Detector) plan(r *flow.Record) {
-	if len(d.cfg.Plan) == 0 || d.fired[r.Src]&rulePlan != 0 || !in(d.cfg.Local, r.Src) {
+func (d *Detector) plan(r *flow.Record, sk akey) {
+	if len(d.cfg.Plan) == 0 || !d.isLocal(r.Src) {
 		return
 	}
 	for _, p := range d.cfg.Plan {
@@ -295,22 +320,21 @@ func (d *Detector) plan(r *flow.Record) {
 			return
 		}
 	}
-	d.emit(r, r.Src, rulePlan, analyze.OutsidePlan, "source in local networks but in no plan range", 0, 1,
+	d.emit(r, r.Src, sk, rulePlan, analyze.OutsidePlan, "source in local networks but in no plan range", 0, 1,
 		[]netip.Addr{r.Dst}, nil, "")
 }
 
-func (d *Detector) synOnly(r *flow.Record) {
-	if r.Proto != 6 || (r.TCPFlags != flow.TCPSyn && r.TCPFlags != flow.TCPSyn|flow.TCPRst) ||
-		d.fired[r.Src]&ruleSyn != 0 {
+func (d *Detector) synOnly(r *flow.Record, sk akey) {
+	if r.Proto != 6 || (r.TCPFlags != flow.TCPSyn && r.TCPFlags != flow.TCPSyn|flow.TCPRst) {
 		return
 	}
-	h := d.host(r.Src)
+	h := d.host(sk)
 	h.syn++
 	if len(h.synDst) < d.cfg.MaxShown && !slices.Contains(h.synDst, r.Dst) {
 		h.synDst = append(h.synDst, r.Dst)
 	}
 	if h.syn > d.cfg.SynOnly {
-		d.emit(r, r.Src, ruleSyn, analyze.SynOnly, fmt.Sprintf("SYN-only or SYN+RST flows > %d in a window", d.cfg.SynOnly),
+		d.emit(r, r.Src, sk, ruleSyn, analyze.SynOnly, fmt.Sprintf("SYN-only or SYN+RST flows > %d in a window", d.cfg.SynOnly),
 			float64(d.cfg.SynOnly), float64(h.syn), slices.Clone(h.synDst), nil, "")
 		h.synDst = nil
 	}
@@ -325,25 +349,25 @@ func allowed(rules []PortRule, proto uint8, port uint16) bool {
 	return false
 }
 
-func (d *Detector) rolePort(r *flow.Record) {
+func (d *Detector) rolePort(r *flow.Record, sk akey) {
 	if len(d.roles) == 0 {
 		return
 	}
 	role := d.roles[r.Src]
-	if role == nil || d.fired[r.Src]&rulePort != 0 {
+	if role == nil {
 		return
 	}
 	if allowed(role.Connects, r.Proto, r.DstPort) || allowed(role.Serves, r.Proto, r.SrcPort) ||
 		((r.Proto == 1 || r.Proto == 58) && icmpReply(r)) {
 		return
 	}
-	d.emit(r, r.Src, rulePort, analyze.PolicyPort, "port not allowed for role "+role.Name, 0, float64(r.DstPort),
+	d.emit(r, r.Src, sk, rulePort, analyze.PolicyPort, "port not allowed for role "+role.Name, 0, float64(r.DstPort),
 		[]netip.Addr{r.Dst}, []uint16{r.DstPort}, fmt.Sprintf("role %s, proto %d", role.Name, r.Proto))
 }
 
-func (d *Detector) emit(r *flow.Record, host netip.Addr, rule uint8, k analyze.Kind, text string, thr, val float64,
+func (d *Detector) emit(r *flow.Record, host netip.Addr, hk akey, rule uint8, k analyze.Kind, text string, thr, val float64,
 	targets []netip.Addr, ports []uint16, note string) {
-	d.fired[host] |= rule
+	d.fired[hk] |= rule
 	slices.SortFunc(targets, func(a, b netip.Addr) int { return a.Compare(b) })
 	if len(targets) > d.cfg.MaxShown {
 		targets = targets[:d.cfg.MaxShown]

@@ -11,15 +11,20 @@
 // η0 = 1/99: four failures in a row decide "scanner".
 //
 // Outcome rule for flows (unidirectional records, sorted by end time):
+//   - only first contacts count: the first flow of a (source, destination)
+//     pair. If the destination already sent a flow to the source, this one
+//     answers it: a success when it answers, nothing when it refuses (see
+//     below), and nothing at all with InitiatedOnly (the paper's view: only
+//     connections a host initiates; flows cannot always tell);
 //   - a TCP first contact whose flags include ACK is a success at once:
 //     the initiator only sends ACK after the handshake was answered;
 //   - any other first contact (TCP SYN-only, SYN+RST, FIN/NULL probes,
 //     UDP, ICMP, other protocols) is a success if an answering reverse
-//     flow (destination to source) starts within Window of it, in either
-//     order in the stream, and a failure otherwise. A reverse flow answers
-//     unless it is a refusal: TCP without SYN carrying RST (the RST of a
-//     closed port; a SYN-ACK or an established reply answers), or an ICMP
-//     error (unreachable, time exceeded, ...). A UDP or other reply answers.
+//     flow (destination to source) starting within Window of it comes
+//     before the stream time passes its start + Window, and a failure
+//     otherwise. A reverse flow answers unless it is a refusal: TCP
+//     carrying RST without SYN (a closed port), or an ICMP error
+//     (unreachable, time exceeded, ...). A UDP or other reply answers.
 //
 // A failure is known only when the stream time (highest flow end seen)
 // passes the contact's start plus Window, so pending contacts wait in a
@@ -30,6 +35,7 @@
 package trw
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/flowsift/flowsift/analyze"
@@ -42,6 +48,11 @@ type Config struct {
 	Alpha, Beta    float64 // false-positive and detection probabilities
 	WindowMS       int64   // how long a reverse flow may lag, ms (10000)
 	MaxPending     int     // pending first contacts held (1<<20)
+	// InitiatedOnly ignores a source's first flow to a destination that
+	// spoke to it first. By default such an answer counts as a successful
+	// first contact: flows do not say who initiated, and a host that
+	// answers peers is not scanning them.
+	InitiatedOnly bool
 }
 
 // DefaultConfig is the paper's: θ0 0.8, θ1 0.2, α 0.01, β 0.99, 10 s.
@@ -112,50 +123,46 @@ func (c Config) Step(w *Walk, success bool) Decision {
 	return Pending
 }
 
-type pair struct{ a, b netip.Addr }
-
 type contact struct {
-	key      pair
-	deadline int64 // stream time when a missing reverse flow means failure
+	key      pkey
+	deadline int64 // stream time after which a missing answer is a failure
 	start    int64
 	index    uint64
 	rec      flow.Record
-	done     bool // answered (success already applied)
+	done     bool // answered or decided
 }
 
 type source struct {
 	walk     Walk
-	seen     map[netip.Addr]struct{} // destinations contacted
+	contacts int          // distinct destinations contacted
+	targets  []netip.Addr // the first 64 of them, as evidence
 	decided  bool
-	failures int
 }
+
+// notPending marks a pair in seen whose contact is decided.
+const notPending = -1
 
 // Detector is fed flows in stream order. Not safe for concurrent use.
 type Detector struct {
 	cfg  Config
 	sink analyze.Sink
-	srcs map[netip.Addr]*source
-	// lastSeen: latest start of a flow a->b, to answer contacts whose
-	// reverse flow ended earlier in the stream. Aged with recent.
-	lastSeen map[pair]int64
-	recent   []seenAt
-	pending  map[pair]int // position in queue
-	queue    []contact
-	head     int
-	index    uint64
-	clock    int64
-}
-
-type seenAt struct {
-	key   pair
-	start int64
+	srcs map[akey]*source
+	// seen holds every (source, destination) pair that carried a flow, with
+	// the absolute queue position of its contact while that is pending:
+	// one map serves the first-contact test, the reply test and the
+	// answer lookup. It grows with the distinct pairs of the run.
+	seen  map[pkey]int64
+	queue []contact
+	head  int   // first undecided entry of queue
+	base  int64 // absolute position of queue[0]
+	index uint64
 	clock int64
 }
 
 // New makes a detector that reports to sink.
 func New(cfg Config, sink analyze.Sink) *Detector {
-	return &Detector{cfg: cfg.withDefaults(), sink: sink, srcs: make(map[netip.Addr]*source),
-		lastSeen: make(map[pair]int64), pending: make(map[pair]int)}
+	cfg = cfg.withDefaults()
+	return &Detector{cfg: cfg, sink: sink, srcs: make(map[akey]*source), seen: make(map[pkey]int64)}
 }
 
 // Add feeds a batch in stream order.
@@ -178,62 +185,63 @@ func (d *Detector) Pending() int { return len(d.queue) - d.head }
 func (d *Detector) one(r *flow.Record) {
 	if r.End > d.clock {
 		d.clock = r.End
+		d.expire(d.clock, false)
 	}
-	d.expire(d.clock, false)
-	key := pair{r.Src, r.Dst}
-	rev := pair{r.Dst, r.Src}
-	// This flow may answer a pending contact of the other side.
-	if !answers(r) {
-		goto contact
+	sk, dk := addrKey(r.Src), addrKey(r.Dst)
+	key, rev := pairKey(sk, dk), pairKey(dk, sk)
+	if _, ok := d.seen[key]; ok {
+		return // not a first contact, and its reverse was handled then
 	}
-	if i, ok := d.pending[rev]; ok {
-		c := &d.queue[i]
+	rp, replied := d.seen[rev]
+	if replied && rp != notPending && answers(r) {
+		// This flow answers the other side's pending contact.
+		c := &d.queue[rp-d.base]
 		if !c.done && r.Start <= c.start+d.cfg.WindowMS {
 			c.done = true
-			delete(d.pending, rev)
+			d.seen[rev] = notPending
 			d.outcome(c, true)
 		}
 	}
-	if prev, ok := d.lastSeen[key]; !ok || r.Start > prev {
-		d.lastSeen[key] = r.Start
-		d.recent = append(d.recent, seenAt{key, r.Start, d.clock})
+	d.seen[key] = notPending
+	if replied && (d.cfg.InitiatedOnly || !answers(r)) {
+		// The destination spoke to this source first: a refusal says
+		// nothing of this source, and with InitiatedOnly neither does an
+		// answer (the paper counts only connections a host initiates).
+		return
 	}
-contact:
-	s := d.srcs[r.Src]
+	s := d.srcs[sk]
 	if s == nil {
-		s = &source{walk: Walk{LR: 1}, seen: make(map[netip.Addr]struct{})}
-		d.srcs[r.Src] = s
+		s = &source{walk: Walk{LR: 1}}
+		d.srcs[sk] = s
 	}
 	if s.decided {
 		return
 	}
-	if _, ok := s.seen[r.Dst]; ok {
-		return
+	s.contacts++
+	if len(s.targets) < 64 {
+		s.targets = append(s.targets, r.Dst)
 	}
-	s.seen[r.Dst] = struct{}{}
-	c := contact{key: key, start: r.Start, index: d.index, rec: *r, deadline: r.Start + d.cfg.WindowMS}
-	if r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0 {
+	if replied || (r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0) {
+		c := contact{key: key, start: r.Start, index: d.index, rec: *r}
 		d.outcome(&c, true)
 		return
-	}
-	if t, ok := d.lastSeen[rev]; ok && t >= r.Start-d.cfg.WindowMS && t <= r.Start+d.cfg.WindowMS {
-		d.outcome(&c, true)
-		return
-	}
-	if c.deadline < d.clock {
-		// The flow ended after its own window: its reverse, if any,
-		// can still come (a long flow), so wait one window of stream time.
-		c.deadline = d.clock
 	}
 	if d.Pending() >= d.cfg.MaxPending {
 		d.expire(0, true)
 	}
-	d.pending[key] = len(d.queue)
-	d.queue = append(d.queue, c)
+	deadline := r.Start + d.cfg.WindowMS
+	if deadline < d.clock {
+		// The flow ended after its own window: an answer to a long flow
+		// can still come, so wait until the stream passes its end.
+		deadline = d.clock
+	}
+	d.seen[key] = d.base + int64(len(d.queue))
+	d.queue = append(d.queue, contact{key: key, start: r.Start, index: d.index, deadline: deadline})
+	d.queue[len(d.queue)-1].rec = *r
 }
 
 // expire decides contacts whose window has passed (or the oldest one when
-// force), and ages lastSeen.
+// force).
 func (d *Detector) expire(now int64, force bool) {
 	for d.head < len(d.queue) {
 		c := &d.queue[d.head]
@@ -242,62 +250,39 @@ func (d *Detector) expire(now int64, force bool) {
 		}
 		force = false
 		if !c.done {
-			delete(d.pending, c.key)
+			c.done = true
+			d.seen[c.key] = notPending
 			d.outcome(c, false)
 		}
-		d.queue[d.head] = contact{}
 		d.head++
 	}
 	if d.head > 1024 && d.head*2 > len(d.queue) {
 		n := copy(d.queue, d.queue[d.head:])
+		clear(d.queue[n:])
 		d.queue = d.queue[:n]
-		for i := range d.queue {
-			if !d.queue[i].done {
-				d.pending[d.queue[i].key] = i
-			}
-		}
+		d.base += int64(d.head)
 		d.head = 0
-	}
-	k := 0
-	for k < len(d.recent) && d.recent[k].clock+2*d.cfg.WindowMS < now {
-		e := d.recent[k]
-		if t, ok := d.lastSeen[e.key]; ok && t == e.start {
-			delete(d.lastSeen, e.key)
-		}
-		k++
-	}
-	if k > 0 {
-		d.recent = d.recent[k:]
 	}
 }
 
 func (d *Detector) outcome(c *contact, success bool) {
-	s := d.srcs[c.key.a]
+	s := d.srcs[akey{c.key[0], c.key[1]}]
 	if s == nil || s.decided {
 		return
-	}
-	if !success {
-		s.failures++
 	}
 	switch d.cfg.Step(&s.walk, success) {
 	case Scanner:
 		s.decided = true
-		targets := make([]netip.Addr, 0, 16)
-		for a := range s.seen {
-			targets = append(targets, a)
-		}
+		targets := s.targets
+		s.targets = nil
 		sortAddrs(targets)
-		if len(targets) > 64 {
-			targets = targets[:64]
-		}
 		d.sink(analyze.Finding{
-			Detector: "trw", Kind: analyze.TRWScan, Src: c.key.a, Dst: c.key.b,
+			Detector: "trw", Kind: analyze.TRWScan, Src: c.rec.Src, Dst: c.rec.Dst,
 			Time: c.start, Index: c.index, Flow: c.rec,
 			Rule: "likelihood ratio >= beta/alpha", Threshold: d.cfg.Eta1(),
 			Value: s.walk.LR, Score: s.walk.LR, Attempts: s.walk.Attempts,
-			Targets: targets,
+			Targets: targets, Note: fmt.Sprintf("%d first contacts", s.contacts),
 		})
-		s.seen = nil
 	case Benign:
 		s.walk = Walk{LR: 1}
 	}

@@ -114,3 +114,41 @@ func TestPendingBounded(t *testing.T) {
 		t.Fatalf("pending %d findings %d", d.Pending(), n)
 	}
 }
+
+// An answer to a peer that spoke first is a success by default and
+// ignored with InitiatedOnly.
+func TestReplies(t *testing.T) {
+	var b flow.Batch
+	src := "192.0.2.50"
+	// Four peers open connections to src, src answers them, then src
+	// sends four unanswered SYNs.
+	for i := 0; i < 4; i++ {
+		peer := netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}).String()
+		b = append(b, rec(int64(i), peer, src, 6, flow.TCPSyn|flow.TCPAck), rec(int64(i)+1, src, peer, 6, flow.TCPSyn|flow.TCPAck))
+	}
+	for i := 0; i < 4; i++ {
+		b = append(b, rec(int64(100+i), src, netip.AddrFrom4([4]byte{10, 1, 0, byte(i + 1)}).String(), 6, flow.TCPSyn))
+	}
+	b = append(b, rec(60000, "10.9.9.9", "10.9.9.8", 6, flow.TCPSyn|flow.TCPAck))
+	for _, only := range []bool{false, true} {
+		c := DefaultConfig()
+		c.InitiatedOnly = only
+		var got []analyze.Finding
+		d := New(c, func(f analyze.Finding) { got = append(got, f) })
+		d.Add(b)
+		// Default: S S S S reaches η0 (benign, walk restarts), then F F F F
+		// reaches 256 at attempt 4 of the new walk. InitiatedOnly: the
+		// answers are ignored and F F F F decides at attempt 4 too, but
+		// the 4 answers must not appear in the first-contact count.
+		if len(got) != 1 || got[0].Attempts != 4 {
+			t.Fatalf("initiated only %v: %+v", only, got)
+		}
+		want := "8 first contacts"
+		if only {
+			want = "4 first contacts"
+		}
+		if got[0].Note != want {
+			t.Fatalf("initiated only %v: note %q", only, got[0].Note)
+		}
+	}
+}
