@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -423,13 +424,19 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 		if haveBound && (limitOrder < 0 || bound < limit) {
 			limit, limitOrder = bound, int(^uint(0)>>1)
 		}
+		// The run ends at the first record past the limit (a tie goes to
+		// the earlier file); records are sorted, so a binary search finds
+		// it without touching every record.
 		start := c.pos
-		for c.pos < len(c.recs) {
-			e := c.recs[c.pos].End
-			if limitOrder >= 0 && (e > limit || (e == limit && c.order > limitOrder)) {
-				break
-			}
-			c.pos++
+		if limitOrder < 0 {
+			c.pos = len(c.recs)
+		} else {
+			inclusive := c.order < limitOrder
+			rest := c.recs[c.pos:]
+			c.pos += sort.Search(len(rest), func(i int) bool {
+				e := rest[i].End
+				return e > limit || (e == limit && !inclusive)
+			})
 		}
 		if err := m.emit(c.recs[start:c.pos]); err != nil {
 			return err
