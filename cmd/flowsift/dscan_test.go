@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/ingest"
 )
 
 // expectedCase is one row of shared/testdata/README.md's expected/ table:
@@ -168,6 +172,7 @@ func TestDscanCompatMatchesRealFlowDscan(t *testing.T) {
 				t.Errorf("output differs from the real flow-dscan's:\n%s", firstDiff(got, exp))
 			}
 			checkStartMatchesTS(t, stderr)
+			checkDumpTimes(t, stderr, files)
 			if gz := filepath.Join(td, "expected", c.name+".state.gz"); fileExists(gz) {
 				state := stateArg(dargs)
 				got, err := os.ReadFile(state)
@@ -230,4 +235,50 @@ func firstDiff(got, want string) string {
 		}
 	}
 	return "equal"
+}
+
+// checkDumpTimes: each flow dump's two time lines are the local (here UTC)
+// start and end, per the flow-tools formula, of an input flow with the
+// dumped addresses, ports, packets and octets.
+func checkDumpTimes(t *testing.T, out string, files []string) {
+	lines := strings.Split(out, "\n")
+	var dumps [][3]string
+	for i := 0; i+2 < len(lines); i++ {
+		if dumpTime.MatchString(lines[i]) && dumpTime.MatchString(lines[i+1]) {
+			dumps = append(dumps, [3]string{lines[i], lines[i+1], lines[i+2]})
+			i += 2
+		}
+	}
+	if len(dumps) == 0 {
+		return
+	}
+	render := func(ms uint64) string {
+		return "flow-dscan: " + time.UnixMilli(int64(ms)).UTC().Format("0102.15:04:05") + fmt.Sprintf(".%-3d ", ms%1000)
+	}
+	times := map[string]map[[2]string]bool{}
+	_, err := ingest.Run(context.Background(), files, ingest.Options{}, func(b flow.Batch) error {
+		for i := range b {
+			r := &b[i]
+			k := fmt.Sprintf("%s %d %s %d %d %d", r.Src, r.SrcPort, r.Dst, r.DstPort, r.Packets, r.Octets)
+			if times[k] == nil {
+				times[k] = map[[2]string]bool{}
+			}
+			times[k][[2]string{render(r.FTStartMS()), render(r.FTEndMS())}] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dumps {
+		f := strings.Fields(strings.TrimPrefix(d[2], "flow-dscan:"))
+		if len(f) != 10 {
+			t.Errorf("flow dump line %q: want 10 fields", d[2])
+			continue
+		}
+		k := strings.Join([]string{f[1], f[2], f[4], f[5], f[8], f[9]}, " ")
+		if !times[k][[2]string{d[0], d[1]}] {
+			t.Errorf("flow dump times %q %q match no input flow %s", d[0], d[1], k)
+		}
+	}
 }
