@@ -274,3 +274,11 @@ func TestBuildSortsAndCountsBadRows(t *testing.T) {
 		t.Fatalf("%+v %+v", m.GeneratedAt, m.Window)
 	}
 }
+
+func TestValueFormatting(t *testing.T) {
+	for v, want := range map[float64]string{256.0000000000002: "256", 1e9: "1000000000", 0.5: "0.5", 2.0 / 3: "0.6667", 0: "0", 99: "99"} {
+		if got := f(v); got != want {
+			t.Errorf("f(%v) = %q, want %q", v, got, want)
+		}
+	}
+}

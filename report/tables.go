@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -18,8 +19,17 @@ type Table struct {
 
 func u(v uint64) string { return strconv.FormatUint(v, 10) }
 func n(v int) string    { return strconv.Itoa(v) }
+
+// f prints a threshold or measured value for people: products of
+// probabilities (a TRW ratio of 256.0000000000002) show as 256, other
+// fractions with at most 4 decimals. The JSON keeps the exact value.
 func f(v float64) string {
-	return strconv.FormatFloat(v, 'f', -1, 64)
+	if r := math.Round(v); math.Abs(v-r) <= 1e-9*max(1, math.Abs(v)) {
+		return strconv.FormatFloat(r, 'f', -1, 64)
+	}
+	s := strconv.FormatFloat(v, 'f', 4, 64)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
 }
 
 // SummaryTable is the summary section as name/value rows.

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,9 +19,13 @@ import (
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/analyze/dscan"
 	"github.com/flowsift/flowsift/analyze/episode"
+	"github.com/flowsift/flowsift/analyze/heuristics"
 	"github.com/flowsift/flowsift/analyze/talkers"
+	"github.com/flowsift/flowsift/analyze/trw"
+	"github.com/flowsift/flowsift/analyze/weighted"
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest"
+	"github.com/flowsift/flowsift/policy"
 	"github.com/flowsift/flowsift/report"
 )
 
@@ -42,6 +47,8 @@ options, 3 done but part of the input was skipped.`,
 			&cli.StringSliceFlag{Name: "to", Usage: "window end (time), or the mail recipient with --mail"},
 			&cli.StringFlag{Name: "tz", Value: "UTC", Usage: "zone for local times in the report and for --from/--to without offset"},
 			&cli.StringSliceFlag{Name: "local", Usage: "local networks (CIDR), comma-separated or repeated"},
+			&cli.StringFlag{Name: "policy", Usage: "site policy file (TOML; see samples/policy.example.toml): local networks, white-lists, address plan, roles, thresholds"},
+			&cli.StringFlag{Name: "detectors", Value: "all", Usage: "detectors beside dscan: all, dscan (dscan alone), or a list of weighted-ports, trw, heuristics"},
 			&cli.StringFlag{Name: "suppress", Usage: "dscan suppress lists BASE.src and BASE.dst (flow-dscan syntax, CIDR allowed)"},
 			&cli.StringFlag{Name: "format", Value: "html,md,csv,json", Usage: "formats to write with --out (html, md, csv, json)"},
 			&cli.StringFlag{Name: "out", Usage: "directory for report.html, report.md, report.json and csv/"},
@@ -74,6 +81,8 @@ type reportOpts struct {
 	local       []netip.Prefix
 	formats     []string
 	generatedAt time.Time
+	policy      *policy.Policy
+	detectors   map[string]bool
 }
 
 func parseWhen(s string, zone *time.Location) (time.Time, error) {
@@ -149,6 +158,18 @@ func parseReportOpts(c *cli.Command) (*reportOpts, error) {
 			return nil, fmt.Errorf("--format: unknown format %q (html, md, csv, json)", f)
 		}
 	}
+	o.policy = policy.Default()
+	if p := c.String("policy"); p != "" {
+		if o.policy, err = policy.Load(p); err != nil {
+			return nil, err
+		}
+	}
+	if len(o.local) == 0 {
+		o.local = o.policy.LocalPrefixes()
+	}
+	if o.detectors, err = parseDetectors(c.String("detectors")); err != nil {
+		return nil, err
+	}
 	if o.generatedAt, err = generatedAt(c.String("generated-at")); err != nil {
 		return nil, fmt.Errorf("--generated-at: %v", err)
 	}
@@ -175,7 +196,18 @@ func runReport(ctx context.Context, c *cli.Command) error {
 		return usageErr("report: %v", err)
 	}
 	cfg := dscan.DefaultConfig()
-	cfg.Depth, cfg.PortTrigger, cfg.AgerTimeout = int(c.Int("depth")), int(c.Int("port-trigger")), c.Uint64("ager-timeout")
+	// Thresholds: a flag given on the command line, else the policy file
+	// (whose defaults are dscan's).
+	cfg.Depth, cfg.PortTrigger, cfg.AgerTimeout = o.policy.Dscan.Depth, o.policy.Dscan.Ports, o.policy.Dscan.AgerTimeout
+	if c.IsSet("depth") {
+		cfg.Depth = int(c.Int("depth"))
+	}
+	if c.IsSet("port-trigger") {
+		cfg.PortTrigger = int(c.Int("port-trigger"))
+	}
+	if c.IsSet("ager-timeout") {
+		cfg.AgerTimeout = c.Uint64("ager-timeout")
+	}
 	cfg.Octets, cfg.Packets, cfg.Time = c.Uint64("octets"), c.Uint64("packets"), uint32(c.Uint64("duration"))
 	cfg.Jobs = int(c.Int("j"))
 	if base := c.String("suppress"); base != "" {
@@ -199,7 +231,9 @@ func runReport(ctx context.Context, c *cli.Command) error {
 			collect(ev.Finding)
 		}
 	})
-	dets := newExtraDetectors(collect)
+	// The other detectors run in their own goroutine with their own list.
+	var pendingX []analyze.Finding
+	dets := newExtraDetectors(o.policy, o.local, o.detectors, func(f analyze.Finding) { pendingX = append(pendingX, f) })
 	sink := acc.Sink()
 
 	var first, last int64
@@ -226,16 +260,19 @@ func runReport(ctx context.Context, c *cli.Command) error {
 			last = max(last, b[i].End)
 		}
 		var wg sync.WaitGroup
-		wg.Add(2)
+		wg.Add(3)
 		go func() { tc.Add(b); wg.Done() }()
 		go func() { acc.Add(b); wg.Done() }()
+		go func() { dets.Process(b); wg.Done() }()
 		eng.Process(b)
-		dets.Process(b)
 		wg.Wait()
 		for _, f := range pending {
 			sink(f)
 		}
-		pending = pending[:0]
+		for _, f := range pendingX {
+			sink(f)
+		}
+		pending, pendingX = pending[:0], pendingX[:0]
 		return nil
 	})
 	if err != nil {
@@ -243,7 +280,7 @@ func runReport(ctx context.Context, c *cli.Command) error {
 	}
 	eng.Flush()
 	dets.Flush()
-	for _, f := range pending {
+	for _, f := range append(pending, pendingX...) {
 		sink(f)
 	}
 
@@ -256,6 +293,7 @@ func runReport(ctx context.Context, c *cli.Command) error {
 		{Name: "excessive packets (-P)", Value: strconv.FormatUint(cfg.Packets, 10)},
 		{Name: "excessive duration ms (-T)", Value: strconv.FormatUint(uint64(cfg.Time), 10)},
 		{Name: "suppress lists", Value: orNone(c.String("suppress"))},
+		{Name: "policy file", Value: orNone(c.String("policy"))},
 		{Name: "local networks", Value: orNone(prefixList(o.local))},
 		{Name: "top N", Value: strconv.Itoa(int(c.Int("top")))},
 	}
@@ -395,13 +433,87 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 	return nil
 }
 
-// extraDetectors runs the detectors beyond dscan (issue 5) beside it.
+// detectorNames are the detectors beyond dscan (issue 5), by the name
+// their findings carry; --detectors selects among them.
+var detectorNames = []string{"weighted-ports", "trw", "heuristics"}
+
+// extraDetectors runs the detectors beyond dscan beside it, configured
+// from the site policy.
 type extraDetectors struct {
-	sink analyze.Sink
+	names    []string
+	weighted *weighted.Detector
+	trw      *trw.Detector
+	heur     *heuristics.Detector
+	settings []report.Setting
 }
 
-func newExtraDetectors(sink analyze.Sink) *extraDetectors { return &extraDetectors{sink: sink} }
-func (d *extraDetectors) Process(flow.Batch)              {}
-func (d *extraDetectors) Flush()                          {}
-func (d *extraDetectors) Names() []string                 { return nil }
-func (d *extraDetectors) Settings() []report.Setting      { return nil }
+func newExtraDetectors(pol *policy.Policy, local []netip.Prefix, enabled map[string]bool, sink analyze.Sink) *extraDetectors {
+	d := &extraDetectors{}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	if enabled["weighted-ports"] {
+		cfg := pol.WeightedConfig()
+		d.weighted = weighted.New(cfg, sink)
+		d.names = append(d.names, "weighted-ports")
+		d.settings = append(d.settings, report.Setting{Name: "weighted ports (scanlogd)", Value: fmt.Sprintf("weight >= %d, privileged port %d, other %d, gap <= %d ms",
+			cfg.Threshold, cfg.PrivWeight, cfg.OtherWeight, cfg.MaxGapMS)})
+	}
+	if enabled["trw"] {
+		cfg := pol.TRWConfig()
+		d.trw = trw.New(cfg, sink)
+		d.names = append(d.names, "trw")
+		d.settings = append(d.settings, report.Setting{Name: "TRW", Value: fmt.Sprintf("theta0 %s, theta1 %s, alpha %s, beta %s, reply window %d ms",
+			f(cfg.Theta0), f(cfg.Theta1), f(cfg.Alpha), f(cfg.Beta), cfg.WindowMS)})
+	}
+	if enabled["heuristics"] {
+		cfg := pol.HeuristicsConfig()
+		if len(local) > 0 {
+			cfg.Local = local
+		}
+		d.heur = heuristics.New(cfg, sink)
+		d.names = append(d.names, "heuristics")
+		d.settings = append(d.settings, report.Setting{Name: "heuristics (seed 003)", Value: fmt.Sprintf("fan-out > %d peers, SYN-only > %d flows per %d ms window; %d special networks, %d plan ranges, %d roles, %d white-listed",
+			cfg.FanOut, cfg.SynOnly, cfg.WindowMS, len(cfg.Special), len(cfg.Plan), len(cfg.Roles), len(cfg.Whitelist))})
+	}
+	return d
+}
+
+func (d *extraDetectors) Process(b flow.Batch) {
+	if d.weighted != nil {
+		d.weighted.Add(b)
+	}
+	if d.trw != nil {
+		d.trw.Add(b)
+	}
+	if d.heur != nil {
+		d.heur.Add(b)
+	}
+}
+
+func (d *extraDetectors) Flush() {
+	if d.trw != nil {
+		d.trw.Flush()
+	}
+}
+
+func (d *extraDetectors) Names() []string            { return d.names }
+func (d *extraDetectors) Settings() []report.Setting { return d.settings }
+
+// parseDetectors reads --detectors: "all", "dscan" alone, or a list.
+func parseDetectors(v string) (map[string]bool, error) {
+	on := map[string]bool{}
+	for _, n := range strings.Split(v, ",") {
+		switch n = strings.TrimSpace(n); n {
+		case "all":
+			for _, d := range detectorNames {
+				on[d] = true
+			}
+		case "dscan", "":
+		default:
+			if !slices.Contains(detectorNames, n) {
+				return nil, fmt.Errorf("--detectors: unknown detector %q (dscan, %s, all)", n, strings.Join(detectorNames, ", "))
+			}
+			on[n] = true
+		}
+	}
+	return on, nil
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"image/png"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -167,6 +169,8 @@ func TestReportExitCodesAndOptions(t *testing.T) {
 		{"report", "--mail", "--to", "noc@example.org\nBcc: x@example.com", archive},
 		{"report", "--mail", "--to", "noc@example.org", "--mail-from", "a@b\rX: y", archive},
 		{"report", "--local", "10.0.0.0/33", "-o", "-", archive},
+		{"report", "--detectors", "dscan,snort", "-o", "-", archive},
+		{"report", "--policy", "/nonexistent/policy.toml", "-o", "-", archive},
 	} {
 		if code, _, _ := runCLI(t, "", bad...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", bad, code, exitUsage)
@@ -239,3 +243,58 @@ func TestReportHTMLInChromium(t *testing.T) {
 }
 
 func mustRead(p string) []byte { b, _ := os.ReadFile(p); return b }
+
+// --detectors picks the detectors beside dscan; --policy configures them
+// and a bad policy file is refused with the key and line.
+func TestReportDetectorsAndPolicy(t *testing.T) {
+	archive := filepath.Join("..", "..", "samples", "archive")
+	detectorsOf := func(args ...string) map[string]bool {
+		t.Helper()
+		code, out, stderr := runCLI(t, "", append([]string{"report", "--generated-at", "2026-11-22T06:00:00Z", "-o", "-", "--format", "json"}, append(args, archive)...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		var m struct {
+			Detectors []string `json:"detectors"`
+			Scanners  []struct {
+				Detectors []string `json:"detectors"`
+			} `json:"scanners"`
+		}
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatal(err)
+		}
+		fired := map[string]bool{}
+		for _, s := range m.Scanners {
+			for _, d := range s.Detectors {
+				fired[d] = true
+			}
+		}
+		for d := range fired {
+			if !slices.Contains(m.Detectors, d) {
+				t.Errorf("%v: %s fired but is not listed as run (%v)", args, d, m.Detectors)
+			}
+		}
+		return fired
+	}
+	if got := detectorsOf("--detectors", "dscan"); len(got) != 1 || !got["dscan"] {
+		t.Errorf("--detectors dscan: fired %v", got)
+	}
+	if got := detectorsOf("--detectors", "trw"); !got["trw"] || got["heuristics"] || got["weighted-ports"] {
+		t.Errorf("--detectors trw: fired %v", got)
+	}
+	all := detectorsOf()
+	for _, d := range []string{"dscan", "trw", "heuristics", "weighted-ports"} {
+		if !all[d] {
+			t.Errorf("default run: %s never fired on the sample archive (%v)", d, all)
+		}
+	}
+	if got := detectorsOf("--policy", filepath.Join("..", "..", "samples", "policy.example.toml")); !got["dscan"] {
+		t.Errorf("with the example policy: fired %v", got)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.toml")
+	os.WriteFile(bad, []byte("[trw]\ntheta0 = \"high\"\n"), 0o644)
+	code, _, stderr := runCLI(t, "", "report", "--policy", bad, "-o", "-", archive)
+	if code != exitUsage || !strings.Contains(stderr, "theta0") || !strings.Contains(stderr, "line 2") {
+		t.Errorf("bad policy: exit %d, stderr %q", code, stderr)
+	}
+}
