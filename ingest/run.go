@@ -20,9 +20,16 @@ import (
 
 // Options control what Run reads and how.
 type Options struct {
-	Jobs            int       // decoding goroutines; 0 = runtime.NumCPU()
-	IncludePartial  bool      // read tmp- files found in trees
-	From, To        time.Time // select files by the time in their names; zero = open
+	Jobs           int  // decoding goroutines; 0 = runtime.NumCPU()
+	IncludePartial bool // read tmp- files found in trees
+	// From and To (zero = open) select files by capture start: the time in
+	// the name, else the flow-tools header's CAP_START. A file starting at
+	// T covers [T, T') with T' the start of the next file of its directory
+	// argument (T + 15 minutes for the last one and for a file named on the
+	// command line) and is read when [T, T') overlaps [From, To). Files
+	// with no time at all (CSV, Parquet, streams) are always read. Flows
+	// themselves are not filtered.
+	From, To        time.Time
 	Strict          bool      // a bad CSV row is fatal
 	CompatByteOrder bool      // reproduce flow-tools 0.68's big-endian misreads
 	Lookahead       int       // files decoded ahead of the merge point; 0 = max(2*Jobs, 4)
@@ -202,7 +209,7 @@ func cmpEnd(a, b flow.Record) int {
 //
 // so about (2 x Jobs + Lookahead + F + 1) x (flows per file) x 256 bytes,
 // whatever the archive's size: with -j 2 and 15-minute files of 20,000
-// flows, roughly 50 MB. Lookahead defaults to max(2 x Jobs, 4).
+// flows, roughly 60 MB. Lookahead defaults to max(2 x Jobs, 4).
 //
 // Exactness: a flow is emitted only when its End is at or below the first
 // End of each of the next Lookahead decoded files, so the output is the
