@@ -281,3 +281,13 @@ func TestMaxSourcesBoundsMemory(t *testing.T) {
 }
 
 var _ = analyze.HostScan
+
+func TestToSinkPassesFindingsOnly(t *testing.T) {
+	var got []analyze.Finding
+	f := ToSink(func(f analyze.Finding) { got = append(got, f) })
+	f(Event{Kind: EvAgerReset})
+	f(Event{Kind: EvFinding, Finding: analyze.Finding{Kind: analyze.HostScan}})
+	if len(got) != 1 || got[0].Kind != analyze.HostScan {
+		t.Fatalf("got %v", got)
+	}
+}
