@@ -160,7 +160,9 @@ func NewWriter(w io.Writer, opt WriterOptions) (*Writer, error) {
 		opt.RowGroup = RowGroup
 	}
 	props := pq.NewWriterProperties(pq.WithCompression(compress.Codecs.Zstd), pq.WithDictionaryDefault(true), pq.WithMaxRowGroupLength(int64(opt.RowGroup)))
-	fw, err := pqarrow.NewFileWriter(Schema, w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	// Hidden behind a plain io.Writer: pqarrow closes a sink that is an
+	// io.Closer, and the caller owns w (it renames a temporary file after).
+	fw, err := pqarrow.NewFileWriter(Schema, struct{ io.Writer }{w}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +215,8 @@ func (w *Writer) flush() error {
 	return w.fw.Write(rec)
 }
 
-// Close writes the last row group and the footer.
+// Close writes the last row group and the footer; it does not close the
+// io.Writer given to NewWriter.
 func (w *Writer) Close() error {
 	if err := w.flush(); err != nil {
 		return err
