@@ -3,6 +3,7 @@ package ingest
 import (
 	"github.com/flowsift/flowsift/ingest/ftcsv"
 	"github.com/flowsift/flowsift/ingest/ftfile"
+	"github.com/flowsift/flowsift/ingest/nfdump"
 	"github.com/flowsift/flowsift/ingest/parquet"
 )
 
@@ -20,6 +21,7 @@ func builtin(opt Options) []Format {
 		ftfile.Format{Opt: ftfile.Options{CompatByteOrder: opt.CompatByteOrder}},
 		parquet.Format{},
 		ftcsv.Format{Strict: opt.Strict},
+		nfdump.Format{Strict: opt.Strict, Loc: opt.NfdumpZone},
 	}
 }
 

@@ -36,6 +36,9 @@ type Options struct {
 	Progress        io.Writer // progress bar destination; nil = none
 	Stdin           io.Reader // read for the path "-"
 	BatchSize       int       // records per sink call; 0 = 4096
+	// NfdumpZone is the zone nfdump printed its CSV times in (nfdump uses
+	// the local zone of the machine that ran it); nil = UTC.
+	NfdumpZone *time.Location
 }
 
 func (o Options) jobs() int {

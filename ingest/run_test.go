@@ -359,3 +359,32 @@ func TestRunMemoryBound(t *testing.T) {
 		}
 	}
 }
+
+// nfdump CSV is sniffed in a tree; NfdumpZone says which zone its times
+// are in.
+func TestNfdumpCSVRegistered(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("nfdump", "testdata", "nfdump-1.7.1.csv"))
+	if err != nil {
+		t.Skip("nfdump fixture absent")
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "flows.csv"), src, 0o644)
+	ends := func(opt Options) []int64 {
+		var e []int64
+		sum, err := Run(context.Background(), []string{dir}, opt, func(b flow.Batch) error {
+			for _, r := range b {
+				e = append(e, r.End)
+			}
+			return nil
+		})
+		if err != nil || sum.FilesRead != 1 || sum.Partial() || len(e) == 0 {
+			t.Fatalf("err %v, summary %+v", err, sum)
+		}
+		return e
+	}
+	utc := ends(Options{})
+	cet := ends(Options{NfdumpZone: time.FixedZone("CET", 3600)})
+	if len(utc) != len(cet) || utc[0]-cet[0] != 3600*1000 {
+		t.Fatalf("zone not applied: %v vs %v", utc, cet)
+	}
+}
