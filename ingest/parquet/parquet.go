@@ -141,10 +141,11 @@ var Schema = func() *arrow.Schema {
 
 // Writer streams flows into a Parquet file.
 type Writer struct {
-	fw    *pqarrow.FileWriter
-	rb    *array.RecordBuilder
-	n     int
-	group int
+	fw      *pqarrow.FileWriter
+	rb      *array.RecordBuilder
+	n       int
+	group   int
+	scratch []byte
 }
 
 // WriterOptions tune a Writer; the zero value is the default.
@@ -171,31 +172,15 @@ func NewWriter(w io.Writer, opt WriterOptions) (*Writer, error) {
 
 // Write appends flows; a row group is written every RowGroup rows.
 func (w *Writer) Write(b flow.Batch) error {
-	for i := range b {
-		r := &b[i]
-		for j, c := range columns {
-			fb := w.rb.Field(j)
-			switch c.kind {
-			case kTime:
-				fb.(*array.TimestampBuilder).Append(arrow.Timestamp(int64(c.get(r))))
-			case kAddr:
-				a := *c.addr(r)
-				if a.IsValid() {
-					fb.(*array.StringBuilder).Append(a.String())
-				} else {
-					fb.(*array.StringBuilder).Append("")
-				}
-			case k8:
-				fb.(*array.Uint8Builder).Append(uint8(c.get(r)))
-			case k16:
-				fb.(*array.Uint16Builder).Append(uint16(c.get(r)))
-			case k32:
-				fb.(*array.Uint32Builder).Append(uint32(c.get(r)))
-			case k64:
-				fb.(*array.Uint64Builder).Append(c.get(r))
-			}
+	for len(b) > 0 {
+		if w.n == 0 {
+			// One reservation per row group instead of repeated growth.
+			w.rb.Reserve(w.group)
 		}
-		w.n++
+		k := min(len(b), w.group-w.n)
+		w.appendRows(b[:k])
+		w.n += k
+		b = b[k:]
 		if w.n == w.group {
 			if err := w.flush(); err != nil {
 				return err
@@ -203,6 +188,45 @@ func (w *Writer) Write(b flow.Batch) error {
 		}
 	}
 	return nil
+}
+
+// appendRows fills the builders column by column, so each column's type
+// is resolved once per batch rather than once per value.
+func (w *Writer) appendRows(b flow.Batch) {
+	for j, c := range columns {
+		switch fb := w.rb.Field(j).(type) {
+		case *array.TimestampBuilder:
+			for i := range b {
+				fb.Append(arrow.Timestamp(int64(c.get(&b[i]))))
+			}
+		case *array.StringBuilder:
+			for i := range b {
+				a := *c.addr(&b[i])
+				if !a.IsValid() {
+					fb.Append("")
+					continue
+				}
+				w.scratch = a.AppendTo(w.scratch[:0])
+				fb.BinaryBuilder.Append(w.scratch)
+			}
+		case *array.Uint8Builder:
+			for i := range b {
+				fb.Append(uint8(c.get(&b[i])))
+			}
+		case *array.Uint16Builder:
+			for i := range b {
+				fb.Append(uint16(c.get(&b[i])))
+			}
+		case *array.Uint32Builder:
+			for i := range b {
+				fb.Append(uint32(c.get(&b[i])))
+			}
+		case *array.Uint64Builder:
+			for i := range b {
+				fb.Append(c.get(&b[i]))
+			}
+		}
+	}
 }
 
 func (w *Writer) flush() error {
