@@ -200,3 +200,39 @@ func mustList(t *testing.T, text, which string, compat bool) *List {
 	}
 	return l
 }
+
+// seen values are 32-bit and compared as total32 - seen, unsigned: a seen
+// loaded from a long previous run (near 2^32) is "recent" for a new run
+// that counts from 0, until the wrapped difference exceeds the timeout.
+func TestCompatSeenWraps32(t *testing.T) {
+	const state = "H 65535 1 0 0.0.255.255\nI  4294967000 192.0.2.1\n.\n"
+	var flows []flow.Record
+	dst := 0
+	for i := 1; i <= 140000; i++ { // another source adds a destination at each thousand-mark
+		if i == 1 || i%1000 == 0 {
+			dst++
+		}
+		flows = append(flows, rec("0.0.255.254", ip4(dst), 6, 40000, 2000))
+	}
+	for _, tc := range []struct {
+		timeout uint64
+		kept    bool
+	}{{200000, true}, {100000, false}} {
+		cfg := DefaultConfig()
+		cfg.AgerTimeout = tc.timeout
+		c, out := newCompatRec(t, cfg)
+		if err := c.LoadState(strings.NewReader(state), "s"); err != nil {
+			t.Fatal(err)
+		}
+		compatRun(c, flows)
+		if len(*out) != 1 || (*out)[0] != "132000 reset" {
+			t.Fatalf("-t %d: ager passes %v, want one at 132000", tc.timeout, *out)
+		}
+		var buf bytes.Buffer
+		c.SaveState(&buf)
+		// at the pass, total32 - seen = 132000 + 296 (wrapped)
+		if got := strings.Contains(buf.String(), "0.0.255.255"); got != tc.kept {
+			t.Errorf("-t %d: loaded record kept = %v, want %v:\n%.200s", tc.timeout, got, tc.kept, buf.String())
+		}
+	}
+}
