@@ -192,6 +192,24 @@ func TestEvaluation(t *testing.T) {
 			t.Errorf("%s: recall %.2f precision %.2f below floors %.2f %.2f", n, s.recall(), s.precision(), f[0], f[1])
 		}
 	}
+	// Which rules caught each injected event.
+	fmt.Fprintf(&tab, "\n| event | kind | source | fired (detector: kind) |\n|---|---|---|---|\n")
+	for _, e := range tr.Events {
+		a := netip.MustParseAddr(e.Src)
+		var hits []string
+		for _, n := range []string{"dscan", "weighted-ports", "trw", "heuristics"} {
+			for _, f := range found[n] {
+				if f.Src == a {
+					h := n + ": " + string(f.Kind)
+					if !slices.Contains(hits, h) {
+						hits = append(hits, h)
+					}
+				}
+			}
+		}
+		slices.Sort(hits)
+		fmt.Fprintf(&tab, "| %s | %s | %s | %s |\n", e.ID, e.Kind, e.Src, strings.Join(hits, ", "))
+	}
 	t.Log("\n" + tab.String())
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {

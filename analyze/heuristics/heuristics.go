@@ -120,11 +120,11 @@ const (
 type Detector struct {
 	cfg            Config
 	sink           analyze.Sink
-	wlHost         map[netip.Addr]bool
+	wlHost         map[akey]bool
 	wlNet          []netip.Prefix
 	roles          map[netip.Addr]*Role
 	hosts          map[akey]*hostState
-	pairs          map[pkey]struct{} // unordered pairs seen in the window (fan-out)
+	pairs          pairMap[struct{}] // unordered pairs seen in the window (fan-out)
 	fired          map[akey]uint8    // rules reported per host, whole run
 	heard          map[pkey]struct{}
 	window         int64
@@ -150,12 +150,12 @@ func New(cfg Config, sink analyze.Sink) *Detector {
 	if cfg.Special == nil {
 		cfg.Special = DefaultSpecial()
 	}
-	d := &Detector{cfg: cfg, sink: sink, wlHost: map[netip.Addr]bool{}, roles: map[netip.Addr]*Role{},
-		hosts: map[akey]*hostState{}, pairs: map[pkey]struct{}{}, fired: map[akey]uint8{}, heard: map[pkey]struct{}{},
+	d := &Detector{cfg: cfg, sink: sink, wlHost: map[akey]bool{}, roles: map[netip.Addr]*Role{},
+		hosts: map[akey]*hostState{}, pairs: newPairMap[struct{}](), fired: map[akey]uint8{}, heard: map[pkey]struct{}{},
 		window: -1 << 62, special: octetsOf(cfg.Special), local: octetsOf(cfg.Local)}
 	for _, p := range cfg.Whitelist {
 		if p.IsSingleIP() {
-			d.wlHost[p.Addr()] = true
+			d.wlHost[addrKey(p.Addr())] = true
 		} else {
 			d.wlNet = append(d.wlNet, p)
 		}
@@ -186,7 +186,7 @@ func in(ps []netip.Prefix, a netip.Addr) bool {
 }
 
 func (d *Detector) white(a netip.Addr) bool {
-	return d.wlHost[a] || (len(d.wlNet) > 0 && in(d.wlNet, a))
+	return d.wlHost[addrKey(a)] || (len(d.wlNet) > 0 && in(d.wlNet, a))
 }
 
 // icmpReply: echo reply and the error messages, which only ever answer.
@@ -234,39 +234,31 @@ func (d *Detector) one(r *flow.Record) {
 		d.window = w
 		clear(d.hosts)
 		clear(d.heard)
-		clear(d.pairs)
+		d.pairs.clear()
 	}
-	sk, dk := addrKey(r.Src), addrKey(r.Dst)
-	fs := d.fired[sk]
-	d.fanOut(r, sk, dk)
+	d.fanOut(r)
 	d.bogon(r)
-	if fs&rulePlan == 0 {
-		d.plan(r, sk)
-	}
-	if fs&ruleSyn == 0 {
-		d.synOnly(r, sk)
-	}
-	if fs&rulePort == 0 {
-		d.rolePort(r, sk)
-	}
+	d.plan(r)
+	d.synOnly(r)
+	d.rolePort(r)
 }
 
-func (d *Detector) fanOut(r *flow.Record, sk, dk akey) {
+func (d *Detector) fanOut(r *flow.Record) {
 	if (len(d.wlHost) > 0 || len(d.wlNet) > 0) && (d.white(r.Src) || d.white(r.Dst)) {
 		return
 	}
-	k := pairKey(sk, dk)
-	if sk[0] > dk[0] || (sk[0] == dk[0] && sk[1] > dk[1]) {
-		k = pairKey(dk, sk)
+	a, b := r.Src, r.Dst
+	if b.Less(a) {
+		a, b = b, a
 	}
-	if _, ok := d.pairs[k]; ok {
+	if _, ok := d.pairs.get(a, b); ok {
 		return
 	}
-	d.pairs[k] = struct{}{}
-	if sk != dk {
-		d.peer(r, r.Src, sk, r.Dst)
+	d.pairs.set(a, b, struct{}{})
+	if a != b {
+		d.peer(r, r.Src, addrKey(r.Src), r.Dst)
 	}
-	d.peer(r, r.Dst, dk, r.Src)
+	d.peer(r, r.Dst, addrKey(r.Dst), r.Src)
 }
 
 func (d *Detector) peer(r *flow.Record, a netip.Addr, ak akey, b netip.Addr) {
@@ -275,7 +267,9 @@ func (d *Detector) peer(r *flow.Record, a netip.Addr, ak akey, b netip.Addr) {
 	}
 	h := d.host(ak)
 	h.peers++
-	if len(h.sample) < d.cfg.MaxShown {
+	// Only hosts near the threshold keep evidence: the last MaxShown
+	// peers before it fires. Most hosts never get there.
+	if h.peers > d.cfg.FanOut+1-d.cfg.MaxShown {
 		h.sample = append(h.sample, b)
 	}
 	if h.peers > d.cfg.FanOut {
@@ -311,7 +305,7 @@ func (d *Detector) bogon(r *flow.Record) {
 		[]netip.Addr{r.Dst}, []uint16{r.DstPort}, "network "+pfx)
 }
 
-func (d *Detector) plan(r *flow.Record, sk akey) {
+func (d *Detector) plan(r *flow.Record) {
 	if len(d.cfg.Plan) == 0 || !d.isLocal(r.Src) {
 		return
 	}
@@ -320,12 +314,20 @@ func (d *Detector) plan(r *flow.Record, sk akey) {
 			return
 		}
 	}
+	sk := addrKey(r.Src)
+	if d.fired[sk]&rulePlan != 0 {
+		return
+	}
 	d.emit(r, r.Src, sk, rulePlan, analyze.OutsidePlan, "source in local networks but in no plan range", 0, 1,
 		[]netip.Addr{r.Dst}, nil, "")
 }
 
-func (d *Detector) synOnly(r *flow.Record, sk akey) {
+func (d *Detector) synOnly(r *flow.Record) {
 	if r.Proto != 6 || (r.TCPFlags != flow.TCPSyn && r.TCPFlags != flow.TCPSyn|flow.TCPRst) {
+		return
+	}
+	sk := addrKey(r.Src)
+	if d.fired[sk]&ruleSyn != 0 {
 		return
 	}
 	h := d.host(sk)
@@ -349,12 +351,16 @@ func allowed(rules []PortRule, proto uint8, port uint16) bool {
 	return false
 }
 
-func (d *Detector) rolePort(r *flow.Record, sk akey) {
+func (d *Detector) rolePort(r *flow.Record) {
 	if len(d.roles) == 0 {
 		return
 	}
 	role := d.roles[r.Src]
 	if role == nil {
+		return
+	}
+	sk := addrKey(r.Src)
+	if d.fired[sk]&rulePort != 0 {
 		return
 	}
 	if allowed(role.Connects, r.Proto, r.DstPort) || allowed(role.Serves, r.Proto, r.SrcPort) ||

@@ -124,7 +124,7 @@ func (c Config) Step(w *Walk, success bool) Decision {
 }
 
 type contact struct {
-	key      pkey
+	src, dst netip.Addr
 	deadline int64 // stream time after which a missing answer is a failure
 	start    int64
 	index    uint64
@@ -151,7 +151,7 @@ type Detector struct {
 	// the absolute queue position of its contact while that is pending:
 	// one map serves the first-contact test, the reply test and the
 	// answer lookup. It grows with the distinct pairs of the run.
-	seen  map[pkey]int64
+	seen  pairMap[int64]
 	queue []contact
 	head  int   // first undecided entry of queue
 	base  int64 // absolute position of queue[0]
@@ -162,7 +162,7 @@ type Detector struct {
 // New makes a detector that reports to sink.
 func New(cfg Config, sink analyze.Sink) *Detector {
 	cfg = cfg.withDefaults()
-	return &Detector{cfg: cfg, sink: sink, srcs: make(map[akey]*source), seen: make(map[pkey]int64)}
+	return &Detector{cfg: cfg, sink: sink, srcs: make(map[akey]*source), seen: newPairMap[int64]()}
 }
 
 // Add feeds a batch in stream order.
@@ -187,28 +187,27 @@ func (d *Detector) one(r *flow.Record) {
 		d.clock = r.End
 		d.expire(d.clock, false)
 	}
-	sk, dk := addrKey(r.Src), addrKey(r.Dst)
-	key, rev := pairKey(sk, dk), pairKey(dk, sk)
-	if _, ok := d.seen[key]; ok {
+	if _, ok := d.seen.get(r.Src, r.Dst); ok {
 		return // not a first contact, and its reverse was handled then
 	}
-	rp, replied := d.seen[rev]
+	rp, replied := d.seen.get(r.Dst, r.Src)
 	if replied && rp != notPending && answers(r) {
 		// This flow answers the other side's pending contact.
 		c := &d.queue[rp-d.base]
 		if !c.done && r.Start <= c.start+d.cfg.WindowMS {
 			c.done = true
-			d.seen[rev] = notPending
+			d.seen.set(r.Dst, r.Src, notPending)
 			d.outcome(c, true)
 		}
 	}
-	d.seen[key] = notPending
+	d.seen.set(r.Src, r.Dst, notPending)
 	if replied && (d.cfg.InitiatedOnly || !answers(r)) {
 		// The destination spoke to this source first: a refusal says
 		// nothing of this source, and with InitiatedOnly neither does an
 		// answer (the paper counts only connections a host initiates).
 		return
 	}
+	sk := addrKey(r.Src)
 	s := d.srcs[sk]
 	if s == nil {
 		s = &source{walk: Walk{LR: 1}}
@@ -222,7 +221,7 @@ func (d *Detector) one(r *flow.Record) {
 		s.targets = append(s.targets, r.Dst)
 	}
 	if replied || (r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0) {
-		c := contact{key: key, start: r.Start, index: d.index, rec: *r}
+		c := contact{src: r.Src, dst: r.Dst, start: r.Start, index: d.index, rec: *r}
 		d.outcome(&c, true)
 		return
 	}
@@ -235,8 +234,8 @@ func (d *Detector) one(r *flow.Record) {
 		// can still come, so wait until the stream passes its end.
 		deadline = d.clock
 	}
-	d.seen[key] = d.base + int64(len(d.queue))
-	d.queue = append(d.queue, contact{key: key, start: r.Start, index: d.index, deadline: deadline})
+	d.seen.set(r.Src, r.Dst, d.base+int64(len(d.queue)))
+	d.queue = append(d.queue, contact{src: r.Src, dst: r.Dst, start: r.Start, index: d.index, deadline: deadline})
 	d.queue[len(d.queue)-1].rec = *r
 }
 
@@ -251,7 +250,7 @@ func (d *Detector) expire(now int64, force bool) {
 		force = false
 		if !c.done {
 			c.done = true
-			d.seen[c.key] = notPending
+			d.seen.set(c.src, c.dst, notPending)
 			d.outcome(c, false)
 		}
 		d.head++
@@ -266,7 +265,7 @@ func (d *Detector) expire(now int64, force bool) {
 }
 
 func (d *Detector) outcome(c *contact, success bool) {
-	s := d.srcs[akey{c.key[0], c.key[1]}]
+	s := d.srcs[addrKey(c.src)]
 	if s == nil || s.decided {
 		return
 	}
