@@ -87,3 +87,16 @@ func TestLoadNamesFile(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestEmptySpecialSwitchesRuleOff(t *testing.T) {
+	p, err := Parse([]byte("special = []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := p.HeuristicsConfig(); c.Special == nil || len(c.Special) != 0 {
+		t.Fatalf("special %v", c.Special)
+	}
+	if c := Default().HeuristicsConfig(); len(c.Special) != 17 {
+		t.Fatalf("default special %v", c.Special)
+	}
+}
