@@ -7,8 +7,8 @@ package ftcsv
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"io"
 	"net/netip"
 	"strconv"
