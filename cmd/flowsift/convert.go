@@ -21,7 +21,7 @@ func init() {
 		Name:  "convert",
 		Usage: "convert flows to Parquet or flow-export CSV",
 		UsageText: `flowsift convert --to parquet|csv [--partition hour|day] [-j N] [--include-partial]
-    [--from T] [--until T] [--tz ZONE] [--strict] [--compat-byte-order] INPUT... OUT
+    [--from T] [--until T] [--tz ZONE] [--nfdump-tz ZONE] [--strict] [--compat-byte-order] INPUT... OUT
 
 Reads every INPUT as the other commands do (flow-tools files and trees, flow-export
 and nfdump CSV, Parquet; - for a flow-tools stream on stdin), in time order, and
@@ -40,6 +40,7 @@ of Hive-style date=YYYY-MM-DD[/hour=HH]/part-NNNNN.parquet folders by flow end
 			&cli.StringFlag{Name: "until", Usage: "window end, exclusive (same forms as --from)"},
 			&cli.StringFlag{Name: "tz", Value: "UTC", Usage: "zone for --from/--until without offset"},
 			&cli.BoolFlag{Name: "strict", Usage: "a bad CSV row (or any skipped input) is fatal: nothing is written, exit 2"},
+			&cli.StringFlag{Name: "nfdump-tz", Value: "UTC", Usage: "zone nfdump printed its CSV times in (it uses the local zone of the machine that ran it)"},
 			&cli.BoolFlag{Name: "compat-byte-order", Usage: "read big-endian v1005/v8.12 as flow-tools 0.68 on a little-endian host does"},
 		},
 		Action: convertAction,
@@ -49,6 +50,7 @@ of Hive-style date=YYYY-MM-DD[/hour=HH]/part-NNNNN.parquet folders by flow end
 type convertOpts struct {
 	to, partition string
 	from, until   time.Time
+	nfdumpZone    *time.Location
 	inputs        []string
 	out           string
 }
@@ -76,6 +78,9 @@ func parseConvert(c *cli.Command) (*convertOpts, error) {
 	zone, err := time.LoadLocation(c.String("tz"))
 	if err != nil {
 		return nil, usageErr("convert: --tz: %v", err)
+	}
+	if o.nfdumpZone, err = time.LoadLocation(c.String("nfdump-tz")); err != nil {
+		return nil, usageErr("convert: --nfdump-tz: %v", err)
 	}
 	if s := c.String("from"); s != "" {
 		if o.from, err = parseWhen(s, zone); err != nil {
@@ -127,7 +132,7 @@ func convertAction(ctx context.Context, c *cli.Command) error {
 	window := !o.from.IsZero() || !o.until.IsZero()
 	var sel flow.Batch
 	sum, err := ingest.Run(ctx, o.inputs, ingest.Options{Jobs: c.Int("j"), IncludePartial: c.Bool("include-partial"),
-		Strict: c.Bool("strict"), CompatByteOrder: c.Bool("compat-byte-order"), From: o.from, To: o.until,
+		Strict: c.Bool("strict"), CompatByteOrder: c.Bool("compat-byte-order"), NfdumpZone: o.nfdumpZone, From: o.from, To: o.until,
 		Stdin: stdio.in, Progress: progressWriter()}, func(b flow.Batch) error {
 		if window {
 			sel = sel[:0]

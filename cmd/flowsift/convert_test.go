@@ -239,3 +239,23 @@ func TestConvertErrors(t *testing.T) {
 		t.Fatalf("temporary files left: %v", ents)
 	}
 }
+
+// nfdump CSV converts too; its times are read in --nfdump-tz.
+func TestConvertNfdumpCSV(t *testing.T) {
+	in := filepath.Join("..", "..", "ingest", "nfdump", "testdata", "nfdump-1.7.1.csv")
+	utc := parseCSV(t, convertCSV(t, in))
+	ny := parseCSV(t, convertCSV(t, "--nfdump-tz", "America/New_York", in))
+	if len(utc) != 5 || len(ny) != 5 {
+		t.Fatalf("%d/%d flows", len(utc), len(ny))
+	}
+	// 2023-11-14 22:13:20 UTC, 9.333 s; New York is 5 hours behind UTC then.
+	if utc[0].Start != 1700000000000 || utc[0].End != 1700000009333 || utc[0].Src.String() != "192.168.1.10" || utc[0].DstPort != 443 {
+		t.Fatalf("utc %+v", utc[0])
+	}
+	if ny[0].Start-utc[0].Start != 5*3600*1000 {
+		t.Fatalf("zone shift %d", ny[0].Start-utc[0].Start)
+	}
+	if code, _, _ := runCLI(t, "", "convert", "--to", "csv", "--nfdump-tz", "Nowhere/Atlantis", in, "-"); code != exitUsage {
+		t.Fatalf("bad zone: exit %d", code)
+	}
+}
