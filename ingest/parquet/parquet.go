@@ -16,6 +16,14 @@
 // The raw flow-tools columns (unix_secs ... last) make flow-tools -> Parquet
 // -> CSV lossless. Files are written in row groups of 65,536 rows and read
 // back batch by batch, so memory does not grow with the file.
+//
+// The reader also takes Parquet written by other tools that use the same
+// column names: only start, end, src_addr and dst_addr are required; other
+// columns may be missing (zero), nullable (null = zero), signed, or
+// timestamps in another unit. Without a fields column, Fields is the set of
+// columns present; without the raw uptime columns they are synthesised from
+// start/end (flow.Record.SetUptimeFromTimes). A row with a value that does
+// not fit (a bad address, a negative counter) is skipped and reported.
 package parquet
 
 import (
@@ -285,60 +293,185 @@ func (Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, skip
 	}
 	idx := make([]int, len(columns))
 	sch, _ := fr.Schema()
+	var present uint64 // F bits of the columns the file has
 	for i, c := range columns {
-		f := sch.FieldIndices(c.name)
-		if len(f) == 0 {
-			return fmt.Errorf("read %s: not a flowsift Parquet file: no column %q", path, c.name)
+		idx[i] = -1
+		if f := sch.FieldIndices(c.name); len(f) > 0 {
+			idx[i] = f[0]
+			present |= fieldBit[c.name]
 		}
-		idx[i] = f[0]
 	}
+	for _, name := range []string{"start", "end", "src_addr", "dst_addr"} {
+		if f := sch.FieldIndices(name); len(f) == 0 {
+			return fmt.Errorf("read %s: not a flow Parquet file: no column %q", path, name)
+		}
+	}
+	_, hasFields := fieldIndex(sch, "fields")
+	rawTimes := present&(flow.FUnixSecs|flow.FSysUptime|flow.FFirst|flow.FLast) == flow.FUnixSecs|flow.FSysUptime|flow.FFirst|flow.FLast
 	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	defer rr.Release()
 	batch := make(flow.Batch, 0, RowGroup)
+	var bad []bool
 	var row int64
 	for rr.Next() {
 		rec := rr.RecordBatch()
 		n := int(rec.NumRows())
 		batch = batch[:n]
 		clear(batch)
+		bad = append(bad[:0], make([]bool, n)...)
 		for i, c := range columns {
-			col := rec.Column(idx[i])
-			for k := 0; k < n; k++ {
-				r := &batch[k]
-				switch a := col.(type) {
-				case *array.Timestamp:
-					c.set(r, uint64(a.Value(k)))
-				case *array.String:
-					if s := a.Value(k); s != "" {
-						ad, err := netip.ParseAddr(s)
-						if err != nil {
-							return fmt.Errorf("read %s: row %d: column %s: %w", path, row+int64(k)+1, c.name, err)
-						}
-						*c.addr(r) = ad
-					}
-				case *array.Uint8:
-					c.set(r, uint64(a.Value(k)))
-				case *array.Uint16:
-					c.set(r, uint64(a.Value(k)))
-				case *array.Uint32:
-					c.set(r, uint64(a.Value(k)))
-				case *array.Uint64:
-					c.set(r, a.Value(k))
-				default:
-					return fmt.Errorf("read %s: column %s has type %s", path, c.name, col.DataType())
-				}
+			if idx[i] < 0 {
+				continue
+			}
+			if err := fillColumn(batch, bad, c, rec.Column(idx[i]), func(k int, err error) {
+				skip(flow.Skip{Path: path, Offset: -1, Line: row + int64(k) + 1, Reason: "bad-row", Count: 1,
+					Detail: fmt.Sprintf("row %d: column %s: %v", row+int64(k)+1, c.name, err)})
+			}); err != nil {
+				return fmt.Errorf("read %s: column %s: %w", path, c.name, err)
 			}
 		}
 		row += int64(n)
-		if err := emit(batch); err != nil {
-			return err
+		out := batch[:0]
+		for k := range batch {
+			if bad[k] {
+				continue
+			}
+			r := batch[k]
+			if !hasFields {
+				r.Fields = present
+			}
+			if !rawTimes {
+				// Another tool's file: make the flow-tools view agree, and
+				// say so in Fields so a CSV writer keeps the times (as the
+				// nfdump reader does).
+				r.SetUptimeFromTimes()
+				if !hasFields {
+					r.Fields |= flow.FUnixSecs | flow.FUnixNsecs | flow.FSysUptime | flow.FFirst | flow.FLast
+				}
+			}
+			out = append(out, r)
+		}
+		if len(out) > 0 {
+			if err := emit(out); err != nil {
+				return err
+			}
 		}
 	}
 	if err := rr.Err(); err != nil && err != io.EOF {
 		return fmt.Errorf("read %s: after row %d: %w", path, row, err)
+	}
+	return nil
+}
+
+func fieldIndex(sch *arrow.Schema, name string) (int, bool) {
+	f := sch.FieldIndices(name)
+	if len(f) == 0 {
+		return -1, false
+	}
+	return f[0], true
+}
+
+// fieldBit maps columns to the flow-export bits they carry, for files
+// without a fields column (written by other tools).
+var fieldBit = map[string]uint64{
+	"src_addr": flow.FSrcAddr, "dst_addr": flow.FDstAddr, "src_port": flow.FSrcPort, "dst_port": flow.FDstPort,
+	"proto": flow.FProt, "packets": flow.FDPkts, "octets": flow.FDOctets, "tcp_flags": flow.FTCPFlags, "tos": flow.FTos,
+	"input": flow.FInput, "output": flow.FOutput, "src_as": flow.FSrcAS, "dst_as": flow.FDstAS,
+	"src_mask": flow.FSrcMask, "dst_mask": flow.FDstMask, "exporter": flow.FExaddr, "nexthop": flow.FNexthop,
+	"peer_nexthop": flow.FPeerNexthop, "router_sc": flow.FRouterSC, "flows": flow.FDFlows,
+	"engine_type": flow.FEngineType, "engine_id": flow.FEngineID, "in_encaps": flow.FInEncaps, "out_encaps": flow.FOutEncaps,
+	"extra_pkts": flow.FExtraPkts, "marked_tos": flow.FMarkedTos, "src_tag": flow.FSrcTag, "dst_tag": flow.FDstTag,
+	"unix_secs": flow.FUnixSecs, "unix_nsecs": flow.FUnixNsecs, "sysuptime": flow.FSysUptime, "first": flow.FFirst, "last": flow.FLast,
+}
+
+// fillColumn stores one column of a record batch into the records. Besides
+// flowsift's own types it accepts what other writers commonly use (signed
+// integers, other timestamp units, binary or large strings, nulls = zero),
+// so Parquet from other tools with the same column names reads too. A value
+// that cannot be stored marks its row bad (reported via badRow); a column
+// of an unusable type is an error for the file.
+func fillColumn(batch flow.Batch, bad []bool, c column, col arrow.Array, badRow func(int, error)) error {
+	n := len(batch)
+	setInt := func(k int, v int64) {
+		if v < 0 {
+			bad[k] = true
+			badRow(k, fmt.Errorf("negative value %d", v))
+			return
+		}
+		c.set(&batch[k], uint64(v))
+	}
+	setAddr := func(k int, s string) {
+		if s == "" {
+			return
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			bad[k] = true
+			badRow(k, fmt.Errorf("not an IP address: %q", s))
+			return
+		}
+		*c.addr(&batch[k]) = a
+	}
+	if c.kind == kAddr {
+		for k := 0; k < n; k++ {
+			if col.IsNull(k) {
+				continue
+			}
+			switch a := col.(type) {
+			case *array.String:
+				setAddr(k, a.Value(k))
+			case *array.LargeString:
+				setAddr(k, a.Value(k))
+			case *array.Binary:
+				setAddr(k, string(a.Value(k)))
+			default:
+				return fmt.Errorf("type %s cannot hold an address", col.DataType())
+			}
+		}
+		return nil
+	}
+	for k := 0; k < n; k++ {
+		if col.IsNull(k) {
+			continue
+		}
+		switch a := col.(type) {
+		case *array.Timestamp:
+			v := int64(a.Value(k))
+			switch a.DataType().(*arrow.TimestampType).Unit {
+			case arrow.Second:
+				v *= 1000
+			case arrow.Microsecond:
+				v /= 1000
+			case arrow.Nanosecond:
+				v /= 1000000
+			}
+			c.set(&batch[k], uint64(v)) // times may be negative: stored as int64 bits
+		case *array.Uint8:
+			c.set(&batch[k], uint64(a.Value(k)))
+		case *array.Uint16:
+			c.set(&batch[k], uint64(a.Value(k)))
+		case *array.Uint32:
+			c.set(&batch[k], uint64(a.Value(k)))
+		case *array.Uint64:
+			c.set(&batch[k], a.Value(k))
+		case *array.Int8:
+			setInt(k, int64(a.Value(k)))
+		case *array.Int16:
+			setInt(k, int64(a.Value(k)))
+		case *array.Int32:
+			setInt(k, int64(a.Value(k)))
+		case *array.Int64:
+			if c.kind == kTime {
+				c.set(&batch[k], uint64(a.Value(k)))
+			} else {
+				setInt(k, a.Value(k))
+			}
+		default:
+			return fmt.Errorf("type %s is not a number", col.DataType())
+		}
 	}
 	return nil
 }
