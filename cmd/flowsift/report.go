@@ -391,6 +391,9 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 			format = "md"
 		}
 		if format != "html" && format != "md" && format != "json" {
+			if format == "csv" || (len(o.formats) == 1 && o.formats[0] == "csv") {
+				return usageErr("report: -o %s: CSV is one file per table; use --out DIR --format csv", out)
+			}
 			if len(o.formats) != 1 {
 				return usageErr("report: -o %s: give one --format (html, md or json)", out)
 			}

@@ -170,6 +170,8 @@ func TestReportExitCodesAndOptions(t *testing.T) {
 		{"report", "--mail", "--to", "noc@example.org", "--mail-from", "a@b\rX: y", archive},
 		{"report", "--local", "10.0.0.0/33", "-o", "-", archive},
 		{"report", "--detectors", "dscan,snort", "-o", "-", archive},
+		{"report", "--format", "csv", "-o", "-", archive},
+		{"report", "-o", filepath.Join(t.TempDir(), "r.csv"), archive},
 		{"report", "--policy", "/nonexistent/policy.toml", "-o", "-", archive},
 	} {
 		if code, _, _ := runCLI(t, "", bad...); code != exitUsage {
