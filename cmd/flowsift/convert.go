@@ -178,7 +178,17 @@ type convertSink interface {
 // tempNear creates a temporary file in the directory of path so that the
 // final rename stays on one file system.
 func tempNear(path string) (*os.File, error) {
-	return os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	// CreateTemp makes 0600; the result is an ordinary output file.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
 }
 
 // csvSink writes flow-export CSV. The "#:" line must name the union of the
@@ -335,6 +345,10 @@ type partFile struct {
 func newPartitionSink(out, by string) (*partitionSink, error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes 0700
+		os.Remove(tmp)
 		return nil, err
 	}
 	return &partitionSink{out: out, tmp: tmp, hourly: by == "hour", open: map[string]*partFile{}, parts: map[string]int{}}, nil

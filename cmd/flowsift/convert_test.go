@@ -168,6 +168,9 @@ func TestConvertTreeParquetPartitionsRoundTrip(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(day, "date=2026-11-20", "part-00000.parquet")); err != nil {
 		t.Fatal(err)
 	}
+	if fi, err := os.Stat(day); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("partition directory mode: %v %v", fi.Mode(), err)
+	}
 	got := convertCSV(t, day)
 	if n := bytes.Count(got, []byte("\n")) - 1; n != 72361+2857 {
 		t.Fatalf("with the partial file: %d flows", n)
@@ -197,6 +200,9 @@ func TestConvertUnionMaskAndWindow(t *testing.T) {
 	code, _, errs := runCLI(t, "", "convert", "--to", "csv", "--from", "2023-11-14T22:13:25Z", "--until", "2023-11-14 22:13:50", a, b, out)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("output mode: %v %v", fi.Mode(), err)
 	}
 	got, _ := os.ReadFile(out)
 	if string(got) != "#:unix_secs,srcaddr,dstport\n1700000010,10.0.0.2,0\n1700000020,0.0.0.0,80\n" {
