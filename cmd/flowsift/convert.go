@@ -275,7 +275,11 @@ func (s *csvSink) commit() error {
 		os.Remove(s.tmp.Name())
 		return err
 	}
-	return os.Rename(s.tmp.Name(), s.out)
+	if err := os.Rename(s.tmp.Name(), s.out); err != nil {
+		os.Remove(s.tmp.Name())
+		return err
+	}
+	return nil
 }
 
 func (s *csvSink) abort() {
@@ -315,7 +319,11 @@ func (s *parquetFileSink) commit() error {
 		os.Remove(s.tmp.Name())
 		return err
 	}
-	return os.Rename(s.tmp.Name(), s.out)
+	if err := os.Rename(s.tmp.Name(), s.out); err != nil {
+		os.Remove(s.tmp.Name())
+		return err
+	}
+	return nil
 }
 
 func (s *parquetFileSink) abort() {

@@ -241,7 +241,14 @@ func TestConvertErrors(t *testing.T) {
 	if code != exitPartial || !strings.Contains(errs, "bad-row") || string(got) != "#:unix_secs,srcaddr\n1700000000,10.0.0.1\n" {
 		t.Fatalf("bad row: exit %d %q %q", code, errs, got)
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+	// OUT is a directory: the rename fails, nothing is left behind.
+	sub := filepath.Join(dir, "sub")
+	os.Mkdir(sub, 0o755)
+	os.WriteFile(filepath.Join(sub, "x"), nil, 0o644)
+	if code, _, _ := runCLI(t, "", "convert", "--to", "csv", bad, sub); code != exitUsage {
+		t.Fatalf("OUT a directory: exit %d", code)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
 		t.Fatalf("temporary files left: %v", ents)
 	}
 }
