@@ -46,3 +46,9 @@ func BenchmarkDscanDefaultJ2(b *testing.B) { benchCLI(b, "dscan", "-b", "-j", "2
 func BenchmarkReportJ2(b *testing.B) {
 	benchCLI(b, "report", "-j", "2", "--generated-at", "2026-11-22T00:00:00Z", "--out", b.TempDir())
 }
+
+// The same with dscan alone beside talkers and episodes (--detectors dscan),
+// to separate the cost of the issue-5 detectors from the report's own.
+func BenchmarkReportDscanOnlyJ2(b *testing.B) {
+	benchCLI(b, "report", "-j", "2", "--detectors", "dscan", "--generated-at", "2026-11-22T00:00:00Z", "--out", b.TempDir())
+}
