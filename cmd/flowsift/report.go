@@ -34,10 +34,15 @@ func init() {
 		Name:  "report",
 		Usage: "forensic report: scanners, targets, top talkers, suppress suggestions (HTML, Markdown, CSV, JSON, mail)",
 		UsageText: `flowsift report [--from T] [--to T] [--tz ZONE] [--local CIDR,...] [--suppress BASE]
-  [--format html,md,csv,json] [--out DIR | -o FILE] [--mail --to ADDR --subject S] PATH...
+  [--policy FILE] [--detectors all|dscan|LIST] [--format html,md,csv,json]
+  [--out DIR | -o FILE] [--mail --to ADDR --subject S] [--top N] [-j N]
+  [--generated-at T] [--fail-on-findings] [--include-partial] [--strict] PATH...
 
 Reads anything ingest reads, runs the dscan engine in default mode plus the
-other detectors and top-talker statistics in one pass, and writes the report.
+other detectors (weighted ports, TRW, heuristics; configured by --policy) and
+top-talker statistics in one pass, and writes the report. Files are written
+to a temporary name and renamed. generated-at: --generated-at, else
+SOURCE_DATE_EPOCH, else now; nothing else depends on the clock.
 --to takes a time (end of the window) or, with --mail, an address (a value
 containing "@"); --mail-to is the same as the latter.
 Exit codes: 0 done, 1 findings and --fail-on-findings, 2 bad input or

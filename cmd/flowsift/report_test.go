@@ -300,3 +300,25 @@ func TestReportDetectorsAndPolicy(t *testing.T) {
 		t.Errorf("bad policy: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// generated-at comes from --generated-at, else SOURCE_DATE_EPOCH: two runs
+// at different times give the same bytes.
+func TestReportSourceDateEpoch(t *testing.T) {
+	archive := filepath.Join("..", "..", "samples", "archive")
+	t.Setenv("SOURCE_DATE_EPOCH", "1795305600")
+	code, out, stderr := runCLI(t, "", "report", "--detectors", "dscan", "-o", "-", "--format", "json", archive)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, `"generated_at": "2026-11-22T00:00:00Z"`) {
+		t.Fatalf("generated_at not from SOURCE_DATE_EPOCH:\n%.300s", out)
+	}
+	_, flag, _ := runCLI(t, "", "report", "--detectors", "dscan", "--generated-at", "2026-11-22T00:00:00Z", "-o", "-", "--format", "json", archive)
+	if flag != out {
+		t.Fatal("--generated-at and the same SOURCE_DATE_EPOCH give different reports")
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "yesterday")
+	if code, _, _ := runCLI(t, "", "report", "-o", "-", archive); code != exitUsage {
+		t.Fatalf("bad SOURCE_DATE_EPOCH: exit %d", code)
+	}
+}
