@@ -3,8 +3,10 @@ package samples
 import (
 	"bytes"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -125,4 +127,57 @@ func BenchmarkWriteTree1M(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(1_000_000*b.N)/b.Elapsed().Seconds(), "flows/s")
+}
+
+// Every injected event's flows are in the generated set, from its source,
+// inside its time span, with at least its documented targets; scans are
+// short SYN-only or SYN+RST TCP flows or small UDP probes.
+func TestEventsPresent(t *testing.T) {
+	recs, truth, err := Generate(Config{Seed: 5, Flows: 30000, Hours: 3}.Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 30000 {
+		t.Fatalf("%d flows", len(recs))
+	}
+	for _, e := range truth.Events {
+		if e.Flows == 0 {
+			continue
+		}
+		src := netip.MustParseAddr(e.Src)
+		st, _ := time.Parse("2006-01-02T15:04:05.000Z", e.Start)
+		en, _ := time.Parse("2006-01-02T15:04:05.000Z", e.End)
+		n := 0
+		dsts := map[netip.Addr]bool{}
+		for _, r := range recs {
+			// Replies (RSTs, answers) count as the event's flows too.
+			if (r.Src != src && r.Dst != src) || r.Start < st.UnixMilli() || r.Start > en.UnixMilli() {
+				continue
+			}
+			if e.Proto != 0 && r.Proto != e.Proto {
+				continue
+			}
+			n++
+			if r.Src == src {
+				dsts[r.Dst] = true
+				probe := e.Kind == "host-scan" || e.Kind == "port-scan" || e.Kind == "slow-scan" || e.Kind == "small-scan"
+				if probe && r.Proto == 6 && (r.TCPFlags&^0x04 != 0x02 || r.Packets > 2) {
+					t.Errorf("%s (%s): probe with flags %#x, %d packets", e.ID, e.Kind, r.TCPFlags, r.Packets)
+				}
+			}
+		}
+		if n < e.Flows {
+			t.Errorf("%s (%s): %d flows of %s in its span, truth says %d", e.ID, e.Kind, n, e.Src, e.Flows)
+		}
+		if e.Targets > 0 && e.Kind != "port-scan" && len(dsts) < e.Targets {
+			t.Errorf("%s (%s): %d distinct targets, truth says %d", e.ID, e.Kind, len(dsts), e.Targets)
+		}
+	}
+	b, _ := MarshalTruth(truth)
+	p := filepath.Join(t.TempDir(), "t.json")
+	os.WriteFile(p, b, 0o644)
+	back, err := ReadTruth(p)
+	if err != nil || !reflect.DeepEqual(back, truth) {
+		t.Fatalf("truth JSON round trip: %v", err)
+	}
 }
