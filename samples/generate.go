@@ -21,6 +21,9 @@ type Config struct {
 	Flows int       // total flows, injected events included (at least 20,000)
 	Start time.Time // first 15-minute period (UTC)
 	Hours int       // length of the window
+	// Partial leaves the last period as a killed capture's tmp- file
+	// (truncated zlib stream), for tests of partial-file handling.
+	Partial bool
 }
 
 // Defaults fills zero fields: 60,000 flows over 6 hours from 2026-11-20 00:00 UTC.

@@ -18,6 +18,10 @@ type Truth struct {
 	Local     []string `json:"local"`
 	Plan      []Range  `json:"plan"`
 	Events    []Event  `json:"events"`
+	// Partial is the tmp- file (path relative to the tree) when
+	// Config.Partial asked for one; its flows are counted in Flows but a
+	// reader recovers only those before the cut.
+	Partial string `json:"partial,omitempty"`
 }
 
 // Range is one block of the address plan.

@@ -50,37 +50,57 @@ func WriteTree(dir string, cfg Config) (*Truth, error) {
 		}
 		files[slot] = append(files[slot], pdu...)
 	}
-	for _, slot := range keys {
+	for i, slot := range keys {
 		t := cfg.Start.Add(time.Duration(slot) * period)
-		if err := writeFile(dir, t, files[slot]); err != nil {
+		partial := cfg.Partial && i == len(keys)-1
+		name, err := writeFile(dir, t, files[slot], partial)
+		if err != nil {
 			return nil, err
+		}
+		if partial {
+			truth.Partial = name
 		}
 	}
 	return truth, nil
 }
 
-func writeFile(dir string, t time.Time, recs []flow.Record) error {
+// writeFile writes one period's file and returns its path relative to dir.
+// A partial file is what a killed flow-capture leaves: a tmp- name, no
+// DONE flag, no capture end or count, and a zlib stream cut at two thirds.
+func writeFile(dir string, t time.Time, recs []flow.Record, partial bool) (string, error) {
 	sub := filepath.Join(dir, t.Format("2006"), t.Format("2006-01"), t.Format("2006-01-02"))
 	if err := os.MkdirAll(sub, 0o755); err != nil {
-		return err
+		return "", err
 	}
-	path := filepath.Join(sub, "ft-v05."+t.Format("2006-01-02.150405-0700"))
+	name := "ft-v05." + t.Format("2006-01-02.150405-0700")
+	wc := ftfile.WriterConfig{ExportVersion: 5, Level: 6, Capture: true, Flags: ftfile.FlagDone,
+		CapStart: uint32(t.Unix()), CapEnd: uint32(t.Add(period).Unix()), FlowCount: uint32(len(recs)), Hostname: "nfcap01"}
+	if partial {
+		name = "tmp" + name[2:]
+		wc.Flags, wc.CapEnd, wc.FlowCount = 0, 0, 0
+	}
+	path := filepath.Join(sub, name)
 	var buf bytes.Buffer
-	w, err := ftfile.NewWriter(&buf, ftfile.WriterConfig{ExportVersion: 5, Level: 6, Capture: true, Flags: ftfile.FlagDone,
-		CapStart: uint32(t.Unix()), CapEnd: uint32(t.Add(period).Unix()), FlowCount: uint32(len(recs)), Hostname: "nfcap01"})
+	w, err := ftfile.NewWriter(&buf, wc)
 	if err != nil {
-		return err
+		return "", err
 	}
+	hdr := buf.Len()
 	if err := w.Write(recs); err != nil {
-		return err
+		return "", err
 	}
 	if err := w.Close(); err != nil {
-		return err
+		return "", err
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	b := buf.Bytes()
+	if partial {
+		b = b[:hdr+(len(b)-hdr)*2/3]
 	}
-	return nil
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	rel, _ := filepath.Rel(dir, path)
+	return filepath.ToSlash(rel), nil
 }
 
 // MarshalTruth is the truth file's bytes: indented JSON, stable.
@@ -111,7 +131,7 @@ func ReadTruth(path string) (*Truth, error) {
 func CachedTree(dir string, cfg Config) (string, error) {
 	cfg = cfg.Defaults()
 	tree, truthPath := filepath.Join(dir, "tree"), filepath.Join(dir, "truth.json")
-	if t, err := ReadTruth(truthPath); err == nil && t.Seed == cfg.Seed && t.Flows == cfg.Flows && t.Hours == cfg.Hours && t.Start == cfg.Start.Format(time.RFC3339) {
+	if t, err := ReadTruth(truthPath); err == nil && t.Seed == cfg.Seed && t.Flows == cfg.Flows && t.Hours == cfg.Hours && t.Start == cfg.Start.Format(time.RFC3339) && (t.Partial != "") == cfg.Partial {
 		return tree, nil
 	}
 	os.RemoveAll(dir)

@@ -16,7 +16,7 @@ func init() {
 	register(&cli.Command{
 		Name:  "samples",
 		Usage: "write a realistic flow-capture archive with known scans, and its ground truth",
-		UsageText: `flowsift samples --out DIR [--flows N] [--seed S] [--start TIME] [--hours H] [--force]
+		UsageText: `flowsift samples --out DIR [--flows N] [--seed S] [--start TIME] [--hours H] [--force] [--partial]
 
 Writes DIR as a flow-capture tree (compressed v5, one file per 15 minutes)
 and the ground truth as DIR.truth.json beside it (kept out of the tree so
@@ -29,6 +29,7 @@ that reading DIR reads only flow files).`,
 			&cli.IntFlag{Name: "hours", Value: 6, Usage: "window length in hours"},
 			&cli.StringFlag{Name: "truth", Usage: "ground truth file (default DIR.truth.json)"},
 			&cli.BoolFlag{Name: "force", Usage: "write into a non-empty directory"},
+			&cli.BoolFlag{Name: "partial", Usage: "leave the last period as a killed capture's tmp- file (truncated), for tests"},
 		},
 		Action: func(ctx context.Context, c *cli.Command) error {
 			out := c.String("out")
@@ -44,7 +45,7 @@ that reading DIR reads only flow files).`,
 					return withCode(exitUsage, err)
 				}
 			}
-			truth, err := samples.WriteTree(out, samples.Config{Seed: c.Uint64("seed"), Flows: int(c.Int("flows")), Start: start, Hours: int(c.Int("hours"))})
+			truth, err := samples.WriteTree(out, samples.Config{Seed: c.Uint64("seed"), Flows: int(c.Int("flows")), Start: start, Hours: int(c.Int("hours")), Partial: c.Bool("partial")})
 			if err != nil {
 				return usageErr("%v", err)
 			}

@@ -30,6 +30,13 @@ func TestSamplesCommand(t *testing.T) {
 	if code, _, errs := runCLI(t, "", append(args, "--force")...); code != 0 {
 		t.Fatalf("--force: code %d, err %q", code, errs)
 	}
+	pdir := filepath.Join(t.TempDir(), "p")
+	if code, _, errs := runCLI(t, "", "samples", "--out", pdir, "--flows", "20000", "--hours", "1", "--partial"); code != 0 {
+		t.Fatalf("--partial: code %d, err %q", code, errs)
+	}
+	if tr, err := samples.ReadTruth(pdir + ".truth.json"); err != nil || !strings.Contains(tr.Partial, "/tmp-v05.2026-11-20.") {
+		t.Fatalf("--partial truth %+v, %v", tr, err)
+	}
 	if code, _, _ := runCLI(t, "", "samples", "--out", dir+"x", "--start", "yesterday"); code != 2 {
 		t.Fatalf("bad --start: code %d", code)
 	}
