@@ -31,8 +31,13 @@ func WriteTree(dir string, cfg Config) (*Truth, error) {
 	cfg = cfg.Defaults()
 	// The exporter booted a week before the window, so uptime fits 32 bits.
 	boot := cfg.Start.Add(-7 * 24 * time.Hour).UnixMilli()
-	files := map[int64][]flow.Record{}
-	var keys []int64
+	// Records are sorted by end time, so export times and hence periods
+	// never go backwards: each file is a contiguous run of recs.
+	type run struct {
+		slot       int64
+		start, end int
+	}
+	var runs []run
 	for i := 0; i < len(recs); i += 30 {
 		pdu := recs[i:min(i+30, len(recs))]
 		export := pdu[len(pdu)-1].End + exportDelay
@@ -45,15 +50,15 @@ func WriteTree(dir string, cfg Config) (*Truth, error) {
 			r.First = uint32(r.Start - boot)
 			r.Last = uint32(r.End - boot)
 		}
-		if _, ok := files[slot]; !ok {
-			keys = append(keys, slot)
+		if len(runs) == 0 || runs[len(runs)-1].slot != slot {
+			runs = append(runs, run{slot, i, i})
 		}
-		files[slot] = append(files[slot], pdu...)
+		runs[len(runs)-1].end = i + len(pdu)
 	}
-	for i, slot := range keys {
-		t := cfg.Start.Add(time.Duration(slot) * period)
-		partial := cfg.Partial && i == len(keys)-1
-		name, err := writeFile(dir, t, files[slot], partial)
+	for i, f := range runs {
+		t := cfg.Start.Add(time.Duration(f.slot) * period)
+		partial := cfg.Partial && i == len(runs)-1
+		name, err := writeFile(dir, t, recs[f.start:f.end], partial)
 		if err != nil {
 			return nil, err
 		}
