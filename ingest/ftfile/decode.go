@@ -51,7 +51,27 @@ func u32(b []byte, be bool) uint32 {
 	return binary.LittleEndian.Uint32(b)
 }
 
-func (rd *Reader) decoder() func(b []byte, r *flow.Record) {
+// decoder picks the batch decoder for the file's layout.
+func (rd *Reader) decoder() func(buf []byte, dst []flow.Record) {
+	h := rd.hdr
+	mask := rd.mask
+	if h.StreamVersion == 3 && h.ExportVersion == 5 {
+		if h.BigEndian {
+			return func(buf []byte, dst []flow.Record) { decodeV5BE(buf, dst, mask) }
+		}
+		return func(buf []byte, dst []flow.Record) { decodeV5LE(buf, dst, mask) }
+	}
+	one := rd.recordDecoder()
+	size := rd.size
+	return func(buf []byte, dst []flow.Record) {
+		for i := range dst {
+			one(buf[i*size:(i+1)*size], &dst[i])
+		}
+	}
+}
+
+// recordDecoder decodes one record of any layout.
+func (rd *Reader) recordDecoder() func(b []byte, r *flow.Record) {
 	h := rd.hdr
 	be := h.BigEndian
 	mask := rd.mask

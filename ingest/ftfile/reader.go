@@ -30,7 +30,7 @@ type Reader struct {
 	hdr   *Header
 	size  int
 	mask  uint64
-	dec   func(b []byte, r *flow.Record)
+	dec   func(buf []byte, dst []flow.Record) // decodes len(dst) records
 	src   *countReader
 	br    *bufio.Reader // compressed input, a ByteReader so flate never over-reads
 	data  io.Reader     // record bytes
@@ -113,9 +113,7 @@ func (rd *Reader) Read(dst []flow.Record) (int, error) {
 	buf := rd.buf[:want]
 	n, err := readFull(rd.data, buf)
 	whole := n / rd.size
-	for i := 0; i < whole; i++ {
-		rd.dec(buf[i*rd.size:(i+1)*rd.size], &dst[i])
-	}
+	rd.dec(buf[:whole*rd.size], dst[:whole])
 	rd.nrec += int64(whole)
 	if err == nil {
 		return whole, nil
