@@ -100,7 +100,10 @@ func (rd *Reader) recordDecoder() func(b []byte, r *flow.Record) {
 				r.DstAS = uint32(u16(b[54:], be))
 				r.SrcMask, r.DstMask = b[56], b[57]
 			}
-			r.SetTimesFromUptime()
+			// These records count First/Last from the unix time with an
+			// uptime of 0, so there is no wrap to correct: the modular
+			// formula would put every flow 49.7 days early.
+			r.Start, r.End = int64(r.FTStartMS()), int64(r.FTEndMS())
 		}
 	}
 	if h.ExportVersion == 8 {

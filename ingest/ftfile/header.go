@@ -76,8 +76,33 @@ type Header struct {
 	Vendor         uint8
 	Hostname       string
 	Comments       string
-	Present        uint32 // bit 1<<type for each TLV type seen (stream v1: the fields it has)
-	TLVs           []TLV
+	// Present has bit 1<<type for each TLV type seen. For stream version 1
+	// it is what flow-tools marks present when it converts that header:
+	// VENDOR, EX_VER, AGG_VER, HEADER_FLAGS, ROT_SCHEDULE, FLOW_COUNT, and
+	// CAP_HOSTNAME/COMMENTS when not empty (not the capture times).
+	Present uint32
+	TLVs    []TLV // every TLV in file order, later ones overriding earlier ones in the fields above
+	// IfNames and IfAliases are the IF_NAME/IF_ALIAS TLVs (no 0.68 program
+	// writes them), in file order.
+	IfNames   []IfName
+	IfAliases []IfAlias
+}
+
+// IfName is one IF_NAME TLV: the name of an exporter's interface.
+type IfName struct {
+	Exporter uint32
+	IfIndex  uint16
+	Name     string
+}
+
+// IfAlias is one IF_ALIAS TLV: a name for a list of interfaces.
+type IfAlias struct {
+	Exporter uint32
+	IfIndex  []uint16
+	Name     string
+	// swappedName is what flow-tools shows for a byte-swapped file: it
+	// reads the count as 0 and so takes the name from right after it.
+	swappedName string
 }
 
 // Has reports whether the header carried TLV type t.
@@ -207,6 +232,21 @@ func (h *Header) readV3(r io.Reader) error {
 			h.Hostname = cString(val)
 		case tlvComments:
 			h.Comments = cString(val)
+		case tlvIfName:
+			if len(val) >= 6 {
+				h.IfNames = append(h.IfNames, IfName{Exporter: bo.Uint32(val), IfIndex: bo.Uint16(val[4:]), Name: cString(val[6:])})
+			}
+		case tlvIfAlias:
+			if len(val) >= 6 {
+				n := int(bo.Uint16(val[4:]))
+				if 6+2*n <= len(val) {
+					a := IfAlias{Exporter: bo.Uint32(val), IfIndex: make([]uint16, n), Name: cString(val[6+2*n:]), swappedName: cString(val[6:])}
+					for i := range a.IfIndex {
+						a.IfIndex[i] = bo.Uint16(val[6+2*i:])
+					}
+					h.IfAliases = append(h.IfAliases, a)
+				}
+			}
 		}
 	}
 	return nil
@@ -221,8 +261,11 @@ func cString(b []byte) string {
 	return string(b)
 }
 
-// Presence bits a stream-version-1 header always has.
-const v1Present = 1<<tlvExVer | 1<<tlvHeaderFlags | 1<<tlvRotSchedule | 1<<tlvFlowCount | 1<<tlvFlowLost | 1<<tlvFlowMisordered | 1<<tlvCapHostname | 1<<tlvComments
+// Presence bits flow-tools sets for every stream-version-1 header. It
+// means to mark the capture times but ORs the TLV numbers 6|7 into its
+// field-bit mask, which sets the VENDOR, EX_VER and AGG_VER bits instead;
+// lost and misordered counts are never marked either.
+const v1Present = 1<<tlvVendor | 1<<tlvExVer | 1<<tlvAggVer | 1<<tlvHeaderFlags | 1<<tlvRotSchedule | 1<<tlvFlowCount
 
 func (h *Header) readV1(r io.Reader) error {
 	buf := make([]byte, 356)
@@ -245,6 +288,14 @@ func (h *Header) readV1(r io.Reader) error {
 	h.Hostname = cString(buf[32:100])
 	h.Comments = cString(buf[100:356])
 	h.Present = v1Present
+	if h.Hostname != "" {
+		h.Present |= 1 << tlvCapHostname
+	}
+	if h.Comments != "" {
+		h.Present |= 1 << tlvComments
+	}
+	// flow-tools marks every stream-v1 file as translated (in memory only).
+	h.Flags |= FlagXlate
 	if h.ExportVersion != 1 && h.ExportVersion != 5 {
 		return fmt.Errorf("stream version 1 with export version %d (only 1 and 5 exist)", h.ExportVersion)
 	}
