@@ -62,8 +62,13 @@ func TestWriterRoundTrip(t *testing.T) {
 				}
 				mask := ftfile.FlowExportMask(v, 0)
 				for i := range recs {
-					if toCSV(t, got[i:i+1], mask) != toCSV(t, recs[i:i+1], mask) || got[i].Start != recs[i].Start || got[i].End != recs[i].End {
-						t.Fatalf("v%d be=%v z=%d record %d differs:\n%s\n%s", v, be, level, i, toCSV(t, got[i:i+1], mask), toCSV(t, recs[i:i+1], mask))
+					for _, f := range exportFields {
+						if f.bit&mask != 0 && f.get(&got[i]) != f.get(&recs[i]) {
+							t.Fatalf("v%d be=%v z=%d record %d %s: wrote %s, read %s", v, be, level, i, f.name, f.get(&recs[i]), f.get(&got[i]))
+						}
+					}
+					if got[i].Start != recs[i].Start || got[i].End != recs[i].End || got[i].Fields != mask {
+						t.Fatalf("v%d be=%v z=%d record %d: times %d-%d, want %d-%d, fields %#x", v, be, level, i, got[i].Start, got[i].End, recs[i].Start, recs[i].End, got[i].Fields)
 					}
 				}
 			}
