@@ -105,6 +105,13 @@ func TestReportGoldenSamples(t *testing.T) {
 // a time window and a time zone.
 func TestReportGoldenFixtureTree(t *testing.T) {
 	td := filepath.Join(sharedDir(t), "testdata")
+	// The report names its inputs: a path relative to this package is the
+	// same in every clone (shared/ sits beside the repository), an absolute
+	// one is not.
+	wd, _ := os.Getwd()
+	if rel, err := filepath.Rel(wd, td); err == nil {
+		td = rel
+	}
 	useUTC(t)
 	files := reportDir(t, "--tz", "Europe/Berlin", "--from", "2026-11-20 11:00", "--to", "2026-11-20T13:00:00Z", "--local", "10.20.0.0/16,172.16.8.0/24,192.168.50.0/24", filepath.Join(td, "ft-tree"))
 	compareGolden(t, "ft-tree", files)
