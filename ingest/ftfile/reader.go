@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zlib"
 
 	"github.com/flowsift/flowsift/flow"
@@ -119,7 +120,9 @@ func (rd *Reader) Read(dst []flow.Record) (int, error) {
 		return whole, nil
 	}
 	rd.done = true
-	rd.finish(err, n-whole*rd.size)
+	if err := rd.finish(err, n-whole*rd.size); err != nil {
+		return whole, err
+	}
 	if whole == 0 {
 		return 0, io.EOF
 	}
@@ -139,7 +142,14 @@ func (rd *Reader) openZlib() error {
 	zr, err := zlib.NewReader(rd.br)
 	if err != nil {
 		rd.done = true
-		rd.skip("corrupt", int64(rd.hdr.HeaderLen), fmt.Sprintf("data section is not a zlib stream: %v", err))
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF:
+			rd.skip("truncated", rd.src.n, "file ends inside the zlib header: 0 records")
+		case isCorrupt(err):
+			rd.skip("corrupt", int64(rd.hdr.HeaderLen), fmt.Sprintf("data section is not a zlib stream (%v): 0 records", err))
+		default:
+			return fmt.Errorf("read %s: %w", rd.path, err)
+		}
 		return nil
 	}
 	rd.zr = zr
@@ -171,8 +181,15 @@ func readFull(r io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
-// finish classifies how the data ended.
-func (rd *Reader) finish(err error, partial int) {
+// isCorrupt tells damaged compressed data from a failing reader.
+func isCorrupt(err error) bool {
+	var ce flate.CorruptInputError
+	return errors.As(err, &ce) || errors.Is(err, zlib.ErrChecksum) || errors.Is(err, zlib.ErrHeader) || errors.Is(err, zlib.ErrDictionary)
+}
+
+// finish classifies how the data ended: a cut or damaged tail becomes a
+// Skip; an error of the underlying reader is returned.
+func (rd *Reader) finish(err error, partial int) error {
 	compressed := rd.zr != nil
 	switch {
 	case err == io.EOF && partial == 0:
@@ -180,15 +197,17 @@ func (rd *Reader) finish(err error, partial int) {
 	case err == io.EOF && !compressed:
 		off := int64(rd.hdr.HeaderLen) + rd.nrec*int64(rd.size)
 		rd.skip("truncated", off, fmt.Sprintf("file ends inside a record: %d whole records read, %d bytes dropped", rd.nrec, partial))
-		return
+		return nil
 	case err == io.EOF:
 		rd.skip("truncated", rd.dataOffset(), fmt.Sprintf("zlib stream ends inside a record: %d whole records read, %d bytes dropped", rd.nrec, partial))
-	case err == io.ErrUnexpectedEOF:
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		rd.skip("truncated", rd.src.n, fmt.Sprintf("zlib stream cut short (capture killed or file copied while open): %d whole records read, %d bytes of a partial record dropped", rd.nrec, partial))
-		return
+		return nil
+	case compressed && isCorrupt(err):
+		rd.skip("corrupt", rd.dataOffset(), fmt.Sprintf("corrupt zlib data after %d whole records (rest of the file dropped): %v", rd.nrec, err))
+		return nil
 	default:
-		rd.skip("corrupt", rd.dataOffset(), fmt.Sprintf("data unreadable after %d whole records: %v", rd.nrec, err))
-		return
+		return fmt.Errorf("read %s: after %d records: %w", rd.path, rd.nrec, err)
 	}
 	if compressed {
 		// Stop at the end of the zlib stream (flow-tools loops forever on
@@ -198,6 +217,7 @@ func (rd *Reader) finish(err error, partial int) {
 			rd.skip("trailing-bytes", off, fmt.Sprintf("%d bytes after the end of the zlib stream ignored", extra))
 		}
 	}
+	return nil
 }
 
 // Close releases the inflater.
@@ -234,11 +254,14 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 				return err
 			}
 		}
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read %s: %w", path, err)
+			for _, s := range rd.Skips() {
+				skip(s)
+			}
+			return err // names the path already
 		}
 	}
 	for _, s := range rd.Skips() {

@@ -120,3 +120,89 @@ func FuzzDecode(f *testing.F) {
 		t.Fatal("reader did not end")
 	})
 }
+
+type failingReader struct {
+	r   io.Reader
+	n   int
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, f.err
+	}
+	if len(p) > f.n {
+		p = p[:f.n]
+	}
+	n, err := f.r.Read(p)
+	f.n -= n
+	return n, err
+}
+
+func TestEdgeEndings(t *testing.T) {
+	z := encode(t, 6)
+	plain := encode(t, 0)
+	hdrLen := len(plain) - 500*64
+
+	// A closed capture that received nothing holds an empty zlib stream.
+	var buf bytes.Buffer
+	w, _ := ftfile.NewWriter(&buf, ftfile.WriterConfig{ExportVersion: 5, Level: 6, Capture: true, Flags: ftfile.FlagDone})
+	w.Close()
+	if n, skips, err := decodeBytes(buf.Bytes()); n != 0 || len(skips) != 0 || err != nil {
+		t.Fatalf("empty zlib stream: n=%d skips=%+v err=%v", n, skips, err)
+	}
+	if got := buf.Len() - hdrLen; got != 8 {
+		t.Errorf("empty zlib stream is %d bytes, flow-tools writes 8", got)
+	}
+	// Compressed, DONE, but no data at all: 0 records, nothing to report.
+	if n, skips, err := decodeBytes(z[:hdrLen]); n != 0 || len(skips) != 0 || err != nil {
+		t.Fatalf("complete header-only: n=%d skips=%+v err=%v", n, skips, err)
+	}
+	// Cut inside the 2-byte zlib header.
+	if n, skips, err := decodeBytes(z[:hdrLen+1]); n != 0 || len(skips) != 1 || skips[0].Reason != "truncated" || skips[0].Offset != int64(hdrLen+1) || err != nil {
+		t.Fatalf("cut zlib header: n=%d skips=%+v err=%v", n, skips, err)
+	}
+	// Not zlib at all.
+	notz := append(append([]byte(nil), z[:hdrLen]...), bytes.Repeat([]byte{0x55}, 300)...)
+	if n, skips, err := decodeBytes(notz); n != 0 || len(skips) != 1 || skips[0].Reason != "corrupt" || skips[0].Offset != int64(hdrLen) || err != nil {
+		t.Fatalf("not zlib: n=%d skips=%+v err=%v", n, skips, err)
+	}
+	// Uncompressed file ending exactly on a record boundary: no report.
+	if n, skips, err := decodeBytes(plain[:hdrLen+77*64]); n != 77 || len(skips) != 0 || err != nil {
+		t.Fatalf("boundary: n=%d skips=%+v err=%v", n, skips, err)
+	}
+	// A failing disk is an error naming the file, not a skip.
+	for name, b := range map[string][]byte{"plain": plain, "zlib": z} {
+		ioErr := errors.New("input/output error")
+		fr := &failingReader{r: bytes.NewReader(b), n: len(b) / 2, err: ioErr}
+		err := ftfile.Format{}.Decode("disk.ft", fr, func(flow.Batch) error { return nil }, func(flow.Skip) {})
+		if !errors.Is(err, ioErr) || !strings.Contains(err.Error(), "disk.ft") {
+			t.Errorf("%s: I/O error became %v", name, err)
+		}
+	}
+	// An error from emit stops decoding and comes back as is.
+	stop := errors.New("stop")
+	if err := (ftfile.Format{}).Decode("x.ft", bytes.NewReader(z), func(flow.Batch) error { return stop }, func(flow.Skip) {}); err != stop {
+		t.Errorf("emit error: %v", err)
+	}
+}
+
+func TestFormatSniffAndBatches(t *testing.T) {
+	f := ftfile.Format{}
+	if f.Name() != "flow-tools" || !f.Sniff([]byte{0xCF, 0x10, 1, 3}, "x") || f.Sniff([]byte("#:unix_secs"), "x.csv") || f.Sniff(nil, "x") {
+		t.Fatal("Name/Sniff")
+	}
+	var buf bytes.Buffer
+	w, _ := ftfile.NewWriter(&buf, ftfile.WriterConfig{ExportVersion: 5, Level: 1})
+	recs := sampleRecords()
+	for i := 0; i < 20; i++ {
+		w.Write(recs)
+	}
+	w.Close()
+	var sizes []int
+	total := 0
+	err := f.Decode("b.ft", &buf, func(b flow.Batch) error { sizes = append(sizes, len(b)); total += len(b); return nil }, func(s flow.Skip) { t.Errorf("skip %+v", s) })
+	if err != nil || total != 10000 || len(sizes) != 3 || sizes[0] != 4096 {
+		t.Fatalf("batches %v (%d), err %v", sizes, total, err)
+	}
+}
