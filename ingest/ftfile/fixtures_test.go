@@ -18,21 +18,30 @@ import (
 	"github.com/flowsift/flowsift/ingest/ftfile"
 )
 
-func shared(t testing.TB) string {
-	t.Helper()
+// sharedDir is <repo root>/../shared, or "" when absent.
+func sharedDir() string {
 	dir, _ := os.Getwd()
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			break
 		}
 		if filepath.Dir(dir) == dir {
-			t.Skip("no repository root")
+			return ""
 		}
 		dir = filepath.Dir(dir)
 	}
 	s := filepath.Join(filepath.Dir(dir), "shared")
 	if _, err := os.Stat(s); err != nil {
-		t.Skip("shared fixtures absent: " + s)
+		return ""
+	}
+	return s
+}
+
+func shared(t testing.TB) string {
+	t.Helper()
+	s := sharedDir()
+	if s == "" {
+		t.Skip("shared fixtures (<repo>/../shared) absent")
 	}
 	return s
 }

@@ -105,8 +105,23 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encode(f, 6)[:300])
 	f.Add(encode(f, 0)[:400])
 	f.Add([]byte{0xCF, 0x10, 2, 1})
+	f.Add(buildV1(true, 5, ftfile.FlagCompress, "h", [][60]byte{v1Record(true)}))
+	f.Add(buildV3(false, []byte{1, 2}, tlv{0x02, u16v(false, 8)}, tlv{0x03, []byte{2}}, tlv{0x04, []byte{8}}, tlv{0x11, []byte{1, 2, 3, 4, 5, 6, 'x', 0}}, tlv{0x12, []byte{1, 2, 3, 4, 0, 9, 'y'}}))
+	// Real files of every kind, cut to keep the corpus small.
+	if root := sharedDir(); root != "" {
+		for _, name := range []string{"docs/format-examples/v5-le-compressed.ft", "docs/format-examples/v5-be-uncompressed.ft",
+			"docs/format-examples/v5-le-killed-header-only.ft", "testdata/formats/v8.8.be.z0.ft", "testdata/formats/v8.12.le.z6.ft",
+			"testdata/formats/v1005.be.z6.ft", "testdata/formats/v6.le.z0.ft", "testdata/formats/v1.be.z6.ft"} {
+			if b, err := os.ReadFile(filepath.Join(root, name)); err == nil {
+				f.Add(b[:min(len(b), 700)])
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _, _ = decodeBytes(b)
+		if h, err := ftfile.ReadHeader(bytes.NewReader(b)); err == nil {
+			h.WriteText(io.Discard)
+		}
 		rd, err := ftfile.NewReader(bytes.NewReader(b), "fuzz", ftfile.Options{CompatByteOrder: true})
 		if err != nil {
 			return
