@@ -234,7 +234,7 @@ func (d *Detector) one(r *flow.Record) {
 		d.window = w
 		clear(d.hosts)
 		clear(d.heard)
-		d.pairs.clear()
+		d.pairs.Clear()
 	}
 	d.fanOut(r)
 	d.bogon(r)
@@ -251,10 +251,10 @@ func (d *Detector) fanOut(r *flow.Record) {
 	if b.Less(a) {
 		a, b = b, a
 	}
-	if _, ok := d.pairs.get(a, b); ok {
+	if _, ok := d.pairs.Get(a, b); ok {
 		return
 	}
-	d.pairs.set(a, b, struct{}{})
+	d.pairs.Set(a, b, struct{}{})
 	if a != b {
 		d.peer(r, r.Src, addrKey(r.Src), r.Dst)
 	}

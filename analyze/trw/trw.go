@@ -187,20 +187,20 @@ func (d *Detector) one(r *flow.Record) {
 		d.clock = r.End
 		d.expire(d.clock, false)
 	}
-	if _, ok := d.seen.get(r.Src, r.Dst); ok {
+	if _, ok := d.seen.Get(r.Src, r.Dst); ok {
 		return // not a first contact, and its reverse was handled then
 	}
-	rp, replied := d.seen.get(r.Dst, r.Src)
+	rp, replied := d.seen.Get(r.Dst, r.Src)
 	if replied && rp != notPending && answers(r) {
 		// This flow answers the other side's pending contact.
 		c := &d.queue[rp-d.base]
 		if !c.done && r.Start <= c.start+d.cfg.WindowMS {
 			c.done = true
-			d.seen.set(r.Dst, r.Src, notPending)
+			d.seen.Set(r.Dst, r.Src, notPending)
 			d.outcome(c, true)
 		}
 	}
-	d.seen.set(r.Src, r.Dst, notPending)
+	d.seen.Set(r.Src, r.Dst, notPending)
 	if replied && (d.cfg.InitiatedOnly || !answers(r)) {
 		// The destination spoke to this source first: a refusal says
 		// nothing of this source, and with InitiatedOnly neither does an
@@ -234,7 +234,7 @@ func (d *Detector) one(r *flow.Record) {
 		// can still come, so wait until the stream passes its end.
 		deadline = d.clock
 	}
-	d.seen.set(r.Src, r.Dst, d.base+int64(len(d.queue)))
+	d.seen.Set(r.Src, r.Dst, d.base+int64(len(d.queue)))
 	d.queue = append(d.queue, contact{src: r.Src, dst: r.Dst, start: r.Start, index: d.index, deadline: deadline})
 	d.queue[len(d.queue)-1].rec = *r
 }
@@ -250,7 +250,7 @@ func (d *Detector) expire(now int64, force bool) {
 		force = false
 		if !c.done {
 			c.done = true
-			d.seen.set(c.src, c.dst, notPending)
+			d.seen.Set(c.src, c.dst, notPending)
 			d.outcome(c, false)
 		}
 		d.head++
