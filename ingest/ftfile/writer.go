@@ -80,11 +80,16 @@ func NewWriter(w io.Writer, cfg WriterConfig) (*Writer, error) {
 		put(tlvPktCorrupt, u32(cfg.PktCorrupt))
 		put(tlvSeqReset, u32(cfg.SeqReset))
 	}
-	if cfg.Hostname != "" {
+	// flow-capture always names its host; streams only when told to.
+	if cfg.Capture || cfg.Hostname != "" {
 		put(tlvCapHostname, append([]byte(cfg.Hostname), 0))
 	}
 	if cfg.Comments != "" {
 		put(tlvComments, append([]byte(cfg.Comments), 0))
+	}
+	// flow-tools refuses to write (and expects no more than) 16 KiB.
+	if len(tlv)+8 > 16384 {
+		return nil, fmt.Errorf("write: header of %d bytes exceeds flow-tools' 16384", len(tlv)+8)
 	}
 	hl := 8 + len(tlv)
 	hl = (hl + 3) &^ 3
@@ -103,19 +108,28 @@ func NewWriter(w io.Writer, cfg WriterConfig) (*Writer, error) {
 		}
 		wr.zw, wr.data = zw, zw
 	}
-	wr.buf = make([]byte, size)
+	wr.buf = make([]byte, size*writeChunk)
 	return wr, nil
 }
+
+// writeChunk records are encoded per write to the deflater.
+const writeChunk = 1024
 
 // Write encodes a batch from the records' raw fields (UnixSecs,
 // UnixNsecs, SysUptime, First, Last and the rest); Start and End are not
 // read, so callers set the raw fields (Record.SetUptimeFromTimes).
+// Fields wider than the version's (ports, AS numbers, ifIndex above 16
+// bits, counters above 32 bits) are truncated as flow-tools would.
 func (w *Writer) Write(b flow.Batch) error {
-	for i := range b {
-		w.encode(&b[i], w.buf)
-		if _, err := w.data.Write(w.buf); err != nil {
-			return err
+	for len(b) > 0 {
+		n := min(len(b), writeChunk)
+		for i := range n {
+			w.encode(&b[i], w.buf[i*w.size:(i+1)*w.size])
 		}
+		if _, err := w.data.Write(w.buf[:n*w.size]); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		b = b[n:]
 	}
 	return nil
 }
