@@ -2,22 +2,16 @@ package talkers
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/csv"
-	"fmt"
 	"math/rand/v2"
-	"net"
-	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/nfv5"
 )
 
 // TestAgainstNfdump sends synthetic flows as NetFlow v5 to a real nfcapd on
@@ -34,7 +28,7 @@ func TestAgainstNfdump(t *testing.T) {
 		}
 	}
 	flows := synthFlows(3000, 7)
-	file := captureV5(t, flows)
+	file := nfv5.CaptureWithNfcapd(t, flows)
 	if d := os.Getenv("STATS_KEEP"); d != "" {
 		b, _ := os.ReadFile(file)
 		os.WriteFile(d, b, 0o644)
@@ -212,100 +206,4 @@ func synthFlows(n int, seed uint64) flow.Batch {
 			TCPFlags: 0x1b}
 	}
 	return out
-}
-
-// captureV5 runs nfcapd on a loopback port, sends the flows as NetFlow v5
-// and returns the closed nfcapd file.
-func captureV5(t *testing.T, flows flow.Batch) string {
-	t.Helper()
-	dir := t.TempDir()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Skipf("no loopback UDP: %v", err)
-	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	pc.Close()
-	var logb bytes.Buffer
-	cmd := exec.Command("nfcapd", "-w", dir, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "3600")
-	cmd.Stdout, cmd.Stderr = &logb, &logb
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nfcapd: %v", err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}()
-	// Wait for the socket.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(logb.String(), "Startup") {
-		if time.Now().After(deadline) {
-			t.Fatalf("nfcapd did not start: %s", logb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	conn, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var seq uint32
-	for i := 0; i < len(flows); i += 30 {
-		pkt := v5Packet(flows[i:min(i+30, len(flows))], seq)
-		seq += uint32(min(30, len(flows)-i))
-		if _, err := conn.Write(pkt); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Microsecond) // keep the socket buffer from overflowing
-	}
-	time.Sleep(300 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
-	stopped = true
-	files, _ := filepath.Glob(filepath.Join(dir, "nfcapd.2*"))
-	if len(files) != 1 {
-		t.Fatalf("nfcapd files %v; log:\n%s", files, logb.String())
-	}
-	if !strings.Contains(logb.String(), fmt.Sprintf("Flows: %d,", len(flows))) {
-		t.Fatalf("nfcapd did not receive every flow:\n%s", logb.String())
-	}
-	return files[0]
-}
-
-// v5Packet encodes up to 30 IPv4 flows as one NetFlow v5 export packet.
-// Times: unix_secs is the last flow's end, sysUptime a day, First/Last the
-// flows' offsets on that uptime clock.
-func v5Packet(b flow.Batch, seq uint32) []byte {
-	var now int64
-	for i := range b {
-		now = max(now, b[i].End)
-	}
-	nowS := now/1000 + 1
-	const uptime = 86_400_000
-	buf := make([]byte, 24+48*len(b))
-	be := binary.BigEndian
-	be.PutUint16(buf[0:], 5)
-	be.PutUint16(buf[2:], uint16(len(b)))
-	be.PutUint32(buf[4:], uptime)
-	be.PutUint32(buf[8:], uint32(nowS))
-	be.PutUint32(buf[16:], seq)
-	up := func(ms int64) uint32 { return uint32(uptime - (nowS*1000 - ms)) }
-	for i := range b {
-		r := &b[i]
-		o := buf[24+48*i:]
-		a4 := func(a netip.Addr) uint32 { return flow.AddrU32(a) }
-		be.PutUint32(o[0:], a4(r.Src))
-		be.PutUint32(o[4:], a4(r.Dst))
-		be.PutUint32(o[16:], uint32(r.Packets))
-		be.PutUint32(o[20:], uint32(r.Octets))
-		be.PutUint32(o[24:], up(r.Start))
-		be.PutUint32(o[28:], up(r.End))
-		be.PutUint16(o[32:], r.SrcPort)
-		be.PutUint16(o[34:], r.DstPort)
-		o[37] = r.TCPFlags
-		o[38] = r.Proto
-	}
-	return buf
 }
