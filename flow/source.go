@@ -17,3 +17,31 @@ type Skip struct {
 	Fatal  bool   // the whole file was skipped (as opposed to a row or a tail)
 	Count  int64  // how many rows/records this covers (bad rows merged per file), at least 1
 }
+
+// BadRows merges consecutive bad rows of a text input into one Skip with a
+// count, so a garbage file yields one summary line with an exact count
+// instead of thousands. Call Add per bad row and Flush at the end (and
+// before returning an error).
+type BadRows struct {
+	Path string
+	Skip func(Skip)
+	run  *Skip
+}
+
+// Add records that line could not be read, for the reason detail.
+func (b *BadRows) Add(line int64, detail string) {
+	if b.run != nil && b.run.Line+b.run.Count == line {
+		b.run.Count++
+		return
+	}
+	b.Flush()
+	b.run = &Skip{Path: b.Path, Offset: -1, Line: line, Reason: "bad-row", Detail: detail, Count: 1}
+}
+
+// Flush reports the pending run of bad rows, if any.
+func (b *BadRows) Flush() {
+	if b.run != nil {
+		b.Skip(*b.run)
+		b.run = nil
+	}
+}

@@ -220,20 +220,14 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 	}
 	haveTimes := mask&(flow.FUnixSecs|flow.FSysUptime|flow.FFirst|flow.FLast) == flow.FUnixSecs|flow.FSysUptime|flow.FFirst|flow.FLast
 	batch := make(flow.Batch, 0, 4096)
-	var badRun *flow.Skip
-	flushBad := func() {
-		if badRun != nil {
-			skip(*badRun)
-			badRun = nil
-		}
-	}
+	bad := flow.BadRows{Path: path, Skip: skip}
 	line := int64(1)
 	fields := make([]string, 0, len(cols))
 	for {
 		s, err := br.ReadString('\n')
 		if s == "" && err != nil {
 			if err != io.EOF {
-				flushBad()
+				bad.Flush()
 				return fmt.Errorf("read %s: line %d: %w", path, line+1, err)
 			}
 			break
@@ -258,14 +252,7 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 			if f.Strict {
 				return fmt.Errorf("read %s: line %d: %w", path, line, perr)
 			}
-			// Consecutive bad rows become one skip, so a garbage file
-			// yields one line in the summary with an exact count.
-			if badRun != nil && badRun.Line+badRun.Count == line {
-				badRun.Count++
-			} else {
-				flushBad()
-				badRun = &flow.Skip{Path: path, Offset: -1, Line: line, Reason: "bad-row", Detail: perr.Error(), Count: 1}
-			}
+			bad.Add(line, perr.Error())
 			continue
 		}
 		switch {
@@ -283,7 +270,7 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 			batch = make(flow.Batch, 0, 4096)
 		}
 	}
-	flushBad()
+	bad.Flush()
 	if len(batch) > 0 {
 		return emit(batch)
 	}

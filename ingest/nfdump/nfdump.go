@@ -219,20 +219,14 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 		}
 	}
 	batch := make(flow.Batch, 0, 4096)
-	var badRun *flow.Skip
-	flushBad := func() {
-		if badRun != nil {
-			skip(*badRun)
-			badRun = nil
-		}
-	}
+	bad := flow.BadRows{Path: path, Skip: skip}
 	line := int64(1)
 	fields := make([]string, 0, len(names))
 	for {
 		s, err := br.ReadString('\n')
 		if s == "" && err != nil {
 			if err != io.EOF {
-				flushBad()
+				bad.Flush()
 				return fmt.Errorf("read %s: line %d: %w", path, line+1, err)
 			}
 			break
@@ -269,12 +263,7 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 			if f.Strict {
 				return fmt.Errorf("read %s: line %d: %w", path, line, perr)
 			}
-			if badRun != nil && badRun.Line+badRun.Count == line {
-				badRun.Count++
-			} else {
-				flushBad()
-				badRun = &flow.Skip{Path: path, Offset: -1, Line: line, Reason: "bad-row", Detail: perr.Error(), Count: 1}
-			}
+			bad.Add(line, perr.Error())
 			continue
 		}
 		rec.Start = max(rt.ts, rt.te-rt.td)
@@ -289,7 +278,7 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 			batch = batch[:0]
 		}
 	}
-	flushBad()
+	bad.Flush()
 	if len(batch) > 0 {
 		return emit(batch)
 	}
