@@ -74,7 +74,7 @@ type run struct {
 	fAnd, fOr             uint8
 	service               uint64 // flows that look like service replies
 	svc                   map[portKey]uint64
-	dsts                  map[netip.Addr]uint64
+	dsts                  addrCounts
 	ports                 map[portKey]uint64
 	truncated             bool
 }
@@ -89,20 +89,21 @@ type source struct {
 // finding with AddFinding (or the Sink); then call Result once. Not safe for
 // concurrent use.
 type Accountant struct {
-	cfg      Config
-	idx      uint64 // flows added so far (1-based position of the last one)
-	now      int64  // largest End seen
-	sources  map[netip.Addr]*source
-	findings map[netip.Addr][]analyze.Finding
-	excess   []analyze.Finding
-	nfind    int
+	cfg       Config
+	idx       uint64 // flows added so far (1-based position of the last one)
+	now       int64  // largest End seen
+	sources   sourceMap
+	nextSweep uint64 // flow index of the next sweep
+	findings  map[netip.Addr][]analyze.Finding
+	excess    []analyze.Finding
+	nfind     int
 }
 
 // New returns an empty Accountant.
 func New(cfg Config) *Accountant {
 	return &Accountant{
 		cfg:      cfg.withDefaults(),
-		sources:  make(map[netip.Addr]*source),
+		sources:  newSourceMap(),
 		findings: make(map[netip.Addr][]analyze.Finding),
 	}
 }
@@ -134,10 +135,10 @@ func (a *Accountant) Add(b flow.Batch) {
 func (a *Accountant) AddRecord(r *flow.Record) {
 	a.idx++
 	a.now = max(a.now, r.End)
-	s := a.sources[r.Src]
+	s := a.sources.get(r.Src)
 	if s == nil {
 		s = &source{}
-		a.sources[r.Src] = s
+		a.sources.put(r.Src, s)
 	}
 	var cur *run
 	if n := len(s.runs); n > 0 && r.End-s.runs[n-1].last <= a.cfg.Gap {
@@ -147,8 +148,14 @@ func (a *Accountant) AddRecord(r *flow.Record) {
 		s.runs = append(s.runs, cur)
 	}
 	a.account(cur, r)
-	if a.idx%sweepEvery == 0 {
-		a.sweep()
+	if a.idx >= a.nextSweep {
+		// A sweep visits every source, so sweeps are at least as many flows
+		// apart as there are sources: amortised O(1) a flow, and at most
+		// twice the live sources held.
+		if a.nextSweep != 0 {
+			a.sweep()
+		}
+		a.nextSweep = a.idx + uint64(max(sweepEvery, a.sources.len()))
 	}
 }
 
@@ -174,17 +181,16 @@ func (a *Accountant) account(cur *run, r *flow.Record) {
 		}
 		cur.svc[mkPortKey(r.Proto, r.SrcPort)]++
 	}
-	if cur.dsts == nil {
-		cur.dsts = make(map[netip.Addr]uint64)
-		cur.ports = make(map[portKey]uint64)
-	}
-	if _, ok := cur.dsts[r.Dst]; ok || len(cur.dsts) < a.cfg.MaxTargets {
-		cur.dsts[r.Dst]++
-	} else {
+	if !cur.dsts.inc(r.Dst, a.cfg.MaxTargets) {
 		cur.truncated = true
 	}
+	if cur.ports == nil {
+		cur.ports = make(map[portKey]uint64)
+	}
 	pk := mkPortKey(r.Proto, r.DstPort)
-	if _, ok := cur.ports[pk]; ok || len(cur.ports) < a.cfg.MaxPorts {
+	if len(cur.ports) < a.cfg.MaxPorts {
+		cur.ports[pk]++
+	} else if _, ok := cur.ports[pk]; ok {
 		cur.ports[pk]++
 	} else {
 		cur.truncated = true
@@ -212,7 +218,7 @@ func isServiceReply(r *flow.Record) bool {
 // judged only FindingLag flows after its last flow so that findings still
 // on their way are counted.
 func (a *Accountant) sweep() {
-	for src, s := range a.sources {
+	for src, s := range a.sources.all() {
 		kept := s.runs[:0]
 		for i, r := range s.runs {
 			finished := i < len(s.runs)-1 || a.now-r.last > a.cfg.Gap
@@ -224,7 +230,7 @@ func (a *Accountant) sweep() {
 		clear(s.runs[len(kept):])
 		s.runs = kept
 		if len(s.runs) == 0 {
-			delete(a.sources, src)
+			a.sources.delete(src)
 		}
 	}
 }

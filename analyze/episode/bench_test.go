@@ -105,14 +105,14 @@ func BenchmarkMemory(b *testing.B) {
 		keys := c.Distinct(talkers.SrcIP) + c.Distinct(talkers.DstIP) + c.Distinct(talkers.Pair)
 		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc-3*65536*40)/float64(keys), "talkers-B/addrkey")
 		var runs, pairs int
-		for _, s := range a.sources {
+		for _, s := range a.sources.all() {
 			runs += len(s.runs)
 			for _, r := range s.runs {
-				pairs += len(r.dsts) + len(r.ports)
+				pairs += r.dsts.len() + len(r.ports)
 			}
 		}
-		b.ReportMetric(float64(m2.HeapAlloc-m1.HeapAlloc)/float64(len(a.sources)), "episode-B/source")
-		b.ReportMetric(float64(len(a.sources)), "sources")
+		b.ReportMetric(float64(m2.HeapAlloc-m1.HeapAlloc)/float64(a.sources.len()), "episode-B/source")
+		b.ReportMetric(float64(a.sources.len()), "sources")
 		b.ReportMetric(float64(pairs), "setentries")
 		keep = []any{c, a}
 	}

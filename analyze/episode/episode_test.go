@@ -316,10 +316,10 @@ func TestSweepFreesQuietSources(t *testing.T) {
 	scanner := b[5].Src
 	a.AddFinding(hostScan(scanner, 6, b[5].Start))
 	a.Add(b)
-	if n := len(a.sources); n > sweepEvery+1100 {
+	if n := a.sources.len(); n > sweepEvery+1100 {
 		t.Errorf("sources kept after sweeps = %d, want about the last sweep's live ones", n)
 	}
-	if a.sources[scanner] == nil {
+	if a.sources.get(scanner) == nil {
 		t.Fatalf("source with a finding was freed")
 	}
 	res := a.Result()

@@ -59,7 +59,7 @@ func (a *Accountant) Result() *Result {
 		fs := slices.Clone(a.findings[src])
 		sortFindings(fs)
 		var runs []*run
-		if s := a.sources[src]; s != nil {
+		if s := a.sources.get(src); s != nil {
 			runs = s.runs
 		}
 		groups := make(map[int][]analyze.Finding)
@@ -83,7 +83,7 @@ func (a *Accountant) Result() *Result {
 				Flags: FlagsSummary(r.fAnd, r.fOr, r.tcp), TCPFlows: r.tcp, NoAckFlows: r.noAck,
 				Truncated: r.truncated,
 			}
-			for d, n := range r.dsts {
+			for d, n := range r.dsts.all() {
 				b.dsts[d] += n
 			}
 			top := map[portKey]uint64{}

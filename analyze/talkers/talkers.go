@@ -199,47 +199,76 @@ func (a *acc) add(r *flow.Record, fl uint64) {
 
 type pairKey struct{ src, dst netip.Addr }
 
-// addrTable maps a key to an index in a dense slice: one map lookup per flow
-// for keys already seen, and the slice keeps the counters out of the map's
-// buckets so growth copies only indexes. IPv4 keys are packed into integers
-// because hashing a netip.Addr (which holds a pointer) costs several times
-// more than hashing a uint64.
+// table4 counts keys that pack into 64 bits (an IPv4 address, an IPv4
+// pair), the bulk of real traffic. The map holds only an index; counters and
+// keys live in fixed-size chunks, so growing never copies them (a table of a
+// million pairs grown by doubling spent more time in copying and in page
+// faults than in counting) and nothing in it holds a pointer for the
+// garbage collector to scan.
+type table4 struct {
+	idx    map[uint64]uint32
+	chunks [][]entry4
+	n      int
+}
+
+type entry4 struct {
+	acc
+	key uint64
+}
+
+const (
+	chunkShift = 12
+	chunkSize  = 1 << chunkShift
+)
+
+func (t *table4) get(k uint64) *acc {
+	i, ok := t.idx[k]
+	if !ok {
+		i = uint32(t.n)
+		t.n++
+		if int(i)&(chunkSize-1) == 0 {
+			t.chunks = append(t.chunks, make([]entry4, chunkSize))
+		}
+		t.idx[k] = i
+		e := &t.chunks[i>>chunkShift][i&(chunkSize-1)]
+		e.key = k
+		return &e.acc
+	}
+	return &t.chunks[i>>chunkShift][i&(chunkSize-1)].acc
+}
+
+func (t *table4) each(f func(key uint64, a *acc)) {
+	for i := 0; i < t.n; i++ {
+		e := &t.chunks[i>>chunkShift][i&(chunkSize-1)]
+		f(e.key, &e.acc)
+	}
+}
+
+// addrTable counts by address or pair: IPv4 keys packed in a table4, the
+// others (IPv6, mixed pairs) in a plain map to a dense slice.
 type addrTable[K comparable] struct {
-	v4   map[uint64]uint32
+	v4   table4
 	idx  map[K]uint32
 	keys []K
 	accs []acc
 }
 
 func newAddrTable[K comparable]() *addrTable[K] {
-	return &addrTable[K]{v4: make(map[uint64]uint32), idx: make(map[K]uint32)}
-}
-
-func (t *addrTable[K]) add(k K) uint32 {
-	i := uint32(len(t.accs))
-	t.keys = append(t.keys, k)
-	t.accs = append(t.accs, acc{})
-	return i
-}
-
-// get4 looks up a key whose packed IPv4 form is p.
-func (t *addrTable[K]) get4(p uint64, k K) *acc {
-	i, ok := t.v4[p]
-	if !ok {
-		i = t.add(k)
-		t.v4[p] = i
-	}
-	return &t.accs[i]
+	return &addrTable[K]{v4: table4{idx: make(map[uint64]uint32)}, idx: make(map[K]uint32)}
 }
 
 func (t *addrTable[K]) get(k K) *acc {
 	i, ok := t.idx[k]
 	if !ok {
-		i = t.add(k)
+		i = uint32(len(t.accs))
+		t.keys = append(t.keys, k)
+		t.accs = append(t.accs, acc{})
 		t.idx[k] = i
 	}
 	return &t.accs[i]
 }
+
+func (t *addrTable[K]) len() int { return t.v4.n + len(t.keys) }
 
 // Counter accumulates every table. Not safe for concurrent use.
 type Counter struct {
@@ -290,9 +319,9 @@ func (c *Counter) AddRecord(r *flow.Record) {
 	c.total.add(r, fl)
 	if r.Src.Is4() && r.Dst.Is4() {
 		s, d := uint64(flow.AddrU32(r.Src)), uint64(flow.AddrU32(r.Dst))
-		c.src.get4(s, r.Src).add(r, fl)
-		c.dst.get4(d, r.Dst).add(r, fl)
-		c.pair.get4(s<<32|d, pairKey{r.Src, r.Dst}).add(r, fl)
+		c.src.v4.get(s).add(r, fl)
+		c.dst.v4.get(d).add(r, fl)
+		c.pair.v4.get(s<<32|d).add(r, fl)
 	} else {
 		c.addr(c.src, r.Src).add(r, fl)
 		c.addr(c.dst, r.Dst).add(r, fl)
@@ -307,7 +336,7 @@ func (c *Counter) AddRecord(r *flow.Record) {
 
 func (c *Counter) addr(t *addrTable[netip.Addr], a netip.Addr) *acc {
 	if a.Is4() {
-		return t.get4(uint64(flow.AddrU32(a)), a)
+		return t.v4.get(uint64(flow.AddrU32(a)))
 	}
 	return t.get(a)
 }
@@ -322,11 +351,11 @@ func (c *Counter) Records() uint64 { return c.flowsN }
 func (c *Counter) Distinct(k Key) int {
 	switch k {
 	case SrcIP:
-		return len(c.src.keys)
+		return c.src.len()
 	case DstIP:
-		return len(c.dst.keys)
+		return c.dst.len()
 	case Pair:
-		return len(c.pair.keys)
+		return c.pair.len()
 	case SrcPort:
 		return countUsed(c.sport)
 	case DstPort:
@@ -358,14 +387,13 @@ func (c *Counter) Top(k Key, o Order) (Table, error) {
 	sel := selector{n: c.n, k: k, o: o}
 	switch k {
 	case SrcIP:
-		for i, a := range c.src.keys {
-			sel.offer(Row{Addr: a}, c.src.accs[i])
-		}
+		offerAddrs(&sel, c.src)
 	case DstIP:
-		for i, a := range c.dst.keys {
-			sel.offer(Row{Addr: a}, c.dst.accs[i])
-		}
+		offerAddrs(&sel, c.dst)
 	case Pair:
+		c.pair.v4.each(func(k uint64, a *acc) {
+			sel.offer(Row{Addr: flow.AddrFromU32(uint32(k >> 32)), Dst: flow.AddrFromU32(uint32(k))}, *a)
+		})
 		for i, p := range c.pair.keys {
 			sel.offer(Row{Addr: p.src, Dst: p.dst}, c.pair.accs[i])
 		}
@@ -420,6 +448,13 @@ func (s *selector) result() []Row {
 		slices.SortFunc(s.rows, func(x, y Row) int { return compareRows(s.k, s.o, x, y) })
 	}
 	return s.rows
+}
+
+func offerAddrs(s *selector, t *addrTable[netip.Addr]) {
+	t.v4.each(func(k uint64, a *acc) { s.offer(Row{Addr: flow.AddrFromU32(uint32(k))}, *a) })
+	for i, a := range t.keys {
+		s.offer(Row{Addr: a}, t.accs[i])
+	}
 }
 
 func offerPorts(s *selector, a []acc) {
