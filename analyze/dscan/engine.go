@@ -69,6 +69,12 @@ type part struct {
 	cap     int
 	evicted uint64
 	events  []pending
+	// Recycled destinations and port sets: a busy archive creates and ages
+	// out a destination every few flows, and reusing them spares the
+	// allocator and the garbage collector most of the engine's memory
+	// traffic.
+	freeDst   *dest
+	freePorts []*portSet
 }
 
 type pending struct {
@@ -278,13 +284,14 @@ func (p *part) flow(r *flow.Record, idx uint64) {
 		s.dl.moveBack(d)
 		if r.DstPort < 1024 && s.flags&FlagPortScan == 0 {
 			if d.ports == nil {
-				d.ports = &portSet{}
+				d.ports = p.newPorts()
 			}
 			d.ports.add(r.DstPort)
 			if d.ports.n >= c.PortTrigger {
 				p.emit(idx, 3, analyze.Finding{Kind: analyze.PortScan, Src: r.Src, Dst: r.Dst, Time: r.Start, Flow: *r,
 					Rule: "ports of one destination >= S", Threshold: float64(c.PortTrigger), Value: float64(d.ports.n),
 					Targets: []netip.Addr{r.Dst}, Ports: d.ports.list()})
+				p.freePorts = append(p.freePorts, d.ports)
 				d.ports = nil
 				s.flags |= FlagPortScan
 			}
@@ -309,12 +316,28 @@ func (p *part) flow(r *flow.Record, idx uint64) {
 }
 
 func (p *part) addDest(s *source, r *flow.Record, idx uint64) {
-	d := &dest{addr: r.Dst, seen: idx}
+	d := p.freeDst
+	if d != nil {
+		p.freeDst = d.next
+		*d = dest{addr: r.Dst, seen: idx}
+	} else {
+		d = &dest{addr: r.Dst, seen: idx}
+	}
 	if r.DstPort < 1024 && s.flags&FlagPortScan == 0 {
-		d.ports = &portSet{}
+		d.ports = p.newPorts()
 		d.ports.add(r.DstPort)
 	}
 	p.putDst(s, d)
+}
+
+func (p *part) newPorts() *portSet {
+	if n := len(p.freePorts); n > 0 {
+		ps := p.freePorts[n-1]
+		p.freePorts = p.freePorts[:n-1]
+		*ps = portSet{}
+		return ps
+	}
+	return &portSet{}
 }
 
 func newPart(cfg *Config, capPer int) *part {
@@ -371,6 +394,11 @@ func (p *part) delDst(s *source, d *dest) {
 	}
 	s.dl.remove(d)
 	s.ndst--
+	if d.ports != nil {
+		p.freePorts = append(p.freePorts, d.ports)
+	}
+	*d = dest{next: p.freeDst}
+	p.freeDst = d
 }
 
 func (s *source) targets() []netip.Addr {
