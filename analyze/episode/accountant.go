@@ -75,8 +75,7 @@ type run struct {
 	service               uint64 // flows that look like service replies
 	svc                   map[portKey]uint64
 	dsts                  addrCounts
-	ports                 map[portKey]uint64
-	truncated             bool
+	ports                 keyCounts // by portKey
 }
 
 type source struct {
@@ -181,20 +180,8 @@ func (a *Accountant) account(cur *run, r *flow.Record) {
 		}
 		cur.svc[mkPortKey(r.Proto, r.SrcPort)]++
 	}
-	if !cur.dsts.inc(r.Dst, a.cfg.MaxTargets) {
-		cur.truncated = true
-	}
-	if cur.ports == nil {
-		cur.ports = make(map[portKey]uint64)
-	}
-	pk := mkPortKey(r.Proto, r.DstPort)
-	if len(cur.ports) < a.cfg.MaxPorts {
-		cur.ports[pk]++
-	} else if _, ok := cur.ports[pk]; ok {
-		cur.ports[pk]++
-	} else {
-		cur.truncated = true
-	}
+	cur.dsts.inc(r.Dst, a.cfg.MaxTargets)
+	cur.ports.add(uint32(mkPortKey(r.Proto, r.DstPort)), a.cfg.MaxPorts)
 }
 
 // isServiceReply says whether a flow looks like a server answering a client:

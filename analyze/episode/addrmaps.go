@@ -63,47 +63,50 @@ func (m sourceMap) all() iter.Seq2[netip.Addr, *source] {
 	}
 }
 
-// addrCounts counts flows per destination address.
+// addrCounts counts flows per destination address: IPv4 in a keyCounts,
+// the rest in a map. The cap on distinct addresses covers both, in
+// arrival order.
 type addrCounts struct {
-	v4 map[uint32]uint64
+	v4 keyCounts
 	v6 map[netip.Addr]uint64
 }
 
-func (c *addrCounts) len() int { return len(c.v4) + len(c.v6) }
-
-// inc counts one flow to a. A new address is taken only while fewer than
-// limit are held; inc reports whether the flow was counted.
-func (c *addrCounts) inc(a netip.Addr, limit int) bool {
-	room := c.len() < limit
+// inc counts one flow to a; limit caps the distinct addresses.
+func (c *addrCounts) inc(a netip.Addr, limit int) {
 	if a.Is4() {
-		if c.v4 == nil {
-			c.v4 = make(map[uint32]uint64)
-		}
-		k := flow.AddrU32(a)
-		if !room {
-			if _, ok := c.v4[k]; !ok {
-				return false
-			}
-		}
-		c.v4[k]++
-		return true
+		c.v4.add(flow.AddrU32(a), limit-len(c.v6))
+		return
 	}
 	if c.v6 == nil {
 		c.v6 = make(map[netip.Addr]uint64)
 	}
-	if !room {
-		if _, ok := c.v6[a]; !ok {
-			return false
-		}
+	if _, ok := c.v6[a]; ok {
+		c.v6[a]++
+		return
 	}
-	c.v6[a]++
-	return true
+	if len(c.v4.keys)+len(c.v4.log)+len(c.v6) >= limit {
+		// Near the cap, the IPv4 flows logged before this one take their
+		// places first, so that arrival order decides across families too.
+		c.v4.compact(limit - len(c.v6))
+	}
+	if len(c.v4.keys)+len(c.v6) < limit {
+		c.v6[a] = 1
+	} else {
+		c.v4.truncated = true
+	}
 }
+
+// finish compacts the counts; len and all read the compacted table.
+func (c *addrCounts) finish(limit int) { c.v4.compact(limit - len(c.v6)) }
+
+func (c *addrCounts) truncated() bool { return c.v4.truncated }
+
+func (c *addrCounts) len() int { return len(c.v4.keys) + len(c.v6) }
 
 func (c *addrCounts) all() iter.Seq2[netip.Addr, uint64] {
 	return func(yield func(netip.Addr, uint64) bool) {
-		for k, n := range c.v4 {
-			if !yield(flow.AddrFromU32(k), n) {
+		for i, k := range c.v4.keys {
+			if !yield(flow.AddrFromU32(k), c.v4.counts[i]) {
 				return
 			}
 		}

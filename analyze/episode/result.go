@@ -76,21 +76,24 @@ func (a *Accountant) Result() *Result {
 			if len(g) == 0 {
 				continue
 			}
+			r.dsts.finish(cfg.MaxTargets)
+			r.ports.compact(cfg.MaxPorts)
 			b := built{dsts: map[netip.Addr]uint64{}, ports: map[uint16]uint64{}, svc: r.svc, svcN: r.service}
 			ep := Episode{
 				Src: src, First: r.first, Last: r.last,
 				Flows: r.flows, Packets: r.packets, Bytes: r.bytes,
 				Flags: FlagsSummary(r.fAnd, r.fOr, r.tcp), TCPFlows: r.tcp, NoAckFlows: r.noAck,
-				Truncated: r.truncated,
+				Truncated: r.dsts.truncated() || r.ports.truncated,
 			}
 			for d, n := range r.dsts.all() {
 				b.dsts[d] += n
 			}
 			top := map[portKey]uint64{}
-			for pk, n := range r.ports {
+			r.ports.each(func(k uint32, n uint64) {
+				pk := portKey(k)
 				b.ports[pk.port()] += n
 				top[pk] += n
-			}
+			})
 			ep.TopPorts = topPorts(top, cfg.TopPorts)
 			b.ep = ep
 			fillFromFindings(&b.ep, g, b.dsts, b.ports)

@@ -1,0 +1,78 @@
+package episode
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+)
+
+// refCounts is the obvious set with a cap: the first limit distinct keys in
+// arrival order are counted, later new keys are dropped.
+func refCounts(keys []uint32, limit int) (map[uint32]uint64, bool) {
+	m := map[uint32]uint64{}
+	trunc := false
+	for _, k := range keys {
+		if _, ok := m[k]; ok || len(m) < limit {
+			m[k]++
+		} else {
+			trunc = true
+		}
+	}
+	return m, trunc
+}
+
+func TestKeyCountsEqualsASetWithACap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct{ n, space, limit int }{
+		{0, 10, 5}, {1, 10, 5}, {50, 10, 100}, {5000, 300, 1 << 20},
+		{5000, 300, 200}, {100000, 70000, 65536}, {20000, 1000, 1},
+	} {
+		keys := make([]uint32, tc.n)
+		for i := range keys {
+			keys[i] = uint32(rng.IntN(tc.space)) * 2654435761 // spread over the key space
+		}
+		var c keyCounts
+		for _, k := range keys {
+			c.add(k, tc.limit)
+		}
+		want, trunc := refCounts(keys, tc.limit)
+		if got := c.distinct(tc.limit); got != len(want) {
+			t.Fatalf("%+v: distinct = %d, want %d", tc, got, len(want))
+		}
+		prev := -1
+		c.each(func(k uint32, n uint64) {
+			if int(k) <= prev {
+				t.Fatalf("%+v: keys not ascending at %d", tc, k)
+			}
+			prev = int(k)
+			if want[k] != n {
+				t.Fatalf("%+v: count[%d] = %d, want %d", tc, k, n, want[k])
+			}
+		})
+		if c.truncated != trunc {
+			t.Errorf("%+v: truncated = %v, want %v", tc, c.truncated, trunc)
+		}
+	}
+}
+
+func TestAddrCountsCapCoversBothFamilies(t *testing.T) {
+	var c addrCounts
+	const limit = 3
+	for _, s := range []string{"10.0.0.1", "2001:db8::1", "10.0.0.2", "10.0.0.1", "10.0.0.3", "2001:db8::2", "2001:db8::1"} {
+		c.inc(netip.MustParseAddr(s), limit)
+	}
+	c.finish(limit)
+	got := map[string]uint64{}
+	for a, n := range c.all() {
+		got[a.String()] = n
+	}
+	want := map[string]uint64{"10.0.0.1": 2, "10.0.0.2": 1, "2001:db8::1": 2}
+	if len(got) != len(want) || c.len() != len(want) || !c.truncated() {
+		t.Fatalf("got %v (len %d, truncated %v), want %v truncated", got, c.len(), c.truncated(), want)
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%s: %d flows, want %d", k, got[k], n)
+		}
+	}
+}
