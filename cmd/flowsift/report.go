@@ -214,7 +214,11 @@ func runReport(ctx context.Context, c *cli.Command) error {
 		cfg.AgerTimeout = c.Uint64("ager-timeout")
 	}
 	cfg.Octets, cfg.Packets, cfg.Time = c.Uint64("octets"), c.Uint64("packets"), uint32(c.Uint64("duration"))
-	cfg.Jobs = int(c.Int("j"))
+	jobs := int(c.Int("j"))
+	// The engine gets one goroutine: the report already runs it beside the
+	// talkers, the accountant and the other detectors on every batch, and
+	// sharding it as well only added hand-offs (measured).
+	cfg.Jobs = 1
 	if base := c.String("suppress"); base != "" {
 		sup, err := readSuppress(base)
 		if err != nil {
@@ -244,7 +248,7 @@ func runReport(ctx context.Context, c *cli.Command) error {
 	var first, last int64
 	fromMS, toMS := o.from.UnixMilli(), o.to.UnixMilli()
 	var window flow.Batch
-	sum, err := ingest.Run(ctx, paths, ingest.Options{Jobs: cfg.Jobs, IncludePartial: c.Bool("include-partial"), Strict: c.Bool("strict"),
+	sum, err := ingest.Run(ctx, paths, ingest.Options{Jobs: jobs, IncludePartial: c.Bool("include-partial"), Strict: c.Bool("strict"),
 		From: o.from, To: o.to, Stdin: stdio.in, Progress: progressWriter()}, func(b flow.Batch) error {
 		if !o.from.IsZero() || !o.to.IsZero() {
 			window = window[:0]
