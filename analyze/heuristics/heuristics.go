@@ -251,10 +251,9 @@ func (d *Detector) fanOut(r *flow.Record) {
 	if b.Less(a) {
 		a, b = b, a
 	}
-	if _, ok := d.pairs.Get(a, b); ok {
+	if !d.pairs.Put(a, b, struct{}{}) {
 		return
 	}
-	d.pairs.Set(a, b, struct{}{})
 	if a != b {
 		d.peer(r, r.Src, addrKey(r.Src), r.Dst)
 	}

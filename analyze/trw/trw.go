@@ -187,10 +187,21 @@ func (d *Detector) one(r *flow.Record) {
 		d.clock = r.End
 		d.expire(d.clock, false)
 	}
-	if _, ok := d.seen.Get(r.Src, r.Dst); ok {
-		return // not a first contact, and its reverse was handled then
+	var rp int64
+	var replied bool
+	if r.Src == r.Dst {
+		if _, ok := d.seen.Get(r.Src, r.Dst); ok {
+			return
+		}
+		d.seen.Set(r.Src, r.Dst, notPending)
+	} else {
+		// Marking the pair seen first costs one map operation instead of
+		// a lookup and a store; its reverse is a different key.
+		if !d.seen.Put(r.Src, r.Dst, notPending) {
+			return // not a first contact, and its reverse was handled then
+		}
+		rp, replied = d.seen.Get(r.Dst, r.Src)
 	}
-	rp, replied := d.seen.Get(r.Dst, r.Src)
 	if replied && rp != notPending && answers(r) {
 		// This flow answers the other side's pending contact.
 		c := &d.queue[rp-d.base]
@@ -200,7 +211,6 @@ func (d *Detector) one(r *flow.Record) {
 			d.outcome(c, true)
 		}
 	}
-	d.seen.Set(r.Src, r.Dst, notPending)
 	if replied && (d.cfg.InitiatedOnly || !answers(r)) {
 		// The destination spoke to this source first: a refusal says
 		// nothing of this source, and with InitiatedOnly neither does an

@@ -61,6 +61,20 @@ func (m *PairMap[V]) Set(a, b netip.Addr, v V) {
 	m.v6[PairOf(Of(a), Of(b))] = v
 }
 
+// Put stores v for (a, b) and reports whether the pair was new: one map
+// operation where Get then Set take two.
+func (m *PairMap[V]) Put(a, b netip.Addr, v V) (added bool) {
+	if k, ok := key4(a, b); ok {
+		n := len(m.v4)
+		m.v4[k] = v
+		return len(m.v4) > n
+	}
+	k := PairOf(Of(a), Of(b))
+	n := len(m.v6)
+	m.v6[k] = v
+	return len(m.v6) > n
+}
+
 // Clear empties the map, keeping its storage.
 func (m *PairMap[V]) Clear() {
 	clear(m.v4)

@@ -32,3 +32,21 @@ func TestPairMapOrderedIPv4AndIPv6(t *testing.T) {
 		t.Fatal("Clear")
 	}
 }
+
+func TestPairMapPutReportsNewPairs(t *testing.T) {
+	m := NewPairMap[int]()
+	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	x := netip.MustParseAddr("2001:db8::1")
+	for _, tc := range []struct {
+		a, b  netip.Addr
+		v     int
+		added bool
+	}{{a, b, 1, true}, {a, b, 2, false}, {b, a, 3, true}, {a, x, 4, true}, {a, x, 5, false}} {
+		if got := m.Put(tc.a, tc.b, tc.v); got != tc.added {
+			t.Errorf("Put(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.added)
+		}
+		if v, ok := m.Get(tc.a, tc.b); !ok || v != tc.v {
+			t.Errorf("Get(%v, %v) = %d, %v after Put %d", tc.a, tc.b, v, ok, tc.v)
+		}
+	}
+}
