@@ -92,7 +92,7 @@ func (c *addrCounts) inc(a netip.Addr, limit int) {
 	if len(c.v4.keys)+len(c.v6) < limit {
 		c.v6[a] = 1
 	} else {
-		c.v4.truncated = true
+		c.v4.truncated = true // one flag for the whole set, read by truncated()
 	}
 }
 

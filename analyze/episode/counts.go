@@ -29,12 +29,6 @@ func (c *keyCounts) add(k uint32, limit int) {
 	}
 }
 
-// distinct returns the number of keys counted; it compacts first.
-func (c *keyCounts) distinct(limit int) int {
-	c.compact(limit)
-	return len(c.keys)
-}
-
 func (c *keyCounts) compact(limit int) {
 	if len(c.log) == 0 {
 		return

@@ -36,7 +36,8 @@ func TestKeyCountsEqualsASetWithACap(t *testing.T) {
 			c.add(k, tc.limit)
 		}
 		want, trunc := refCounts(keys, tc.limit)
-		if got := c.distinct(tc.limit); got != len(want) {
+		c.compact(tc.limit)
+		if got := len(c.keys); got != len(want) {
 			t.Fatalf("%+v: distinct = %d, want %d", tc, got, len(want))
 		}
 		prev := -1

@@ -187,19 +187,14 @@ func (d *Detector) one(r *flow.Record) {
 		d.clock = r.End
 		d.expire(d.clock, false)
 	}
+	// Marking the pair seen first costs one map operation instead of a
+	// lookup and a store.
+	if !d.seen.Put(r.Src, r.Dst, notPending) {
+		return // not a first contact, and its reverse was handled then
+	}
 	var rp int64
 	var replied bool
-	if r.Src == r.Dst {
-		if _, ok := d.seen.Get(r.Src, r.Dst); ok {
-			return
-		}
-		d.seen.Set(r.Src, r.Dst, notPending)
-	} else {
-		// Marking the pair seen first costs one map operation instead of
-		// a lookup and a store; its reverse is a different key.
-		if !d.seen.Put(r.Src, r.Dst, notPending) {
-			return // not a first contact, and its reverse was handled then
-		}
+	if r.Src != r.Dst { // else the reverse is the key just stored
 		rp, replied = d.seen.Get(r.Dst, r.Src)
 	}
 	if replied && rp != notPending && answers(r) {

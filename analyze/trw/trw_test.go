@@ -152,3 +152,14 @@ func TestReplies(t *testing.T) {
 		}
 	}
 }
+
+// A flow from a host to itself is a first contact like any other (its
+// reverse is itself, which must not count as an earlier reply): it waits
+// for an answer, and a repeat is not a new contact.
+func TestSelfFlowIsAContact(t *testing.T) {
+	d := New(DefaultConfig(), func(analyze.Finding) {})
+	d.Add(flow.Batch{rec(0, "10.0.0.1", "10.0.0.1", 6, flow.TCPSyn), rec(10, "10.0.0.1", "10.0.0.1", 6, flow.TCPSyn)})
+	if d.Pending() != 1 {
+		t.Fatalf("pending %d, want the self contact waiting once", d.Pending())
+	}
+}
