@@ -102,6 +102,7 @@ func DefaultConfig() Config {
 }
 
 type hostState struct {
+	fired  uint8        // rules reported for this host (the run's, at window start, plus this window's)
 	peers  int          // distinct peers in the window
 	sample []netip.Addr // the first of them, as evidence
 	syn    int
@@ -118,14 +119,19 @@ const (
 
 // Detector is fed flows in stream order. Not safe for concurrent use.
 type Detector struct {
-	cfg            Config
-	sink           analyze.Sink
-	wlHost         map[akey]bool
-	wlNet          []netip.Prefix
-	roles          map[netip.Addr]*Role
-	hosts          map[akey]*hostState
+	cfg    Config
+	sink   analyze.Sink
+	wlHost addrMap[bool]
+	wlNet  []netip.Prefix
+	wl     octets      // pre-filter of wlHost and wlNet
+	plan4  [][2]uint32 // the IPv4 ranges of the plan, as integers
+	roles  addrMap[*Role]
+	// hosts indexes slab, the counters of the window's hosts; both are
+	// emptied when a window starts, and slab keeps its storage.
+	hosts          addrMap[int32]
+	slab           []hostState
 	pairs          pairMap[struct{}] // unordered pairs seen in the window (fan-out)
-	fired          map[akey]uint8    // rules reported per host, whole run
+	fired          addrMap[uint8]    // rules reported per host, whole run
 	heard          map[pkey]struct{}
 	window         int64
 	index          uint64
@@ -150,19 +156,31 @@ func New(cfg Config, sink analyze.Sink) *Detector {
 	if cfg.Special == nil {
 		cfg.Special = DefaultSpecial()
 	}
-	d := &Detector{cfg: cfg, sink: sink, wlHost: map[akey]bool{}, roles: map[netip.Addr]*Role{},
-		hosts: map[akey]*hostState{}, pairs: newPairMap[struct{}](), fired: map[akey]uint8{}, heard: map[pkey]struct{}{},
+	d := &Detector{cfg: cfg, sink: sink, wlHost: newAddrMap[bool](), roles: newAddrMap[*Role](),
+		hosts: newAddrMap[int32](), pairs: newPairMap[struct{}](), fired: newAddrMap[uint8](), heard: map[pkey]struct{}{},
 		window: -1 << 62, special: octetsOf(cfg.Special), local: octetsOf(cfg.Local)}
+	var wl []netip.Prefix
 	for _, p := range cfg.Whitelist {
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		p = p.Masked()
+		wl = append(wl, p)
 		if p.IsSingleIP() {
-			d.wlHost[addrKey(p.Addr())] = true
+			d.wlHost.Set(p.Addr(), true)
 		} else {
 			d.wlNet = append(d.wlNet, p)
 		}
 	}
+	d.wl = octetsOf(wl)
+	for _, r := range cfg.Plan {
+		if r.First.Is4() && r.Last.Is4() {
+			d.plan4 = append(d.plan4, [2]uint32{flow.AddrU32(r.First), flow.AddrU32(r.Last)})
+		}
+	}
 	for i := range cfg.Roles {
 		for _, h := range cfg.Roles[i].Hosts {
-			d.roles[h] = &cfg.Roles[i]
+			d.roles.Set(h, &cfg.Roles[i])
 		}
 	}
 	return d
@@ -185,8 +203,17 @@ func in(ps []netip.Prefix, a netip.Addr) bool {
 	return false
 }
 
+// white says whether a is white-listed; an IPv4-mapped IPv6 address is
+// the IPv4 address here, for hosts and networks alike.
 func (d *Detector) white(a netip.Addr) bool {
-	return d.wlHost[addrKey(a)] || (len(d.wlNet) > 0 && in(d.wlNet, a))
+	a = a.Unmap()
+	if !d.wl.may(a) {
+		return false
+	}
+	if _, ok := d.wlHost.Get(a); ok {
+		return true
+	}
+	return len(d.wlNet) > 0 && in(d.wlNet, a)
 }
 
 // icmpReply: echo reply and the error messages, which only ever answer.
@@ -213,13 +240,24 @@ func reply(r *flow.Record) bool {
 	return r.SrcPort < 1024 && r.DstPort >= 1024
 }
 
-func (d *Detector) host(k akey) *hostState {
-	h := d.hosts[k]
-	if h == nil {
-		h = &hostState{}
-		d.hosts[k] = h
+// host returns a's counters in this window. They carry a copy of its
+// whole-run fired rules, so the per-flow rules read them without a second
+// table lookup.
+func (d *Detector) host(a netip.Addr) *hostState {
+	i, ok := d.hosts.Get(a)
+	if !ok {
+		i = int32(len(d.slab))
+		f, _ := d.fired.Get(a)
+		d.slab = append(d.slab, hostState{fired: f})
+		d.hosts.Set(a, i)
 	}
-	return h
+	return &d.slab[i]
+}
+
+// firedFor says whether rule already reported a for this run.
+func (d *Detector) firedFor(a netip.Addr, rule uint8) bool {
+	f, _ := d.fired.Get(a)
+	return f&rule != 0
 }
 
 func (d *Detector) isSpecial(a netip.Addr) bool {
@@ -232,7 +270,9 @@ func (d *Detector) one(r *flow.Record) {
 	if w := r.End / d.cfg.WindowMS; w != d.window {
 		// A new window: the counting rules start again.
 		d.window = w
-		clear(d.hosts)
+		d.hosts.Clear()
+		clear(d.slab)
+		d.slab = d.slab[:0]
 		clear(d.heard)
 		d.pairs.Clear()
 	}
@@ -244,7 +284,7 @@ func (d *Detector) one(r *flow.Record) {
 }
 
 func (d *Detector) fanOut(r *flow.Record) {
-	if (len(d.wlHost) > 0 || len(d.wlNet) > 0) && (d.white(r.Src) || d.white(r.Dst)) {
+	if d.wl.any && (d.white(r.Src) || d.white(r.Dst)) {
 		return
 	}
 	a, b := r.Src, r.Dst
@@ -255,27 +295,29 @@ func (d *Detector) fanOut(r *flow.Record) {
 		return
 	}
 	if a != b {
-		d.peer(r, r.Src, addrKey(r.Src), r.Dst)
+		d.peer(r, r.Src, r.Dst)
 	}
-	d.peer(r, r.Dst, addrKey(r.Dst), r.Src)
+	d.peer(r, r.Dst, r.Src)
 }
 
-func (d *Detector) peer(r *flow.Record, a netip.Addr, ak akey, b netip.Addr) {
-	if d.fired[ak]&ruleFanOut != 0 {
+func (d *Detector) peer(r *flow.Record, a, b netip.Addr) {
+	h := d.host(a)
+	if h.fired&ruleFanOut != 0 {
 		return
 	}
-	h := d.host(ak)
 	h.peers++
 	// Only hosts near the threshold keep evidence: the last MaxShown
 	// peers before it fires. Most hosts never get there.
-	if h.peers > d.cfg.FanOut+1-d.cfg.MaxShown {
-		h.sample = append(h.sample, b)
+	if h.peers <= d.cfg.FanOut+1-d.cfg.MaxShown {
+		return
 	}
+	h.sample = append(h.sample, b)
 	if h.peers > d.cfg.FanOut {
 		t := h.sample
 		h.sample = nil
-		d.emit(r, a, ak, ruleFanOut, analyze.FanOut, fmt.Sprintf("distinct peers > %d in a window", d.cfg.FanOut),
+		d.emit(r, a, ruleFanOut, analyze.FanOut, fmt.Sprintf("distinct peers > %d in a window", d.cfg.FanOut),
 			float64(d.cfg.FanOut), float64(h.peers), t, nil, "")
+		h.fired |= ruleFanOut
 	}
 }
 
@@ -286,11 +328,10 @@ func (d *Detector) bogon(r *flow.Record) {
 	if !d.isSpecial(r.Dst) || reply(r) {
 		return
 	}
-	sk := addrKey(r.Src)
-	if _, ok := d.heard[pairKey(addrKey(r.Dst), sk)]; ok {
+	if _, ok := d.heard[pairKey(addrKey(r.Dst), addrKey(r.Src))]; ok {
 		return // answering a flow from that address
 	}
-	if d.fired[sk]&ruleBogon != 0 {
+	if d.firedFor(r.Src, ruleBogon) {
 		return
 	}
 	var pfx string
@@ -300,24 +341,40 @@ func (d *Detector) bogon(r *flow.Record) {
 			break
 		}
 	}
-	d.emit(r, r.Src, sk, ruleBogon, analyze.Bogon, "destination in special-purpose network", 0, 1,
+	d.emit(r, r.Src, ruleBogon, analyze.Bogon, "destination in special-purpose network", 0, 1,
 		[]netip.Addr{r.Dst}, []uint16{r.DstPort}, "network "+pfx)
+}
+
+// inPlan: IPv4 ranges compare as integers, the rest with Range.Contains.
+func (d *Detector) inPlan(a netip.Addr) bool {
+	if a.Is4() {
+		v := flow.AddrU32(a)
+		for _, p := range d.plan4 {
+			if p[0] <= v && v <= p[1] {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range d.cfg.Plan {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *Detector) plan(r *flow.Record) {
 	if len(d.cfg.Plan) == 0 || !d.isLocal(r.Src) {
 		return
 	}
-	for _, p := range d.cfg.Plan {
-		if p.Contains(r.Src) {
-			return
-		}
-	}
-	sk := addrKey(r.Src)
-	if d.fired[sk]&rulePlan != 0 {
+	if d.inPlan(r.Src) {
 		return
 	}
-	d.emit(r, r.Src, sk, rulePlan, analyze.OutsidePlan, "source in local networks but in no plan range", 0, 1,
+	if d.firedFor(r.Src, rulePlan) {
+		return
+	}
+	d.emit(r, r.Src, rulePlan, analyze.OutsidePlan, "source in local networks but in no plan range", 0, 1,
 		[]netip.Addr{r.Dst}, nil, "")
 }
 
@@ -325,19 +382,19 @@ func (d *Detector) synOnly(r *flow.Record) {
 	if r.Proto != 6 || (r.TCPFlags != flow.TCPSyn && r.TCPFlags != flow.TCPSyn|flow.TCPRst) {
 		return
 	}
-	sk := addrKey(r.Src)
-	if d.fired[sk]&ruleSyn != 0 {
+	h := d.host(r.Src)
+	if h.fired&ruleSyn != 0 {
 		return
 	}
-	h := d.host(sk)
 	h.syn++
 	if len(h.synDst) < d.cfg.MaxShown && !slices.Contains(h.synDst, r.Dst) {
 		h.synDst = append(h.synDst, r.Dst)
 	}
 	if h.syn > d.cfg.SynOnly {
-		d.emit(r, r.Src, sk, ruleSyn, analyze.SynOnly, fmt.Sprintf("SYN-only or SYN+RST flows > %d in a window", d.cfg.SynOnly),
+		d.emit(r, r.Src, ruleSyn, analyze.SynOnly, fmt.Sprintf("SYN-only or SYN+RST flows > %d in a window", d.cfg.SynOnly),
 			float64(d.cfg.SynOnly), float64(h.syn), slices.Clone(h.synDst), nil, "")
 		h.synDst = nil
+		h.fired |= ruleSyn
 	}
 }
 
@@ -351,28 +408,28 @@ func allowed(rules []PortRule, proto uint8, port uint16) bool {
 }
 
 func (d *Detector) rolePort(r *flow.Record) {
-	if len(d.roles) == 0 {
+	if d.roles.Len() == 0 {
 		return
 	}
-	role := d.roles[r.Src]
+	role, _ := d.roles.Get(r.Src)
 	if role == nil {
 		return
 	}
-	sk := addrKey(r.Src)
-	if d.fired[sk]&rulePort != 0 {
+	if d.firedFor(r.Src, rulePort) {
 		return
 	}
 	if allowed(role.Connects, r.Proto, r.DstPort) || allowed(role.Serves, r.Proto, r.SrcPort) ||
 		((r.Proto == 1 || r.Proto == 58) && icmpReply(r)) {
 		return
 	}
-	d.emit(r, r.Src, sk, rulePort, analyze.PolicyPort, "port not allowed for role "+role.Name, 0, float64(r.DstPort),
+	d.emit(r, r.Src, rulePort, analyze.PolicyPort, "port not allowed for role "+role.Name, 0, float64(r.DstPort),
 		[]netip.Addr{r.Dst}, []uint16{r.DstPort}, fmt.Sprintf("role %s, proto %d", role.Name, r.Proto))
 }
 
-func (d *Detector) emit(r *flow.Record, host netip.Addr, hk akey, rule uint8, k analyze.Kind, text string, thr, val float64,
+func (d *Detector) emit(r *flow.Record, host netip.Addr, rule uint8, k analyze.Kind, text string, thr, val float64,
 	targets []netip.Addr, ports []uint16, note string) {
-	d.fired[hk] |= rule
+	f, _ := d.fired.Get(host)
+	d.fired.Set(host, f|rule)
 	slices.SortFunc(targets, func(a, b netip.Addr) int { return a.Compare(b) })
 	if len(targets) > d.cfg.MaxShown {
 		targets = targets[:d.cfg.MaxShown]

@@ -121,3 +121,50 @@ func TestPlanSynRole(t *testing.T) {
 		}
 	}
 }
+
+// A rule reports a host once per run even when the host crosses the
+// threshold again in a later window, and the other hosts of that window are
+// still counted from zero.
+func TestOncePerRunAcrossWindows(t *testing.T) {
+	var b flow.Batch
+	for w := int64(0); w < 2; w++ {
+		t0 := w * 900000
+		for i := 0; i < 150; i++ {
+			b = append(b, r(t0+int64(i), "10.20.2.101", v4(i), 6, 40000, 443, flow.TCPSyn))
+		}
+	}
+	for i := 0; i < 101; i++ {
+		b = append(b, r(900000+200+int64(i), "10.20.2.102", v4(i), 6, 40000, 443, 0x1b))
+	}
+	got := run(site(), b)
+	var fan []string
+	for _, f := range got[analyze.FanOut] {
+		fan = append(fan, f.Src.String())
+	}
+	if len(fan) != 2 || fan[0] != "10.20.2.101" || fan[1] != "10.20.2.102" {
+		t.Fatalf("fan-out findings %v, want 10.20.2.101 once and 10.20.2.102", fan)
+	}
+	if s := got[analyze.SynOnly]; len(s) != 1 || s[0].Src.String() != "10.20.2.101" || s[0].Value != 101 {
+		t.Fatalf("SYN-only findings %+v, want one for 10.20.2.101 at 101", s)
+	}
+}
+
+// White-listed networks, and white-listed hosts written or seen in their
+// IPv4-mapped IPv6 form, are left out of the fan-out count.
+func TestWhitelistForms(t *testing.T) {
+	c := site()
+	c.Whitelist = append(c.Whitelist, netip.MustParsePrefix("10.20.3.0/24"), netip.MustParsePrefix("::ffff:10.20.4.1/128"))
+	var b flow.Batch
+	for i := 0; i < 150; i++ {
+		b = append(b, r(int64(i), "10.20.3.7", v4(i), 17, 53, 40000, 0))
+		b = append(b, r(int64(i), "::ffff:10.20.2.53", "::ffff:"+v4(i), 17, 53, 40000, 0))
+		b = append(b, r(int64(i), "10.20.4.1", v4(i), 17, 123, 40000, 0))
+	}
+	if got := run(c, b); len(got[analyze.FanOut]) != 0 {
+		t.Fatalf("white-listed hosts reported: %+v", got[analyze.FanOut])
+	}
+	c.Whitelist = nil
+	if got := run(c, b); len(got[analyze.FanOut]) != 3 {
+		t.Fatalf("without the white-list: %d fan-out findings, want 3", len(got[analyze.FanOut]))
+	}
+}

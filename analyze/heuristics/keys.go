@@ -10,10 +10,12 @@ import (
 type akey = addrkey.Addr
 type pkey = addrkey.Pair
 type pairMap[V any] = addrkey.PairMap[V]
+type addrMap[V any] = addrkey.AddrMap[V]
 
 func addrKey(a netip.Addr) akey     { return addrkey.Of(a) }
 func pairKey(a, b akey) pkey        { return addrkey.PairOf(a, b) }
 func newPairMap[V any]() pairMap[V] { return addrkey.NewPairMap[V]() }
+func newAddrMap[V any]() addrMap[V] { return addrkey.NewAddrMap[V]() }
 
 // octets pre-filters IPv4 prefix lists by first octet, so the common case
 // (an address in none of the lists) costs one table lookup. IPv6 addresses

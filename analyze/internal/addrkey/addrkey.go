@@ -80,3 +80,48 @@ func (m *PairMap[V]) Clear() {
 	clear(m.v4)
 	clear(m.v6)
 }
+
+// AddrMap is a map keyed by an address: IPv4 addresses (the bulk of real
+// traffic) take the runtime's fast 32-bit key path, where a 16-byte key
+// goes through the generic hash. Keys compare as netip.Addr does: 10.0.0.1
+// and ::ffff:10.0.0.1 are different keys.
+type AddrMap[V any] struct {
+	v4 map[uint32]V
+	v6 map[Addr]V
+}
+
+// NewAddrMap returns an empty map.
+func NewAddrMap[V any]() AddrMap[V] { return AddrMap[V]{v4: map[uint32]V{}, v6: map[Addr]V{}} }
+
+func u32(a netip.Addr) uint32 {
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:])
+}
+
+// Get returns the value stored for a.
+func (m *AddrMap[V]) Get(a netip.Addr) (V, bool) {
+	if a.Is4() {
+		v, ok := m.v4[u32(a)]
+		return v, ok
+	}
+	v, ok := m.v6[Of(a)]
+	return v, ok
+}
+
+// Set stores v for a.
+func (m *AddrMap[V]) Set(a netip.Addr, v V) {
+	if a.Is4() {
+		m.v4[u32(a)] = v
+		return
+	}
+	m.v6[Of(a)] = v
+}
+
+// Len is the number of addresses held.
+func (m *AddrMap[V]) Len() int { return len(m.v4) + len(m.v6) }
+
+// Clear empties the map, keeping its storage.
+func (m *AddrMap[V]) Clear() {
+	clear(m.v4)
+	clear(m.v6)
+}

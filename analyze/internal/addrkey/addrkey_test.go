@@ -50,3 +50,27 @@ func TestPairMapPutReportsNewPairs(t *testing.T) {
 		}
 	}
 }
+
+func TestAddrMapFamilies(t *testing.T) {
+	m := NewAddrMap[int]()
+	v4, mapped, v6 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("2001:db8::1")
+	m.Set(v4, 1)
+	m.Set(v6, 2)
+	if v, ok := m.Get(v4); !ok || v != 1 {
+		t.Fatal("IPv4 key")
+	}
+	if v, ok := m.Get(v6); !ok || v != 2 {
+		t.Fatal("IPv6 key")
+	}
+	if _, ok := m.Get(mapped); ok {
+		t.Fatal("an IPv4-mapped IPv6 address is not the IPv4 address (netip.Addr equality)")
+	}
+	m.Set(mapped, 3)
+	if v, _ := m.Get(v4); v != 1 || m.Len() != 3 {
+		t.Fatal("mapped address overwrote the IPv4 one")
+	}
+	m.Clear()
+	if m.Len() != 0 {
+		t.Fatal("Clear")
+	}
+}
