@@ -124,8 +124,8 @@ func (c Config) Step(w *Walk, success bool) Decision {
 }
 
 type contact struct {
-	src, dst netip.Addr
-	deadline int64 // stream time after which a missing answer is a failure
+	src      *source // of rec.Src
+	deadline int64   // stream time after which a missing answer is a failure
 	start    int64
 	index    uint64
 	rec      flow.Record
@@ -146,7 +146,7 @@ const notPending = -1
 type Detector struct {
 	cfg  Config
 	sink analyze.Sink
-	srcs map[akey]*source
+	srcs addrMap[*source]
 	// seen holds every (source, destination) pair that carried a flow, with
 	// the absolute queue position of its contact while that is pending:
 	// one map serves the first-contact test, the reply test and the
@@ -162,7 +162,7 @@ type Detector struct {
 // New makes a detector that reports to sink.
 func New(cfg Config, sink analyze.Sink) *Detector {
 	cfg = cfg.withDefaults()
-	return &Detector{cfg: cfg, sink: sink, srcs: make(map[akey]*source), seen: newPairMap[int64]()}
+	return &Detector{cfg: cfg, sink: sink, srcs: newAddrMap[*source](), seen: newPairMap[int64]()}
 }
 
 // Add feeds a batch in stream order.
@@ -212,11 +212,10 @@ func (d *Detector) one(r *flow.Record) {
 		// answer (the paper counts only connections a host initiates).
 		return
 	}
-	sk := addrKey(r.Src)
-	s := d.srcs[sk]
+	s, _ := d.srcs.Get(r.Src)
 	if s == nil {
 		s = &source{walk: Walk{LR: 1}}
-		d.srcs[sk] = s
+		d.srcs.Set(r.Src, s)
 	}
 	if s.decided {
 		return
@@ -226,7 +225,7 @@ func (d *Detector) one(r *flow.Record) {
 		s.targets = append(s.targets, r.Dst)
 	}
 	if replied || (r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0) {
-		c := contact{src: r.Src, dst: r.Dst, start: r.Start, index: d.index, rec: *r}
+		c := contact{src: s, start: r.Start, index: d.index, rec: *r}
 		d.outcome(&c, true)
 		return
 	}
@@ -240,7 +239,7 @@ func (d *Detector) one(r *flow.Record) {
 		deadline = d.clock
 	}
 	d.seen.Set(r.Src, r.Dst, d.base+int64(len(d.queue)))
-	d.queue = append(d.queue, contact{src: r.Src, dst: r.Dst, start: r.Start, index: d.index, deadline: deadline})
+	d.queue = append(d.queue, contact{src: s, start: r.Start, index: d.index, deadline: deadline})
 	d.queue[len(d.queue)-1].rec = *r
 }
 
@@ -255,7 +254,7 @@ func (d *Detector) expire(now int64, force bool) {
 		force = false
 		if !c.done {
 			c.done = true
-			d.seen.Set(c.src, c.dst, notPending)
+			d.seen.Set(c.rec.Src, c.rec.Dst, notPending)
 			d.outcome(c, false)
 		}
 		d.head++
@@ -270,8 +269,8 @@ func (d *Detector) expire(now int64, force bool) {
 }
 
 func (d *Detector) outcome(c *contact, success bool) {
-	s := d.srcs[addrKey(c.src)]
-	if s == nil || s.decided {
+	s := c.src
+	if s.decided {
 		return
 	}
 	switch d.cfg.Step(&s.walk, success) {
