@@ -126,7 +126,6 @@ func (c Config) Step(w *Walk, success bool) Decision {
 type contact struct {
 	src      *source // of rec.Src
 	deadline int64   // stream time after which a missing answer is a failure
-	start    int64
 	index    uint64
 	rec      flow.Record
 	done     bool // answered or decided
@@ -200,10 +199,10 @@ func (d *Detector) one(r *flow.Record) {
 	if replied && rp != notPending && answers(r) {
 		// This flow answers the other side's pending contact.
 		c := &d.queue[rp-d.base]
-		if !c.done && r.Start <= c.start+d.cfg.WindowMS {
+		if !c.done && r.Start <= c.rec.Start+d.cfg.WindowMS {
 			c.done = true
 			d.seen.Set(r.Dst, r.Src, notPending)
-			d.outcome(c, true)
+			d.outcome(c.src, &c.rec, c.index, true)
 		}
 	}
 	if replied && (d.cfg.InitiatedOnly || !answers(r)) {
@@ -225,8 +224,7 @@ func (d *Detector) one(r *flow.Record) {
 		s.targets = append(s.targets, r.Dst)
 	}
 	if replied || (r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0) {
-		c := contact{src: s, start: r.Start, index: d.index, rec: *r}
-		d.outcome(&c, true)
+		d.outcome(s, r, d.index, true)
 		return
 	}
 	if d.Pending() >= d.cfg.MaxPending {
@@ -239,7 +237,7 @@ func (d *Detector) one(r *flow.Record) {
 		deadline = d.clock
 	}
 	d.seen.Set(r.Src, r.Dst, d.base+int64(len(d.queue)))
-	d.queue = append(d.queue, contact{src: s, start: r.Start, index: d.index, deadline: deadline})
+	d.queue = append(d.queue, contact{src: s, index: d.index, deadline: deadline})
 	d.queue[len(d.queue)-1].rec = *r
 }
 
@@ -255,7 +253,7 @@ func (d *Detector) expire(now int64, force bool) {
 		if !c.done {
 			c.done = true
 			d.seen.Set(c.rec.Src, c.rec.Dst, notPending)
-			d.outcome(c, false)
+			d.outcome(c.src, &c.rec, c.index, false)
 		}
 		d.head++
 	}
@@ -268,8 +266,9 @@ func (d *Detector) expire(now int64, force bool) {
 	}
 }
 
-func (d *Detector) outcome(c *contact, success bool) {
-	s := c.src
+// outcome applies the result of source s's first contact rec, the
+// index-th flow of the stream.
+func (d *Detector) outcome(s *source, rec *flow.Record, index uint64, success bool) {
 	if s.decided {
 		return
 	}
@@ -280,8 +279,8 @@ func (d *Detector) outcome(c *contact, success bool) {
 		s.targets = nil
 		sortAddrs(targets)
 		d.sink(analyze.Finding{
-			Detector: "trw", Kind: analyze.TRWScan, Src: c.rec.Src, Dst: c.rec.Dst,
-			Time: c.start, Index: c.index, Flow: c.rec,
+			Detector: "trw", Kind: analyze.TRWScan, Src: rec.Src, Dst: rec.Dst,
+			Time: rec.Start, Index: index, Flow: *rec,
 			Rule: "likelihood ratio >= beta/alpha", Threshold: d.cfg.Eta1(),
 			Value: s.walk.LR, Score: s.walk.LR, Attempts: s.walk.Attempts,
 			Targets: targets, Note: fmt.Sprintf("%d first contacts", s.contacts),

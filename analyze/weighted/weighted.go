@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/analyze/internal/addrkey"
 	"github.com/flowsift/flowsift/flow"
 )
 
@@ -76,7 +77,7 @@ type source struct {
 type Detector struct {
 	cfg   Config
 	sink  analyze.Sink
-	srcs  map[netip.Addr]*source
+	srcs  addrkey.AddrMap[*source]
 	free  []*source
 	index uint64
 	clock int64 // highest flow start seen
@@ -85,7 +86,7 @@ type Detector struct {
 
 // New makes a detector that reports to sink.
 func New(cfg Config, sink analyze.Sink) *Detector {
-	return &Detector{cfg: cfg.withDefaults(), sink: sink, srcs: make(map[netip.Addr]*source)}
+	return &Detector{cfg: cfg.withDefaults(), sink: sink, srcs: addrkey.NewAddrMap[*source]()}
 }
 
 // Add feeds a batch in stream order.
@@ -97,7 +98,7 @@ func (d *Detector) Add(b flow.Batch) {
 }
 
 // Tracked is the number of sources held (for tests of the memory bound).
-func (d *Detector) Tracked() int { return len(d.srcs) }
+func (d *Detector) Tracked() int { return d.srcs.Len() }
 
 func attempt(r *flow.Record) bool {
 	switch r.Proto {
@@ -121,7 +122,7 @@ func (d *Detector) one(r *flow.Record) {
 	if !attempt(r) {
 		return
 	}
-	s := d.srcs[r.Src]
+	s, _ := d.srcs.Get(r.Src)
 	if s != nil && r.Start-s.last > d.cfg.MaxGapMS {
 		d.reset(s)
 	}
@@ -133,7 +134,7 @@ func (d *Detector) one(r *flow.Record) {
 			s = &source{}
 		}
 		d.reset(s)
-		d.srcs[r.Src] = s
+		d.srcs.Set(r.Src, s)
 	}
 	// Any attempt, repeated port or not, keeps the run going: the rule
 	// bounds the pause between accesses.
@@ -172,12 +173,13 @@ func (d *Detector) reset(s *source) {
 
 func (d *Detector) sweep() {
 	d.swept = d.clock
-	for a, s := range d.srcs {
+	d.srcs.DeleteFunc(func(s *source) bool {
 		if d.clock-s.last > d.cfg.MaxGapMS {
-			delete(d.srcs, a)
 			d.free = append(d.free, s)
+			return true
 		}
-	}
+		return false
+	})
 	if len(d.free) > 4096 {
 		d.free = d.free[:4096]
 	}

@@ -125,3 +125,17 @@ func (m *AddrMap[V]) Clear() {
 	clear(m.v4)
 	clear(m.v6)
 }
+
+// DeleteFunc removes every entry whose value del accepts.
+func (m *AddrMap[V]) DeleteFunc(del func(V) bool) {
+	for k, v := range m.v4 {
+		if del(v) {
+			delete(m.v4, k)
+		}
+	}
+	for k, v := range m.v6 {
+		if del(v) {
+			delete(m.v6, k)
+		}
+	}
+}

@@ -69,6 +69,10 @@ func TestAddrMapFamilies(t *testing.T) {
 	if v, _ := m.Get(v4); v != 1 || m.Len() != 3 {
 		t.Fatal("mapped address overwrote the IPv4 one")
 	}
+	m.DeleteFunc(func(v int) bool { return v != 2 })
+	if _, ok := m.Get(v6); !ok || m.Len() != 1 {
+		t.Fatal("DeleteFunc")
+	}
 	m.Clear()
 	if m.Len() != 0 {
 		t.Fatal("Clear")
