@@ -138,19 +138,16 @@ type source struct {
 	decided  bool
 }
 
-// notPending marks a pair in seen whose contact is decided.
-const notPending = -1
-
 // Detector is fed flows in stream order. Not safe for concurrent use.
 type Detector struct {
 	cfg  Config
 	sink analyze.Sink
 	srcs addrMap[*source]
-	// seen holds every (source, destination) pair that carried a flow, with
-	// the absolute queue position of its contact while that is pending:
-	// one map serves the first-contact test, the reply test and the
-	// answer lookup. It grows with the distinct pairs of the run.
-	seen  pairMap[int64]
+	// seen holds every pair that carried a flow, with the queue position
+	// of each direction's contact while that is pending: one lookup
+	// serves the first-contact test, the reply test and the answer. It
+	// grows with the distinct pairs of the run.
+	seen  pairTable
 	queue []contact
 	head  int   // first undecided entry of queue
 	base  int64 // absolute position of queue[0]
@@ -161,7 +158,7 @@ type Detector struct {
 // New makes a detector that reports to sink.
 func New(cfg Config, sink analyze.Sink) *Detector {
 	cfg = cfg.withDefaults()
-	return &Detector{cfg: cfg, sink: sink, srcs: newAddrMap[*source](), seen: newPairMap[int64]()}
+	return &Detector{cfg: cfg, sink: sink, srcs: newAddrMap[*source](), seen: newPairTable()}
 }
 
 // Add feeds a batch in stream order.
@@ -186,23 +183,23 @@ func (d *Detector) one(r *flow.Record) {
 		d.clock = r.End
 		d.expire(d.clock, false)
 	}
-	// Marking the pair seen first costs one map operation instead of a
-	// lookup and a store.
-	if !d.seen.Put(r.Src, r.Dst, notPending) {
+	st, dir := d.seen.upsert(r.Src, r.Dst)
+	if st[dir] != 0 {
 		return // not a first contact, and its reverse was handled then
 	}
-	var rp int64
+	st[dir] = seenDone
 	var replied bool
-	if r.Src != r.Dst { // else the reverse is the key just stored
-		rp, replied = d.seen.Get(r.Dst, r.Src)
-	}
-	if replied && rp != notPending && answers(r) {
-		// This flow answers the other side's pending contact.
-		c := &d.queue[rp-d.base]
-		if !c.done && r.Start <= c.rec.Start+d.cfg.WindowMS {
-			c.done = true
-			d.seen.Set(r.Dst, r.Src, notPending)
-			d.outcome(c.src, &c.rec, c.index, true)
+	if r.Src != r.Dst { // else the reverse is this very flow
+		rev := st[1-dir]
+		replied = rev != 0
+		if rev > 0 && answers(r) {
+			// This flow answers the other side's pending contact.
+			c := &d.queue[rev-1-d.base]
+			if !c.done && r.Start <= c.rec.Start+d.cfg.WindowMS {
+				c.done = true
+				st[1-dir] = seenDone
+				d.outcome(c.src, &c.rec, c.index, true)
+			}
 		}
 	}
 	if replied && (d.cfg.InitiatedOnly || !answers(r)) {
@@ -228,7 +225,7 @@ func (d *Detector) one(r *flow.Record) {
 		return
 	}
 	if d.Pending() >= d.cfg.MaxPending {
-		d.expire(0, true)
+		d.expire(0, true) // looks pairs up, adds none: st stays valid
 	}
 	deadline := r.Start + d.cfg.WindowMS
 	if deadline < d.clock {
@@ -236,7 +233,7 @@ func (d *Detector) one(r *flow.Record) {
 		// can still come, so wait until the stream passes its end.
 		deadline = d.clock
 	}
-	d.seen.Set(r.Src, r.Dst, d.base+int64(len(d.queue)))
+	st[dir] = d.base + int64(len(d.queue)) + 1
 	d.queue = append(d.queue, contact{src: s, index: d.index, deadline: deadline})
 	d.queue[len(d.queue)-1].rec = *r
 }
@@ -252,7 +249,8 @@ func (d *Detector) expire(now int64, force bool) {
 		force = false
 		if !c.done {
 			c.done = true
-			d.seen.Set(c.rec.Src, c.rec.Dst, notPending)
+			st, dir := d.seen.get(c.rec.Src, c.rec.Dst)
+			st[dir] = seenDone
 			d.outcome(c.src, &c.rec, c.index, false)
 		}
 		d.head++

@@ -1,6 +1,7 @@
 package trw
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
 	"testing"
@@ -161,5 +162,32 @@ func TestSelfFlowIsAContact(t *testing.T) {
 	d.Add(flow.Batch{rec(0, "10.0.0.1", "10.0.0.1", 6, flow.TCPSyn), rec(10, "10.0.0.1", "10.0.0.1", 6, flow.TCPSyn)})
 	if d.Pending() != 1 {
 		t.Fatalf("pending %d, want the self contact waiting once", d.Pending())
+	}
+}
+
+// A repeated flow of a pending contact (a retransmitted SYN, a long flow
+// cut into records) must not hide the contact from the answer that
+// follows, in IPv4 and in IPv6. Three answered contacts are S S S (LR
+// 1/64, still undecided), so four unanswered ones after reach only
+// 1/64 * 256 = 4; counted as failures, the seven would decide "scanner".
+func TestRepeatKeepsContactPending(t *testing.T) {
+	for _, fam := range []struct{ src, dst string }{{"10.0.0.1", "10.1.0.%d"}, {"2001:db8::1", "2001:db8:1::%d"}} {
+		var got []analyze.Finding
+		d := New(DefaultConfig(), func(f analyze.Finding) { got = append(got, f) })
+		var b flow.Batch
+		for i := 1; i <= 3; i++ {
+			dst := fmt.Sprintf(fam.dst, i)
+			t0 := int64(i * 100)
+			b = append(b, rec(t0, fam.src, dst, 6, flow.TCPSyn), rec(t0+10, fam.src, dst, 6, flow.TCPSyn),
+				rec(t0+20, dst, fam.src, 6, flow.TCPSyn|flow.TCPAck))
+		}
+		for i := 4; i <= 7; i++ {
+			b = append(b, rec(int64(i*100), fam.src, fmt.Sprintf(fam.dst, i), 6, flow.TCPSyn))
+		}
+		d.Add(b)
+		d.Flush()
+		if len(got) != 0 {
+			t.Fatalf("%s: answered contacts counted as failures: %+v", fam.src, got[0].Note)
+		}
 	}
 }

@@ -1,0 +1,209 @@
+package u64map
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// The table must agree with a Go map under any mix of inserts, updates and
+// deletes, through growth, with key 0 and with keys that collide in the
+// low bits.
+func TestMatchesGoMap(t *testing.T) {
+	for _, spread := range []uint64{64, 5000, 1 << 40} {
+		r := rand.New(rand.NewPCG(1, spread))
+		var m Map[int]
+		ref := map[uint64]int{}
+		for op := 0; op < 200000; op++ {
+			k := r.Uint64N(spread)
+			if spread == 1<<40 {
+				k <<= 24 // only high bits vary
+			}
+			switch r.IntN(4) {
+			case 0, 1:
+				v, added := m.Upsert(k)
+				_, had := ref[k]
+				if added == had {
+					t.Fatalf("spread %d op %d: Upsert(%d) added=%v, reference had=%v", spread, op, k, added, had)
+				}
+				*v += 1
+				ref[k]++
+			case 2:
+				if m.Delete(k) != (func() bool { _, ok := ref[k]; return ok })() {
+					t.Fatalf("spread %d op %d: Delete(%d) disagrees", spread, op, k)
+				}
+				delete(ref, k)
+			case 3:
+				v, ok := m.Get(k)
+				want, had := ref[k]
+				if ok != had || (ok && *v != want) {
+					t.Fatalf("spread %d op %d: Get(%d) = %v,%v want %d,%v", spread, op, k, v, ok, want, had)
+				}
+			}
+		}
+		if m.Len() != len(ref) {
+			t.Fatalf("spread %d: Len %d want %d", spread, m.Len(), len(ref))
+		}
+		seen := 0
+		for k, v := range m.All() {
+			if ref[k] != *v {
+				t.Fatalf("spread %d: All gave %d=%d, want %d", spread, k, *v, ref[k])
+			}
+			seen++
+		}
+		if seen != len(ref) {
+			t.Fatalf("spread %d: All gave %d keys, want %d", spread, seen, len(ref))
+		}
+	}
+}
+
+func TestZeroKeyAndClear(t *testing.T) {
+	m := New[string](0)
+	if _, ok := m.Get(0); ok {
+		t.Fatal("empty table has key 0")
+	}
+	v, added := m.Upsert(0)
+	*v = "zero"
+	if !added || m.Len() != 1 {
+		t.Fatal("key 0 not added")
+	}
+	if v, ok := m.Get(0); !ok || *v != "zero" {
+		t.Fatal("key 0 lost")
+	}
+	m.Upsert(7)
+	m.Clear()
+	if m.Len() != 0 {
+		t.Fatal("Clear left keys")
+	}
+	if _, ok := m.Get(7); ok {
+		t.Fatal("Clear left key 7")
+	}
+	if v, added := m.Upsert(0); !added || *v != "" {
+		t.Fatal("Clear left key 0's value")
+	}
+}
+
+func TestDeleteFunc(t *testing.T) {
+	var m Map[uint64]
+	for k := uint64(0); k < 1000; k++ {
+		v, _ := m.Upsert(k)
+		*v = k
+	}
+	m.DeleteFunc(func(k uint64, v *uint64) bool { return *v%3 == 0 })
+	if m.Len() != 666 {
+		t.Fatalf("Len %d after deleting multiples of 3", m.Len())
+	}
+	for k := uint64(0); k < 1000; k++ {
+		if _, ok := m.Get(k); ok != (k%3 != 0) {
+			t.Fatalf("key %d present=%v", k, ok)
+		}
+	}
+}
+
+// 432k distinct keys in 1M lookups: the shape of the 1M-flow tree's pair
+// table.
+func BenchmarkUpsert(b *testing.B) {
+	keys := benchKeys()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var m Map[[5]uint64]
+		for _, k := range keys {
+			v, _ := m.Upsert(k)
+			v[0]++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
+}
+
+func BenchmarkGoMapIndex(b *testing.B) {
+	keys := benchKeys()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := map[uint64]uint32{}
+		var vals [][5]uint64
+		for _, k := range keys {
+			j, ok := m[k]
+			if !ok {
+				j = uint32(len(vals))
+				m[k] = j
+				vals = append(vals, [5]uint64{})
+			}
+			vals[j][0]++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
+}
+
+func benchKeys() []uint64 {
+	r := rand.New(rand.NewPCG(1, 2))
+	keys := make([]uint64, 1_000_000)
+	for i := range keys {
+		if i < 432_000 {
+			keys[i] = 0x0a000000_00000000 | r.Uint64N(1<<48)
+		} else {
+			keys[i] = keys[r.IntN(432_000)]
+		}
+	}
+	r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	return keys
+}
+
+func BenchmarkUpsertSized(b *testing.B) {
+	keys := benchKeys()
+	m := New[[5]uint64](432_000)
+	for _, k := range keys {
+		m.Upsert(k)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, k := range keys {
+			v, _ := m.Upsert(k)
+			v[0]++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
+}
+
+func BenchmarkGoMapIndexSized(b *testing.B) {
+	keys := benchKeys()
+	m := map[uint64]uint32{}
+	var vals [][5]uint64
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			m[k] = uint32(len(vals))
+			vals = append(vals, [5]uint64{})
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, k := range keys {
+			j := m[k]
+			vals[j][0]++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
+}
+
+func BenchmarkUpsertSmall(b *testing.B) {
+	keys := benchKeys()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var m Map[int64]
+		for _, k := range keys {
+			v, _ := m.Upsert(k)
+			*v = -1
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
+}
+
+func BenchmarkGoMapSmall(b *testing.B) {
+	keys := benchKeys()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := map[uint64]int64{}
+		for _, k := range keys {
+			m[k] = -1
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
+}
