@@ -130,8 +130,8 @@ type Detector struct {
 	// emptied when a window starts, and slab keeps its storage.
 	hosts          addrMap[int32]
 	slab           []hostState
-	pairs          pairMap[struct{}] // unordered pairs seen in the window (fan-out)
-	fired          addrMap[uint8]    // rules reported per host, whole run
+	pairs          pairSet        // unordered pairs seen in the window (fan-out)
+	fired          addrMap[uint8] // rules reported per host, whole run
 	heard          map[pkey]struct{}
 	window         int64
 	index          uint64
@@ -157,7 +157,7 @@ func New(cfg Config, sink analyze.Sink) *Detector {
 		cfg.Special = DefaultSpecial()
 	}
 	d := &Detector{cfg: cfg, sink: sink, wlHost: newAddrMap[bool](), roles: newAddrMap[*Role](),
-		hosts: newAddrMap[int32](), pairs: newPairMap[struct{}](), fired: newAddrMap[uint8](), heard: map[pkey]struct{}{},
+		hosts: newAddrMap[int32](), pairs: newPairSet(), fired: newAddrMap[uint8](), heard: map[pkey]struct{}{},
 		window: -1 << 62, special: octetsOf(cfg.Special), local: octetsOf(cfg.Local)}
 	var wl []netip.Prefix
 	for _, p := range cfg.Whitelist {
@@ -274,7 +274,7 @@ func (d *Detector) one(r *flow.Record) {
 		clear(d.slab)
 		d.slab = d.slab[:0]
 		clear(d.heard)
-		d.pairs.Clear()
+		d.pairs.clear()
 	}
 	d.fanOut(r)
 	d.bogon(r)
@@ -287,14 +287,10 @@ func (d *Detector) fanOut(r *flow.Record) {
 	if d.wl.any && (d.white(r.Src) || d.white(r.Dst)) {
 		return
 	}
-	a, b := r.Src, r.Dst
-	if b.Less(a) {
-		a, b = b, a
-	}
-	if !d.pairs.Put(a, b, struct{}{}) {
+	if !d.pairs.add(r.Src, r.Dst) {
 		return
 	}
-	if a != b {
+	if r.Src != r.Dst {
 		d.peer(r, r.Src, r.Dst)
 	}
 	d.peer(r, r.Dst, r.Src)
