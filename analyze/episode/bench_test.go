@@ -120,3 +120,26 @@ func BenchmarkMemory(b *testing.B) {
 	}
 	_ = keep
 }
+
+// BenchmarkResult builds the views after a day of flows in which five
+// scanners each hit about 10 000 hosts and every port below 1024: the
+// serial step between the pass and the report.
+func BenchmarkResult(b *testing.B) {
+	flows := benchFlows(benchN(b))
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		a := New(Config{})
+		for i := 0; i < len(flows); i += 1024 {
+			a.Add(flows[i:min(i+1024, len(flows))])
+		}
+		for k := 0; k < 5; k++ {
+			i := k * 100 // the first flow of scanner k
+			a.AddFinding(analyze.Finding{Detector: "dscan", Kind: analyze.HostScan, Src: flows[i].Src, Index: uint64(i + 1), Time: flows[i].Start})
+		}
+		b.StartTimer()
+		if res := a.Result(); len(res.Episodes) != 5 {
+			b.Fatalf("%d episodes, want 5", len(res.Episodes))
+		}
+	}
+}

@@ -348,3 +348,45 @@ func TestFollowUp(t *testing.T) {
 		t.Errorf("nfdump = %q", fu.Nfdump)
 	}
 }
+
+// The targets views list each scanner once per target, with the span of
+// all its episodes that hit it, even when another scanner's episode comes
+// between two of them; and only the TopTargets first rows are kept.
+func TestTargetsAcrossEpisodes(t *testing.T) {
+	a, b := ip("198.51.100.7"), ip("198.51.100.8")
+	victim := ip("10.1.0.1")
+	const h = 3_600_000
+	var flows []flow.Record
+	var fs []analyze.Finding
+	scan := func(src netip.Addr, start int64, others int) {
+		flows = append(flows, rec(src, victim, 6, 5000, 22, flow.TCPSyn, start))
+		for i := 0; i < others; i++ {
+			flows = append(flows, rec(src, nth("10.2.0.1", i), 6, 5000, uint16(1000+i), flow.TCPSyn, start+1+int64(i)))
+		}
+		fs = append(fs, hostScan(src, uint64(len(flows)), start+int64(others)))
+	}
+	scan(a, t0, 3)      // a's first episode
+	scan(b, t0+5*h, 2)  // b's, in between
+	scan(a, t0+10*h, 1) // a's second
+	acc := New(Config{TopTargets: 2})
+	feed(acc, flows, fs)
+	res := acc.Result()
+	if len(res.Episodes) != 3 {
+		t.Fatalf("episodes %d, want 3", len(res.Episodes))
+	}
+	if len(res.TargetHosts) != 2 || len(res.TargetPorts) != 2 {
+		t.Fatalf("views have %d and %d rows, want TopTargets = 2", len(res.TargetHosts), len(res.TargetPorts))
+	}
+	top := res.TargetHosts[0]
+	want := []Scanner{{Src: a, First: t0, Last: t0 + 10*h + 1 + 10}, {Src: b, First: t0 + 5*h, Last: t0 + 5*h + 2 + 10}}
+	if top.Addr != victim || top.Episodes != 3 || top.Flows != 3 || !reflect.DeepEqual(top.Scanners, want) {
+		t.Fatalf("top target %+v, want %v hit by 3 episodes of %v", top, victim, want)
+	}
+	// Second row: 10.2.0.1, hit by both scanners' episodes too (a twice).
+	if res.TargetHosts[1].Addr != ip("10.2.0.1") || len(res.TargetHosts[1].Scanners) != 2 || res.TargetHosts[1].Episodes != 3 {
+		t.Fatalf("second target %+v", res.TargetHosts[1])
+	}
+	if res.TargetPorts[0].Port != 22 || res.TargetPorts[0].Episodes != 3 || len(res.TargetPorts[0].Scanners) != 2 {
+		t.Fatalf("top port %+v", res.TargetPorts[0])
+	}
+}

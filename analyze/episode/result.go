@@ -3,6 +3,8 @@ package episode
 import (
 	"cmp"
 	"fmt"
+	"iter"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -78,7 +80,9 @@ func (a *Accountant) Result() *Result {
 			}
 			r.dsts.finish(cfg.MaxTargets)
 			r.ports.compact(cfg.MaxPorts)
-			b := built{dsts: map[netip.Addr]uint64{}, ports: map[uint16]uint64{}, svc: r.svc, svcN: r.service}
+			// Sized up front: a scanner's sets run to tens of thousands.
+			b := built{dsts: make(map[netip.Addr]uint64, r.dsts.len()), ports: make(map[uint16]uint64, len(r.ports.keys)),
+				svc: r.svc, svcN: r.service}
 			ep := Episode{
 				Src: src, First: r.first, Last: r.last,
 				Flows: r.flows, Packets: r.packets, Bytes: r.bytes,
@@ -88,11 +92,11 @@ func (a *Accountant) Result() *Result {
 			for d, n := range r.dsts.all() {
 				b.dsts[d] += n
 			}
-			top := map[portKey]uint64{}
-			r.ports.each(func(k uint32, n uint64) {
+			top := make([]PortCount, 0, len(r.ports.keys))
+			r.ports.each(func(k uint32, n uint64) { // distinct keys
 				pk := portKey(k)
 				b.ports[pk.port()] += n
-				top[pk] += n
+				top = append(top, PortCount{Port: pk.port(), Proto: pk.proto(), Flows: n})
 			})
 			ep.TopPorts = topPorts(top, cfg.TopPorts)
 			b.ep = ep
@@ -148,9 +152,20 @@ func (a *Accountant) Result() *Result {
 	}
 
 	// Targets views.
-	hosts := map[netip.Addr]*Target{}
-	ports := map[uint16]*Target{}
+	nd := 0
 	for i := range eps {
+		nd += len(eps[i].dsts)
+	}
+	hosts := make(map[netip.Addr]*Target, nd)
+	ports := make([]Target, 1<<16) // by port; Episodes 0 = not hit
+	// By source, so that a target meets each source's episodes in a row
+	// and addScanner looks at its last scanner only.
+	bySrcFirst := make([]int, len(eps))
+	for i := range bySrcFirst {
+		bySrcFirst[i] = i
+	}
+	slices.SortStableFunc(bySrcFirst, func(x, y int) int { return eps[x].ep.Src.Compare(eps[y].ep.Src) })
+	for _, i := range bySrcFirst {
 		b := &eps[i]
 		for d, n := range b.dsts {
 			t := hosts[d]
@@ -161,16 +176,18 @@ func (a *Accountant) Result() *Result {
 			addScanner(t, b.ep, n)
 		}
 		for p, n := range b.ports {
-			t := ports[p]
-			if t == nil {
-				t = &Target{Port: p}
-				ports[p] = t
-			}
-			addScanner(t, b.ep, n)
+			ports[p].Port = p
+			addScanner(&ports[p], b.ep, n)
 		}
 	}
-	res.TargetHosts = topTargets(hosts, cfg.TopTargets, func(x, y *Target) int { return x.Addr.Compare(y.Addr) })
-	res.TargetPorts = topTargets(ports, cfg.TopTargets, func(x, y *Target) int { return cmp.Compare(x.Port, y.Port) })
+	res.TargetHosts = topTargets(maps.Values(hosts), cfg.TopTargets, func(x, y *Target) int { return x.Addr.Compare(y.Addr) })
+	res.TargetPorts = topTargets(func(yield func(*Target) bool) {
+		for i := range ports {
+			if ports[i].Episodes > 0 && !yield(&ports[i]) {
+				return
+			}
+		}
+	}, cfg.TopTargets, func(x, y *Target) int { return cmp.Compare(x.Port, y.Port) })
 
 	// Excessive flows.
 	ex := slices.Clone(a.excess)
@@ -298,11 +315,8 @@ func kindSummary(kinds map[analyze.Kind]bool) string {
 	return strings.Join(append(parts, rest...), " + ")
 }
 
-func topPorts(m map[portKey]uint64, n int) []PortCount {
-	out := make([]PortCount, 0, len(m))
-	for k, c := range m {
-		out = append(out, PortCount{Port: k.port(), Proto: k.proto(), Flows: c})
-	}
+// topPorts sorts out (distinct port and protocol) and keeps the first n.
+func topPorts(out []PortCount, n int) []PortCount {
 	slices.SortFunc(out, func(x, y PortCount) int {
 		if c := cmp.Compare(y.Flows, x.Flows); c != 0 {
 			return c
@@ -313,7 +327,7 @@ func topPorts(m map[portKey]uint64, n int) []PortCount {
 		return cmp.Compare(x.Proto, y.Proto)
 	})
 	if len(out) > n {
-		out = out[:n:n]
+		out = slices.Clone(out[:n]) // not the whole backing array
 	}
 	return out
 }
@@ -328,31 +342,28 @@ func isLocal(local []netip.Prefix, a netip.Addr) bool {
 	return false
 }
 
+// addScanner counts episode ep's flows to t. Episodes must come grouped
+// by source: a source already listed is t's last scanner.
 func addScanner(t *Target, ep Episode, flows uint64) {
 	t.Episodes++
 	t.Flows += flows
-	for i := range t.Scanners {
-		if t.Scanners[i].Src == ep.Src {
-			t.Scanners[i].First = min(t.Scanners[i].First, ep.First)
-			t.Scanners[i].Last = max(t.Scanners[i].Last, ep.Last)
-			return
-		}
+	if n := len(t.Scanners); n > 0 && t.Scanners[n-1].Src == ep.Src {
+		s := &t.Scanners[n-1]
+		s.First = min(s.First, ep.First)
+		s.Last = max(s.Last, ep.Last)
+		return
 	}
 	t.Scanners = append(t.Scanners, Scanner{Src: ep.Src, First: ep.First, Last: ep.Last})
 }
 
-func topTargets[K comparable](m map[K]*Target, n int, tie func(x, y *Target) int) []Target {
-	ts := make([]*Target, 0, len(m))
-	for _, t := range m {
-		slices.SortFunc(t.Scanners, func(x, y Scanner) int {
-			if c := cmp.Compare(x.First, y.First); c != 0 {
-				return c
-			}
-			return x.Src.Compare(y.Src)
-		})
-		ts = append(ts, t)
+// topTargets returns the n first targets (by scanners, episodes and flows,
+// descending, then tie), keeping only n while it goes: scanners hit
+// tens of thousands of ports.
+func topTargets(all iter.Seq[*Target], n int, tie func(x, y *Target) int) []Target {
+	if n <= 0 {
+		return nil
 	}
-	slices.SortFunc(ts, func(x, y *Target) int {
+	order := func(x, y *Target) int {
 		if c := cmp.Compare(len(y.Scanners), len(x.Scanners)); c != 0 {
 			return c
 		}
@@ -363,12 +374,26 @@ func topTargets[K comparable](m map[K]*Target, n int, tie func(x, y *Target) int
 			return c
 		}
 		return tie(x, y)
-	})
-	if len(ts) > n {
-		ts = ts[:n]
+	}
+	ts := make([]*Target, 0, n+1)
+	for t := range all {
+		if len(ts) == n && order(t, ts[n-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(ts, t, order)
+		ts = slices.Insert(ts, i, t)
+		if len(ts) > n {
+			ts = ts[:n]
+		}
 	}
 	out := make([]Target, len(ts))
 	for i, t := range ts {
+		slices.SortFunc(t.Scanners, func(x, y Scanner) int {
+			if c := cmp.Compare(x.First, y.First); c != 0 {
+				return c
+			}
+			return x.Src.Compare(y.Src)
+		})
 		out[i] = *t
 	}
 	return out
