@@ -279,7 +279,6 @@ type Counter struct {
 	pair   *addrTable[pairKey]
 	sport  []acc // 65536 entries
 	dport  []acc
-	port   []acc
 	proto  [256]acc
 	flowsN uint64 // records added
 }
@@ -297,7 +296,6 @@ func New(cfg Config) *Counter {
 		pair:  newAddrTable[pairKey](),
 		sport: make([]acc, 65536),
 		dport: make([]acc, 65536),
-		port:  make([]acc, 65536),
 	}
 }
 
@@ -329,8 +327,6 @@ func (c *Counter) AddRecord(r *flow.Record) {
 	}
 	c.sport[r.SrcPort].add(r, fl)
 	c.dport[r.DstPort].add(r, fl)
-	c.port[r.SrcPort].add(r, fl)
-	c.port[r.DstPort].add(r, fl)
 	c.proto[r.Proto].add(r, fl)
 }
 
@@ -361,11 +357,31 @@ func (c *Counter) Distinct(k Key) int {
 	case DstPort:
 		return countUsed(c.dport)
 	case Port:
-		return countUsed(c.port)
+		return countUsed(c.ports())
 	case Proto:
 		return countUsed(c.proto[:])
 	}
 	return 0
+}
+
+// ports is the Port table: a flow counts once under each of its ports, so
+// a port's counters are the sums of its SrcPort and DstPort ones (and its
+// span the union of theirs), derived here rather than counted per flow.
+func (c *Counter) ports() []acc {
+	out := make([]acc, 65536)
+	for i := range out {
+		s, d := c.sport[i], c.dport[i]
+		switch {
+		case s.Flows == 0:
+			out[i] = d
+		case d.Flows == 0:
+			out[i] = s
+		default:
+			out[i] = acc{Counts: Counts{Flows: s.Flows + d.Flows, Packets: s.Packets + d.Packets, Bytes: s.Bytes + d.Bytes},
+				first: min(s.first, d.first), last: max(s.last, d.last)}
+		}
+	}
+	return out
 }
 
 func countUsed(a []acc) int {
@@ -402,7 +418,7 @@ func (c *Counter) Top(k Key, o Order) (Table, error) {
 	case DstPort:
 		offerPorts(&sel, c.dport)
 	case Port:
-		offerPorts(&sel, c.port)
+		offerPorts(&sel, c.ports())
 	case Proto:
 		for i := range c.proto {
 			if a := c.proto[i]; a.Flows != 0 {
