@@ -56,6 +56,10 @@ func Markdown(w io.Writer, m *Model) error {
 		b.WriteString(" (PARTIAL: some input was skipped, see below)")
 	}
 	b.WriteString(".\n")
+	// One table writer for every section, reset between them: each new one
+	// allocates a 10k-entry cache (11 MB of garbage a report).
+	tb := tablewriter.NewTable(&b, tablewriter.WithRenderer(renderer.NewMarkdown()),
+		tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAutoWrap(tw.WrapNone), tablewriter.WithHeaderAutoWrap(tw.WrapNone))
 	for _, t := range m.Tables() {
 		fmt.Fprintf(&b, "\n## %s\n\n", t.Title)
 		if t.Note != "" {
@@ -69,8 +73,7 @@ func Markdown(w io.Writer, m *Model) error {
 			followupMD(&b, m)
 			continue
 		}
-		tb := tablewriter.NewTable(&b, tablewriter.WithRenderer(renderer.NewMarkdown()),
-			tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAutoWrap(tw.WrapNone), tablewriter.WithHeaderAutoWrap(tw.WrapNone))
+		tb.Reset()
 		hdr := make([]string, len(t.Columns))
 		for i, c := range t.Columns {
 			hdr[i] = mdCell(c)

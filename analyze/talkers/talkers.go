@@ -396,7 +396,10 @@ func countUsed(a []acc) int {
 
 // Top returns the top N rows of key k ordered by o, with the tie-breaks of
 // the package documentation.
-func (c *Counter) Top(k Key, o Order) (Table, error) {
+func (c *Counter) Top(k Key, o Order) (Table, error) { return c.top(k, o, nil) }
+
+// top is Top with the Port table given (nil: derived here).
+func (c *Counter) top(k Key, o Order, ports []acc) (Table, error) {
 	if o != ByFlows && o != ByPackets && o != ByBytes {
 		return Table{}, fmt.Errorf("talkers: unknown order %d", int(o))
 	}
@@ -418,7 +421,10 @@ func (c *Counter) Top(k Key, o Order) (Table, error) {
 	case DstPort:
 		offerPorts(&sel, c.dport)
 	case Port:
-		offerPorts(&sel, c.ports())
+		if ports == nil {
+			ports = c.ports()
+		}
+		offerPorts(&sel, ports)
 	case Proto:
 		for i := range c.proto {
 			if a := c.proto[i]; a.Flows != 0 {
@@ -484,9 +490,10 @@ func offerPorts(s *selector, a []acc) {
 // Tables returns every key (in Keys order) by every order (in Orders order).
 func (c *Counter) Tables() []Table {
 	out := make([]Table, 0, len(Keys)*len(Orders))
+	ports := c.ports()
 	for _, k := range Keys {
 		for _, o := range Orders {
-			t, _ := c.Top(k, o) // keys and orders are the package's own
+			t, _ := c.top(k, o, ports) // keys and orders are the package's own
 			out = append(out, t)
 		}
 	}
