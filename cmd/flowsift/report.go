@@ -307,10 +307,17 @@ func runReport(ctx context.Context, c *cli.Command) error {
 		{Name: "top N", Value: strconv.Itoa(int(c.Int("top")))},
 	}
 	settings = append(settings, dets.Settings()...)
+	// The two summaries are independent and serial after the pass: side by
+	// side they take the longer of the two.
+	var tables []talkers.Table
+	done := make(chan struct{})
+	go func() { tables = tc.Tables(); close(done) }()
+	result := acc.Result()
+	<-done
 	m := report.Build(report.Input{Version: version, GeneratedAt: o.generatedAt, Zone: o.zone, From: o.from, To: o.to,
 		FirstFlow: first, LastFlow: last, Paths: paths, FilesSeen: sum.FilesSeen, FilesRead: sum.FilesRead, Flows: sum.Flows,
 		Skips: sum.Sorted(), Partial: sum.Partial(), Settings: settings, Detectors: append([]string{"dscan"}, dets.Names()...),
-		Result: acc.Result(), Tables: tc.Tables()})
+		Result: result, Tables: tables})
 
 	if err := writeReport(c, o, m); err != nil {
 		return err
@@ -419,7 +426,23 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fail(err)
 		}
-		for _, f := range o.formats {
+		// The documents render side by side into memory (they only read
+		// the model), then are written one by one.
+		docs := make([]bytes.Buffer, len(o.formats))
+		errs := make([]error, len(o.formats))
+		var wg sync.WaitGroup
+		for i, f := range o.formats {
+			if f == "csv" {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = render(f, m, &docs[i])
+			}()
+		}
+		wg.Wait()
+		for i, f := range o.formats {
 			var err error
 			switch f {
 			case "csv":
@@ -435,7 +458,12 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 				}
 			default:
 				name := map[string]string{"html": "report.html", "md": "report.md", "json": "report.json"}[f]
-				err = writeFileAtomic(filepath.Join(dir, name), func(w io.Writer) error { return render(f, m, w) })
+				if err = errs[i]; err == nil {
+					err = writeFileAtomic(filepath.Join(dir, name), func(w io.Writer) error {
+						_, err := w.Write(docs[i].Bytes())
+						return err
+					})
+				}
 			}
 			if err != nil {
 				return fail(err)
