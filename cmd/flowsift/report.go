@@ -41,7 +41,9 @@ func init() {
 Reads anything ingest reads, runs the dscan engine in default mode plus the
 other detectors (weighted ports, TRW, heuristics; configured by --policy) and
 top-talker statistics in one pass, and writes the report. Files are written
-to a temporary name and renamed. generated-at: --generated-at, else
+to temporary names and renamed once every one of them is written, so a
+failed or killed run leaves the previous report whole. generated-at:
+--generated-at, else
 SOURCE_DATE_EPOCH, else now; nothing else depends on the clock.
 --to takes a time (end of the window) or, with --mail, an address (a value
 containing "@"); --mail-to is the same as the latter.
@@ -427,7 +429,8 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 			return fail(err)
 		}
 		// The documents render side by side into memory (they only read
-		// the model), then are written one by one.
+		// the model), then are written one by one to temporary names and
+		// renamed together once all are written.
 		docs := make([]bytes.Buffer, len(o.formats))
 		errs := make([]error, len(o.formats))
 		var wg sync.WaitGroup
@@ -442,6 +445,7 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 			}()
 		}
 		wg.Wait()
+		var files stagedFiles
 		for i, f := range o.formats {
 			var err error
 			switch f {
@@ -452,22 +456,26 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 				}
 				for _, t := range m.Tables() {
 					t := t
-					if err = writeFileAtomic(filepath.Join(csvDir, t.Name+".csv"), func(w io.Writer) error { return report.CSV(w, t) }); err != nil {
+					if err = files.add(filepath.Join(csvDir, t.Name+".csv"), func(w io.Writer) error { return report.CSV(w, t) }); err != nil {
 						break
 					}
 				}
 			default:
 				name := map[string]string{"html": "report.html", "md": "report.md", "json": "report.json"}[f]
 				if err = errs[i]; err == nil {
-					err = writeFileAtomic(filepath.Join(dir, name), func(w io.Writer) error {
+					err = files.add(filepath.Join(dir, name), func(w io.Writer) error {
 						_, err := w.Write(docs[i].Bytes())
 						return err
 					})
 				}
 			}
 			if err != nil {
+				files.abort()
 				return fail(err)
 			}
+		}
+		if err := files.commit(); err != nil {
+			return fail(err)
 		}
 	}
 	return nil

@@ -329,3 +329,40 @@ func TestReportSourceDateEpoch(t *testing.T) {
 		t.Fatalf("bad SOURCE_DATE_EPOCH: exit %d", code)
 	}
 }
+
+// A report that fails half-way through writing its set of files leaves the
+// previous set as it was and no temporary file behind: here csv/ cannot be
+// made (a file stands in its place) after report.html was written.
+func TestReportSetWrittenWhole(t *testing.T) {
+	useUTC(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "report.html"), []byte("previous report"), 0o644)
+	os.WriteFile(filepath.Join(dir, "csv"), []byte("in the way"), 0o644)
+	archive := filepath.Join("..", "..", "samples", "archive")
+	code, _, stderr := runCLI(t, "", "report", "--format", "html,csv", "--out", dir, sampleLocal, archive)
+	if code != exitUsage || !strings.Contains(stderr, "csv") {
+		t.Fatalf("exit %d, stderr %q: want %d and the csv directory named", code, stderr, exitUsage)
+	}
+	if got := string(mustRead(filepath.Join(dir, "report.html"))); got != "previous report" {
+		t.Fatalf("report.html replaced by a run that failed: %.40q", got)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("files left behind: %v", names)
+	}
+	// Once the way is clear, the whole set appears.
+	os.Remove(filepath.Join(dir, "csv"))
+	if code, _, stderr := runCLI(t, "", "report", "--format", "html,csv", "--out", dir, sampleLocal, archive); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := string(mustRead(filepath.Join(dir, "report.html"))); !strings.Contains(got, "<html") {
+		t.Fatalf("report.html not written: %.40q", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "csv", "scanners.csv")); err != nil {
+		t.Fatal(err)
+	}
+}
