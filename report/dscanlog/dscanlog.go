@@ -65,8 +65,12 @@ func (w *Writer) Event(ev dscan.Event) error {
 				return err
 			}
 		}
-		w.Line(Stamp(start, loc))
-		w.Line(Stamp(r.FTEndMS(), loc))
+		if err := w.Line(Stamp(start, loc)); err != nil {
+			return err
+		}
+		if err := w.Line(Stamp(r.FTEndMS(), loc)); err != nil {
+			return err
+		}
 		return w.Line(fmt.Sprintf("%4d %-15s %6d %4d %-15s %6d %3d %2d %10d %10d",
 			r.Input, r.Src, r.SrcPort, r.Output, r.Dst, r.DstPort, r.Proto, r.TCPFlags&7, r.Packets, r.Octets))
 	}
