@@ -15,12 +15,13 @@ import (
 // lines records each Write separately: flow-dscan's output goes to syslog
 // as one message per line.
 type lines struct {
-	got  []string
-	fail int // fail the n-th write (1-based); 0 = never
+	got   []string
+	fail  int // fail the n-th write only (1-based); 0 = never
+	calls int
 }
 
 func (l *lines) Write(p []byte) (int, error) {
-	if l.fail == len(l.got)+1 {
+	if l.calls++; l.calls == l.fail {
 		return 0, errors.New("disk full")
 	}
 	l.got = append(l.got, string(p))
