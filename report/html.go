@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,8 +29,20 @@ type cell struct {
 type htmlTable struct {
 	Name, Title, Note string
 	Header            []cell
-	Rows              [][]cell
+	Rows              []htmlRow
 }
+
+// htmlRow is a table row; Detail holds the long list columns of a wide
+// table, shown under the row across its width (labelled), so the table
+// fits a mail window instead of scrolling sideways.
+type htmlRow struct {
+	Cells  []cell
+	Detail []cell // Text = label, Class = value
+	Span   int
+}
+
+// detailCols are the columns that go under a table's row in HTML.
+var detailCols = map[string][]string{"scanners": {"rules", "top_ports", "sample_targets"}}
 
 type htmlView struct {
 	M           *Model
@@ -50,7 +63,7 @@ const timelineRows = 40
 // colClass names the layout of a column by its (stable) name.
 func colClass(col string) string {
 	switch col {
-	case "first_seen", "last_seen", "start", "end", "src", "dst", "target", "kind", "tcp_flags", "file", "reason":
+	case "first_seen", "last_seen", "start", "end", "src", "dst", "target", "tcp_flags", "file", "reason":
 		return "nw"
 	case "rules", "top_ports", "sample_targets", "scanners", "evidence", "detail":
 		return "list"
@@ -74,7 +87,11 @@ func htmlTables(ts []Table) []htmlTable {
 	for _, t := range ts {
 		ht := htmlTable{Name: t.Name, Title: t.Title, Note: t.Note}
 		cls := make([]string, len(t.Columns))
+		under := make([]bool, len(t.Columns))
 		for i, c := range t.Columns {
+			if under[i] = slices.Contains(detailCols[t.Name], c); under[i] {
+				continue
+			}
 			cls[i] = colClass(c)
 			if numeric(t.Rows, i) {
 				cls[i] = "num"
@@ -82,10 +99,15 @@ func htmlTables(ts []Table) []htmlTable {
 			ht.Header = append(ht.Header, cell{c, cls[i]})
 		}
 		for _, r := range t.Rows {
-			row := make([]cell, len(r))
+			row := htmlRow{Span: len(ht.Header)}
 			for i, v := range r {
-				// Keep "tcp/22 (300)" and "SRC (first..last)" on one line.
-				row[i] = cell{strings.ReplaceAll(v, " (", "\u00a0("), cls[i]}
+				switch {
+				case under[i] && v != "":
+					row.Detail = append(row.Detail, cell{strings.ReplaceAll(t.Columns[i], "_", " "), v})
+				case !under[i]:
+					// Keep "tcp/22 (300)" and "SRC (first..last)" on one line.
+					row.Cells = append(row.Cells, cell{strings.ReplaceAll(v, " (", "\u00a0("), cls[i]})
+				}
 			}
 			ht.Rows = append(ht.Rows, row)
 		}
