@@ -231,7 +231,9 @@ func cmpEnd(a, b flow.Record) int {
 // that would need all of it in memory). It may appear once among other
 // paths and then cuts them into groups delivered one after another:
 // "a b - c" replays the merge of a and b, then the stream, then c. Run
-// fails when "-" is given twice.
+// fails when "-" is given twice. A path that is not a regular file (a
+// named pipe, <(flow-cat ...)) is a stream too, in any format ingest
+// reads, and may appear any number of times.
 //
 // A context cancellation stops the run between batches and returns the
 // context's error.
@@ -240,6 +242,13 @@ func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		for _, in := range inputs {
+			if in.closer != nil {
+				in.closer.Close()
+			}
+		}
+	}()
 	sum := &Summary{FilesSeen: len(inputs) + countFatal(skips)}
 	sum.add(skips...)
 	stdins := 0
@@ -256,7 +265,7 @@ func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch)
 	m := &merger{opt: opt, sink: sink, sum: sum, prog: prog}
 	// Standard input splits the inputs into groups merged on their own.
 	for len(inputs) > 0 {
-		k := slices.IndexFunc(inputs, func(in Input) bool { return in.Stdin })
+		k := slices.IndexFunc(inputs, func(in Input) bool { return in.Stdin || in.Stream })
 		if k < 0 {
 			k = len(inputs)
 		}
@@ -267,7 +276,7 @@ func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch)
 			inputs = inputs[k:]
 			continue
 		}
-		if err := runStdin(ctx, opt, sum, sink); err != nil {
+		if err := runStream(ctx, inputs[0], opt, sum, sink); err != nil {
 			return sum, err
 		}
 		prog.file(0)
@@ -286,15 +295,17 @@ func countFatal(s []flow.Skip) int {
 	return n
 }
 
-func runStdin(ctx context.Context, opt Options, sum *Summary, sink func(flow.Batch) error) error {
-	if opt.Stdin == nil {
-		return errors.New("no standard input")
+// runStream delivers standard input (flow-tools) or a stream path (its
+// sniffed format) in stream order.
+func runStream(ctx context.Context, in Input, opt Options, sum *Summary, sink func(flow.Batch) error) error {
+	name, r, fm := in.Path, in.stream, in.Format
+	if in.Stdin {
+		if opt.Stdin == nil {
+			return errors.New("no standard input")
+		}
+		name, r, fm = "standard input", opt.Stdin, streamFormat(opt)
 	}
-	fm := streamFormat(opt)
-	if fm == nil {
-		return errors.New("no flow-tools reader built in")
-	}
-	err := fm.Decode("-", opt.Stdin, func(b flow.Batch) error {
+	err := fm.Decode(in.Path, r, func(b flow.Batch) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -302,7 +313,7 @@ func runStdin(ctx context.Context, opt Options, sum *Summary, sink func(flow.Bat
 		return sink(b)
 	}, func(s flow.Skip) { sum.add(s) })
 	if err != nil {
-		return fmt.Errorf("read standard input: %w", err)
+		return fmt.Errorf("read %s: %w", name, err)
 	}
 	sum.FilesRead++
 	return nil

@@ -24,7 +24,14 @@ type Input struct {
 	Time    time.Time // capture start from the name (zero when unknown)
 	Partial bool      // a tmp- file (capture still open or killed)
 	Stdin   bool
-	order   int // position in the final file order
+	// Stream is set for a path that is not a regular file (a named pipe,
+	// a process substitution such as <(flow-cat ...), a device): it can be
+	// read once only, so the bytes sniffed for its format are kept and it
+	// is read in stream order like standard input.
+	Stream bool
+	stream io.Reader
+	closer io.Closer
+	order  int // position in the final file order
 }
 
 // captureName matches flow-capture's file names; the UTC offset is optional
@@ -85,6 +92,15 @@ func Walk(paths []string, opt Options) ([]Input, []flow.Skip, error) {
 		st, err := os.Stat(p)
 		if err != nil {
 			return nil, nil, fmt.Errorf("input %s: %w", p, err)
+		}
+		if !st.IsDir() && !st.Mode().IsRegular() {
+			in, skip := classifyStream(p, opt)
+			if skip != nil {
+				skips = append(skips, *skip)
+			} else {
+				out = append(out, in)
+			}
+			continue
 		}
 		if !st.IsDir() {
 			in, skip := classify(p, true, opt)
@@ -227,6 +243,36 @@ func classify(path string, explicit bool, opt Options) (Input, *flow.Skip) {
 	_ = explicit
 	return in, &flow.Skip{Path: path, Offset: 0, Reason: "unknown-format",
 		Detail: fmt.Sprintf("not a flow file this program reads (starts with % x)", head[:min(8, len(head))]), Fatal: true, Count: 1}
+}
+
+// classifyStream sniffs a path that can be read only once and keeps it
+// open, with the sniffed bytes put back in front of the rest.
+func classifyStream(path string, opt Options) (Input, *flow.Skip) {
+	in := Input{Path: path, Stream: true}
+	f, err := os.Open(path)
+	if err != nil {
+		return in, &flow.Skip{Path: path, Offset: -1, Reason: "unreadable", Detail: err.Error(), Fatal: true, Count: 1}
+	}
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		f.Close()
+		return in, &flow.Skip{Path: path, Offset: -1, Reason: "unreadable", Detail: err.Error(), Fatal: true, Count: 1}
+	}
+	head = head[:n]
+	if n == 0 {
+		f.Close()
+		return in, &flow.Skip{Path: path, Offset: 0, Reason: "empty", Detail: "empty stream, no header", Fatal: true, Count: 1}
+	}
+	for _, fm := range formats(opt) {
+		if fm.Sniff(head, path) {
+			in.Format, in.stream, in.closer = fm, io.MultiReader(bytes.NewReader(head), f), f
+			return in, nil
+		}
+	}
+	f.Close()
+	return in, &flow.Skip{Path: path, Offset: 0, Reason: "unknown-format",
+		Detail: fmt.Sprintf("not a flow stream this program reads (starts with % x)", head[:min(8, len(head))]), Fatal: true, Count: 1}
 }
 
 // capStarter is implemented by formats that can read a capture start from
