@@ -256,9 +256,9 @@ func reply(r *flow.Record) bool {
 	return r.SrcPort < 1024 && r.DstPort >= 1024
 }
 
-// host returns a's counters in this window. They carry a copy of its
-// whole-run fired rules, so the per-flow rules read them without a second
-// table lookup.
+// host returns a's counters in this window, valid until the next call
+// (the slab may grow). They carry a copy of its whole-run fired rules, so
+// the per-flow rules read them without a second table lookup.
 func (d *Detector) host(a netip.Addr) *hostState {
 	i, ok := d.hosts.Get(a)
 	if !ok {

@@ -28,7 +28,8 @@ type pairTable struct {
 
 func newPairTable() pairTable { return pairTable{v6: map[addrkey.Pair]*dirs{}} }
 
-// key returns the unordered key of (src, dst) and the direction src→dst.
+// key4 returns the unordered key of an IPv4 pair (src, dst) and the
+// direction src→dst; key6 the same for any other pair.
 // A self pair is direction 0 both ways.
 func key4(src, dst netip.Addr) (uint64, int) {
 	a, b := uint64(flow.AddrU32(src)), uint64(flow.AddrU32(dst))
