@@ -218,13 +218,7 @@ func (d *Detector) white(a netip.Addr) bool {
 	}
 	if a.Is4() {
 		// A white-list is short: comparing integers beats hashing.
-		v := flow.AddrU32(a)
-		for _, r := range d.wl4 {
-			if r[0] <= v && v <= r[1] {
-				return true
-			}
-		}
-		return false
+		return inRanges(d.wl4, flow.AddrU32(a))
 	}
 	if _, ok := d.wlHost.Get(a); ok {
 		return true
@@ -357,16 +351,20 @@ func (d *Detector) bogon(r *flow.Record) {
 		[]netip.Addr{r.Dst}, []uint16{r.DstPort}, "network "+pfx)
 }
 
+// inRanges says whether v lies in one of the inclusive ranges.
+func inRanges(rs [][2]uint32, v uint32) bool {
+	for _, r := range rs {
+		if r[0] <= v && v <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
 // inPlan: IPv4 ranges compare as integers, the rest with Range.Contains.
 func (d *Detector) inPlan(a netip.Addr) bool {
 	if a.Is4() {
-		v := flow.AddrU32(a)
-		for _, p := range d.plan4 {
-			if p[0] <= v && v <= p[1] {
-				return true
-			}
-		}
-		return false
+		return inRanges(d.plan4, flow.AddrU32(a))
 	}
 	for _, p := range d.cfg.Plan {
 		if p.Contains(a) {
