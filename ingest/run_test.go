@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -386,5 +387,44 @@ func TestNfdumpCSVRegistered(t *testing.T) {
 	cet := ends(Options{NfdumpZone: time.FixedZone("CET", 3600)})
 	if len(utc) != len(cet) || utc[0]-cet[0] != 3600*1000 {
 		t.Fatalf("zone not applied: %v vs %v", utc, cet)
+	}
+}
+
+// Nothing in a tree is passed over unsaid: a dangling link is an input
+// that could not be read (the run is partial); a link to a directory, a
+// link to a pipe and a pipe are listed and not read; a link to a file is
+// read.
+func TestWalkListsWhatItPassesOver(t *testing.T) {
+	withFake(t)
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	writeFake(t, tree, "a", "5 1")
+	other := writeFake(t, dir, "elsewhere/b", "6 2")
+	links := map[string]string{"dangling": filepath.Join(dir, "gone"), "dirlink": filepath.Join(dir, "elsewhere"), "filelink": other}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(tree, name)); err != nil {
+			t.Skipf("no symbolic links here: %v", err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(tree, "pipe"), 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	os.Symlink(filepath.Join(tree, "pipe"), filepath.Join(tree, "pipelink"))
+	got, sum := collect(t, []string{tree}, Options{})
+	if len(got) != 2 {
+		t.Fatalf("flows %v: want a's and the linked b's", got)
+	}
+	reasons := map[string]string{}
+	for _, s := range sum.Skips {
+		reasons[filepath.Base(s.Path)] = s.Reason
+	}
+	want := map[string]string{"dangling": "unreadable", "dirlink": "not-followed", "pipe": "not-a-file", "pipelink": "not-a-file"}
+	for name, r := range want {
+		if reasons[name] != r {
+			t.Errorf("%s: reason %q, want %q (skips %+v)", name, reasons[name], r, sum.Skips)
+		}
+	}
+	if !sum.Partial() {
+		t.Error("a dangling link does not make the run partial")
 	}
 }

@@ -35,7 +35,11 @@ func (s *Summary) Partial() bool {
 }
 
 func ignorable(reason string) bool {
-	return reason == "outside-window" || reason == "hidden" || reason == "out-of-order" || reason == "partial-file"
+	switch reason {
+	case "outside-window", "hidden", "out-of-order", "partial-file", "not-followed", "not-a-file":
+		return true
+	}
+	return false
 }
 
 // Sorted returns the skips in a stable order: by path, offset, line, reason.

@@ -142,11 +142,25 @@ func Walk(paths []string, opt Options) ([]Input, []flow.Skip, error) {
 			if d.IsDir() {
 				return nil
 			}
+			// Nothing in the tree is passed over unsaid: a dangling link is
+			// an input that cannot be read; a link to a directory is not
+			// followed (no cycles) and a pipe or device inside a tree is not
+			// an archive file, and both are listed.
 			if d.Type()&fs.ModeSymlink != 0 {
-				if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
-					return nil // links to directories are not followed (no cycles)
+				st, err := os.Stat(path)
+				switch {
+				case err != nil:
+					skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "unreadable", Detail: err.Error(), Fatal: true, Count: 1})
+					return nil
+				case st.IsDir():
+					skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "not-followed", Detail: "link to a directory inside the tree (give it as a path to read it)", Count: 1})
+					return nil
+				case !st.Mode().IsRegular():
+					skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "not-a-file", Detail: "link to a " + st.Mode().Type().String() + " inside the tree (give it as a path to read it)", Count: 1})
+					return nil
 				}
 			} else if !d.Type().IsRegular() {
+				skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "not-a-file", Detail: "pipe, socket or device inside the tree (give it as a path to read it)", Count: 1})
 				return nil
 			}
 			if strings.HasPrefix(name, "tmp") && !opt.IncludePartial {
