@@ -107,8 +107,8 @@ func TestDeleteFunc(t *testing.T) {
 // for the small one. Real flows decide, though: on the flows of
 // analyze/eval, TRW and the heuristics' pair set ran faster on this table
 // than on Go maps (A/B of BenchmarkTRW and BenchmarkHeuristics), while the
-// report's whole run with the talkers on it was slower (the larger table
-// costs page faults), so the talkers keep the Go map.
+// report's whole run with the talkers on it was slower (its table is
+// larger than a map plus counter chunks), so the talkers keep the Go map.
 func BenchmarkUpsert(b *testing.B) {
 	keys := benchKeys()
 	perKey := func(b *testing.B) {
