@@ -26,7 +26,8 @@ type slot[V any] struct {
 
 // Map is the table. Key 0 marks an empty slot, so its value lives beside
 // the slots. The zero Map is empty and ready to use. Pointers returned by
-// Get and Upsert are valid until the next Upsert or Delete.
+// Get and Upsert are valid until the next Upsert. There is no Delete: its
+// users only add, or clear the whole table.
 type Map[V any] struct {
 	slots   []slot[V]
 	mask    uint64
@@ -35,20 +36,9 @@ type Map[V any] struct {
 	zero    V
 }
 
-// New returns a table sized for about hint keys.
-func New[V any](hint int) *Map[V] {
-	m := &Map[V]{}
-	m.init(hint)
-	return m
-}
-
-func (m *Map[V]) init(hint int) {
-	size := minSlots
-	for size*maxLoadNum/maxLoadDen < hint {
-		size *= 2
-	}
-	m.slots = make([]slot[V], size)
-	m.mask = uint64(size - 1)
+func (m *Map[V]) init() {
+	m.slots = make([]slot[V], minSlots)
+	m.mask = minSlots - 1
 	m.n = 0
 }
 
@@ -99,7 +89,7 @@ func (m *Map[V]) Upsert(k uint64) (v *V, added bool) {
 		return &m.zero, added
 	}
 	if m.slots == nil {
-		m.init(0)
+		m.init()
 	}
 	for i := hash(k) & m.mask; ; i = (i + 1) & m.mask {
 		s := &m.slots[i]
@@ -134,39 +124,6 @@ func (m *Map[V]) grow() {
 	}
 }
 
-// Delete removes k and says whether it was there.
-func (m *Map[V]) Delete(k uint64) bool {
-	if k == 0 {
-		was := m.hasZero
-		m.hasZero = false
-		var zero V
-		m.zero = zero
-		return was
-	}
-	if m.slots == nil {
-		return false
-	}
-	i := hash(k) & m.mask
-	for ; m.slots[i].key != k; i = (i + 1) & m.mask {
-		if m.slots[i].key == 0 {
-			return false
-		}
-	}
-	// Backward-shift deletion: move later members of the probe run into
-	// the hole when that does not put them before their home slot, so no
-	// tombstones build up.
-	for j := (i + 1) & m.mask; m.slots[j].key != 0; j = (j + 1) & m.mask {
-		home := hash(m.slots[j].key) & m.mask
-		if (j-home)&m.mask >= (j-i)&m.mask {
-			m.slots[i] = m.slots[j]
-			i = j
-		}
-	}
-	m.slots[i] = slot[V]{}
-	m.n--
-	return true
-}
-
 // Clear removes every key, keeping the storage.
 func (m *Map[V]) Clear() {
 	clear(m.slots)
@@ -177,7 +134,7 @@ func (m *Map[V]) Clear() {
 }
 
 // All yields every key and its value, in an order that depends only on the
-// keys added and removed. The loop body must not add or delete keys.
+// keys added. The loop body must not add keys.
 func (m *Map[V]) All() iter.Seq2[uint64, *V] {
 	return func(yield func(uint64, *V) bool) {
 		if m.hasZero && !yield(0, &m.zero) {
@@ -188,18 +145,5 @@ func (m *Map[V]) All() iter.Seq2[uint64, *V] {
 				return
 			}
 		}
-	}
-}
-
-// DeleteFunc removes every key for which del returns true.
-func (m *Map[V]) DeleteFunc(del func(k uint64, v *V) bool) {
-	var gone []uint64
-	for k, v := range m.All() {
-		if del(k, v) {
-			gone = append(gone, k)
-		}
-	}
-	for _, k := range gone {
-		m.Delete(k)
 	}
 }

@@ -6,8 +6,8 @@ import (
 )
 
 // The table must agree with a Go map under any mix of inserts, updates and
-// deletes, through growth, with key 0 and with keys that collide in the
-// low bits.
+// lookups, through growth, with key 0 and with keys that differ only in
+// their high bits.
 func TestMatchesGoMap(t *testing.T) {
 	for _, spread := range []uint64{64, 5000, 1 << 40} {
 		r := rand.New(rand.NewPCG(1, spread))
@@ -18,8 +18,7 @@ func TestMatchesGoMap(t *testing.T) {
 			if spread == 1<<40 {
 				k <<= 24 // only high bits vary
 			}
-			switch r.IntN(4) {
-			case 0, 1:
+			if r.IntN(2) == 0 {
 				v, added := m.Upsert(k)
 				_, had := ref[k]
 				if added == had {
@@ -27,17 +26,12 @@ func TestMatchesGoMap(t *testing.T) {
 				}
 				*v += 1
 				ref[k]++
-			case 2:
-				if m.Delete(k) != (func() bool { _, ok := ref[k]; return ok })() {
-					t.Fatalf("spread %d op %d: Delete(%d) disagrees", spread, op, k)
-				}
-				delete(ref, k)
-			case 3:
-				v, ok := m.Get(k)
-				want, had := ref[k]
-				if ok != had || (ok && *v != want) {
-					t.Fatalf("spread %d op %d: Get(%d) = %v,%v want %d,%v", spread, op, k, v, ok, want, had)
-				}
+				continue
+			}
+			v, ok := m.Get(k)
+			want, had := ref[k]
+			if ok != had || (ok && *v != want) {
+				t.Fatalf("spread %d op %d: Get(%d) = %v,%v want %d,%v", spread, op, k, v, ok, want, had)
 			}
 		}
 		if m.Len() != len(ref) {
@@ -57,7 +51,7 @@ func TestMatchesGoMap(t *testing.T) {
 }
 
 func TestZeroKeyAndClear(t *testing.T) {
-	m := New[string](0)
+	var m Map[string]
 	if _, ok := m.Get(0); ok {
 		t.Fatal("empty table has key 0")
 	}
@@ -79,23 +73,6 @@ func TestZeroKeyAndClear(t *testing.T) {
 	}
 	if v, added := m.Upsert(0); !added || *v != "" {
 		t.Fatal("Clear left key 0's value")
-	}
-}
-
-func TestDeleteFunc(t *testing.T) {
-	var m Map[uint64]
-	for k := uint64(0); k < 1000; k++ {
-		v, _ := m.Upsert(k)
-		*v = k
-	}
-	m.DeleteFunc(func(k uint64, v *uint64) bool { return *v%3 == 0 })
-	if m.Len() != 666 {
-		t.Fatalf("Len %d after deleting multiples of 3", m.Len())
-	}
-	for k := uint64(0); k < 1000; k++ {
-		if _, ok := m.Get(k); ok != (k%3 != 0) {
-			t.Fatalf("key %d present=%v", k, ok)
-		}
 	}
 }
 
