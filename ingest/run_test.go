@@ -427,4 +427,9 @@ func TestWalkListsWhatItPassesOver(t *testing.T) {
 	if !sum.Partial() {
 		t.Error("a dangling link does not make the run partial")
 	}
+	// Without it, what was passed over is listed but the run is whole.
+	os.Remove(filepath.Join(tree, "dangling"))
+	if _, sum := collect(t, []string{tree}, Options{}); sum.Partial() || len(sum.Skips) != 3 {
+		t.Errorf("links to a directory and pipes made the run partial, or went unlisted: %+v", sum.Skips)
+	}
 }
