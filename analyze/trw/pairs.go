@@ -67,14 +67,3 @@ func (t *pairTable) upsert(src, dst netip.Addr) (*dirs, int) {
 	}
 	return st, dir
 }
-
-// get is upsert for a pair known to be there.
-func (t *pairTable) get(src, dst netip.Addr) (*dirs, int) {
-	if src.Is4() && dst.Is4() {
-		k, dir := key4(src, dst)
-		st, _ := t.v4.Get(k)
-		return st, dir
-	}
-	k, dir := key6(src, dst)
-	return t.v6[k], dir
-}

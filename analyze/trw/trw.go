@@ -249,7 +249,7 @@ func (d *Detector) expire(now int64, force bool) {
 		force = false
 		if !c.done {
 			c.done = true
-			st, dir := d.seen.get(c.rec.Src, c.rec.Dst)
+			st, dir := d.seen.upsert(c.rec.Src, c.rec.Dst) // there since its flow: adds nothing
 			st[dir] = seenDone
 			d.outcome(c.src, &c.rec, c.index, false)
 		}
