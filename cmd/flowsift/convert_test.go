@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftcsv"
+	"github.com/flowsift/flowsift/internal/sharedfix"
 )
 
 type manifestRow struct{ file, version, order, csv string }
@@ -65,7 +66,7 @@ func parseCSV(t *testing.T, b []byte) []flow.Record {
 // byte only with --compat-byte-order; by default they carry what the file
 // really holds, which the testdata README describes.
 func TestConvertCSVEqualsFlowExport(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "testdata", "formats")
+	dir := filepath.Join(sharedfix.Dir(t), "testdata", "formats")
 	for _, m := range readManifest(t, dir) {
 		t.Run(m.file, func(t *testing.T) {
 			want, err := os.ReadFile(filepath.Join(dir, m.csv))
@@ -107,7 +108,7 @@ func TestConvertCSVEqualsFlowExport(t *testing.T) {
 
 func ftTreeCSV(t *testing.T) []byte {
 	t.Helper()
-	f, err := os.Open(filepath.Join(sharedDir(t), "testdata", "csv", "ft-tree.export-f2.csv.gz"))
+	f, err := os.Open(filepath.Join(sharedfix.Dir(t), "testdata", "csv", "ft-tree.export-f2.csv.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func ftTreeCSV(t *testing.T) []byte {
 // byte, for -j 1 and -j 2; the killed capture is read with --include-partial
 // and reported (exit 3).
 func TestConvertTreeParquetPartitionsRoundTrip(t *testing.T) {
-	tree := filepath.Join(sharedDir(t), "testdata", "ft-tree")
+	tree := filepath.Join(sharedfix.Dir(t), "testdata", "ft-tree")
 	want := ftTreeCSV(t)
 	if got := convertCSV(t, "-j", "2", tree); !bytes.Equal(got, want) {
 		t.Fatal("tree CSV differs from flow-export's")

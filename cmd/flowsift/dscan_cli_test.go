@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowsift/flowsift/internal/sharedfix"
 )
 
 func TestDscanBadOptionsExit2(t *testing.T) {
@@ -29,7 +31,7 @@ func TestDscanBadOptionsExit2(t *testing.T) {
 
 // getopt forms: bundled flags and attached or separate values mean the same.
 func TestDscanGetoptForms(t *testing.T) {
-	td := filepath.Join(sharedDir(t), "testdata")
+	td := filepath.Join(sharedfix.Dir(t), "testdata")
 	useUTC(t)
 	base := []string{"dscan", "--compat", "-L", filepath.Join(td, "dscan.suppress")}
 	tree := filepath.Join(td, "ft-tree")
@@ -47,7 +49,7 @@ func TestDscanGetoptForms(t *testing.T) {
 
 // flow-dscan refuses to start without its suppress files; default mode warns.
 func TestDscanMissingSuppress(t *testing.T) {
-	td := filepath.Join(sharedDir(t), "testdata")
+	td := filepath.Join(sharedfix.Dir(t), "testdata")
 	t.Chdir(t.TempDir())
 	tree := filepath.Join(td, "ft-tree")
 	code, _, stderr := runCLI(t, "", "dscan", "--compat", "-b", tree)
@@ -64,7 +66,7 @@ func TestDscanMissingSuppress(t *testing.T) {
 // back, and a damaged file is an error naming what is wrong unless
 // --ignore-bad-state.
 func TestDscanDefaultStateFile(t *testing.T) {
-	td := filepath.Join(sharedDir(t), "testdata")
+	td := filepath.Join(sharedfix.Dir(t), "testdata")
 	useUTC(t)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "dscan.state")
@@ -103,7 +105,7 @@ func TestDscanDefaultStateFile(t *testing.T) {
 
 // --max-sources evictions are counted in the run's closing lines.
 func TestDscanMaxSourcesReported(t *testing.T) {
-	td := filepath.Join(sharedDir(t), "testdata")
+	td := filepath.Join(sharedfix.Dir(t), "testdata")
 	useUTC(t)
 	code, _, stderr := runCLI(t, "", "dscan", "-b", "--max-sources", "16", "-L", filepath.Join(td, "dscan.suppress"), filepath.Join(td, "ft-tree"))
 	if code != 0 || !strings.Contains(stderr, "sources evicted") {
@@ -144,7 +146,7 @@ func TestDscanJobsIdentityOnArchive(t *testing.T) {
 
 // v8 aggregations carry no addresses: refused as flow-dscan refuses them.
 func TestDscanRefusesV8(t *testing.T) {
-	td := filepath.Join(sharedDir(t), "testdata")
+	td := filepath.Join(sharedfix.Dir(t), "testdata")
 	in := filepath.Join(td, "formats", "v8.1.le.z6.ft")
 	for _, mode := range [][]string{{"--compat"}, nil} {
 		args := append(append([]string{"dscan", "-b", "-L", filepath.Join(td, "dscan.suppress")}, mode...), in)

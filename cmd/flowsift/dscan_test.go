@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest"
+	"github.com/flowsift/flowsift/internal/sharedfix"
 )
 
 // expectedCase is one row of shared/testdata/README.md's expected/ table:
@@ -129,7 +130,7 @@ func useUTC(t *testing.T) {
 // `flowsift dscan --compat ARGS FILES`, in a working directory that sees
 // the fixtures as the real runs did.
 func TestDscanCompatMatchesRealFlowDscan(t *testing.T) {
-	shared := sharedDir(t)
+	shared := sharedfix.Dir(t)
 	td := filepath.Join(shared, "testdata")
 	useUTC(t)
 	for _, c := range readExpectedTable(t, filepath.Join(td, "README.md")) {

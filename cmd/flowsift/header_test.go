@@ -5,10 +5,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowsift/flowsift/internal/sharedfix"
 )
 
 func TestHeaderCommandMatchesFlowHeader(t *testing.T) {
-	td := filepath.Join(sharedDir(t), "testdata", "formats")
+	td := filepath.Join(sharedfix.Dir(t), "testdata", "formats")
 	useUTC(t)
 	files, _ := filepath.Glob(filepath.Join(td, "*.ft"))
 	if len(files) < 40 {

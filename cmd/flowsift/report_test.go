@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/flowsift/flowsift/internal/sharedfix"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -104,7 +106,7 @@ func TestReportGoldenSamples(t *testing.T) {
 // Golden report of the real flow-tools capture tree of the fixtures, with
 // a time window and a time zone.
 func TestReportGoldenFixtureTree(t *testing.T) {
-	td := filepath.Join(sharedDir(t), "testdata")
+	td := filepath.Join(sharedfix.Dir(t), "testdata")
 	// The report names its inputs: a path relative to this package is the
 	// same in every clone (shared/ sits beside the repository), an absolute
 	// one is not.

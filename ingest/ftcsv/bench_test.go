@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/sharedfix"
 )
 
 // go test -bench . -benchtime 3x ./ingest/ftcsv/
 func BenchmarkDecodeTreeCSVGz(b *testing.B) {
-	raw, err := os.ReadFile(filepath.Join(sharedTestdata(b), "csv", "ft-tree.export-f2.csv.gz"))
+	raw, err := os.ReadFile(filepath.Join(sharedfix.Testdata(b), "csv", "ft-tree.export-f2.csv.gz"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,7 +29,7 @@ func BenchmarkDecodeTreeCSVGz(b *testing.B) {
 }
 
 func BenchmarkWrite(b *testing.B) {
-	raw, err := os.ReadFile(filepath.Join(sharedTestdata(b), "formats", "v5.export-f2.csv"))
+	raw, err := os.ReadFile(filepath.Join(sharedfix.Testdata(b), "formats", "v5.export-f2.csv"))
 	if err != nil {
 		b.Fatal(err)
 	}

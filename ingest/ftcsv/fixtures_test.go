@@ -9,30 +9,8 @@ import (
 	"testing"
 
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/sharedfix"
 )
-
-func sharedTestdata(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = up
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared testdata missing: %v", err)
-	}
-	return td
-}
 
 // roundTrip reads a flow-export CSV and writes it back with the mask of its
 // own "#:" line; the bytes must not change.
@@ -81,7 +59,7 @@ func roundTrip(t *testing.T, path string, raw []byte) {
 }
 
 func TestFixturesRoundTripByteIdentical(t *testing.T) {
-	td := sharedTestdata(t)
+	td := sharedfix.Testdata(t)
 	files, _ := filepath.Glob(filepath.Join(td, "formats", "v*.export-f2.csv"))
 	files = append(files, filepath.Join(td, "csv", "ft-tree.export-f2.csv.gz"))
 	if len(files) < 10 {

@@ -16,35 +16,8 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftfile"
+	"github.com/flowsift/flowsift/internal/sharedfix"
 )
-
-// sharedDir is <repo root>/../shared, or "" when absent.
-func sharedDir() string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			return ""
-		}
-		dir = filepath.Dir(dir)
-	}
-	s := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(s); err != nil {
-		return ""
-	}
-	return s
-}
-
-func shared(t testing.TB) string {
-	t.Helper()
-	s := sharedDir()
-	if s == "" {
-		t.Skip("shared fixtures (<repo>/../shared) absent")
-	}
-	return s
-}
 
 // readAll decodes a whole file.
 func readAll(t testing.TB, path string, opt ftfile.Options) ([]flow.Record, *ftfile.Header, []flow.Skip) {
@@ -227,7 +200,7 @@ func readCSVFile(t testing.TB, path string) *exportCSV {
 // Every file flow-tools wrote, in every version, byte order and
 // compression, decodes to exactly what flow-export printed for it.
 func TestFormatsMatchFlowExport(t *testing.T) {
-	dir := filepath.Join(shared(t), "testdata", "formats")
+	dir := filepath.Join(sharedfix.Dir(t), "testdata", "formats")
 	man, err := os.ReadFile(filepath.Join(dir, "MANIFEST.tsv"))
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +271,7 @@ func TestFormatsMatchFlowExport(t *testing.T) {
 // flow-export's CSV of flow-cat of the tree; the killed tmp- file gives
 // its 2,857 whole records and one cut report.
 func TestCaptureTree(t *testing.T) {
-	td := filepath.Join(shared(t), "testdata")
+	td := filepath.Join(sharedfix.Dir(t), "testdata")
 	var files []string
 	filepath.WalkDir(filepath.Join(td, "ft-tree"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -341,7 +314,7 @@ func TestCaptureTree(t *testing.T) {
 
 // The format examples: header-only killed capture, the wrap-around record.
 func TestFormatExamples(t *testing.T) {
-	ex := filepath.Join(shared(t), "docs", "format-examples")
+	ex := filepath.Join(sharedfix.Dir(t), "docs", "format-examples")
 	for _, name := range []string{"v5-le-compressed", "v5-be-uncompressed", "v7-le-uncompressed-streaming", "v5-le-killed-header-only"} {
 		recs, _, _ := readAll(t, filepath.Join(ex, name+".ft"), ftfile.Options{})
 		want := readCSVFile(t, filepath.Join(ex, name+".flow-export.csv"))

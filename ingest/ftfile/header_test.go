@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowsift/flowsift/ingest/ftfile"
+	"github.com/flowsift/flowsift/internal/sharedfix"
 )
 
 // WriteText prints what the real flow-header printed for every fixture.
@@ -16,7 +17,7 @@ func TestHeaderTextMatchesFlowHeader(t *testing.T) {
 	old := time.Local
 	time.Local = time.UTC
 	t.Cleanup(func() { time.Local = old })
-	s := shared(t)
+	s := sharedfix.Dir(t)
 	var cases [][2]string // file, expected text
 	fm, _ := filepath.Glob(filepath.Join(s, "testdata", "formats", "*.ft.header.txt"))
 	for _, h := range fm {

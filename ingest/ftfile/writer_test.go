@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftfile"
+	"github.com/flowsift/flowsift/internal/sharedfix"
 )
 
 func sampleRecords() []flow.Record {
@@ -101,7 +102,7 @@ func configLike(h *ftfile.Header, level int) ftfile.WriterConfig {
 // the exact inverse of the encoder, even for big-endian v1005). For
 // compressed files the header and the records are compared.
 func TestWriterReproducesRealFiles(t *testing.T) {
-	s := shared(t)
+	s := sharedfix.Dir(t)
 	files := []string{
 		"docs/format-examples/v5-le-compressed.ft", // flow-capture
 		"docs/format-examples/v7-le-uncompressed-streaming.ft",

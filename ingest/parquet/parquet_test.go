@@ -8,36 +8,14 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftcsv"
+	"github.com/flowsift/flowsift/internal/sharedfix"
 )
-
-func sharedTestdata(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = up
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared testdata missing: %v", err)
-	}
-	return td
-}
 
 // fixtureRecords reads flow-export CSV fixtures with ftcsv (every field a
 // version has, raw uptime fields included).
 func fixtureRecords(t testing.TB, pattern string) []flow.Record {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(sharedTestdata(t), pattern))
+	files, _ := filepath.Glob(filepath.Join(sharedfix.Testdata(t), pattern))
 	if len(files) == 0 {
 		t.Fatalf("no fixtures match %s", pattern)
 	}

@@ -10,30 +10,8 @@ import (
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftcsv"
 	"github.com/flowsift/flowsift/ingest/nfdump"
+	"github.com/flowsift/flowsift/internal/sharedfix"
 )
-
-func sharedTestdata(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = up
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared testdata missing: %v", err)
-	}
-	return td
-}
 
 func TestEncodeLayout(t *testing.T) {
 	recs := make([]flow.Record, 31)
@@ -73,7 +51,7 @@ func TestNfdumpGroundTruth(t *testing.T) {
 	if _, err := exec.LookPath("nfdump"); err != nil {
 		t.Skip("nfdump not installed (apt-get install nfdump)")
 	}
-	p := filepath.Join(sharedTestdata(t), "formats", "v5.export-f2.csv")
+	p := filepath.Join(sharedfix.Testdata(t), "formats", "v5.export-f2.csv")
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
