@@ -175,22 +175,6 @@ type convertSink interface {
 	abort()
 }
 
-// tempNear creates a temporary file in the directory of path so that the
-// final rename stays on one file system.
-func tempNear(path string) (*os.File, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return nil, err
-	}
-	// CreateTemp makes 0600; the result is an ordinary output file.
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
-	}
-	return f, nil
-}
-
 // csvSink writes flow-export CSV. The "#:" line must name the union of the
 // fields of every record, which is known only at the end; the lines go to a
 // temporary file with the mask seen so far, and in the rare case a later
@@ -271,15 +255,7 @@ func (s *csvSink) commit() error {
 		_, err := io.Copy(stdio.out, s.tmp)
 		return err
 	}
-	if err := s.tmp.Close(); err != nil {
-		os.Remove(s.tmp.Name())
-		return err
-	}
-	if err := os.Rename(s.tmp.Name(), s.out); err != nil {
-		os.Remove(s.tmp.Name())
-		return err
-	}
-	return nil
+	return publish(s.tmp, s.out)
 }
 
 func (s *csvSink) abort() {
@@ -315,15 +291,7 @@ func (s *parquetFileSink) commit() error {
 		s.abort()
 		return err
 	}
-	if err := s.tmp.Close(); err != nil {
-		os.Remove(s.tmp.Name())
-		return err
-	}
-	if err := os.Rename(s.tmp.Name(), s.out); err != nil {
-		os.Remove(s.tmp.Name())
-		return err
-	}
-	return nil
+	return publish(s.tmp, s.out)
 }
 
 func (s *parquetFileSink) abort() {
@@ -429,7 +397,7 @@ func (p *partFile) close() error {
 		p.f.Close()
 		return err
 	}
-	return p.f.Close()
+	return finish(p.f)
 }
 
 func (s *partitionSink) commit() error {

@@ -27,7 +27,7 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 type stagedFiles struct{ tmp, final []string }
 
 func (s *stagedFiles) add(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	tmp, err := tempNear(path)
 	if err != nil {
 		return err
 	}
@@ -36,14 +36,7 @@ func (s *stagedFiles) add(path string, write func(io.Writer) error) error {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", tmp.Name(), err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp.Name(), err)
-	}
-	return os.Chmod(tmp.Name(), 0o644)
+	return finish(tmp)
 }
 
 // commit renames every staged file into place, in the order added.
@@ -65,6 +58,48 @@ func (s *stagedFiles) abort() {
 		os.Remove(tmp)
 	}
 	s.tmp, s.final = nil, nil
+}
+
+// tempNear creates a temporary file in the directory of path so that the
+// final rename stays on one file system.
+func tempNear(path string) (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	// CreateTemp makes 0600; the result is an ordinary output file.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
+}
+
+// finish syncs and closes a temporary file, so that once renamed it holds
+// all its bytes even after a crash.
+func finish(f *os.File) error {
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// publish finishes the temporary file f and renames it to path; on a
+// failure f is removed.
+func publish(f *os.File, path string) error {
+	err := finish(f)
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // progressWriter is stderr when it is a terminal, else nil (cron).
