@@ -2,30 +2,16 @@ package ingest
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/flowsift/flowsift/flow"
-	"github.com/flowsift/flowsift/samples"
+	"github.com/flowsift/flowsift/internal/benchfix"
 )
 
-// benchTree is a generated compressed capture tree of 1,000,000 flows
-// (96 files), made once per machine under the temporary directory.
-func benchTree(b *testing.B) string {
-	tree, err := samples.CachedTree(filepath.Join(os.TempDir(), "flowsift-bench-1m"), samples.Config{Seed: 1, Flows: 1_000_000, Hours: 24})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return tree
-}
-
 func benchRun(b *testing.B, jobs int) {
-	tree := benchTree(b)
+	tree := benchfix.Tree1M(b)
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := benchfix.CPUTime()
 	var flows uint64
 	var bytes int64
 	for i := 0; i < b.N; i++ {
@@ -40,16 +26,7 @@ func benchRun(b *testing.B, jobs int) {
 	b.ReportMetric(float64(bytes)/1e6/b.Elapsed().Seconds(), "MB/s")
 	// CPU time is what a busy machine does not distort: flows per CPU
 	// second shows the cost of the work apart from how many cores it got.
-	b.ReportMetric(float64(flows)/(cpuTime()-cpu0).Seconds(), "flows/cpu-s")
-}
-
-// cpuTime is the process's user + system time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(flows)/(benchfix.CPUTime()-cpu0).Seconds(), "flows/cpu-s")
 }
 
 // Decode + ordered merge of the whole tree.

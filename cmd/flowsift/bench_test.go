@@ -6,36 +6,24 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/analyze/dscan"
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest"
+	"github.com/flowsift/flowsift/internal/benchfix"
 	"github.com/flowsift/flowsift/policy"
-	"github.com/flowsift/flowsift/samples"
 )
 
-// benchTree: a generated compressed flow-capture tree of 1,000,000 flows
-// (96 files of one day), made once per machine.
-func benchTree(b *testing.B) string {
-	tree, err := samples.CachedTree(filepath.Join(os.TempDir(), "flowsift-bench-1m"), samples.Config{Seed: 1, Flows: 1_000_000, Hours: 24})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return tree
-}
-
 func benchCLI(b *testing.B, args ...string) {
-	tree := benchTree(b)
+	tree := benchfix.Tree1M(b)
 	dir := b.TempDir()
 	os.WriteFile(filepath.Join(dir, "dscan.suppress.src"), nil, 0o644)
 	os.WriteFile(filepath.Join(dir, "dscan.suppress.dst"), nil, 0o644)
 	b.Chdir(dir)
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := benchfix.CPUTime()
 	for i := 0; i < b.N; i++ {
 		full := append(append([]string{"flowsift"}, args...), tree)
 		if code := run(context.Background(), full, strings.NewReader(""), io.Discard, io.Discard); code != 0 {
@@ -43,19 +31,7 @@ func benchCLI(b *testing.B, args ...string) {
 		}
 	}
 	b.ReportMetric(float64(1_000_000*b.N)/b.Elapsed().Seconds(), "flows/s")
-	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
-}
-
-// cpuTime is the process's user plus system CPU time. On a shared 2-core
-// machine the wall time of a run swings with the neighbours' load; the CPU
-// time it needs swings much less, and with both cores busy it is what the
-// wall time follows.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric((benchfix.CPUTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 }
 
 // flowsift dscan end to end: walk, decode, merge, detect, print.
@@ -82,9 +58,9 @@ func BenchmarkPassDscan(b *testing.B)          { benchPass(b, false) }
 func BenchmarkPassDscanDetectors(b *testing.B) { benchPass(b, true) }
 
 func benchPass(b *testing.B, withDetectors bool) {
-	tree := benchTree(b)
+	tree := benchfix.Tree1M(b)
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := benchfix.CPUTime()
 	for i := 0; i < b.N; i++ {
 		cfg := dscan.DefaultConfig()
 		cfg.Jobs = 2
@@ -114,5 +90,5 @@ func benchPass(b *testing.B, withDetectors bool) {
 		}
 	}
 	b.ReportMetric(float64(1_000_000*b.N)/b.Elapsed().Seconds(), "flows/s")
-	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((benchfix.CPUTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 }
