@@ -1,7 +1,6 @@
 package eval
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -11,28 +10,13 @@ import (
 	"github.com/flowsift/flowsift/analyze/trw"
 	"github.com/flowsift/flowsift/analyze/weighted"
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/benchfix"
 	"github.com/flowsift/flowsift/samples"
-)
-
-var (
-	benchOnce  sync.Once
-	benchFlows []flow.Record
-	benchTruth *samples.Truth
 )
 
 // flows1M is the samples generator's million-flow archive, in memory: the
 // benchmark measures the detectors, not decoding.
-func flows1M(b *testing.B) ([]flow.Record, *samples.Truth) {
-	benchOnce.Do(func() {
-		var err error
-		benchFlows, benchTruth, err = samples.Generate(samples.Config{Seed: 1, Flows: 1_000_000,
-			Start: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), Hours: 24})
-		if err != nil {
-			panic(err)
-		}
-	})
-	return benchFlows, benchTruth
-}
+func flows1M(b *testing.B) ([]flow.Record, *samples.Truth) { return benchfix.Flows1M(b) }
 
 func benchPass(b *testing.B, mk func(tr *samples.Truth, sink analyze.Sink) func(flow.Batch)) {
 	recs, tr := flows1M(b)

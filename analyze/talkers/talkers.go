@@ -145,9 +145,6 @@ type Row struct {
 	Port  uint16
 	Proto uint8
 	Counts
-	// First and Last are the earliest Start and the latest End (ms since
-	// the epoch) of the flows counted under this key.
-	First, Last int64
 }
 
 // Label renders the row's key for humans: "10.0.0.1", "10.0.0.1 -> 10.0.0.2",
@@ -180,92 +177,36 @@ type Config struct {
 	N int // rows per table; 0 = DefaultN; negative = unlimited (nfdump -n 0)
 }
 
-type acc struct {
-	Counts
-	first, last int64
-}
-
-func (a *acc) add(r *flow.Record, fl uint64) {
-	if a.Flows == 0 {
-		a.first, a.last = r.Start, r.End
-	} else {
-		a.first = min(a.first, r.Start)
-		a.last = max(a.last, r.End)
-	}
-	a.Flows += fl
-	a.Packets += r.Packets
-	a.Bytes += r.Octets
+func (c *Counts) add(r *flow.Record, fl uint64) {
+	c.Flows += fl
+	c.Packets += r.Packets
+	c.Bytes += r.Octets
 }
 
 type pairKey struct{ src, dst netip.Addr }
 
-// table4 counts keys that pack into 64 bits (an IPv4 address, an IPv4
-// pair), the bulk of real traffic. The map holds only an index; counters and
-// keys live in fixed-size chunks, so growing never copies them (a table of a
-// million pairs grown by doubling spent more time in copying and in page
-// faults than in counting) and nothing in it holds a pointer for the
-// garbage collector to scan.
-type table4 struct {
-	idx    map[uint64]uint32
-	chunks [][]entry4
-	n      int
-}
-
-type entry4 struct {
-	acc
-	key uint64
-}
-
-const (
-	chunkShift = 12
-	chunkSize  = 1 << chunkShift
-)
-
-func (t *table4) get(k uint64) *acc {
-	i, ok := t.idx[k]
-	if !ok {
-		i = uint32(t.n)
-		t.n++
-		if int(i)&(chunkSize-1) == 0 {
-			t.chunks = append(t.chunks, make([]entry4, chunkSize))
-		}
-		t.idx[k] = i
-		e := &t.chunks[i>>chunkShift][i&(chunkSize-1)]
-		e.key = k
-		return &e.acc
-	}
-	return &t.chunks[i>>chunkShift][i&(chunkSize-1)].acc
-}
-
-func (t *table4) each(f func(key uint64, a *acc)) {
-	for i := 0; i < t.n; i++ {
-		e := &t.chunks[i>>chunkShift][i&(chunkSize-1)]
-		f(e.key, &e.acc)
-	}
-}
-
-// addrTable counts by address or pair: IPv4 keys packed in a table4, the
+// addrTable counts by address or pair: IPv4 keys packed in a table64, the
 // others (IPv6, mixed pairs) in a plain map to a dense slice.
 type addrTable[K comparable] struct {
-	v4   table4
-	idx  map[K]uint32
-	keys []K
-	accs []acc
+	v4     table64
+	idx    map[K]uint32
+	keys   []K
+	counts []Counts
 }
 
 func newAddrTable[K comparable]() *addrTable[K] {
-	return &addrTable[K]{v4: table4{idx: make(map[uint64]uint32)}, idx: make(map[K]uint32)}
+	return &addrTable[K]{idx: make(map[K]uint32)}
 }
 
-func (t *addrTable[K]) get(k K) *acc {
+func (t *addrTable[K]) get(k K) *Counts {
 	i, ok := t.idx[k]
 	if !ok {
-		i = uint32(len(t.accs))
+		i = uint32(len(t.counts))
 		t.keys = append(t.keys, k)
-		t.accs = append(t.accs, acc{})
+		t.counts = append(t.counts, Counts{})
 		t.idx[k] = i
 	}
-	return &t.accs[i]
+	return &t.counts[i]
 }
 
 func (t *addrTable[K]) len() int { return t.v4.n + len(t.keys) }
@@ -273,13 +214,13 @@ func (t *addrTable[K]) len() int { return t.v4.n + len(t.keys) }
 // Counter accumulates every table. Not safe for concurrent use.
 type Counter struct {
 	n      int
-	total  acc
+	total  Counts
 	src    *addrTable[netip.Addr]
 	dst    *addrTable[netip.Addr]
 	pair   *addrTable[pairKey]
-	sport  []acc // 65536 entries
-	dport  []acc
-	proto  [256]acc
+	sport  []Counts // 65536 entries
+	dport  []Counts
+	proto  [256]Counts
 	flowsN uint64 // records added
 }
 
@@ -294,8 +235,8 @@ func New(cfg Config) *Counter {
 		src:   newAddrTable[netip.Addr](),
 		dst:   newAddrTable[netip.Addr](),
 		pair:  newAddrTable[pairKey](),
-		sport: make([]acc, 65536),
-		dport: make([]acc, 65536),
+		sport: make([]Counts, 65536),
+		dport: make([]Counts, 65536),
 	}
 }
 
@@ -309,36 +250,49 @@ func (c *Counter) Add(b flow.Batch) {
 
 // AddRecord counts one flow.
 func (c *Counter) AddRecord(r *flow.Record) {
+	fl := c.count(r)
+	if r.Src.Is4() && r.Dst.Is4() {
+		s, d := uint64(flow.AddrU32(r.Src)), uint64(flow.AddrU32(r.Dst))
+		c.src.v4.at(s, mix(s)).add(r, fl)
+		c.dst.v4.at(d, mix(d)).add(r, fl)
+		c.pair.v4.at(s<<32|d, mix(s<<32|d)).add(r, fl)
+	} else {
+		c.addOther(r, fl)
+	}
+}
+
+// count adds a flow to the tables every flow reaches and returns its flow
+// count (a record's dFlows, else 1).
+func (c *Counter) count(r *flow.Record) uint64 {
 	fl := uint64(r.Flows)
 	if fl == 0 {
 		fl = 1
 	}
 	c.flowsN++
 	c.total.add(r, fl)
-	if r.Src.Is4() && r.Dst.Is4() {
-		s, d := uint64(flow.AddrU32(r.Src)), uint64(flow.AddrU32(r.Dst))
-		c.src.v4.get(s).add(r, fl)
-		c.dst.v4.get(d).add(r, fl)
-		c.pair.v4.get(s<<32|d).add(r, fl)
-	} else {
-		c.addr(c.src, r.Src).add(r, fl)
-		c.addr(c.dst, r.Dst).add(r, fl)
-		c.pair.get(pairKey{r.Src, r.Dst}).add(r, fl)
-	}
 	c.sport[r.SrcPort].add(r, fl)
 	c.dport[r.DstPort].add(r, fl)
 	c.proto[r.Proto].add(r, fl)
+	return fl
 }
 
-func (c *Counter) addr(t *addrTable[netip.Addr], a netip.Addr) *acc {
+// addOther counts a flow with an IPv6 end.
+func (c *Counter) addOther(r *flow.Record, fl uint64) {
+	c.addr(c.src, r.Src).add(r, fl)
+	c.addr(c.dst, r.Dst).add(r, fl)
+	c.pair.get(pairKey{r.Src, r.Dst}).add(r, fl)
+}
+
+func (c *Counter) addr(t *addrTable[netip.Addr], a netip.Addr) *Counts {
 	if a.Is4() {
-		return t.v4.get(uint64(flow.AddrU32(a)))
+		k := uint64(flow.AddrU32(a))
+		return t.v4.at(k, mix(k))
 	}
 	return t.get(a)
 }
 
 // Totals are the sums over every flow added (nfdump's summary line).
-func (c *Counter) Totals() Counts { return c.total.Counts }
+func (c *Counter) Totals() Counts { return c.total }
 
 // Records is the number of flow records added.
 func (c *Counter) Records() uint64 { return c.flowsN }
@@ -365,26 +319,18 @@ func (c *Counter) Distinct(k Key) int {
 }
 
 // ports is the Port table: a flow counts once under each of its ports, so
-// a port's counters are the sums of its SrcPort and DstPort ones (and its
-// span the union of theirs), derived here rather than counted per flow.
-func (c *Counter) ports() []acc {
-	out := make([]acc, 65536)
+// a port's counters are the sums of its SrcPort and DstPort ones, derived
+// here rather than counted per flow.
+func (c *Counter) ports() []Counts {
+	out := make([]Counts, 65536)
 	for i := range out {
 		s, d := c.sport[i], c.dport[i]
-		switch {
-		case s.Flows == 0:
-			out[i] = d
-		case d.Flows == 0:
-			out[i] = s
-		default:
-			out[i] = acc{Counts: Counts{Flows: s.Flows + d.Flows, Packets: s.Packets + d.Packets, Bytes: s.Bytes + d.Bytes},
-				first: min(s.first, d.first), last: max(s.last, d.last)}
-		}
+		out[i] = Counts{Flows: s.Flows + d.Flows, Packets: s.Packets + d.Packets, Bytes: s.Bytes + d.Bytes}
 	}
 	return out
 }
 
-func countUsed(a []acc) int {
+func countUsed(a []Counts) int {
 	n := 0
 	for i := range a {
 		if a[i].Flows != 0 {
@@ -399,7 +345,7 @@ func countUsed(a []acc) int {
 func (c *Counter) Top(k Key, o Order) (Table, error) { return c.top(k, o, nil) }
 
 // top is Top with the Port table given (nil: derived here).
-func (c *Counter) top(k Key, o Order, ports []acc) (Table, error) {
+func (c *Counter) top(k Key, o Order, ports []Counts) (Table, error) {
 	if o != ByFlows && o != ByPackets && o != ByBytes {
 		return Table{}, fmt.Errorf("talkers: unknown order %d", int(o))
 	}
@@ -410,11 +356,11 @@ func (c *Counter) top(k Key, o Order, ports []acc) (Table, error) {
 	case DstIP:
 		offerAddrs(&sel, c.dst)
 	case Pair:
-		c.pair.v4.each(func(k uint64, a *acc) {
-			sel.offer(Row{Addr: flow.AddrFromU32(uint32(k >> 32)), Dst: flow.AddrFromU32(uint32(k))}, *a)
+		c.pair.v4.each(func(k uint64, n *Counts) {
+			sel.offer(Row{Addr: flow.AddrFromU32(uint32(k >> 32)), Dst: flow.AddrFromU32(uint32(k))}, *n)
 		})
 		for i, p := range c.pair.keys {
-			sel.offer(Row{Addr: p.src, Dst: p.dst}, c.pair.accs[i])
+			sel.offer(Row{Addr: p.src, Dst: p.dst}, c.pair.counts[i])
 		}
 	case SrcPort:
 		offerPorts(&sel, c.sport)
@@ -427,8 +373,8 @@ func (c *Counter) top(k Key, o Order, ports []acc) (Table, error) {
 		offerPorts(&sel, ports)
 	case Proto:
 		for i := range c.proto {
-			if a := c.proto[i]; a.Flows != 0 {
-				sel.offer(Row{Proto: uint8(i)}, a)
+			if n := c.proto[i]; n.Flows != 0 {
+				sel.offer(Row{Proto: uint8(i)}, n)
 			}
 		}
 	default:
@@ -448,9 +394,9 @@ type selector struct {
 	seen int
 }
 
-func (s *selector) offer(r Row, a acc) {
+func (s *selector) offer(r Row, n Counts) {
 	s.seen++
-	r.Counts, r.First, r.Last = a.Counts, a.first, a.last
+	r.Counts = n
 	if s.n < 0 {
 		s.rows = append(s.rows, r)
 		return
@@ -473,13 +419,13 @@ func (s *selector) result() []Row {
 }
 
 func offerAddrs(s *selector, t *addrTable[netip.Addr]) {
-	t.v4.each(func(k uint64, a *acc) { s.offer(Row{Addr: flow.AddrFromU32(uint32(k))}, *a) })
+	t.v4.each(func(k uint64, n *Counts) { s.offer(Row{Addr: flow.AddrFromU32(uint32(k))}, *n) })
 	for i, a := range t.keys {
-		s.offer(Row{Addr: a}, t.accs[i])
+		s.offer(Row{Addr: a}, t.counts[i])
 	}
 }
 
-func offerPorts(s *selector, a []acc) {
+func offerPorts(s *selector, a []Counts) {
 	for i := range a {
 		if a[i].Flows != 0 {
 			s.offer(Row{Port: uint16(i)}, a[i])

@@ -30,9 +30,9 @@ func TestHandCheckedCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Row{
-		{Addr: ip("10.0.0.1"), Counts: Counts{2, 15, 1500}, First: 0, Last: 110},
-		{Addr: ip("10.0.0.3"), Counts: Counts{1, 20, 200}, First: 30, Last: 130},
-		{Addr: ip("10.0.0.2"), Counts: Counts{1, 1, 100}, First: 20, Last: 120},
+		{Addr: ip("10.0.0.1"), Counts: Counts{2, 15, 1500}},
+		{Addr: ip("10.0.0.3"), Counts: Counts{1, 20, 200}},
+		{Addr: ip("10.0.0.2"), Counts: Counts{1, 1, 100}},
 	}
 	if len(tb.Rows) != 3 || tb.Distinct != 3 {
 		t.Fatalf("rows = %+v", tb)

@@ -6,10 +6,12 @@ package benchfix
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/samples"
 )
 
@@ -22,6 +24,26 @@ func Tree1M(b testing.TB) string {
 		b.Fatal(err)
 	}
 	return tree
+}
+
+var (
+	flowsOnce  sync.Once
+	flows1M    []flow.Record
+	truth1M    *samples.Truth
+	flows1MErr error
+)
+
+// Flows1M is the same million flows as Tree1M, generated in memory (once
+// per process): for benchmarks that measure a consumer, not decoding.
+func Flows1M(b testing.TB) ([]flow.Record, *samples.Truth) {
+	b.Helper()
+	flowsOnce.Do(func() {
+		flows1M, truth1M, flows1MErr = samples.Generate(samples.Config{Seed: 1, Flows: 1_000_000, Hours: 24})
+	})
+	if flows1MErr != nil {
+		b.Fatal(flows1MErr)
+	}
+	return flows1M, truth1M
 }
 
 // CPUTime is the process's user plus system CPU time so far. On a shared

@@ -1,0 +1,26 @@
+package talkers_test
+
+import (
+	"testing"
+
+	"github.com/flowsift/flowsift/analyze/talkers"
+	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/benchfix"
+)
+
+// BenchmarkCount counts the generated million flows (the 1M tree's flows,
+// in memory, in 4096-flow batches as ingest hands them out) and builds
+// every table: the talkers' whole share of a report.
+func BenchmarkCount(b *testing.B) {
+	recs, _ := benchfix.Flows1M(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		c := talkers.New(talkers.Config{})
+		for j := 0; j < len(recs); j += 4096 {
+			c.Add(flow.Batch(recs[j:min(j+4096, len(recs))]))
+		}
+		_ = c.Tables()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/flow")
+}

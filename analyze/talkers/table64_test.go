@@ -1,0 +1,91 @@
+package talkers
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"github.com/flowsift/flowsift/flow"
+)
+
+// TestTable64AgainstMap counts random keys, clustered like packed
+// addresses and pairs, into a table64 and a Go map: every key, count and
+// the number of keys must agree once the parts have grown many times.
+func TestTable64AgainstMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var tb table64
+	want := map[uint64]Counts{}
+	for i := 0; i < 300_000; i++ {
+		var k uint64
+		switch rng.IntN(3) {
+		case 0: // a few hot keys, key 0 among them
+			k = uint64(rng.IntN(8))
+		case 1: // a /16 of destinations
+			k = 0x0a000000 | uint64(rng.IntN(1<<16))
+		default: // pairs
+			k = uint64(0xc0a80000|rng.IntN(512))<<32 | uint64(0x0a000000|rng.IntN(1<<12))
+		}
+		r := flow.Record{Packets: uint64(rng.IntN(10)), Octets: uint64(rng.IntN(1500))}
+		tb.at(k, mix(k)).add(&r, 1)
+		w := want[k]
+		w.add(&r, 1)
+		want[k] = w
+	}
+	got := map[uint64]Counts{}
+	tb.each(func(k uint64, n *Counts) {
+		if _, dup := got[k]; dup {
+			t.Fatalf("key %#x listed twice", k)
+		}
+		got[k] = *n
+	})
+	if tb.n != len(want) || !reflect.DeepEqual(got, want) {
+		t.Fatalf("table64 holds %d keys (n=%d), want %d; equal=%v", len(got), tb.n, len(want), reflect.DeepEqual(got, want))
+	}
+}
+
+// TestTablesMixedFamilies: IPv4 flows go to the packed tables, the others
+// to the maps; Tables must list both, counted exactly, whichever way the
+// flows come in.
+func TestTablesMixedFamilies(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	v6 := netip.MustParseAddr("2001:db8::1")
+	var b flow.Batch
+	for i := 0; i < 1000; i++ {
+		r := flow.Record{Src: flow.AddrFromU32(0x0a000000 | uint32(rng.IntN(300))), Dst: flow.AddrFromU32(0xc0a80000 | uint32(rng.IntN(300))),
+			SrcPort: uint16(rng.IntN(70000)), DstPort: uint16(rng.IntN(1024)), Proto: uint8(rng.IntN(3)) * 6,
+			Packets: uint64(1 + rng.IntN(9)), Octets: uint64(40 + rng.IntN(1500)), Flows: uint32(rng.IntN(2))}
+		switch i % 7 {
+		case 3:
+			r.Src = v6
+		case 5:
+			r.Dst = v6
+		}
+		b = append(b, r)
+	}
+	batch, single := New(Config{N: -1}), New(Config{N: -1})
+	batch.Add(b)
+	for i := range b {
+		single.AddRecord(&b[i])
+	}
+	if !reflect.DeepEqual(batch.Tables(), single.Tables()) || batch.Totals() != single.Totals() {
+		t.Fatal("Add and AddRecord disagree")
+	}
+	// Against a plain map of every pair.
+	want := map[[2]netip.Addr]Counts{}
+	for i := range b {
+		k := [2]netip.Addr{b[i].Src, b[i].Dst}
+		w := want[k]
+		w.add(&b[i], max(uint64(b[i].Flows), 1))
+		want[k] = w
+	}
+	pairs, _ := batch.Top(Pair, ByBytes)
+	if pairs.Distinct != len(want) || len(pairs.Rows) != len(want) {
+		t.Fatalf("pairs: %d distinct, %d rows, want %d", pairs.Distinct, len(pairs.Rows), len(want))
+	}
+	for _, r := range pairs.Rows {
+		if want[[2]netip.Addr{r.Addr, r.Dst}] != r.Counts {
+			t.Errorf("pair %v -> %v = %+v, want %+v", r.Addr, r.Dst, r.Counts, want[[2]netip.Addr{r.Addr, r.Dst}])
+		}
+	}
+}
