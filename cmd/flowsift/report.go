@@ -250,8 +250,11 @@ func runReport(ctx context.Context, c *cli.Command) error {
 	var first, last int64
 	fromMS, toMS := o.from.UnixMilli(), o.to.UnixMilli()
 	var window flow.Batch
+	// Batches as large as the dscan pass's: each one is a round of
+	// hand-offs to the consumers and a wait for the slowest, and with 4096
+	// flows the report spent a tenth more CPU on them (measured).
 	sum, err := ingest.Run(ctx, paths, ingest.Options{Jobs: jobs, IncludePartial: c.Bool("include-partial"), Strict: c.Bool("strict"),
-		From: o.from, To: o.to, Stdin: stdio.in, Progress: progressWriter()}, func(b flow.Batch) error {
+		From: o.from, To: o.to, Stdin: stdio.in, Progress: progressWriter(), BatchSize: engineBatch}, func(b flow.Batch) error {
 		if !o.from.IsZero() || !o.to.IsZero() {
 			window = window[:0]
 			for i := range b {
