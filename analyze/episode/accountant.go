@@ -76,6 +76,11 @@ type run struct {
 	svc                   map[portKey]uint64
 	dsts                  addrCounts
 	ports                 keyCounts // by portKey
+	// A server answers from one port, flow after flow: replies from the
+	// port of the last one are counted here and reach svc when another
+	// port answers (or at flushSvc), so most flows skip the map.
+	svcKey  portKey
+	svcPend uint64
 }
 
 type source struct {
@@ -175,13 +180,26 @@ func (a *Accountant) account(cur *run, r *flow.Record) {
 	}
 	if isServiceReply(r) {
 		cur.service++
-		if cur.svc == nil {
-			cur.svc = make(map[portKey]uint64)
+		if k := mkPortKey(r.Proto, r.SrcPort); k != cur.svcKey {
+			cur.flushSvc()
+			cur.svcKey = k
 		}
-		cur.svc[mkPortKey(r.Proto, r.SrcPort)]++
+		cur.svcPend++
 	}
 	cur.dsts.inc(r.Dst, a.cfg.MaxTargets)
 	cur.ports.add(uint32(mkPortKey(r.Proto, r.DstPort)), a.cfg.MaxPorts)
+}
+
+// flushSvc moves the pending replies into svc; read svc only after it.
+func (r *run) flushSvc() {
+	if r.svcPend == 0 {
+		return
+	}
+	if r.svc == nil {
+		r.svc = make(map[portKey]uint64)
+	}
+	r.svc[r.svcKey] += r.svcPend
+	r.svcPend = 0
 }
 
 // isServiceReply says whether a flow looks like a server answering a client:

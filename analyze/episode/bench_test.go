@@ -8,6 +8,7 @@ import (
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/analyze/talkers"
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/benchfix"
 )
 
 // benchFlows is a day of synthetic traffic: 20 000 clients talking to 2 000
@@ -142,4 +143,21 @@ func BenchmarkResult(b *testing.B) {
 			b.Fatalf("%d episodes, want 5", len(res.Episodes))
 		}
 	}
+}
+
+// BenchmarkAccountGenerated accounts the generated million flows (the 1M
+// tree's flows, in memory, in ingest's 4096-flow batches) and builds the
+// views: the accountant's whole share of a report.
+func BenchmarkAccountGenerated(b *testing.B) {
+	recs, _ := benchfix.Flows1M(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		a := New(Config{})
+		for j := 0; j < len(recs); j += 4096 {
+			a.Add(flow.Batch(recs[j:min(j+4096, len(recs))]))
+		}
+		_ = a.Result()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/flow")
 }

@@ -1,6 +1,7 @@
 package episode
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -186,6 +187,35 @@ func TestSuppressDNSServerSuggested(t *testing.T) {
 	}
 	if !strings.Contains(sg.Comment, "udp/53 (300 flows)") || !strings.Contains(sg.Comment, "destinations >= D") {
 		t.Errorf("comment lacks evidence: %s", sg.Comment)
+	}
+}
+
+// TestSuppressServiceCountsPerPort: a host answering from several ports,
+// in runs and interleaved, is credited the exact replies of each port.
+func TestSuppressServiceCountsPerPort(t *testing.T) {
+	srv := ip("10.20.1.1")
+	ports := []uint16{53, 53, 53, 123, 53, 123, 123, 389}
+	want := map[uint16]int{}
+	var flows []flow.Record
+	for i := 0; i < 400; i++ {
+		p := ports[i%len(ports)]
+		if i >= 300 {
+			p = 123 // a long stretch of one port at the end
+		}
+		want[p]++
+		flows = append(flows, rec(srv, nth("10.30.0.1", i), 17, p, uint16(20000+i), 0, t0+int64(i)*100))
+	}
+	a := New(Config{})
+	feed(a, flows, []analyze.Finding{hostScan(srv, 201, flows[200].Start)})
+	res := a.Result()
+	if len(res.Suppress) != 1 {
+		t.Fatalf("suppress = %+v", res.Suppress)
+	}
+	for p, n := range want {
+		name := map[uint16]string{53: "udp/53", 123: "udp/123", 389: "udp/389"}[p]
+		if ev := fmt.Sprintf("%s (%d flows)", name, n); !strings.Contains(res.Suppress[0].Comment, ev) {
+			t.Errorf("evidence lacks %q:\n%s", ev, res.Suppress[0].Comment)
+		}
 	}
 }
 

@@ -79,6 +79,7 @@ func (a *Accountant) Result() *Result {
 				continue
 			}
 			r.dsts.finish(cfg.MaxTargets)
+			r.flushSvc()
 			r.ports.compact(cfg.MaxPorts)
 			// Sized up front: a scanner's sets run to tens of thousands.
 			b := built{dsts: make(map[netip.Addr]uint64, r.dsts.len()), ports: make(map[uint16]uint64, len(r.ports.keys)),
