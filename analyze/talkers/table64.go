@@ -5,27 +5,31 @@ package talkers
 // addressing, linear probing), so a lookup costs one cache miss, and the
 // table holds no pointer for the garbage collector to scan.
 //
-// It is split by the top bits of the hash into parts that grow on their
-// own. A single table doubling to tens of megabytes copied every slot and
-// left the old array as garbage; fresh memory is what a run pays most for
-// (the first touch of a page is a page fault), and a part's old array is
-// small enough for the next part's growth to reuse.
+// It grows by extendible hashing: slots live in pages of a fixed size, a
+// directory indexed by the top bits of the hash names each key's page, and
+// a full page splits in two, keeping its memory and taking one new page. A
+// table that doubled (whole, or in parts) left every old array behind as
+// garbage, and the fresh memory each doubling took is what a run pays most
+// for: on the 1M-flow tree the doublings of the pair table cost more CPU
+// than counting in it. Here memory only grows by the pages in use.
 type table64 struct {
-	parts [nParts]part64
-	n     int // keys in the table
+	dir   []int32 // 1<<depth entries: index into pages
+	depth uint
+	pages [][]slot64
+	fill  []int32 // keys per page
+	local []uint8 // bits of the hash a page's keys share (its depth)
+	n     int     // keys in the table
+	spare []slot64
 }
 
 const (
-	partBits     = 8
-	nParts       = 1 << partBits
-	minPartSlots = 8
+	pageSlots = 512 // 16 KiB pages
+	pageMax   = pageSlots * 3 / 4
+	// maxDepth bounds the directory (4 MiB). Keys whose hashes agree in
+	// that many top bits beyond a page's worth (only crafted input could)
+	// make their page grow instead of split.
+	maxDepth = 20
 )
-
-type part64 struct {
-	slots []slot64
-	mask  uint64
-	n     int
-}
 
 // slot64 is empty while Flows is 0: a key counted has at least one flow.
 type slot64 struct {
@@ -34,7 +38,7 @@ type slot64 struct {
 }
 
 // mix is the 64-bit finaliser of MurmurHash3: packed addresses differ in
-// few bits, and the parts and slots need them spread over the whole word.
+// few bits, and the pages and slots need them spread over the whole word.
 func mix(k uint64) uint64 {
 	k ^= k >> 33
 	k *= 0xff51afd7ed558ccd
@@ -44,24 +48,33 @@ func mix(k uint64) uint64 {
 	return k
 }
 
+// page returns the index of the page for hash h.
+func (t *table64) page(h uint64) int32 {
+	if t.depth == 0 {
+		return 0
+	}
+	return t.dir[h>>(64-t.depth)]
+}
+
 // at returns the counters of key k (whose mix is h), adding it if absent.
 // The caller adds at least one flow to a key it adds.
 func (t *table64) at(k, h uint64) *Counts {
-	p := &t.parts[h>>(64-partBits)]
-	if p.slots == nil {
-		p.slots = make([]slot64, minPartSlots)
-		p.mask = minPartSlots - 1
+	if t.pages == nil {
+		t.pages = [][]slot64{make([]slot64, pageSlots)}
+		t.fill, t.local, t.dir = []int32{0}, []uint8{0}, []int32{0}
 	}
-	for i := h & p.mask; ; i = (i + 1) & p.mask {
-		s := &p.slots[i]
+	pi := t.page(h)
+	p := t.pages[pi]
+	mask := uint64(len(p) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &p[i]
 		if s.Flows == 0 {
-			// Three quarters full at most: probes stay short.
-			if (p.n+1)*4 > len(p.slots)*3 {
-				p.grow()
+			if int(t.fill[pi]) >= len(p)*3/4 {
+				t.split(pi)
 				return t.at(k, h)
 			}
 			s.key = k
-			p.n++
+			t.fill[pi]++
 			t.n++
 			return &s.Counts
 		}
@@ -71,28 +84,83 @@ func (t *table64) at(k, h uint64) *Counts {
 	}
 }
 
-func (p *part64) grow() {
-	old := p.slots
-	p.slots = make([]slot64, 2*len(old))
-	p.mask = uint64(len(p.slots) - 1)
-	for j := range old {
-		if old[j].Flows == 0 {
+// split divides page pi by the next bit of its keys' hashes, or doubles it
+// at maxDepth.
+func (t *table64) split(pi int32) {
+	ld := uint(t.local[pi])
+	if ld == maxDepth {
+		t.rebuild(pi, make([]slot64, 2*len(t.pages[pi])), -1)
+		return
+	}
+	if ld == t.depth {
+		dir := make([]int32, 2*len(t.dir))
+		for j := range dir {
+			dir[j] = t.dir[j>>1]
+		}
+		t.dir = dir
+		t.depth++
+	}
+	ni := int32(len(t.pages))
+	t.pages = append(t.pages, make([]slot64, pageSlots))
+	t.fill = append(t.fill, 0)
+	t.local = append(t.local, uint8(ld+1))
+	t.local[pi] = uint8(ld + 1)
+	// The page's directory entries are a run of 1<<(depth-ld) sharing its
+	// keys' top ld bits; the upper half now names the new page.
+	var h0 uint64
+	for _, s := range t.pages[pi] {
+		if s.Flows != 0 {
+			h0 = mix(s.key)
+			break
+		}
+	}
+	span := 1 << (t.depth - ld)
+	start := 0
+	if ld > 0 {
+		start = int(h0>>(64-ld)) << (t.depth - ld)
+	}
+	for j := start + span/2; j < start+span; j++ {
+		t.dir[j] = ni
+	}
+	t.rebuild(pi, t.pages[pi], ni)
+}
+
+// rebuild reinserts page pi's keys into into (pi's new slots) and, when
+// other >= 0, the page other, each key where the directory now sends it.
+func (t *table64) rebuild(pi int32, into []slot64, other int32) {
+	old := t.pages[pi]
+	if &into[0] == &old[0] {
+		t.spare = append(t.spare[:0], old...)
+		old = t.spare
+		clear(into)
+	}
+	t.pages[pi] = into
+	t.fill[pi] = 0
+	for _, s := range old {
+		if s.Flows == 0 {
 			continue
 		}
-		i := mix(old[j].key) & p.mask
-		for p.slots[i].Flows != 0 {
-			i = (i + 1) & p.mask
+		h := mix(s.key)
+		dst := pi
+		if other >= 0 {
+			dst = t.page(h)
 		}
-		p.slots[i] = old[j]
+		p := t.pages[dst]
+		mask := uint64(len(p) - 1)
+		i := h & mask
+		for p[i].Flows != 0 {
+			i = (i + 1) & mask
+		}
+		p[i] = s
+		t.fill[dst]++
 	}
 }
 
-// each calls f for every key, in an order that depends only on the keys.
+// each calls f for every key, in no particular order (the tables sort).
 func (t *table64) each(f func(key uint64, n *Counts)) {
-	for pi := range t.parts {
-		p := &t.parts[pi]
-		for i := range p.slots {
-			if s := &p.slots[i]; s.Flows != 0 {
+	for _, p := range t.pages {
+		for i := range p {
+			if s := &p[i]; s.Flows != 0 {
 				f(s.key, &s.Counts)
 			}
 		}

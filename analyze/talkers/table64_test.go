@@ -89,3 +89,60 @@ func TestTablesMixedFamilies(t *testing.T) {
 		}
 	}
 }
+
+// unmix inverts mix, to craft keys with chosen hashes.
+func unmix(h uint64) uint64 {
+	inv := func(a uint64) uint64 { // a odd: Newton's iteration mod 2^64
+		x := a
+		for i := 0; i < 6; i++ {
+			x *= 2 - a*x
+		}
+		return x
+	}
+	h ^= h >> 33
+	h *= inv(0xc4ceb9fe1a85ec53)
+	h ^= h >> 33
+	h *= inv(0xff51afd7ed558ccd)
+	h ^= h >> 33
+	return h
+}
+
+// TestTable64SameTopBits: keys whose hashes share more top bits than the
+// directory may use (crafted; real keys do not) fill one page past its
+// size: it grows instead of splitting, the directory stays bounded, and
+// every key is still counted once.
+func TestTable64SameTopBits(t *testing.T) {
+	var tb table64
+	const n = 3 * pageSlots
+	for round := 0; round < 2; round++ {
+		for i := uint64(0); i < n; i++ {
+			h := 0xabcde<<44 | i*0x9e3779b9&(1<<44-1)
+			k := unmix(h)
+			if mix(k) != h {
+				t.Fatalf("unmix(%#x) does not invert mix", h)
+			}
+			r := flow.Record{Packets: 1, Octets: 100}
+			tb.at(k, h).add(&r, 1)
+		}
+	}
+	if tb.n != n || len(tb.dir) > 1<<maxDepth {
+		t.Fatalf("n = %d, directory %d entries", tb.n, len(tb.dir))
+	}
+	grown := false
+	for _, p := range tb.pages {
+		grown = grown || len(p) > pageSlots
+	}
+	if !grown {
+		t.Fatal("no page grew: the test no longer reaches maxDepth")
+	}
+	seen := 0
+	tb.each(func(_ uint64, c *Counts) {
+		seen++
+		if *c != (Counts{Flows: 2, Packets: 2, Bytes: 200}) {
+			t.Fatalf("counts %+v", *c)
+		}
+	})
+	if seen != n {
+		t.Fatalf("each saw %d keys, want %d", seen, n)
+	}
+}
