@@ -431,51 +431,27 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fail(err)
 		}
-		// The documents render side by side into memory (they only read
-		// the model), then are written one by one to temporary names and
-		// renamed together once all are written.
-		docs := make([]bytes.Buffer, len(o.formats))
-		errs := make([]error, len(o.formats))
-		var wg sync.WaitGroup
-		for i, f := range o.formats {
-			if f == "csv" {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = render(f, m, &docs[i])
-			}()
-		}
-		wg.Wait()
+		// Every file renders straight into its temporary file; stage
+		// writes them side by side (they only read the model), and commit
+		// renames them together once all are written.
 		var files stagedFiles
-		for i, f := range o.formats {
-			var err error
+		for _, f := range o.formats {
 			switch f {
 			case "csv":
 				csvDir := filepath.Join(dir, "csv")
-				if err = os.MkdirAll(csvDir, 0o755); err != nil {
-					break
+				if err := os.MkdirAll(csvDir, 0o755); err != nil {
+					return fail(err)
 				}
 				for _, t := range m.Tables() {
-					t := t
-					if err = files.add(filepath.Join(csvDir, t.Name+".csv"), func(w io.Writer) error { return report.CSV(w, t) }); err != nil {
-						break
-					}
+					files.add(filepath.Join(csvDir, t.Name+".csv"), func(w io.Writer) error { return report.CSV(w, t) })
 				}
 			default:
 				name := map[string]string{"html": "report.html", "md": "report.md", "json": "report.json"}[f]
-				if err = errs[i]; err == nil {
-					err = files.add(filepath.Join(dir, name), func(w io.Writer) error {
-						_, err := w.Write(docs[i].Bytes())
-						return err
-					})
-				}
+				files.add(filepath.Join(dir, name), func(w io.Writer) error { return render(f, m, w) })
 			}
-			if err != nil {
-				files.abort()
-				return fail(err)
-			}
+		}
+		if err := files.stage(); err != nil {
+			return fail(err)
 		}
 		if err := files.commit(); err != nil {
 			return fail(err)
