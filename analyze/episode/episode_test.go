@@ -420,3 +420,28 @@ func TestTargetsAcrossEpisodes(t *testing.T) {
 		t.Fatalf("top port %+v", res.TargetPorts[0])
 	}
 }
+
+// TestTargetsRankedByDistinctScanners: a host hit by two scanners ranks
+// above one hit as often by two episodes of one scanner, whatever their
+// addresses.
+func TestTargetsRankedByDistinctScanners(t *testing.T) {
+	x, y := ip("10.1.0.1"), ip("10.1.0.2") // x sorts first
+	const h = 3_600_000
+	var flows []flow.Record
+	var fs []analyze.Finding
+	hit := func(src, dst netip.Addr, start int64) {
+		flows = append(flows, rec(src, dst, 6, 5000, 22, flow.TCPSyn, start))
+		fs = append(fs, hostScan(src, uint64(len(flows)), start))
+	}
+	hit(ip("198.51.100.7"), x, t0)
+	hit(ip("198.51.100.8"), y, t0+1)
+	hit(ip("198.51.100.9"), y, t0+2)
+	hit(ip("198.51.100.7"), x, t0+5*h)
+	acc := New(Config{})
+	feed(acc, flows, fs)
+	res := acc.Result()
+	if len(res.TargetHosts) != 2 || res.TargetHosts[0].Addr != y || len(res.TargetHosts[0].Scanners) != 2 ||
+		res.TargetHosts[1].Addr != x || len(res.TargetHosts[1].Scanners) != 1 || res.TargetHosts[1].Episodes != 2 {
+		t.Fatalf("targets %+v: want %v (two scanners) before %v (one scanner, two episodes)", res.TargetHosts, y, x)
+	}
+}
