@@ -183,6 +183,12 @@ func (c *Counts) add(r *flow.Record, fl uint64) {
 	c.Bytes += r.Octets
 }
 
+func (c *Counts) sum(o *Counts) {
+	c.Flows += o.Flows
+	c.Packets += o.Packets
+	c.Bytes += o.Bytes
+}
+
 type pairKey struct{ src, dst netip.Addr }
 
 // addrTable counts by address or pair: IPv4 keys packed in a table64, the
@@ -213,15 +219,18 @@ func (t *addrTable[K]) len() int { return t.v4.n + len(t.keys) }
 
 // Counter accumulates every table. Not safe for concurrent use.
 type Counter struct {
-	n      int
-	total  Counts
-	src    *addrTable[netip.Addr]
-	dst    *addrTable[netip.Addr]
-	pair   *addrTable[pairKey]
-	sport  []Counts // 65536 entries
-	dport  []Counts
-	proto  [256]Counts
-	flowsN uint64 // records added
+	n     int
+	total Counts
+	pair  *addrTable[pairKey]
+	// src and dst are summed from pair when a table is asked for (nil
+	// until then, and again after more flows): a flow reaches its source
+	// and its destination through its pair, so it costs one lookup, not
+	// three.
+	src, dst *addrTable[netip.Addr]
+	sport    []Counts // 65536 entries
+	dport    []Counts
+	proto    [256]Counts
+	flowsN   uint64 // records added
 }
 
 // New returns an empty Counter.
@@ -232,8 +241,6 @@ func New(cfg Config) *Counter {
 	}
 	return &Counter{
 		n:     n,
-		src:   newAddrTable[netip.Addr](),
-		dst:   newAddrTable[netip.Addr](),
 		pair:  newAddrTable[pairKey](),
 		sport: make([]Counts, 65536),
 		dport: make([]Counts, 65536),
@@ -250,15 +257,33 @@ func (c *Counter) Add(b flow.Batch) {
 
 // AddRecord counts one flow.
 func (c *Counter) AddRecord(r *flow.Record) {
+	c.src, c.dst = nil, nil
 	fl := c.count(r)
 	if r.Src.Is4() && r.Dst.Is4() {
-		s, d := uint64(flow.AddrU32(r.Src)), uint64(flow.AddrU32(r.Dst))
-		c.src.v4.at(s, mix(s)).add(r, fl)
-		c.dst.v4.at(d, mix(d)).add(r, fl)
-		c.pair.v4.at(s<<32|d, mix(s<<32|d)).add(r, fl)
+		k := uint64(flow.AddrU32(r.Src))<<32 | uint64(flow.AddrU32(r.Dst))
+		c.pair.v4.at(k, mix(k)).add(r, fl)
 	} else {
-		c.addOther(r, fl)
+		c.pair.get(pairKey{r.Src, r.Dst}).add(r, fl)
 	}
+}
+
+// ends returns the source and destination tables, summed from the pairs.
+func (c *Counter) ends() (src, dst *addrTable[netip.Addr]) {
+	if c.src != nil {
+		return c.src, c.dst
+	}
+	src, dst = newAddrTable[netip.Addr](), newAddrTable[netip.Addr]()
+	c.pair.v4.each(func(k uint64, n *Counts) {
+		s, d := k>>32, k&0xffff_ffff
+		src.v4.at(s, mix(s)).sum(n)
+		dst.v4.at(d, mix(d)).sum(n)
+	})
+	for i, p := range c.pair.keys {
+		addrCounts(src, p.src).sum(&c.pair.counts[i])
+		addrCounts(dst, p.dst).sum(&c.pair.counts[i])
+	}
+	c.src, c.dst = src, dst
+	return src, dst
 }
 
 // count adds a flow to the tables every flow reaches and returns its flow
@@ -276,14 +301,8 @@ func (c *Counter) count(r *flow.Record) uint64 {
 	return fl
 }
 
-// addOther counts a flow with an IPv6 end.
-func (c *Counter) addOther(r *flow.Record, fl uint64) {
-	c.addr(c.src, r.Src).add(r, fl)
-	c.addr(c.dst, r.Dst).add(r, fl)
-	c.pair.get(pairKey{r.Src, r.Dst}).add(r, fl)
-}
-
-func (c *Counter) addr(t *addrTable[netip.Addr], a netip.Addr) *Counts {
+// addrCounts returns a's counters in t, adding a if absent.
+func addrCounts(t *addrTable[netip.Addr], a netip.Addr) *Counts {
 	if a.Is4() {
 		k := uint64(flow.AddrU32(a))
 		return t.v4.at(k, mix(k))
@@ -301,9 +320,11 @@ func (c *Counter) Records() uint64 { return c.flowsN }
 func (c *Counter) Distinct(k Key) int {
 	switch k {
 	case SrcIP:
-		return c.src.len()
+		src, _ := c.ends()
+		return src.len()
 	case DstIP:
-		return c.dst.len()
+		_, dst := c.ends()
+		return dst.len()
 	case Pair:
 		return c.pair.len()
 	case SrcPort:
@@ -352,9 +373,11 @@ func (c *Counter) top(k Key, o Order, ports []Counts) (Table, error) {
 	sel := selector{n: c.n, k: k, o: o}
 	switch k {
 	case SrcIP:
-		offerAddrs(&sel, c.src)
+		src, _ := c.ends()
+		offerAddrs(&sel, src)
 	case DstIP:
-		offerAddrs(&sel, c.dst)
+		_, dst := c.ends()
+		offerAddrs(&sel, dst)
 	case Pair:
 		c.pair.v4.each(func(k uint64, n *Counts) {
 			sel.offer(Row{Addr: flow.AddrFromU32(uint32(k >> 32)), Dst: flow.AddrFromU32(uint32(k))}, *n)
