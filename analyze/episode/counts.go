@@ -7,8 +7,11 @@ import "slices"
 // run has not seen (a server's replies go to ever new client ports), so a
 // hash map spent its time inserting and growing; here a flow appends its key
 // to a log, and the log is sorted and merged into a sorted table once it is
-// as long as the table: amortised, a few cheap sequential passes a key, and
-// 12 bytes a distinct key instead of a map's 20 to 40.
+// logRatio times as long as the table (and at least minLog): amortised, a
+// few cheap sequential passes a key, and 12 bytes a distinct key instead of
+// a map's 20 to 40. A log as long as the table merged twice as often for
+// little less memory: 4 and 128 took a fifth less time on the generated 1M
+// flows than 1 and 64.
 //
 // At most limit distinct keys are kept: the first ones in arrival order, as
 // a set that stops taking new members would; flows to later keys are not
@@ -20,11 +23,14 @@ type keyCounts struct {
 	truncated bool
 }
 
-const minLog = 64
+const (
+	minLog   = 128
+	logRatio = 4
+)
 
 func (c *keyCounts) add(k uint32, limit int) {
 	c.log = append(c.log, k)
-	if len(c.log) >= max(minLog, len(c.keys)) {
+	if len(c.log) >= max(minLog, logRatio*len(c.keys)) {
 		c.compact(limit)
 	}
 }
