@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"iter"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowsift/flowsift/analyze"
@@ -48,79 +51,25 @@ func (a *Accountant) Result() *Result {
 	}
 	slices.SortFunc(srcs, netip.Addr.Compare)
 
-	type built struct {
-		ep    Episode
-		dsts  map[netip.Addr]uint64
-		ports map[uint16]uint64
-		svc   map[portKey]uint64
-		svcN  uint64
+	// Sources are independent: their episodes are built side by side
+	// (this is the serial tail of a report, after the pass), then put
+	// together in source order.
+	perSrc := make([][]built, len(srcs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := min(runtime.GOMAXPROCS(0), len(srcs)); w > 0; w-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(srcs); i = int(next.Add(1) - 1) {
+				perSrc[i] = a.episodesOf(srcs[i])
+			}
+		}()
 	}
+	wg.Wait()
 	var eps []built
-	for _, src := range srcs {
-		fs := slices.Clone(a.findings[src])
-		sortFindings(fs)
-		var runs []*run
-		if s := a.sources.get(src); s != nil {
-			runs = s.runs
-		}
-		groups := make(map[int][]analyze.Finding)
-		var orphans []analyze.Finding
-		for _, f := range fs {
-			if i := attach(runs, f, cfg.Gap); i >= 0 {
-				groups[i] = append(groups[i], f)
-			} else {
-				orphans = append(orphans, f)
-			}
-		}
-		for i, r := range runs {
-			g := groups[i]
-			if len(g) == 0 {
-				continue
-			}
-			r.dsts.finish(cfg.MaxTargets)
-			r.flushSvc()
-			r.ports.compact(cfg.MaxPorts)
-			// Sized up front: a scanner's sets run to tens of thousands.
-			b := built{dsts: make(map[netip.Addr]uint64, r.dsts.len()), ports: make(map[uint16]uint64, len(r.ports.keys)),
-				svc: r.svc, svcN: r.service}
-			ep := Episode{
-				Src: src, First: r.first, Last: r.last,
-				Flows: r.flows, Packets: r.packets, Bytes: r.bytes,
-				Flags: FlagsSummary(r.fAnd, r.fOr, r.tcp), TCPFlows: r.tcp, NoAckFlows: r.noAck,
-				Truncated: r.dsts.truncated() || r.ports.truncated,
-			}
-			for d, n := range r.dsts.all() {
-				b.dsts[d] += n
-			}
-			top := make([]PortCount, 0, len(r.ports.keys))
-			r.ports.each(func(k uint32, n uint64) { // distinct keys
-				pk := portKey(k)
-				b.ports[pk.port()] += n
-				top = append(top, PortCount{Port: pk.port(), Proto: pk.proto(), Flows: n})
-			})
-			ep.TopPorts = topPorts(top, cfg.TopPorts)
-			b.ep = ep
-			fillFromFindings(&b.ep, g, b.dsts, b.ports)
-			eps = append(eps, b)
-		}
-		// Findings with no accounted flows: group by Gap on their times.
-		for len(orphans) > 0 {
-			n := 1
-			last := orphans[0].Time
-			for n < len(orphans) && orphans[n].Time-last <= cfg.Gap {
-				last = max(last, orphans[n].Time)
-				n++
-			}
-			g := orphans[:n]
-			orphans = orphans[n:]
-			b := built{dsts: map[netip.Addr]uint64{}, ports: map[uint16]uint64{}}
-			b.ep = Episode{Src: src, First: g[0].Time, Last: last, Partial: true}
-			for _, f := range g {
-				b.ep.First = min(b.ep.First, f.Time)
-			}
-			fillFromFindings(&b.ep, g, b.dsts, b.ports)
-			eps = append(eps, b)
-		}
+	for _, bs := range perSrc {
+		eps = append(eps, bs...)
 	}
 
 	// Only findings of scan kinds make episodes; the Excessive list carries
@@ -267,6 +216,88 @@ func (a *Accountant) Result() *Result {
 		}
 	}
 	return res
+}
+
+// built is an episode with the sets the views are made of.
+type built struct {
+	ep    Episode
+	dsts  map[netip.Addr]uint64
+	ports map[uint16]uint64
+	svc   map[portKey]uint64
+	svcN  uint64
+}
+
+// episodesOf builds the episodes of one source with findings. It only
+// reads the accountant (and compacts the source's own runs), so sources
+// may be built concurrently.
+func (a *Accountant) episodesOf(src netip.Addr) []built {
+	cfg := a.cfg
+	var eps []built
+	fs := slices.Clone(a.findings[src])
+	sortFindings(fs)
+	var runs []*run
+	if s := a.sources.get(src); s != nil {
+		runs = s.runs
+	}
+	groups := make(map[int][]analyze.Finding)
+	var orphans []analyze.Finding
+	for _, f := range fs {
+		if i := attach(runs, f, cfg.Gap); i >= 0 {
+			groups[i] = append(groups[i], f)
+		} else {
+			orphans = append(orphans, f)
+		}
+	}
+	for i, r := range runs {
+		g := groups[i]
+		if len(g) == 0 {
+			continue
+		}
+		r.dsts.finish(cfg.MaxTargets)
+		r.flushSvc()
+		r.ports.compact(cfg.MaxPorts)
+		// Sized up front: a scanner's sets run to tens of thousands.
+		b := built{dsts: make(map[netip.Addr]uint64, r.dsts.len()), ports: make(map[uint16]uint64, len(r.ports.keys)),
+			svc: r.svc, svcN: r.service}
+		ep := Episode{
+			Src: src, First: r.first, Last: r.last,
+			Flows: r.flows, Packets: r.packets, Bytes: r.bytes,
+			Flags: FlagsSummary(r.fAnd, r.fOr, r.tcp), TCPFlows: r.tcp, NoAckFlows: r.noAck,
+			Truncated: r.dsts.truncated() || r.ports.truncated,
+		}
+		for d, n := range r.dsts.all() {
+			b.dsts[d] += n
+		}
+		top := make([]PortCount, 0, len(r.ports.keys))
+		r.ports.each(func(k uint32, n uint64) { // distinct keys
+			pk := portKey(k)
+			b.ports[pk.port()] += n
+			top = append(top, PortCount{Port: pk.port(), Proto: pk.proto(), Flows: n})
+		})
+		ep.TopPorts = topPorts(top, cfg.TopPorts)
+		b.ep = ep
+		fillFromFindings(&b.ep, g, b.dsts, b.ports)
+		eps = append(eps, b)
+	}
+	// Findings with no accounted flows: group by Gap on their times.
+	for len(orphans) > 0 {
+		n := 1
+		last := orphans[0].Time
+		for n < len(orphans) && orphans[n].Time-last <= cfg.Gap {
+			last = max(last, orphans[n].Time)
+			n++
+		}
+		g := orphans[:n]
+		orphans = orphans[n:]
+		b := built{dsts: map[netip.Addr]uint64{}, ports: map[uint16]uint64{}}
+		b.ep = Episode{Src: src, First: g[0].Time, Last: last, Partial: true}
+		for _, f := range g {
+			b.ep.First = min(b.ep.First, f.Time)
+		}
+		fillFromFindings(&b.ep, g, b.dsts, b.ports)
+		eps = append(eps, b)
+	}
+	return eps
 }
 
 // fillFromFindings adds what the findings say: kinds, detectors, rules and
