@@ -76,11 +76,12 @@ type run struct {
 	svc                   map[portKey]uint64
 	dsts                  addrCounts
 	ports                 keyCounts // by portKey
-	// A server answers from one port, flow after flow: replies from the
-	// port of the last one are counted here and reach svc when another
-	// port answers (or at flushSvc), so most flows skip the map.
-	svcKey  portKey
-	svcPend uint64
+	// A server answers from one or two ports (80 and 443, 53 over UDP
+	// and TCP): replies from the two ports that answered last are counted
+	// here, the more recent first, and reach svc when a third port
+	// answers (or at flushSvc), so most flows skip the map.
+	svcKey  [2]portKey
+	svcPend [2]uint64
 }
 
 type source struct {
@@ -180,11 +181,17 @@ func (a *Accountant) account(cur *run, r *flow.Record) {
 	}
 	if isServiceReply(r) {
 		cur.service++
-		if k := mkPortKey(r.Proto, r.SrcPort); k != cur.svcKey {
-			cur.flushSvc()
-			cur.svcKey = k
+		switch k := mkPortKey(r.Proto, r.SrcPort); {
+		case k == cur.svcKey[0]:
+			cur.svcPend[0]++
+		case k == cur.svcKey[1]:
+			cur.svcKey[0], cur.svcKey[1] = k, cur.svcKey[0]
+			cur.svcPend[0], cur.svcPend[1] = cur.svcPend[1]+1, cur.svcPend[0]
+		default:
+			cur.spillSvc(1)
+			cur.svcKey[1], cur.svcPend[1] = cur.svcKey[0], cur.svcPend[0]
+			cur.svcKey[0], cur.svcPend[0] = k, 1
 		}
-		cur.svcPend++
 	}
 	cur.dsts.inc(r.Dst, a.cfg.MaxTargets)
 	cur.ports.add(uint32(mkPortKey(r.Proto, r.DstPort)), a.cfg.MaxPorts)
@@ -192,14 +199,19 @@ func (a *Accountant) account(cur *run, r *flow.Record) {
 
 // flushSvc moves the pending replies into svc; read svc only after it.
 func (r *run) flushSvc() {
-	if r.svcPend == 0 {
+	r.spillSvc(0)
+	r.spillSvc(1)
+}
+
+func (r *run) spillSvc(i int) {
+	if r.svcPend[i] == 0 {
 		return
 	}
 	if r.svc == nil {
 		r.svc = make(map[portKey]uint64)
 	}
-	r.svc[r.svcKey] += r.svcPend
-	r.svcPend = 0
+	r.svc[r.svcKey[i]] += r.svcPend[i]
+	r.svcPend[i] = 0
 }
 
 // isServiceReply says whether a flow looks like a server answering a client:
