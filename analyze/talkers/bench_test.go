@@ -24,3 +24,15 @@ func BenchmarkCount(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/flow")
 }
+
+// BenchmarkTables builds every table from the counts of the generated
+// million flows: the talkers' share of the report's serial tail.
+func BenchmarkTables(b *testing.B) {
+	recs, _ := benchfix.Flows1M(b)
+	c := talkers.New(talkers.Config{})
+	c.Add(flow.Batch(recs))
+	b.ResetTimer()
+	for b.Loop() {
+		_ = c.Tables()
+	}
+}
