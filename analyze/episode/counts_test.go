@@ -3,6 +3,7 @@ package episode
 import (
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -74,6 +75,31 @@ func TestAddrCountsCapCoversBothFamilies(t *testing.T) {
 	for k, n := range want {
 		if got[k] != n {
 			t.Errorf("%s: %d flows, want %d", k, got[k], n)
+		}
+	}
+}
+
+// TestSortKeys checks the radix sort against slices.Sort on logs of every
+// shape it meets: short (comparison sort), keys varying in one, two, three
+// or all four bytes (so an odd or even number of passes runs), repeats.
+func TestSortKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	masks := []uint32{0xff, 0xff00, 0xffff, 0xff00ff, 0xffffff, 0xffffffff, 0x0f0000ff}
+	for _, n := range []int{0, 1, 100, radixMin - 1, radixMin, 3000, 70000} {
+		for _, m := range masks {
+			a := make([]uint32, n)
+			for i := range a {
+				a[i] = 0x0a000000 | rng.Uint32()&m
+				if i > 0 && rng.IntN(4) == 0 {
+					a[i] = a[rng.IntN(i)]
+				}
+			}
+			want := slices.Clone(a)
+			slices.Sort(want)
+			sortKeys(a)
+			if !slices.Equal(a, want) {
+				t.Fatalf("n=%d mask=%#x: radix sort differs from slices.Sort", n, m)
+			}
 		}
 	}
 }
