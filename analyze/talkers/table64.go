@@ -1,5 +1,7 @@
 package talkers
 
+import "github.com/flowsift/flowsift/analyze/internal/u64map"
+
 // table64 counts keys that pack into 64 bits (an IPv4 address, an IPv4
 // pair): the bulk of real traffic. Keys and counters share a slot (open
 // addressing, linear probing), so a lookup costs one cache miss, and the
@@ -36,16 +38,9 @@ type slot64 struct {
 	Counts
 }
 
-// mix is the 64-bit finaliser of MurmurHash3: packed addresses differ in
-// few bits, and the pages and slots need them spread over the whole word.
-func mix(k uint64) uint64 {
-	k ^= k >> 33
-	k *= 0xff51afd7ed558ccd
-	k ^= k >> 33
-	k *= 0xc4ceb9fe1a85ec53
-	k ^= k >> 33
-	return k
-}
+// mix spreads a packed key over the word: pages take its top bits, slots
+// its low ones.
+func mix(k uint64) uint64 { return u64map.Hash(k) }
 
 // page returns the index of the page for hash h.
 func (t *table64) page(h uint64) int32 {

@@ -42,9 +42,10 @@ func (m *Map[V]) init() {
 	m.n = 0
 }
 
-// hash is the 64-bit finaliser of MurmurHash3: packed addresses differ in
-// few, low bits, and linear probing needs them spread over the index.
-func hash(k uint64) uint64 {
+// Hash is the 64-bit finaliser of MurmurHash3: packed addresses differ in
+// few, low bits, and a table indexed by any part of the hash needs them
+// spread over the whole word. It is a bijection (tests invert it).
+func Hash(k uint64) uint64 {
 	k ^= k >> 33
 	k *= 0xff51afd7ed558ccd
 	k ^= k >> 33
@@ -69,7 +70,7 @@ func (m *Map[V]) Get(k uint64) (*V, bool) {
 	if m.slots == nil {
 		return nil, false
 	}
-	for i := hash(k) & m.mask; ; i = (i + 1) & m.mask {
+	for i := Hash(k) & m.mask; ; i = (i + 1) & m.mask {
 		s := &m.slots[i]
 		if s.key == k {
 			return &s.val, true
@@ -91,7 +92,7 @@ func (m *Map[V]) Upsert(k uint64) (v *V, added bool) {
 	if m.slots == nil {
 		m.init()
 	}
-	for i := hash(k) & m.mask; ; i = (i + 1) & m.mask {
+	for i := Hash(k) & m.mask; ; i = (i + 1) & m.mask {
 		s := &m.slots[i]
 		if s.key == k {
 			return &s.val, false
@@ -116,7 +117,7 @@ func (m *Map[V]) grow() {
 		if old[j].key == 0 {
 			continue
 		}
-		i := hash(old[j].key) & m.mask
+		i := Hash(old[j].key) & m.mask
 		for m.slots[i].key != 0 {
 			i = (i + 1) & m.mask
 		}
