@@ -146,7 +146,7 @@ func BenchmarkResult(b *testing.B) {
 }
 
 // BenchmarkAccountGenerated accounts the generated million flows (the 1M
-// tree's flows, in memory, in ingest's 4096-flow batches) and builds the
+// tree's flows, in memory, in 4096-flow batches, ingest's default) and builds the
 // views: the accountant's whole share of a report.
 func BenchmarkAccountGenerated(b *testing.B) {
 	recs, _ := benchfix.Flows1M(b)

@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkCount counts the generated million flows (the 1M tree's flows,
-// in memory, in 4096-flow batches as ingest hands them out) and builds
+// in memory, in 4096-flow batches, ingest's default) and builds
 // every table: the talkers' whole share of a report.
 func BenchmarkCount(b *testing.B) {
 	recs, _ := benchfix.Flows1M(b)

@@ -258,7 +258,15 @@ func (c *Counter) Add(b flow.Batch) {
 // AddRecord counts one flow.
 func (c *Counter) AddRecord(r *flow.Record) {
 	c.src, c.dst = nil, nil
-	fl := c.count(r)
+	fl := uint64(r.Flows)
+	if fl == 0 {
+		fl = 1
+	}
+	c.flowsN++
+	c.total.add(r, fl)
+	c.sport[r.SrcPort].add(r, fl)
+	c.dport[r.DstPort].add(r, fl)
+	c.proto[r.Proto].add(r, fl)
 	if r.Src.Is4() && r.Dst.Is4() {
 		k := uint64(flow.AddrU32(r.Src))<<32 | uint64(flow.AddrU32(r.Dst))
 		c.pair.v4.at(k, mix(k)).add(r, fl)
@@ -284,21 +292,6 @@ func (c *Counter) ends() (src, dst *addrTable[netip.Addr]) {
 	}
 	c.src, c.dst = src, dst
 	return src, dst
-}
-
-// count adds a flow to the tables every flow reaches and returns its flow
-// count (a record's dFlows, else 1).
-func (c *Counter) count(r *flow.Record) uint64 {
-	fl := uint64(r.Flows)
-	if fl == 0 {
-		fl = 1
-	}
-	c.flowsN++
-	c.total.add(r, fl)
-	c.sport[r.SrcPort].add(r, fl)
-	c.dport[r.DstPort].add(r, fl)
-	c.proto[r.Proto].add(r, fl)
-	return fl
 }
 
 // addrCounts returns a's counters in t, adding a if absent.
