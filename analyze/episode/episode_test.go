@@ -445,3 +445,44 @@ func TestTargetsRankedByDistinctScanners(t *testing.T) {
 		t.Fatalf("targets %+v: want %v (two scanners) before %v (one scanner, two episodes)", res.TargetHosts, y, x)
 	}
 }
+
+// TestEpisodeSetsMixedFamilies: an episode's targets are its flows' IPv4
+// and IPv6 destinations plus those only a finding names (with no flows),
+// each once, in address order (IPv4 first); its ports sum the protocols
+// and add the finding's.
+func TestEpisodeSetsMixedFamilies(t *testing.T) {
+	src := ip("2001:db8::5")
+	v6a, v6b := ip("2001:db8:1::2"), ip("2001:db8:1::1")
+	var flows []flow.Record
+	for i, d := range []netip.Addr{ip("10.0.0.9"), v6a, ip("10.0.0.3"), v6b, v6a, ip("10.0.0.3")} {
+		proto := uint8(6)
+		if i%2 == 1 {
+			proto = 17
+		}
+		flows = append(flows, rec(src, d, proto, 5000, 53, flow.TCPSyn, t0+int64(i)))
+	}
+	f := hostScan(src, 6, t0+6)
+	f.Targets = []netip.Addr{ip("10.0.0.1"), v6a, ip("10.0.0.3")} // 10.0.0.1: no flow
+	f.Ports = []uint16{53, 443}
+	a := New(Config{SampleTargets: 10})
+	feed(a, flows, []analyze.Finding{f})
+	res := a.Result()
+	if len(res.Episodes) != 1 {
+		t.Fatalf("episodes %+v", res.Episodes)
+	}
+	ep := res.Episodes[0]
+	want := []netip.Addr{ip("10.0.0.1"), ip("10.0.0.3"), ip("10.0.0.9"), v6b, v6a}
+	if ep.Targets != 5 || !reflect.DeepEqual(ep.Sample, want) || ep.Ports != 2 {
+		t.Fatalf("targets %d, sample %v, ports %d; want 5, %v, 2", ep.Targets, ep.Sample, ep.Ports, want)
+	}
+	flowsTo := map[netip.Addr]uint64{}
+	for _, h := range res.TargetHosts {
+		flowsTo[h.Addr] = h.Flows
+	}
+	if flowsTo[ip("10.0.0.3")] != 2 || flowsTo[v6a] != 2 || flowsTo[ip("10.0.0.1")] != 0 || len(flowsTo) != 5 {
+		t.Fatalf("target flows %v", flowsTo)
+	}
+	if len(res.TargetPorts) != 2 || res.TargetPorts[0].Port != 53 || res.TargetPorts[0].Flows != 6 || res.TargetPorts[1].Port != 443 {
+		t.Fatalf("ports %+v", res.TargetPorts)
+	}
+}

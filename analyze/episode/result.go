@@ -84,18 +84,14 @@ func (a *Accountant) Result() *Result {
 		b := &eps[i]
 		b.ep.Targets = len(b.dsts)
 		b.ep.Ports = len(b.ports)
-		addrs := make([]netip.Addr, 0, len(b.dsts))
-		for d := range b.dsts {
-			addrs = append(addrs, d)
-			if isLocal(cfg.Local, d) {
+		for _, d := range b.dsts {
+			if isLocal(cfg.Local, d.addr) {
 				b.ep.LocalTargets++
 			}
 		}
-		slices.SortFunc(addrs, netip.Addr.Compare)
-		if len(addrs) > cfg.SampleTargets {
-			addrs = addrs[:cfg.SampleTargets]
+		for _, d := range b.dsts[:min(len(b.dsts), cfg.SampleTargets)] {
+			b.ep.Sample = append(b.ep.Sample, d.addr)
 		}
-		b.ep.Sample = addrs
 		b.ep.FollowUp = followUp(cfg, b.ep)
 		res.Episodes = append(res.Episodes, b.ep)
 	}
@@ -123,16 +119,16 @@ func (a *Accountant) Result() *Result {
 		if j == 0 || b.ep.Src != eps[bySrcFirst[j-1]].ep.Src {
 			group++
 		}
-		for d, n := range b.dsts {
-			t := hosts[d]
+		for _, d := range b.dsts {
+			t := hosts[d.addr]
 			if t == nil {
 				t = &tally{}
-				hosts[d] = t
+				hosts[d.addr] = t
 			}
-			t.add(group, n)
+			t.add(group, d.flows)
 		}
-		for p, n := range b.ports {
-			ports[p].add(group, n)
+		for _, p := range b.ports {
+			ports[p.port].add(group, p.flows)
 		}
 	}
 	scannersOf := func(hit func(b *built) bool) []Scanner {
@@ -158,7 +154,7 @@ func (a *Accountant) Result() *Result {
 			}
 		}
 	}, cfg.TopTargets, func(x, y Target) int { return x.Addr.Compare(y.Addr) }, func(t Target) []Scanner {
-		return scannersOf(func(b *built) bool { _, ok := b.dsts[t.Addr]; return ok })
+		return scannersOf(func(b *built) bool { return hasAddr(b.dsts, t.Addr) })
 	})
 	res.TargetPorts = topTargets(func(yield func(Target, *tally) bool) {
 		for p := range ports {
@@ -167,7 +163,7 @@ func (a *Accountant) Result() *Result {
 			}
 		}
 	}, cfg.TopTargets, func(x, y Target) int { return cmp.Compare(x.Port, y.Port) }, func(t Target) []Scanner {
-		return scannersOf(func(b *built) bool { _, ok := b.ports[t.Port]; return ok })
+		return scannersOf(func(b *built) bool { return hasPort(b.ports, t.Port) })
 	})
 
 	// Excessive flows.
@@ -193,7 +189,10 @@ func (a *Accountant) Result() *Result {
 	slices.SortFunc(order, netip.Addr.Compare)
 	for _, s := range order {
 		var flows, tcp, noAck, svcN uint64
-		peers := map[netip.Addr]bool{}
+		var peers map[netip.Addr]bool // the union, when the source has several episodes
+		if len(bySrc[s]) > 1 {
+			peers = map[netip.Addr]bool{}
+		}
 		svc := map[portKey]uint64{}
 		var epsOf []Episode
 		partial := false
@@ -203,15 +202,21 @@ func (a *Accountant) Result() *Result {
 			noAck += b.ep.NoAckFlows
 			svcN += b.svcN
 			partial = partial || b.ep.Partial
-			for d := range b.dsts {
-				peers[d] = true
+			if peers != nil {
+				for _, d := range b.dsts {
+					peers[d.addr] = true
+				}
 			}
 			for k, n := range b.svc {
 				svc[k] += n
 			}
 			epsOf = append(epsOf, b.ep)
 		}
-		if sg, ok := suggest(cfg, s, flows, tcp, noAck, svcN, len(peers), svc, partial, epsOf); ok {
+		npeers := len(peers)
+		if peers == nil {
+			npeers = len(bySrc[s][0].dsts)
+		}
+		if sg, ok := suggest(cfg, s, flows, tcp, noAck, svcN, npeers, svc, partial, epsOf); ok {
 			res.Suppress = append(res.Suppress, sg)
 		}
 	}
@@ -221,10 +226,67 @@ func (a *Accountant) Result() *Result {
 // built is an episode with the sets the views are made of.
 type built struct {
 	ep    Episode
-	dsts  map[netip.Addr]uint64
-	ports map[uint16]uint64
+	dsts  []addrFlows // by address, distinct
+	ports []portFlows // by port, distinct
 	svc   map[portKey]uint64
 	svcN  uint64
+}
+
+// addrFlows is a target and the episode's flows to it; 0 for a target only
+// a finding names. portFlows is the same for a port, all protocols summed.
+// An episode's sets are sorted slices rather than maps: a scanner's run to
+// tens of thousands, and building maps of them was most of Result's time.
+type addrFlows struct {
+	addr  netip.Addr
+	flows uint64
+}
+
+type portFlows struct {
+	port  uint16
+	flows uint64
+}
+
+func hasAddr(s []addrFlows, a netip.Addr) bool {
+	_, ok := slices.BinarySearchFunc(s, a, func(x addrFlows, a netip.Addr) int { return x.addr.Compare(a) })
+	return ok
+}
+
+func hasPort(s []portFlows, p uint16) bool {
+	_, ok := slices.BinarySearchFunc(s, p, func(x portFlows, p uint16) int { return cmp.Compare(x.port, p) })
+	return ok
+}
+
+// withAddrs adds the addresses of extra (sorted, distinct) that s (sorted,
+// distinct) lacks, with no flows.
+func withAddrs(s []addrFlows, extra []netip.Addr) []addrFlows {
+	var add []addrFlows
+	for _, a := range extra {
+		if !hasAddr(s, a) {
+			add = append(add, addrFlows{addr: a})
+		}
+	}
+	if len(add) == 0 {
+		return s
+	}
+	s = append(s, add...)
+	slices.SortFunc(s, func(x, y addrFlows) int { return x.addr.Compare(y.addr) })
+	return s
+}
+
+// withPorts is withAddrs for ports.
+func withPorts(s []portFlows, extra []uint16) []portFlows {
+	var add []portFlows
+	for _, p := range extra {
+		if !hasPort(s, p) {
+			add = append(add, portFlows{port: p})
+		}
+	}
+	if len(add) == 0 {
+		return s
+	}
+	s = append(s, add...)
+	slices.SortFunc(s, func(x, y portFlows) int { return cmp.Compare(x.port, y.port) })
+	return s
 }
 
 // episodesOf builds the episodes of one source with findings. It only
@@ -256,8 +318,7 @@ func (a *Accountant) episodesOf(src netip.Addr) []built {
 		r.dsts.finish(cfg.MaxTargets)
 		r.flushSvc()
 		r.ports.compact(cfg.MaxPorts)
-		// Sized up front: a scanner's sets run to tens of thousands.
-		b := built{dsts: make(map[netip.Addr]uint64, r.dsts.len()), ports: make(map[uint16]uint64, len(r.ports.keys)),
+		b := built{dsts: make([]addrFlows, 0, r.dsts.len()), ports: make([]portFlows, 0, len(r.ports.keys)),
 			svc: r.svc, svcN: r.service}
 		ep := Episode{
 			Src: src, First: r.first, Last: r.last,
@@ -265,18 +326,24 @@ func (a *Accountant) episodesOf(src netip.Addr) []built {
 			Flags: FlagsSummary(r.fAnd, r.fOr, r.tcp), TCPFlows: r.tcp, NoAckFlows: r.noAck,
 			Truncated: r.dsts.truncated() || r.ports.truncated,
 		}
+		// IPv4 targets come sorted; the others (a map) follow them in
+		// address order once sorted among themselves.
 		for d, n := range r.dsts.all() {
-			b.dsts[d] += n
+			b.dsts = append(b.dsts, addrFlows{d, n})
 		}
+		v6 := b.dsts[len(r.dsts.v4.keys):]
+		slices.SortFunc(v6, func(x, y addrFlows) int { return x.addr.Compare(y.addr) })
 		top := make([]PortCount, 0, len(r.ports.keys))
-		r.ports.each(func(k uint32, n uint64) { // distinct keys
+		r.ports.each(func(k uint32, n uint64) { // by protocol, then port
 			pk := portKey(k)
-			b.ports[pk.port()] += n
+			b.ports = append(b.ports, portFlows{pk.port(), n})
 			top = append(top, PortCount{Port: pk.port(), Proto: pk.proto(), Flows: n})
 		})
+		b.ports = sumPorts(b.ports)
 		ep.TopPorts = topPorts(top, cfg.TopPorts)
 		b.ep = ep
-		fillFromFindings(&b.ep, g, b.dsts, b.ports)
+		targets, ports := fillFromFindings(&b.ep, g)
+		b.dsts, b.ports = withAddrs(b.dsts, targets), withPorts(b.ports, ports)
 		eps = append(eps, b)
 	}
 	// Findings with no accounted flows: group by Gap on their times.
@@ -289,21 +356,22 @@ func (a *Accountant) episodesOf(src netip.Addr) []built {
 		}
 		g := orphans[:n]
 		orphans = orphans[n:]
-		b := built{dsts: map[netip.Addr]uint64{}, ports: map[uint16]uint64{}}
+		var b built
 		b.ep = Episode{Src: src, First: g[0].Time, Last: last, Partial: true}
 		for _, f := range g {
 			b.ep.First = min(b.ep.First, f.Time)
 		}
-		fillFromFindings(&b.ep, g, b.dsts, b.ports)
+		targets, ports := fillFromFindings(&b.ep, g)
+		b.dsts, b.ports = withAddrs(nil, targets), withPorts(nil, ports)
 		eps = append(eps, b)
 	}
 	return eps
 }
 
-// fillFromFindings adds what the findings say: kinds, detectors, rules and
-// their evidence (targets and ports the detector saw, which may predate or
-// exceed the accounted sets).
-func fillFromFindings(ep *Episode, fs []analyze.Finding, dsts map[netip.Addr]uint64, ports map[uint16]uint64) {
+// fillFromFindings adds what the findings say: kinds, detectors, rules,
+// and returns their evidence (targets and ports the detector saw, which may
+// predate or exceed the accounted sets), sorted and distinct.
+func fillFromFindings(ep *Episode, fs []analyze.Finding) (targets []netip.Addr, ports []uint16) {
 	ep.Findings = len(fs)
 	kinds := map[analyze.Kind]bool{}
 	dets := map[string]bool{}
@@ -319,22 +387,16 @@ func fillFromFindings(ep *Episode, fs []analyze.Finding, dsts map[netip.Addr]uin
 			rules[k] = &DetectorRule{Detector: f.Detector, Kind: f.Kind, Rule: f.Rule, Threshold: f.Threshold,
 				Value: f.Value, Count: 1, First: f.Time, Score: f.Score, Attempts: f.Attempts}
 		}
-		for _, t := range f.Targets {
-			if _, ok := dsts[t]; !ok {
-				dsts[t] = 0
-			}
-		}
+		targets = append(targets, f.Targets...)
 		if f.Dst.IsValid() && (f.Kind == analyze.PortScan || f.Kind == analyze.HostScan) {
-			if _, ok := dsts[f.Dst]; !ok {
-				dsts[f.Dst] = 0
-			}
+			targets = append(targets, f.Dst)
 		}
-		for _, p := range f.Ports {
-			if _, ok := ports[p]; !ok {
-				ports[p] = 0
-			}
-		}
+		ports = append(ports, f.Ports...)
 	}
+	slices.SortFunc(targets, netip.Addr.Compare)
+	targets = slices.Compact(targets)
+	slices.Sort(ports)
+	ports = slices.Compact(ports)
 	for k := range kinds {
 		ep.Kinds = append(ep.Kinds, k)
 	}
@@ -356,6 +418,7 @@ func fillFromFindings(ep *Episode, fs []analyze.Finding, dsts map[netip.Addr]uin
 		return cmp.Compare(x.Rule, y.Rule)
 	})
 	ep.Kind = kindSummary(kinds)
+	return targets, ports
 }
 
 func kindSummary(kinds map[analyze.Kind]bool) string {
@@ -376,6 +439,23 @@ func kindSummary(kinds map[analyze.Kind]bool) string {
 	}
 	slices.Sort(rest)
 	return strings.Join(append(parts, rest...), " + ")
+}
+
+// sumPorts sums the flows of each port over its protocols: ps holds one
+// entry per protocol and port, sorted by protocol then port.
+func sumPorts(ps []portFlows) []portFlows {
+	if !slices.IsSortedFunc(ps, func(x, y portFlows) int { return cmp.Compare(x.port, y.port) }) {
+		slices.SortStableFunc(ps, func(x, y portFlows) int { return cmp.Compare(x.port, y.port) })
+	}
+	out := ps[:0]
+	for _, p := range ps {
+		if n := len(out); n > 0 && out[n-1].port == p.port {
+			out[n-1].flows += p.flows
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // topPorts sorts out (distinct port and protocol) and keeps the first n.
