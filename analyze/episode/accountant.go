@@ -86,6 +86,10 @@ type run struct {
 
 type source struct {
 	runs []*run // in stream order; the last one may still be open
+	// last is runs[len(runs)-1] (nil with no run), kept beside the slice:
+	// every flow looks at it, and through the slice it was one more cache
+	// miss.
+	last *run
 }
 
 // Accountant keeps the per-source accounting and collects findings. Feed it
@@ -145,12 +149,11 @@ func (a *Accountant) AddRecord(r *flow.Record) {
 		s = &source{}
 		a.sources.put(r.Src, s)
 	}
-	var cur *run
-	if n := len(s.runs); n > 0 && r.End-s.runs[n-1].last <= a.cfg.Gap {
-		cur = s.runs[n-1]
-	} else {
+	cur := s.last
+	if cur == nil || r.End-cur.last > a.cfg.Gap {
 		cur = &run{firstIdx: a.idx, first: r.Start, last: r.End, fAnd: 0xFF}
 		s.runs = append(s.runs, cur)
+		s.last = cur
 	}
 	a.account(cur, r)
 	if a.idx >= a.nextSweep {
@@ -246,6 +249,10 @@ func (a *Accountant) sweep() {
 		}
 		clear(s.runs[len(kept):])
 		s.runs = kept
+		s.last = nil
+		if n := len(kept); n > 0 {
+			s.last = kept[n-1]
+		}
 		if len(s.runs) == 0 {
 			a.sources.delete(src)
 		}
