@@ -27,6 +27,7 @@ func TestKeyCountsEqualsASetWithACap(t *testing.T) {
 	for _, tc := range []struct{ n, space, limit int }{
 		{0, 10, 5}, {1, 10, 5}, {50, 10, 100}, {5000, 300, 1 << 20},
 		{5000, 300, 200}, {100000, 70000, 65536}, {20000, 1000, 1},
+		{200000, 60000, 65536}, {200000, 65536, 65536}, {3000, 999, 1000}, // near the cap, new keys fitting or just not
 	} {
 		keys := make([]uint32, tc.n)
 		for i := range keys {
