@@ -85,12 +85,12 @@ func (a *Accountant) Result() *Result {
 		b.ep.Targets = len(b.dsts)
 		b.ep.Ports = len(b.ports)
 		for _, d := range b.dsts {
-			if isLocal(cfg.Local, d.addr) {
+			if isLocal(cfg.Local, d.key) {
 				b.ep.LocalTargets++
 			}
 		}
 		for _, d := range b.dsts[:min(len(b.dsts), cfg.SampleTargets)] {
-			b.ep.Sample = append(b.ep.Sample, d.addr)
+			b.ep.Sample = append(b.ep.Sample, d.key)
 		}
 		b.ep.FollowUp = followUp(cfg, b.ep)
 		res.Episodes = append(res.Episodes, b.ep)
@@ -120,15 +120,15 @@ func (a *Accountant) Result() *Result {
 			group++
 		}
 		for _, d := range b.dsts {
-			t := hosts[d.addr]
+			t := hosts[d.key]
 			if t == nil {
 				t = &tally{}
-				hosts[d.addr] = t
+				hosts[d.key] = t
 			}
 			t.add(group, d.flows)
 		}
 		for _, p := range b.ports {
-			ports[p.port].add(group, p.flows)
+			ports[p.key].add(group, p.flows)
 		}
 	}
 	scannersOf := func(hit func(b *built) bool) []Scanner {
@@ -154,7 +154,7 @@ func (a *Accountant) Result() *Result {
 			}
 		}
 	}, cfg.TopTargets, func(x, y Target) int { return x.Addr.Compare(y.Addr) }, func(t Target) []Scanner {
-		return scannersOf(func(b *built) bool { return hasAddr(b.dsts, t.Addr) })
+		return scannersOf(func(b *built) bool { return has(b.dsts, t.Addr, netip.Addr.Compare) })
 	})
 	res.TargetPorts = topTargets(func(yield func(Target, *tally) bool) {
 		for p := range ports {
@@ -163,7 +163,7 @@ func (a *Accountant) Result() *Result {
 			}
 		}
 	}, cfg.TopTargets, func(x, y Target) int { return cmp.Compare(x.Port, y.Port) }, func(t Target) []Scanner {
-		return scannersOf(func(b *built) bool { return hasPort(b.ports, t.Port) })
+		return scannersOf(func(b *built) bool { return has(b.ports, t.Port, cmp.Compare[uint16]) })
 	})
 
 	// Excessive flows.
@@ -204,7 +204,7 @@ func (a *Accountant) Result() *Result {
 			partial = partial || b.ep.Partial
 			if peers != nil {
 				for _, d := range b.dsts {
-					peers[d.addr] = true
+					peers[d.key] = true
 				}
 			}
 			for k, n := range b.svc {
@@ -232,60 +232,39 @@ type built struct {
 	svcN  uint64
 }
 
-// addrFlows is a target and the episode's flows to it; 0 for a target only
-// a finding names. portFlows is the same for a port, all protocols summed.
-// An episode's sets are sorted slices rather than maps: a scanner's run to
-// tens of thousands, and building maps of them was most of Result's time.
-type addrFlows struct {
-	addr  netip.Addr
+// keyFlows is a target (an address or a port) and the episode's flows to
+// it: 0 for a target only a finding names; a port's flows are summed over
+// its protocols. An episode's sets are slices sorted by key rather than
+// maps: a scanner's run to tens of thousands, and building maps of them
+// was most of Result's time.
+type keyFlows[K any] struct {
+	key   K
 	flows uint64
 }
 
-type portFlows struct {
-	port  uint16
-	flows uint64
-}
+type (
+	addrFlows = keyFlows[netip.Addr]
+	portFlows = keyFlows[uint16]
+)
 
-func hasAddr(s []addrFlows, a netip.Addr) bool {
-	_, ok := slices.BinarySearchFunc(s, a, func(x addrFlows, a netip.Addr) int { return x.addr.Compare(a) })
+// has says whether the sorted set s holds k; cmp orders the keys.
+func has[K any](s []keyFlows[K], k K, cmp func(K, K) int) bool {
+	_, ok := slices.BinarySearchFunc(s, k, func(x keyFlows[K], k K) int { return cmp(x.key, k) })
 	return ok
 }
 
-func hasPort(s []portFlows, p uint16) bool {
-	_, ok := slices.BinarySearchFunc(s, p, func(x portFlows, p uint16) int { return cmp.Compare(x.port, p) })
-	return ok
-}
-
-// withAddrs adds the addresses of extra (sorted, distinct) that s (sorted,
-// distinct) lacks, with no flows.
-func withAddrs(s []addrFlows, extra []netip.Addr) []addrFlows {
-	var add []addrFlows
-	for _, a := range extra {
-		if !hasAddr(s, a) {
-			add = append(add, addrFlows{addr: a})
+// withKeys adds the keys of extra that the sorted set s lacks, with no
+// flows, keeping s sorted.
+func withKeys[K any](s []keyFlows[K], extra []K, cmp func(K, K) int) []keyFlows[K] {
+	n := len(s)
+	for _, k := range extra {
+		if !has(s[:n], k, cmp) {
+			s = append(s, keyFlows[K]{key: k})
 		}
 	}
-	if len(add) == 0 {
-		return s
+	if len(s) > n {
+		slices.SortFunc(s, func(x, y keyFlows[K]) int { return cmp(x.key, y.key) })
 	}
-	s = append(s, add...)
-	slices.SortFunc(s, func(x, y addrFlows) int { return x.addr.Compare(y.addr) })
-	return s
-}
-
-// withPorts is withAddrs for ports.
-func withPorts(s []portFlows, extra []uint16) []portFlows {
-	var add []portFlows
-	for _, p := range extra {
-		if !hasPort(s, p) {
-			add = append(add, portFlows{port: p})
-		}
-	}
-	if len(add) == 0 {
-		return s
-	}
-	s = append(s, add...)
-	slices.SortFunc(s, func(x, y portFlows) int { return cmp.Compare(x.port, y.port) })
 	return s
 }
 
@@ -332,7 +311,7 @@ func (a *Accountant) episodesOf(src netip.Addr) []built {
 			b.dsts = append(b.dsts, addrFlows{d, n})
 		}
 		v6 := b.dsts[len(r.dsts.v4.keys):]
-		slices.SortFunc(v6, func(x, y addrFlows) int { return x.addr.Compare(y.addr) })
+		slices.SortFunc(v6, func(x, y addrFlows) int { return x.key.Compare(y.key) })
 		top := make([]PortCount, 0, len(r.ports.keys))
 		r.ports.each(func(k uint32, n uint64) { // by protocol, then port
 			pk := portKey(k)
@@ -343,7 +322,7 @@ func (a *Accountant) episodesOf(src netip.Addr) []built {
 		ep.TopPorts = topPorts(top, cfg.TopPorts)
 		b.ep = ep
 		targets, ports := fillFromFindings(&b.ep, g)
-		b.dsts, b.ports = withAddrs(b.dsts, targets), withPorts(b.ports, ports)
+		b.dsts, b.ports = withKeys(b.dsts, targets, netip.Addr.Compare), withKeys(b.ports, ports, cmp.Compare[uint16])
 		eps = append(eps, b)
 	}
 	// Findings with no accounted flows: group by Gap on their times.
@@ -362,7 +341,7 @@ func (a *Accountant) episodesOf(src netip.Addr) []built {
 			b.ep.First = min(b.ep.First, f.Time)
 		}
 		targets, ports := fillFromFindings(&b.ep, g)
-		b.dsts, b.ports = withAddrs(nil, targets), withPorts(nil, ports)
+		b.dsts, b.ports = withKeys(nil, targets, netip.Addr.Compare), withKeys(nil, ports, cmp.Compare[uint16])
 		eps = append(eps, b)
 	}
 	return eps
@@ -444,12 +423,13 @@ func kindSummary(kinds map[analyze.Kind]bool) string {
 // sumPorts sums the flows of each port over its protocols: ps holds one
 // entry per protocol and port, sorted by protocol then port.
 func sumPorts(ps []portFlows) []portFlows {
-	if !slices.IsSortedFunc(ps, func(x, y portFlows) int { return cmp.Compare(x.port, y.port) }) {
-		slices.SortStableFunc(ps, func(x, y portFlows) int { return cmp.Compare(x.port, y.port) })
+	byPort := func(x, y portFlows) int { return cmp.Compare(x.key, y.key) }
+	if !slices.IsSortedFunc(ps, byPort) {
+		slices.SortStableFunc(ps, byPort)
 	}
 	out := ps[:0]
 	for _, p := range ps {
-		if n := len(out); n > 0 && out[n-1].port == p.port {
+		if n := len(out); n > 0 && out[n-1].key == p.key {
 			out[n-1].flows += p.flows
 			continue
 		}
