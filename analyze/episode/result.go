@@ -312,14 +312,14 @@ func (a *Accountant) episodesOf(src netip.Addr) []built {
 		}
 		v6 := b.dsts[len(r.dsts.v4.keys):]
 		slices.SortFunc(v6, func(x, y addrFlows) int { return x.key.Compare(y.key) })
-		top := make([]PortCount, 0, len(r.ports.keys))
+		top := topPorts{n: cfg.TopPorts}
 		r.ports.each(func(k uint32, n uint64) { // by protocol, then port
 			pk := portKey(k)
 			b.ports = append(b.ports, portFlows{pk.port(), n})
-			top = append(top, PortCount{Port: pk.port(), Proto: pk.proto(), Flows: n})
+			top.offer(PortCount{Port: pk.port(), Proto: pk.proto(), Flows: n})
 		})
 		b.ports = sumPorts(b.ports)
-		ep.TopPorts = topPorts(top, cfg.TopPorts)
+		ep.TopPorts = top.best
 		b.ep = ep
 		targets, ports := fillFromFindings(&b.ep, g)
 		b.dsts, b.ports = withKeys(b.dsts, targets, netip.Addr.Compare), withKeys(b.ports, ports, cmp.Compare[uint16])
@@ -438,21 +438,33 @@ func sumPorts(ps []portFlows) []portFlows {
 	return out
 }
 
-// topPorts sorts out (distinct port and protocol) and keeps the first n.
-func topPorts(out []PortCount, n int) []PortCount {
-	slices.SortFunc(out, func(x, y PortCount) int {
-		if c := cmp.Compare(y.Flows, x.Flows); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.Port, y.Port); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.Proto, y.Proto)
-	})
-	if len(out) > n {
-		out = slices.Clone(out[:n]) // not the whole backing array
+// topPorts keeps the n ports with the most flows as they are offered
+// (ties: lower port, then protocol): a scanner's run offers tens of
+// thousands, and sorting them all to keep five was most of its cost.
+type topPorts struct {
+	n    int
+	best []PortCount // sorted, at most n
+}
+
+func comparePortCounts(x, y PortCount) int {
+	if c := cmp.Compare(y.Flows, x.Flows); c != 0 {
+		return c
 	}
-	return out
+	if c := cmp.Compare(x.Port, y.Port); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.Proto, y.Proto)
+}
+
+func (t *topPorts) offer(p PortCount) {
+	if len(t.best) == t.n && (t.n == 0 || comparePortCounts(p, t.best[t.n-1]) >= 0) {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(t.best, p, comparePortCounts)
+	t.best = slices.Insert(t.best, i, p)
+	if len(t.best) > t.n {
+		t.best = t.best[:t.n]
+	}
 }
 
 func isLocal(local []netip.Prefix, a netip.Addr) bool {
