@@ -14,15 +14,9 @@ import (
 	"github.com/flowsift/flowsift/internal/sharedfix"
 )
 
+// encode is the sample records as a complete v5 capture file.
 func encode(t testing.TB, level int) []byte {
-	var buf bytes.Buffer
-	w, err := ftfile.NewWriter(&buf, ftfile.WriterConfig{ExportVersion: 5, Level: level, Capture: true, Flags: ftfile.FlagDone, FlowCount: 500})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(sampleRecords())
-	w.Close()
-	return buf.Bytes()
+	return writeStream(t, ftfile.WriterConfig{ExportVersion: 5, Level: level, Capture: true, Flags: ftfile.FlagDone, FlowCount: 500}, sampleRecords())
 }
 
 func decodeBytes(b []byte) (int, []flow.Skip, error) {

@@ -33,26 +33,33 @@ func sampleRecords() []flow.Record {
 	return out
 }
 
+// writeStream writes recs as one flow-tools stream with cfg.
+func writeStream(t testing.TB, cfg ftfile.WriterConfig, recs []flow.Record) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := ftfile.NewWriter(&buf, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 // What the writer writes, the reader reads back, for every version, byte
 // order and compression it supports.
 func TestWriterRoundTrip(t *testing.T) {
 	for _, v := range []uint16{1, 5, 6, 7, 1005} {
 		for _, be := range []bool{false, true} {
 			for _, level := range []int{0, 6} {
-				var buf bytes.Buffer
 				recs := sampleRecords()
-				w, err := ftfile.NewWriter(&buf, ftfile.WriterConfig{ExportVersion: v, BigEndian: be, Level: level,
-					Capture: true, Flags: ftfile.FlagDone, CapStart: 1795169000, CapEnd: 1795169900, FlowCount: uint32(len(recs)), Hostname: "cap01"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := w.Write(recs); err != nil {
-					t.Fatal(err)
-				}
-				if err := w.Close(); err != nil {
-					t.Fatal(err)
-				}
-				rd, err := ftfile.NewReader(&buf, "mem", ftfile.Options{})
+				buf := bytes.NewBuffer(writeStream(t, ftfile.WriterConfig{ExportVersion: v, BigEndian: be, Level: level,
+					Capture: true, Flags: ftfile.FlagDone, CapStart: 1795169000, CapEnd: 1795169900, FlowCount: uint32(len(recs)), Hostname: "cap01"}, recs))
+				rd, err := ftfile.NewReader(buf, "mem", ftfile.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -126,18 +133,7 @@ func TestWriterReproducesRealFiles(t *testing.T) {
 			if h.Flags&ftfile.FlagCompress != 0 {
 				level = 6
 			}
-			var out bytes.Buffer
-			w, err := ftfile.NewWriter(&out, configLike(h, level))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Write(recs); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			got := out.Bytes()
+			got := writeStream(t, configLike(h, level), recs)
 			if level == 0 {
 				if !bytes.Equal(got, orig) {
 					t.Fatalf("rewritten file differs (%d vs %d bytes) at byte %d", len(got), len(orig), firstDiff(got, orig))
