@@ -250,14 +250,20 @@ func New(cfg Config) *Counter {
 // Add counts a batch. Call it with every flow of the stream (the same
 // batches the detectors get).
 func (c *Counter) Add(b flow.Batch) {
+	c.src, c.dst = nil, nil
 	for i := range b {
-		c.AddRecord(&b[i])
+		c.add(&b[i])
 	}
 }
 
 // AddRecord counts one flow.
 func (c *Counter) AddRecord(r *flow.Record) {
 	c.src, c.dst = nil, nil
+	c.add(r)
+}
+
+// add counts a flow; the caller drops the summed ends.
+func (c *Counter) add(r *flow.Record) {
 	fl := uint64(r.Flows)
 	if fl == 0 {
 		fl = 1
