@@ -14,12 +14,10 @@ import (
 	"github.com/flowsift/flowsift/samples"
 )
 
-// flows1M is the samples generator's million-flow archive, in memory: the
-// benchmark measures the detectors, not decoding.
-func flows1M(b *testing.B) ([]flow.Record, *samples.Truth) { return benchfix.Flows1M(b) }
-
 func benchPass(b *testing.B, mk func(tr *samples.Truth, sink analyze.Sink) func(flow.Batch)) {
-	recs, tr := flows1M(b)
+	// The samples generator's million-flow archive, in memory: the
+	// benchmark measures the detectors, not decoding.
+	recs, tr := benchfix.Flows1M(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
