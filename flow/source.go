@@ -1,5 +1,11 @@
 package flow
 
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
 // Batch is a run of records from one input, in input order. Readers hand
 // records out in batches so that the per-record cost of channels and calls
 // stays off the hot path.
@@ -44,4 +50,18 @@ func (b *BadRows) Flush() {
 		b.Skip(*b.run)
 		b.run = nil
 	}
+}
+
+// BrokenTail is the skip of a text input whose stream failed after its
+// line-1 first lines: a gzip file cut short ("truncated") or damaged, an
+// I/O error ("corrupt"). Readers keep the rows before the break, as the
+// flow-tools reader keeps the records before a cut, instead of dropping
+// the whole file.
+func BrokenTail(path string, line int64, err error) Skip {
+	reason := "corrupt"
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		reason = "truncated"
+	}
+	return Skip{Path: path, Offset: -1, Line: line, Reason: reason, Count: 1,
+		Detail: fmt.Sprintf("read failed (%v): the lines before this one were read, the rest of the file was not", err)}
 }

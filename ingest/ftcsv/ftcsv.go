@@ -7,6 +7,7 @@ package ftcsv
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"github.com/klauspost/compress/gzip"
 	"io"
@@ -212,6 +213,9 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 	}
 	first, err := br.ReadString('\n')
 	if err != nil && first == "" {
+		if err != io.EOF {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
 		return fmt.Errorf("read %s: empty file, no \"#:\" header line", path)
 	}
 	cols, mask, err := parseHeader(strings.TrimRight(first, "\r\n"))
@@ -225,11 +229,24 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 	fields := make([]string, 0, len(cols))
 	for {
 		s, err := br.ReadString('\n')
-		if s == "" && err != nil {
-			if err != io.EOF {
-				bad.Flush()
+		if err != nil && err != io.EOF {
+			// The stream broke (a gzip file cut short or damaged, an I/O
+			// error): the rows before it stay read, the partial line with
+			// the break goes with the rest.
+			if f.Strict {
 				return fmt.Errorf("read %s: line %d: %w", path, line+1, err)
 			}
+			bad.Flush()
+			sk := flow.BrokenTail(path, line+1, err)
+			if errors.Is(err, gzip.ErrChecksum) {
+				// Only the end of a gzip stream says whether it was
+				// damaged: by then its rows are read, and some may be wrong.
+				sk.Detail = fmt.Sprintf("the gzip data failed its checksum at the end of the file: it is damaged, and the %d rows read from it may hold wrong values", line-1)
+			}
+			skip(sk)
+			break
+		}
+		if s == "" {
 			break
 		}
 		line++

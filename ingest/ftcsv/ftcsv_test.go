@@ -3,6 +3,7 @@ package ftcsv
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -70,5 +71,61 @@ func TestGzipAndWriterQuirks(t *testing.T) {
 	back, _, _ := decode(t, out.Bytes(), false)
 	if back[0].MarkedToS != 59 || back[0].ExtraPkts != 305419941 || back[0].Fields != flow.FNexthop|flow.FPeerNexthop|flow.FExtraPkts|flow.FMarkedTos {
 		t.Fatalf("read back %+v", back[0])
+	}
+}
+
+// A gzip CSV cut short keeps every row before the cut and reports the
+// break as "truncated" at the line it happened on, as the flow-tools reader
+// does with a cut file; before, the whole file was unreadable. In strict
+// mode the break is an error.
+func TestGzipCutShortKeepsRowsBeforeTheCut(t *testing.T) {
+	var plain strings.Builder
+	plain.WriteString("#:unix_secs,unix_nsecs,sysuptime,exaddr,dpkts,doctets,first,last,srcaddr,dstaddr,srcport,dstport,prot\n")
+	const rows = 20000
+	for i := range rows {
+		fmt.Fprintf(&plain, "1700000001,0,3600000,127.0.0.1,2,80,3599000,3600000,10.0.%d.%d,10.0.0.2,53,1024,17\n", i/256, i%256)
+	}
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte(plain.String()))
+	zw.Close()
+	cut := z.Bytes()[:z.Len()*2/3]
+
+	recs, skips, err := decode(t, cut, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) < rows/2 || len(recs) >= rows {
+		t.Fatalf("%d rows read of %d, cut at two thirds of the gzip stream", len(recs), rows)
+	}
+	if len(skips) != 1 || skips[0].Reason != "truncated" || skips[0].Line != int64(len(recs))+2 || skips[0].Path != "in.csv" {
+		t.Fatalf("skips %+v; want one truncated skip at line %d", skips, len(recs)+2)
+	}
+	for i, r := range recs {
+		if want := fmt.Sprintf("10.0.%d.%d", i/256, i%256); r.Src.String() != want {
+			t.Fatalf("row %d: src %s, want %s", i+1, r.Src, want)
+		}
+	}
+	if _, _, err := decode(t, cut, true); err == nil || !strings.Contains(err.Error(), "in.csv") {
+		t.Fatalf("strict: err = %v, want an error naming the file", err)
+	}
+}
+
+// A gzip CSV whose checksum fails at the end is read (its rows cannot be
+// taken back) and reported as corrupt, saying its rows may be wrong.
+func TestGzipChecksumFailureIsReported(t *testing.T) {
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte(sample))
+	zw.Close()
+	b := z.Bytes()
+	b[len(b)-8] ^= 0xFF // the CRC-32 in the trailer
+	recs, skips, err := decode(t, b, false)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("%d rows, err %v", len(recs), err)
+	}
+	last := skips[len(skips)-1]
+	if last.Reason != "corrupt" || !strings.Contains(last.Detail, "checksum") || !strings.Contains(last.Detail, "may hold wrong values") {
+		t.Fatalf("skips %+v", skips)
 	}
 }

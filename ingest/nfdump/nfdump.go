@@ -202,6 +202,9 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 	br := bufio.NewReaderSize(r, 256*1024)
 	first, err := br.ReadString('\n')
 	if first == "" && err != nil {
+		if err != io.EOF {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
 		return fmt.Errorf("read %s: empty file, no nfdump CSV header line", path)
 	}
 	names := strings.Split(strings.TrimRight(first, "\r\n"), ",")
@@ -224,11 +227,18 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 	fields := make([]string, 0, len(names))
 	for {
 		s, err := br.ReadString('\n')
-		if s == "" && err != nil {
-			if err != io.EOF {
-				bad.Flush()
+		if err != nil && err != io.EOF {
+			// The stream broke (a gzip file cut short or damaged, an I/O
+			// error): the rows before it stay read, the partial line with
+			// the break goes with the rest.
+			if f.Strict {
 				return fmt.Errorf("read %s: line %d: %w", path, line+1, err)
 			}
+			bad.Flush()
+			skip(flow.BrokenTail(path, line+1, err))
+			break
+		}
+		if s == "" {
 			break
 		}
 		line++

@@ -2,6 +2,8 @@ package nfdump
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -98,5 +100,48 @@ func TestBadRowsIPv6AndZone(t *testing.T) {
 	}
 	if _, _, err := decode(t, Format{}, []byte("ts,te,sa\n")); err == nil || !strings.Contains(err.Error(), "in.csv") {
 		t.Errorf("missing columns: %v", err)
+	}
+}
+
+// failAfter reads n bytes of r, then fails.
+type failAfter struct {
+	r   io.Reader
+	n   int
+	err error
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, f.err
+	}
+	if len(p) > f.n {
+		p = p[:f.n]
+	}
+	n, err := f.r.Read(p)
+	f.n -= n
+	return n, err
+}
+
+// A read error in the middle of the file (a disk error, a broken pipe)
+// keeps the rows before it and reports the rest as one "corrupt" skip at
+// the line it broke on; before, the whole file was unreadable.
+func TestReadErrorKeepsRowsBeforeIt(t *testing.T) {
+	in, err := os.ReadFile("testdata/nfdump-1.7.1.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(in), "\n")
+	upTo := len(lines[0]) + len(lines[1]) + len(lines[2]) + len(lines[3])/2 // the header, two rows, half a third
+	var recs []flow.Record
+	var skips []flow.Skip
+	err = Format{}.Decode("in.csv", &failAfter{r: bytes.NewReader(in), n: upTo, err: errors.New("input/output error")}, func(b flow.Batch) error {
+		recs = append(recs, b...)
+		return nil
+	}, func(s flow.Skip) { skips = append(skips, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || len(skips) != 1 || skips[0].Reason != "corrupt" || skips[0].Line != 4 || !strings.Contains(skips[0].Detail, "input/output error") {
+		t.Fatalf("%d rows, skips %+v; want 2 rows and a corrupt skip at line 4", len(recs), skips)
 	}
 }
