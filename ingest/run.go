@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -241,6 +242,11 @@ func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch)
 	inputs, skips, err := Walk(paths, opt)
 	if err != nil {
 		return nil, err
+	}
+	if len(inputs) == 0 && len(skips) == 0 {
+		// An empty day directory is what a capture that never ran leaves:
+		// a report of nothing, exit 0, would hide that from a cron job.
+		return nil, fmt.Errorf("no input files in %s", strings.Join(paths, ", "))
 	}
 	defer func() {
 		for _, in := range inputs {

@@ -202,6 +202,24 @@ func TestRunBadRowsCountedAndMissingPathFails(t *testing.T) {
 	}
 }
 
+// An empty directory (a day a capture never ran) is an error naming it,
+// not an empty run; a directory holding only a capture in progress is a
+// run whose summary lists the file.
+func TestRunEmptyDirectoryFails(t *testing.T) {
+	withFake(t)
+	empty := t.TempDir()
+	if _, err := Run(context.Background(), []string{empty}, Options{}, func(flow.Batch) error { return nil }); err == nil ||
+		!strings.Contains(err.Error(), "no input files in "+empty) {
+		t.Fatalf("empty directory: %v", err)
+	}
+	busy := t.TempDir()
+	writeFake(t, busy, "tmp-v05.2026-11-20.100000+0000", "1 1")
+	sum, err := Run(context.Background(), []string{busy}, Options{}, func(flow.Batch) error { return nil })
+	if err != nil || sum.FilesRead != 0 || len(sum.Skips) != 1 || sum.Skips[0].Reason != "partial-file" {
+		t.Fatalf("directory with a tmp- file: %v, %+v", err, sum)
+	}
+}
+
 func TestRunSinkErrorStops(t *testing.T) {
 	withFake(t)
 	dir := t.TempDir()

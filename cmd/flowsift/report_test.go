@@ -196,6 +196,13 @@ func TestReportExitCodesAndOptions(t *testing.T) {
 	if code != exitPartial || !strings.Contains(out, "truncated") || !strings.Contains(stderr, "ft-v05.2026-11-20.000000+0000: offset") {
 		t.Errorf("truncated input: exit %d, stderr %q", code, stderr)
 	}
+	// An empty day directory (the capture never ran): exit 2 naming it,
+	// and no report that would say all was quiet.
+	empty, out2 := t.TempDir(), filepath.Join(t.TempDir(), "rep")
+	code, _, stderr = runCLI(t, "", "report", "--out", out2, empty)
+	if _, err := os.Stat(out2); code != exitUsage || !strings.Contains(stderr, "no input files in "+empty) || err == nil {
+		t.Errorf("empty directory: exit %d, stderr %q, report dir: %v", code, stderr, err)
+	}
 }
 
 // What a person sees: the page renders in headless Chromium with its
