@@ -46,11 +46,17 @@ func TestBadRowsCountedWithLines(t *testing.T) {
 	}
 }
 
-func TestGzipAndWriterQuirks(t *testing.T) {
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write([]byte(sample))
+// gzipped returns b gzip-compressed.
+func gzipped(b []byte) []byte {
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(b)
 	zw.Close()
+	return z.Bytes()
+}
+
+func TestGzipAndWriterQuirks(t *testing.T) {
+	gz := bytes.NewBuffer(gzipped([]byte(sample)))
 	if !(Format{}).Sniff(gz.Bytes()[:min(512, gz.Len())], "x") || !(Format{}).Sniff([]byte(sample), "x") || (Format{}).Sniff([]byte("hello"), "x") {
 		t.Fatal("sniff")
 	}
@@ -85,11 +91,8 @@ func TestGzipCutShortKeepsRowsBeforeTheCut(t *testing.T) {
 	for i := range rows {
 		fmt.Fprintf(&plain, "1700000001,0,3600000,127.0.0.1,2,80,3599000,3600000,10.0.%d.%d,10.0.0.2,53,1024,17\n", i/256, i%256)
 	}
-	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
-	zw.Write([]byte(plain.String()))
-	zw.Close()
-	cut := z.Bytes()[:z.Len()*2/3]
+	z := gzipped([]byte(plain.String()))
+	cut := z[:len(z)*2/3]
 
 	recs, skips, err := decode(t, cut, false)
 	if err != nil {
@@ -114,11 +117,7 @@ func TestGzipCutShortKeepsRowsBeforeTheCut(t *testing.T) {
 // A gzip CSV whose checksum fails at the end is read (its rows cannot be
 // taken back) and reported as corrupt, saying its rows may be wrong.
 func TestGzipChecksumFailureIsReported(t *testing.T) {
-	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
-	zw.Write([]byte(sample))
-	zw.Close()
-	b := z.Bytes()
+	b := gzipped([]byte(sample))
 	b[len(b)-8] ^= 0xFF // the CRC-32 in the trailer
 	recs, skips, err := decode(t, b, false)
 	if err != nil || len(recs) != 2 {

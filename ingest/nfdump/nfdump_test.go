@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/flowsift/flowsift/flow"
@@ -103,25 +104,6 @@ func TestBadRowsIPv6AndZone(t *testing.T) {
 	}
 }
 
-// failAfter reads n bytes of r, then fails.
-type failAfter struct {
-	r   io.Reader
-	n   int
-	err error
-}
-
-func (f *failAfter) Read(p []byte) (int, error) {
-	if f.n <= 0 {
-		return 0, f.err
-	}
-	if len(p) > f.n {
-		p = p[:f.n]
-	}
-	n, err := f.r.Read(p)
-	f.n -= n
-	return n, err
-}
-
 // A read error in the middle of the file (a disk error, a broken pipe)
 // keeps the rows before it and reports the rest as one "corrupt" skip at
 // the line it broke on; before, the whole file was unreadable.
@@ -134,7 +116,8 @@ func TestReadErrorKeepsRowsBeforeIt(t *testing.T) {
 	upTo := len(lines[0]) + len(lines[1]) + len(lines[2]) + len(lines[3])/2 // the header, two rows, half a third
 	var recs []flow.Record
 	var skips []flow.Skip
-	err = Format{}.Decode("in.csv", &failAfter{r: bytes.NewReader(in), n: upTo, err: errors.New("input/output error")}, func(b flow.Batch) error {
+	broken := io.MultiReader(bytes.NewReader(in[:upTo]), iotest.ErrReader(errors.New("input/output error")))
+	err = Format{}.Decode("in.csv", broken, func(b flow.Batch) error {
 		recs = append(recs, b...)
 		return nil
 	}, func(s flow.Skip) { skips = append(skips, s) })
