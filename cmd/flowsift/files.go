@@ -70,22 +70,27 @@ func (s *stagedFiles) stage() error {
 	return nil
 }
 
+// writeTemp writes the file to its temporary name. Errors name the file
+// the user asked for (the temporary name follows in the cause).
 func (f *stagedFile) writeTemp() error {
 	tmp, err := tempNear(f.path)
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", f.path, err)
 	}
 	f.tmp = tmp.Name()
 	bw := bufio.NewWriterSize(tmp, 64<<10)
 	if err := f.write(bw); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+		return fmt.Errorf("write %s (as %s): %w", f.path, tmp.Name(), err)
 	}
 	if err := bw.Flush(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+		return fmt.Errorf("write %s (as %s): %w", f.path, tmp.Name(), err)
 	}
-	return finish(tmp)
+	if err := finish(tmp); err != nil {
+		return fmt.Errorf("write %s: %w", f.path, err)
+	}
+	return nil
 }
 
 // commit renames every staged file into place, in the order added.

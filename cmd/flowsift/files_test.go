@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -44,8 +45,8 @@ func TestStagedFilesAllOrNothing(t *testing.T) {
 			return nil
 		})
 	}
-	if err := s.stage(); !errors.Is(err, errA) {
-		t.Fatalf("stage: %v, want the error of f3", err)
+	if err := s.stage(); !errors.Is(err, errA) || !strings.Contains(err.Error(), "write "+filepath.Join(dir, "f3")+" ") {
+		t.Fatalf("stage: %v, want the error of f3, naming it", err)
 	}
 	if got := dirNames(t, dir); !slices.Equal(got, []string{"f0"}) {
 		t.Fatalf("after a failed set the directory holds %v", got)
