@@ -375,9 +375,7 @@ func (d *decoder) decode(r io.Reader) error {
 		// fuzzed 12 kB file, and a larger one would end the process. A
 		// chunk must lie inside the file.
 		if err := chunksInside(rg, size); err != nil {
-			d.lost = append(d.lost, flow.Skip{Path: path, Offset: -1, Line: d.row + 1, Reason: "corrupt", Count: max(rows, 1),
-				Detail: fmt.Sprintf("row group %d: rows %d-%d not read: %v", g, d.row+1, d.row+max(rows, 1), err)})
-			d.row += rows
+			d.lose(g, d.row+rows, err)
 			continue
 		}
 		if err := d.group(fr, g, rows); err != nil {
@@ -391,6 +389,15 @@ func (d *decoder) decode(r io.Reader) error {
 		d.skip(s)
 	}
 	return nil
+}
+
+// lose notes that the rows of row group g from the current one to end
+// were not read, for cause.
+func (d *decoder) lose(g int, end int64, cause any) {
+	lost := max(end-d.row, 1)
+	d.lost = append(d.lost, flow.Skip{Path: d.path, Offset: -1, Line: d.row + 1, Reason: "corrupt", Count: lost,
+		Detail: fmt.Sprintf("row group %d: rows %d-%d not read: %v", g, d.row+1, d.row+lost, cause)})
+	d.row = max(end, d.row)
 }
 
 // chunksInside checks that every column chunk of a row group lies inside a
@@ -418,12 +425,7 @@ func chunksInside(rg *metadata.RowGroupMetaData, size int64) error {
 // the error returned is emit's, or a column the reader cannot convert.
 func (d *decoder) group(fr *pqarrow.FileReader, g int, rows int64) (err error) {
 	end := d.row + rows
-	fail := func(cause any) {
-		lost := max(end-d.row, 1)
-		d.lost = append(d.lost, flow.Skip{Path: d.path, Offset: -1, Line: d.row + 1, Reason: "corrupt", Count: lost,
-			Detail: fmt.Sprintf("row group %d: rows %d-%d not read: %v", g, d.row+1, d.row+lost, cause)})
-		d.row = end
-	}
+	fail := func(cause any) { d.lose(g, end, cause) }
 	defer func() {
 		if e := recover(); e != nil {
 			if d.emitting {
