@@ -52,8 +52,8 @@ func (b *BadRows) Flush() {
 	}
 }
 
-// BrokenTail is the skip of a text input whose stream failed after its
-// line-1 first lines: a gzip file cut short ("truncated") or damaged, an
+// BrokenTail is the skip of a text input whose stream failed while line
+// was being read: a gzip file cut short ("truncated"), a damaged one or an
 // I/O error ("corrupt"). Readers keep the rows before the break, as the
 // flow-tools reader keeps the records before a cut, instead of dropping
 // the whole file.

@@ -228,9 +228,8 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 	for {
 		s, err := br.ReadString('\n')
 		if err != nil && err != io.EOF {
-			// The stream broke (a gzip file cut short or damaged, an I/O
-			// error): the rows before it stay read, the partial line with
-			// the break goes with the rest.
+			// The stream broke (an I/O error): the rows before it stay
+			// read, the partial line with the break goes with the rest.
 			if f.Strict {
 				return fmt.Errorf("read %s: line %d: %w", path, line+1, err)
 			}
