@@ -18,9 +18,10 @@ import (
 // FuzzDecode: no file makes the reader panic or die. A file that cannot be
 // read at all is an error with nothing emitted (the Format contract);
 // otherwise every skip counts at least one row. testdata/fuzz/FuzzDecode
-// holds the inputs that crashed the process before Decode caught
-// arrow-go's panics and hid the stored Arrow schema (one of them made it
-// allocate 82 GB).
+// holds the inputs that made arrow-go panic (six), ask for 82 GB through
+// the stored Arrow schema (arrow-schema-82gb, which killed the process) or
+// allocate 16 GB for a column chunk (chunk-length-16gb), before Decode
+// caught panics, hid the stored schema and checked chunk bounds.
 func FuzzDecode(f *testing.F) {
 	recs := fixtureRecords(f, "formats/v5.export-f2.csv")
 	good := writeAll(f, recs[:min(len(recs), 50)], WriterOptions{})
