@@ -233,6 +233,44 @@ func TestSuppressWebServerRepliesSuggested(t *testing.T) {
 	}
 }
 
+// TestSuppressPortScannedWebServer: a web server that also answered a port
+// scan (one RST+ACK from each probed port, all to the scanner; the probe of
+// 443 is one more flow from the web port) is
+// suggested for its web port alone. The probed ports answered one peer
+// each: counting them as service made the entry "6 - -", which silences
+// every TCP flow of the host, a scan it might send later included.
+func TestSuppressPortScannedWebServer(t *testing.T) {
+	web, scanner := ip("10.20.1.80"), ip("192.0.2.77")
+	var flows []flow.Record
+	for i := 0; i < 300; i++ {
+		flows = append(flows, rec(web, nth("172.16.0.1", i), 6, 443, uint16(30000+i), 0x1b, t0+int64(i)*10))
+	}
+	for p := 1; p <= 500; p++ {
+		flows = append(flows, rec(web, scanner, 6, uint16(p), 51000, flow.TCPRst|flow.TCPAck, t0+3000+int64(p)))
+	}
+	a := New(Config{})
+	feed(a, flows, []analyze.Finding{hostScan(web, 201, flows[200].Start)})
+	res := a.Result()
+	if len(res.Suppress) != 1 || res.Suppress[0].Line != "10.20.1.80 6 443 -" {
+		t.Fatalf("suppress = %+v", res.Suppress)
+	}
+	c := res.Suppress[0].Comment
+	if !strings.Contains(c, "tcp/443 (301 flows), and ") || !strings.Contains(c, "499 replies from 499 other ports") || strings.Contains(c, "tcp/1 ") {
+		t.Errorf("evidence does not set the probed ports apart:\n%s", c)
+	}
+
+	// Replies from ever other ports, none to MinPeers peers: no service.
+	var stray []flow.Record
+	for i := 0; i < 300; i++ {
+		stray = append(stray, rec(web, nth("172.16.0.1", i), 6, uint16(1+i), 51000, flow.TCPRst|flow.TCPAck, t0+int64(i)))
+	}
+	a = New(Config{})
+	feed(a, stray, []analyze.Finding{hostScan(web, 201, stray[200].Start)})
+	if res := a.Result(); len(res.Suppress) != 0 {
+		t.Fatalf("host with no service port suggested: %+v", res.Suppress)
+	}
+}
+
 func TestSuppressSynScannerFromPort80NeverSuggested(t *testing.T) {
 	s := ip("203.0.113.80")
 	var flows []flow.Record

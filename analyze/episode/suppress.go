@@ -16,7 +16,13 @@ import (
 //     cumulative flags) are at most ScanShare of its TCP flows;
 //   - at least ServiceShare of its flows are service replies (UDP, or TCP
 //     with ACK, from a port below 1024 to a port at or above 1024);
-//   - it answered at least MinPeers distinct destinations.
+//   - it answered at least MinPeers distinct destinations;
+//   - at least one (protocol, source port) sent MinPeers service replies
+//     or more: a port with fewer replies cannot have answered that many
+//     peers, so it is no service ("answering many clients from a
+//     well-known source port"). A web server that also answered a port
+//     scan sent one RST from each probed port to one peer; those ports
+//     must neither be the entry nor widen it to the whole protocol.
 func suggest(cfg Config, src netip.Addr, flows, tcp, noAck, svcN uint64, peers int,
 	svc map[portKey]uint64, partial bool, eps []Episode) (Suggestion, bool) {
 	if flows == 0 || partial {
@@ -34,14 +40,26 @@ func suggest(cfg Config, src netip.Addr, flows, tcp, noAck, svcN uint64, peers i
 		return Suggestion{}, false
 	}
 
-	// The entry: the dominant (protocol, source port) if it carries
-	// ServiceShare of the service flows, else the protocol alone if there is
-	// one, else the whole host. flow-dscan takes one line per address.
+	// The entry: among the service ports, the dominant (protocol, source
+	// port) if it carries ServiceShare of their replies, else the protocol
+	// alone if there is one, else the whole host. flow-dscan takes one line
+	// per address.
 	keys := make([]portKey, 0, len(svc))
 	protos := map[uint8]bool{}
-	for k := range svc {
+	var served, strayFlows uint64 // replies from service ports, from the others
+	strayPorts := 0
+	for k, n := range svc {
+		if n < uint64(cfg.MinPeers) {
+			strayFlows += n
+			strayPorts++
+			continue
+		}
 		keys = append(keys, k)
 		protos[k.proto()] = true
+		served += n
+	}
+	if len(keys) == 0 {
+		return Suggestion{}, false
 	}
 	slices.SortFunc(keys, func(x, y portKey) int {
 		if c := cmp.Compare(svc[y], svc[x]); c != 0 {
@@ -52,7 +70,7 @@ func suggest(cfg Config, src netip.Addr, flows, tcp, noAck, svcN uint64, peers i
 	sg := Suggestion{Addr: src, File: "src", Proto: -1, SrcPort: -1, DstPort: -1,
 		Peers: peers, Flows: flows, ServiceRate: svcRate, NoAckRate: noAckRate}
 	top := keys[0]
-	if float64(svc[top]) >= cfg.ServiceShare*float64(svcN) {
+	if float64(svc[top]) >= cfg.ServiceShare*float64(served) {
 		sg.Proto, sg.SrcPort = int(top.proto()), int(top.port())
 	} else if len(protos) == 1 {
 		sg.Proto = int(top.proto())
@@ -66,6 +84,10 @@ func suggest(cfg Config, src netip.Addr, flows, tcp, noAck, svcN uint64, peers i
 			break
 		}
 		from = append(from, fmt.Sprintf("%s/%d (%d flows)", ProtoName(k.proto()), k.port(), svc[k]))
+	}
+	if strayPorts > 0 {
+		from = append(from, fmt.Sprintf("and %s from %s (fewer than %d each: not counted as service)",
+			count(strayFlows, "reply", "replies"), count(uint64(strayPorts), "other port", "other ports"), cfg.MinPeers))
 	}
 	var fired []string
 	for _, ep := range eps {
@@ -97,4 +119,11 @@ func field(v int) string {
 		return "-"
 	}
 	return fmt.Sprint(v)
+}
+
+func count(n uint64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
