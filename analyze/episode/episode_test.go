@@ -271,6 +271,44 @@ func TestSuppressPortScannedWebServer(t *testing.T) {
 	}
 }
 
+// TestTargetsLeaveOutSuggestedServers: a DNS server that crossed dscan's
+// threshold by answering its clients is suggested for the suppress list,
+// and its clients and their ephemeral ports are not "most scanned"; the
+// scanner's targets are.
+func TestTargetsLeaveOutSuggestedServers(t *testing.T) {
+	dns, scanner := ip("10.20.1.53"), ip("203.0.113.9")
+	var flows []flow.Record
+	var fs []analyze.Finding
+	for i := 0; i < 300; i++ {
+		// Each client asks twice, so the server's clients outnumber the
+		// scanner's targets in flows.
+		c := nth("10.30.0.1", i%150)
+		flows = append(flows, rec(dns, c, 17, 53, uint16(20000+i), 0, t0+int64(i)*100))
+	}
+	fs = append(fs, hostScan(dns, 201, flows[200].Start))
+	for i := 0; i < 250; i++ {
+		flows = append(flows, rec(scanner, nth("10.40.0.1", i), 6, 40000, 22, flow.TCPSyn, t0+40_000+int64(i)*10))
+	}
+	fs = append(fs, hostScan(scanner, 300+201, flows[300+200].Start))
+	a := New(Config{TopTargets: 500})
+	feed(a, flows, fs)
+	res := a.Result()
+	if len(res.Episodes) != 2 || len(res.Suppress) != 1 || res.Suppress[0].Addr != dns {
+		t.Fatalf("episodes %d, suppress %+v", len(res.Episodes), res.Suppress)
+	}
+	if res.TargetsOmitted != 1 {
+		t.Errorf("TargetsOmitted = %d, want 1", res.TargetsOmitted)
+	}
+	if len(res.TargetHosts) != 250 || len(res.TargetPorts) != 1 || res.TargetPorts[0].Port != 22 {
+		t.Fatalf("targets: %d hosts and %d ports; want the scanner's 250 hosts and port 22 alone", len(res.TargetHosts), len(res.TargetPorts))
+	}
+	for _, h := range res.TargetHosts {
+		if len(h.Scanners) != 1 || h.Scanners[0].Src != scanner {
+			t.Fatalf("target %v scanned by %+v", h.Addr, h.Scanners)
+		}
+	}
+}
+
 func TestSuppressSynScannerFromPort80NeverSuggested(t *testing.T) {
 	s := ip("203.0.113.80")
 	var flows []flow.Record

@@ -96,6 +96,56 @@ func (a *Accountant) Result() *Result {
 		res.Episodes = append(res.Episodes, b.ep)
 	}
 
+	// Suppress suggestions: per source over all its episodes. They come
+	// before the targets views, which leave the suggested sources out: a
+	// server that crossed a threshold by answering its clients did not scan
+	// them, and counted as a scanner it filled "most scanned" with its
+	// busiest clients and their ephemeral ports.
+	suggested := map[netip.Addr]bool{}
+	bySrc := map[netip.Addr][]*built{}
+	var order []netip.Addr
+	for i := range eps {
+		s := eps[i].ep.Src
+		if bySrc[s] == nil {
+			order = append(order, s)
+		}
+		bySrc[s] = append(bySrc[s], &eps[i])
+	}
+	slices.SortFunc(order, netip.Addr.Compare)
+	for _, s := range order {
+		var flows, tcp, noAck, svcN uint64
+		var peers map[netip.Addr]bool // the union, when the source has several episodes
+		if len(bySrc[s]) > 1 {
+			peers = map[netip.Addr]bool{}
+		}
+		svc := map[portKey]uint64{}
+		var epsOf []Episode
+		partial := false
+		for _, b := range bySrc[s] {
+			flows += b.ep.Flows
+			tcp += b.ep.TCPFlows
+			noAck += b.ep.NoAckFlows
+			svcN += b.svcN
+			partial = partial || b.ep.Partial
+			if peers != nil {
+				for _, d := range b.dsts {
+					peers[d.key] = true
+				}
+			}
+			for k, n := range b.svc {
+				svc[k] += n
+			}
+			epsOf = append(epsOf, b.ep)
+		}
+		npeers := len(peers)
+		if peers == nil {
+			npeers = len(bySrc[s][0].dsts)
+		}
+		if sg, ok := suggest(cfg, s, flows, tcp, noAck, svcN, npeers, svc, partial, epsOf); ok {
+			res.Suppress = append(res.Suppress, sg)
+			suggested[s] = true
+		}
+	}
 	// Targets views. Every target hit gets a tally; only the top ones get
 	// their list of scanners, built afterwards from the episodes (a tally
 	// per target instead of a list made them a third of Result's time).
@@ -108,10 +158,13 @@ func (a *Accountant) Result() *Result {
 	// By source, so that a target meets each source's episodes in a row:
 	// a source is a new scanner of the target when it differs from the
 	// last one counted there.
-	bySrcFirst := make([]int, len(eps))
-	for i := range bySrcFirst {
-		bySrcFirst[i] = i
+	bySrcFirst := make([]int, 0, len(eps))
+	for i := range eps {
+		if !suggested[eps[i].ep.Src] {
+			bySrcFirst = append(bySrcFirst, i)
+		}
 	}
+	res.TargetsOmitted = len(suggested)
 	slices.SortStableFunc(bySrcFirst, func(x, y int) int { return eps[x].ep.Src.Compare(eps[y].ep.Src) })
 	group := int32(0)
 	for j, i := range bySrcFirst {
@@ -176,50 +229,6 @@ func (a *Accountant) Result() *Result {
 		})
 	}
 
-	// Suppress suggestions: per source over all its episodes.
-	bySrc := map[netip.Addr][]*built{}
-	var order []netip.Addr
-	for i := range eps {
-		s := eps[i].ep.Src
-		if bySrc[s] == nil {
-			order = append(order, s)
-		}
-		bySrc[s] = append(bySrc[s], &eps[i])
-	}
-	slices.SortFunc(order, netip.Addr.Compare)
-	for _, s := range order {
-		var flows, tcp, noAck, svcN uint64
-		var peers map[netip.Addr]bool // the union, when the source has several episodes
-		if len(bySrc[s]) > 1 {
-			peers = map[netip.Addr]bool{}
-		}
-		svc := map[portKey]uint64{}
-		var epsOf []Episode
-		partial := false
-		for _, b := range bySrc[s] {
-			flows += b.ep.Flows
-			tcp += b.ep.TCPFlows
-			noAck += b.ep.NoAckFlows
-			svcN += b.svcN
-			partial = partial || b.ep.Partial
-			if peers != nil {
-				for _, d := range b.dsts {
-					peers[d.key] = true
-				}
-			}
-			for k, n := range b.svc {
-				svc[k] += n
-			}
-			epsOf = append(epsOf, b.ep)
-		}
-		npeers := len(peers)
-		if peers == nil {
-			npeers = len(bySrc[s][0].dsts)
-		}
-		if sg, ok := suggest(cfg, s, flows, tcp, noAck, svcN, npeers, svc, partial, epsOf); ok {
-			res.Suppress = append(res.Suppress, sg)
-		}
-	}
 	return res
 }
 
