@@ -17,23 +17,20 @@ import (
 // Model is the whole report. Its JSON form is the JSON report; see
 // SCHEMA.md for the fields.
 type Model struct {
-	Tool        string    `json:"tool"`
-	Version     string    `json:"version"`
-	GeneratedAt string    `json:"generated_at"` // RFC 3339, UTC
-	Window      Window    `json:"window"`
-	Inputs      Inputs    `json:"inputs"`
-	Settings    []Setting `json:"settings"`
-	Detectors   []string  `json:"detectors"`
-	Scanners    []Scanner `json:"scanners"`
-	TargetHosts []Target  `json:"target_hosts"`
-	TargetPorts []Target  `json:"target_ports"`
-	// TargetsOmitted counts the sources suggested for the suppress list,
-	// whose episodes the targets views leave out.
-	TargetsOmitted int        `json:"targets_omitted_sources"`
-	Talkers        []Talkers  `json:"top_talkers"`
-	Excessive      []Excess   `json:"excessive_flows"`
-	Suppress       []Suppress `json:"suggested_suppress"`
-	Activity       []Bucket   `json:"activity"` // scanner activity over the window, for the chart
+	Tool        string     `json:"tool"`
+	Version     string     `json:"version"`
+	GeneratedAt string     `json:"generated_at"` // RFC 3339, UTC
+	Window      Window     `json:"window"`
+	Inputs      Inputs     `json:"inputs"`
+	Settings    []Setting  `json:"settings"`
+	Detectors   []string   `json:"detectors"`
+	Scanners    []Scanner  `json:"scanners"`
+	TargetHosts []Target   `json:"target_hosts"`
+	TargetPorts []Target   `json:"target_ports"`
+	Talkers     []Talkers  `json:"top_talkers"`
+	Excessive   []Excess   `json:"excessive_flows"`
+	Suppress    []Suppress `json:"suggested_suppress"`
+	Activity    []Bucket   `json:"activity"` // scanner activity over the window, for the chart
 }
 
 // Window is the time the report covers.
@@ -229,7 +226,6 @@ func Build(in Input) *Model {
 		}
 		m.TargetHosts = targetRows(r.TargetHosts, func(t episode.Target) string { return t.Addr.String() })
 		m.TargetPorts = targetRows(r.TargetPorts, func(t episode.Target) string { return strconv.Itoa(int(t.Port)) })
-		m.TargetsOmitted = r.TargetsOmitted
 		for _, x := range r.Excessive {
 			f := x.Flow
 			m.Excessive = append(m.Excessive, Excess{string(x.Kind), x.Rule, x.Threshold, x.Value, utc(f.Start), utc(f.End),

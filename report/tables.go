@@ -82,8 +82,8 @@ func (m *Model) Tables() []Table {
 		rows        []Target
 	}{{"target_hosts", "Most scanned hosts", m.TargetHosts}, {"target_ports", "Most scanned ports", m.TargetPorts}} {
 		t := Table{Name: tg.name, Title: tg.title, Columns: []string{"target", "episodes", "flows", "scanners"}}
-		if m.TargetsOmitted > 0 {
-			t.Note = fmt.Sprintf("Over the scanner episodes, less those of the %d hosts suggested for the suppress list below (they look like servers answering clients).", m.TargetsOmitted)
+		if len(m.Suppress) > 0 {
+			t.Note = fmt.Sprintf("Over the scanner episodes, less those of the %d hosts suggested for the suppress list below (they look like servers answering clients).", len(m.Suppress))
 		}
 		for _, r := range tg.rows {
 			t.Rows = append(t.Rows, []string{r.Target, n(r.Episodes), u(r.Flows), strings.Join(r.Scanners, " ")})

@@ -146,6 +146,7 @@ func (a *Accountant) Result() *Result {
 			suggested[s] = true
 		}
 	}
+
 	// Targets views. Every target hit gets a tally; only the top ones get
 	// their list of scanners, built afterwards from the episodes (a tally
 	// per target instead of a list made them a third of Result's time).
@@ -164,7 +165,6 @@ func (a *Accountant) Result() *Result {
 			bySrcFirst = append(bySrcFirst, i)
 		}
 	}
-	res.TargetsOmitted = len(suggested)
 	slices.SortStableFunc(bySrcFirst, func(x, y int) int { return eps[x].ep.Src.Compare(eps[y].ep.Src) })
 	group := int32(0)
 	for j, i := range bySrcFirst {

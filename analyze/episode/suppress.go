@@ -87,7 +87,7 @@ func suggest(cfg Config, src netip.Addr, flows, tcp, noAck, svcN uint64, peers i
 	}
 	if strayPorts > 0 {
 		from = append(from, fmt.Sprintf("and %s from %s (fewer than %d each: not counted as service)",
-			count(strayFlows, "reply", "replies"), count(uint64(strayPorts), "other port", "other ports"), cfg.MinPeers))
+			plural(strayFlows, "reply", "replies"), plural(uint64(strayPorts), "other port", "other ports"), cfg.MinPeers))
 	}
 	var fired []string
 	for _, ep := range eps {
@@ -121,7 +121,8 @@ func field(v int) string {
 	return fmt.Sprint(v)
 }
 
-func count(n uint64, one, many string) string {
+// plural writes n and the noun in the number n needs.
+func plural(n uint64, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}

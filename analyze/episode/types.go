@@ -173,12 +173,9 @@ type Suggestion struct {
 
 // Result is everything the report needs from this package.
 type Result struct {
-	Episodes    []Episode // sorted by First, then Src
-	TargetHosts []Target  // most scanned hosts: by episodes desc, flows desc, address
-	TargetPorts []Target  // most scanned ports: same order, then port
-	// TargetsOmitted is the number of sources left out of TargetHosts and
-	// TargetPorts: those in Suppress, whose episodes look like service.
-	TargetsOmitted int
-	Excessive      []Excessive  // by Index, then kind, then detector
-	Suppress       []Suggestion // by address
+	Episodes    []Episode    // sorted by First, then Src
+	TargetHosts []Target     // most scanned hosts: by episodes desc, flows desc, address; the sources in Suppress left out
+	TargetPorts []Target     // most scanned ports: same order, then port; the same sources left out
+	Excessive   []Excessive  // by Index, then kind, then detector
+	Suppress    []Suggestion // by address
 }
