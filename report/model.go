@@ -88,6 +88,7 @@ type Scanner struct {
 	Flags        string   `json:"tcp_flags"`
 	Truncated    bool     `json:"truncated"`
 	Partial      bool     `json:"partial"`
+	Service      bool     `json:"looks_like_service"`
 	FlowTools    string   `json:"followup_flow_tools"`
 	FilterFile   string   `json:"followup_filter_file"`
 	Nfdump       string   `json:"followup_nfdump"`
@@ -249,7 +250,7 @@ func Build(in Input) *Model {
 func scannerRow(ep episode.Episode) Scanner {
 	s := Scanner{Src: ep.Src.String(), Kind: ep.Kind, Detectors: ep.Detectors, First: utc(ep.First), Last: utc(ep.Last),
 		Flows: ep.Flows, Packets: ep.Packets, Bytes: ep.Bytes, Targets: ep.Targets, LocalTargets: ep.LocalTargets,
-		Ports: ep.Ports, Flags: ep.Flags, Truncated: ep.Truncated, Partial: ep.Partial,
+		Ports: ep.Ports, Flags: ep.Flags, Truncated: ep.Truncated, Partial: ep.Partial, Service: ep.Service,
 		FlowTools: ep.FollowUp.FlowTools, FilterFile: ep.FollowUp.FilterFile, Nfdump: ep.FollowUp.Nfdump}
 	for _, r := range ep.Rules {
 		s.Rules = append(s.Rules, Rule{r.Detector, string(r.Kind), r.Rule, r.Threshold, r.Value, r.Count, r.Score, r.Attempts})
@@ -301,6 +302,20 @@ func activity(eps []episode.Episode, first, last int64) []Bucket {
 	return out
 }
 
+// ServiceEpisodes counts the scanner episodes of hosts suggested for the
+// suppress list.
+func (m *Model) ServiceEpisodes() int {
+	k := 0
+	for _, s := range m.Scanners {
+		if s.Service {
+			k++
+		}
+	}
+	return k
+}
+
 // Findings reports whether the report holds anything an operator should
-// look at (for --fail-on-findings).
+// look at (for --fail-on-findings). Episodes that look like service still
+// count: a detector fired, and only the operator's suppress list says it
+// was a server.
 func (m *Model) Findings() bool { return len(m.Scanners) > 0 || len(m.Excessive) > 0 }

@@ -53,7 +53,11 @@ func mdCell(s string) string {
 func Markdown(w io.Writer, m *Model) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# flowsift report: %s .. %s\n\n", m.Window.From, m.Window.To)
-	fmt.Fprintf(&b, "%d scanner episodes, %d excessive flows, %d flows read from %d files", len(m.Scanners), len(m.Excessive), m.Inputs.Flows, m.Inputs.FilesRead)
+	fmt.Fprintf(&b, "%d scanner episodes", len(m.Scanners))
+	if k := m.ServiceEpisodes(); k > 0 {
+		fmt.Fprintf(&b, " (%d of them look like service)", k)
+	}
+	fmt.Fprintf(&b, ", %d excessive flows, %d flows read from %d files", len(m.Excessive), m.Inputs.Flows, m.Inputs.FilesRead)
 	if m.Inputs.Partial {
 		b.WriteString(" (PARTIAL: some input was skipped, see below)")
 	}

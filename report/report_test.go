@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/mail"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,68 @@ func TestMarkdownEscapesPipesAndKeepsHeaderCase(t *testing.T) {
 	}
 }
 
+// TestServiceEpisodesMarked: an episode whose host is suggested for the
+// suppress list is marked where an operator first reads it: the headline,
+// the scanners table (every format) and the JSON.
+func TestServiceEpisodesMarked(t *testing.T) {
+	m := handModel()
+	srv := m.Scanners[0]
+	srv.Src, srv.Service = "10.20.1.53", true
+	m.Scanners = append(m.Scanners, srv)
+
+	var md bytes.Buffer
+	if err := Markdown(&md, m); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "2 scanner episodes (1 of them look like service), ") {
+		t.Errorf("Markdown headline does not count the service episode:\n%.300s", md.String())
+	}
+	var sc Table
+	for _, tb := range m.Tables() {
+		if tb.Name == "scanners" {
+			sc = tb
+		}
+	}
+	col := slices.Index(sc.Columns, "looks_like_service")
+	if col < 0 || len(sc.Rows) != 2 || sc.Rows[0][col] != "no" || sc.Rows[1][col] != "yes" {
+		t.Fatalf("scanners table: columns %v, rows %v", sc.Columns, sc.Rows)
+	}
+	if !strings.Contains(sc.Note, "1 of the 2 episodes look like service") {
+		t.Errorf("scanners note: %q", sc.Note)
+	}
+	var h bytes.Buffer
+	if err := HTML(&h, m); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(h.String(), `<span class="badge">1 of them look like service</span>`) {
+		t.Error("HTML has no service badge")
+	}
+	var j bytes.Buffer
+	if err := JSON(&j, m); err != nil {
+		t.Fatal(err)
+	}
+	var back Model
+	if err := json.Unmarshal(j.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Scanners[0].Service || !back.Scanners[1].Service {
+		t.Errorf("JSON looks_like_service: %v %v", back.Scanners[0].Service, back.Scanners[1].Service)
+	}
+
+	// Without service episodes the headline and the badge say nothing.
+	md.Reset()
+	h.Reset()
+	if err := Markdown(&md, handModel()); err != nil {
+		t.Fatal(err)
+	}
+	if err := HTML(&h, handModel()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(md.String(), "of them look like service") || strings.Contains(h.String(), "of them look like service") || strings.Contains(md.String(), "looks_like_service = yes") {
+		t.Error("service wording without service episodes")
+	}
+}
+
 func pipes(s string) int {
 	return strings.Count(s, "|") - strings.Count(s, `\|`)
 }
@@ -132,7 +195,7 @@ func TestCSVColumnsStable(t *testing.T) {
 	want := map[string]string{
 		"summary":             "item,value",
 		"skipped":             "path,offset,line,reason,count,detail",
-		"scanners":            "src,kind,detectors,rules,first_seen,last_seen,flows,packets,bytes,targets,local_targets,ports,top_ports,sample_targets,tcp_flags",
+		"scanners":            "src,kind,looks_like_service,detectors,rules,first_seen,last_seen,flows,packets,bytes,targets,local_targets,ports,top_ports,sample_targets,tcp_flags",
 		"target_hosts":        "target,episodes,flows,scanners",
 		"target_ports":        "target,episodes,flows,scanners",
 		"talkers_srcip_bytes": "srcip,flows,packets,bytes",

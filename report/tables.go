@@ -64,14 +64,22 @@ func (m *Model) Tables() []Table {
 	}
 	out = append(out, sk)
 
-	sc := Table{Name: "scanners", Title: "Scanners", Note: "One row per scanner episode. TCP flags in scanlogd's style: uppercase = always set, lowercase = never set, ? = varied (f s r p a u x y).",
-		Columns: []string{"src", "kind", "detectors", "rules", "first_seen", "last_seen", "flows", "packets", "bytes", "targets", "local_targets", "ports", "top_ports", "sample_targets", "tcp_flags"}}
+	note := "One row per scanner episode. TCP flags in scanlogd's style: uppercase = always set, lowercase = never set, ? = varied (f s r p a u x y)."
+	if k := m.ServiceEpisodes(); k > 0 {
+		note += fmt.Sprintf(" %d of the %d episodes look like service (looks_like_service = yes): their hosts are suggested for the suppress list below.", k, len(m.Scanners))
+	}
+	sc := Table{Name: "scanners", Title: "Scanners", Note: note,
+		Columns: []string{"src", "kind", "looks_like_service", "detectors", "rules", "first_seen", "last_seen", "flows", "packets", "bytes", "targets", "local_targets", "ports", "top_ports", "sample_targets", "tcp_flags"}}
 	for _, s := range m.Scanners {
 		var rules []string
 		for _, r := range s.Rules {
 			rules = append(rules, fmt.Sprintf("%s %s: %s (%s, threshold %s)", r.Detector, r.Kind, r.Rule, f(r.Value), f(r.Threshold)))
 		}
-		sc.Rows = append(sc.Rows, []string{s.Src, s.Kind, strings.Join(s.Detectors, " "), strings.Join(rules, "; "), s.First, s.Last,
+		service := "no"
+		if s.Service {
+			service = "yes"
+		}
+		sc.Rows = append(sc.Rows, []string{s.Src, s.Kind, service, strings.Join(s.Detectors, " "), strings.Join(rules, "; "), s.First, s.Last,
 			u(s.Flows), u(s.Packets), u(s.Bytes), n(s.Targets), n(s.LocalTargets), n(s.Ports),
 			strings.Join(s.TopPorts, " "), strings.Join(s.Sample, " "), s.Flags})
 	}

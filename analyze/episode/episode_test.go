@@ -275,7 +275,7 @@ func TestSuppressPortScannedWebServer(t *testing.T) {
 // TestTargetsLeaveOutSuggestedServers: a DNS server that crossed dscan's
 // threshold by answering its clients is suggested for the suppress list,
 // and its clients and their ephemeral ports are not "most scanned"; the
-// scanner's targets are.
+// scanner's targets are. The server's episode is marked as service.
 func TestTargetsLeaveOutSuggestedServers(t *testing.T) {
 	dns, scanner := ip("10.20.1.53"), ip("203.0.113.9")
 	var flows []flow.Record
@@ -296,6 +296,12 @@ func TestTargetsLeaveOutSuggestedServers(t *testing.T) {
 	res := a.Result()
 	if len(res.Episodes) != 2 || len(res.Suppress) != 1 || res.Suppress[0].Addr != dns {
 		t.Fatalf("episodes %d, suppress %+v", len(res.Episodes), res.Suppress)
+	}
+	// The scanners table keeps both episodes; only the server's is marked.
+	for _, ep := range res.Episodes {
+		if ep.Service != (ep.Src == dns) {
+			t.Fatalf("episode of %v: Service = %v", ep.Src, ep.Service)
+		}
 	}
 	if len(res.TargetHosts) != 250 || len(res.TargetPorts) != 1 || res.TargetPorts[0].Port != 22 {
 		t.Fatalf("targets: %d hosts and %d ports; want the scanner's 250 hosts and port 22 alone", len(res.TargetHosts), len(res.TargetPorts))

@@ -146,6 +146,12 @@ func (a *Accountant) Result() *Result {
 			suggested[s] = true
 		}
 	}
+	// The scanners table keeps these episodes (a detector did fire) but
+	// marks them, so the likely false positives stand out where they are
+	// listed, not only in the suppress section at the end.
+	for i := range res.Episodes {
+		res.Episodes[i].Service = suggested[res.Episodes[i].Src]
+	}
 
 	// Targets views. Every target hit gets a tally; only the top ones get
 	// their list of scanners, built afterwards from the episodes (a tally

@@ -109,6 +109,10 @@ type Episode struct {
 
 	Findings int // number of findings attached
 
+	// Service: the source is in Result.Suppress, so this episode most
+	// likely is a server answering its clients, not a scan.
+	Service bool
+
 	FollowUp FollowUp
 }
 
