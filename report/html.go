@@ -160,6 +160,13 @@ func HTML(w io.Writer, m *Model) error {
 	return htmlTmpl.Execute(w, v)
 }
 
+func serviceLabel(service bool) string {
+	if service {
+		return " (looks like service)"
+	}
+	return ""
+}
+
 // timeline lays out one bar per scanner episode from first to last seen
 // over the activity window, so a reader sees who scanned when.
 func (v *htmlView) timeline(m *Model) {
@@ -193,6 +200,8 @@ func (v *htmlView) timeline(m *Model) {
 		wd := max(int((b-max(a, lo))*plotW/span), 2)
 		kind := "host"
 		switch {
+		case s.Service:
+			kind = "service"
 		case strings.HasPrefix(s.Kind, "port"):
 			kind = "port"
 		case strings.HasPrefix(s.Kind, "both"):
@@ -202,7 +211,7 @@ func (v *htmlView) timeline(m *Model) {
 		}
 		y := len(v.Timeline) * rowH
 		v.Timeline = append(v.Timeline, bar{X: x, Y: y + 2, W: wd, H: rowH - 4, TextY: y + 12, Kind: kind, Name: s.Src,
-			Label: s.Src + " " + s.Kind + " " + s.First + " .. " + s.Last + " (" + strconv.FormatUint(s.Flows, 10) + " flows)"})
+			Label: s.Src + " " + s.Kind + serviceLabel(s.Service) + " " + s.First + " .. " + s.Last + " (" + strconv.FormatUint(s.Flows, 10) + " flows)"})
 	}
 	v.TimelineH = len(v.Timeline) * rowH
 }

@@ -135,6 +135,11 @@ func TestServiceEpisodesMarked(t *testing.T) {
 	if !strings.Contains(h.String(), `<span class="badge">1 of them look like service</span>`) {
 		t.Error("HTML has no service badge")
 	}
+	// The timeline draws the server's bar grey, with its legend entry.
+	if !strings.Contains(h.String(), `fill="#8c959f"><title>10.20.1.53 host scan (looks like service)`) ||
+		!strings.Contains(h.String(), `looks like service</p>`) {
+		t.Error("HTML timeline does not set the service episode apart")
+	}
 	var j bytes.Buffer
 	if err := JSON(&j, m); err != nil {
 		t.Fatal(err)
