@@ -160,13 +160,6 @@ func HTML(w io.Writer, m *Model) error {
 	return htmlTmpl.Execute(w, v)
 }
 
-func serviceLabel(service bool) string {
-	if service {
-		return " (looks like service)"
-	}
-	return ""
-}
-
 // timeline lays out one bar per scanner episode from first to last seen
 // over the activity window, so a reader sees who scanned when.
 func (v *htmlView) timeline(m *Model) {
@@ -198,10 +191,10 @@ func (v *htmlView) timeline(m *Model) {
 		}
 		x := labelW + int((max(a, lo)-lo)*plotW/span)
 		wd := max(int((b-max(a, lo))*plotW/span), 2)
-		kind := "host"
+		kind, label := "host", s.Kind
 		switch {
 		case s.Service:
-			kind = "service"
+			kind, label = "service", s.Kind+" (looks like service)"
 		case strings.HasPrefix(s.Kind, "port"):
 			kind = "port"
 		case strings.HasPrefix(s.Kind, "both"):
@@ -211,7 +204,7 @@ func (v *htmlView) timeline(m *Model) {
 		}
 		y := len(v.Timeline) * rowH
 		v.Timeline = append(v.Timeline, bar{X: x, Y: y + 2, W: wd, H: rowH - 4, TextY: y + 12, Kind: kind, Name: s.Src,
-			Label: s.Src + " " + s.Kind + serviceLabel(s.Service) + " " + s.First + " .. " + s.Last + " (" + strconv.FormatUint(s.Flows, 10) + " flows)"})
+			Label: s.Src + " " + label + " " + s.First + " .. " + s.Last + " (" + strconv.FormatUint(s.Flows, 10) + " flows)"})
 	}
 	v.TimelineH = len(v.Timeline) * rowH
 }
