@@ -97,16 +97,6 @@ type Event struct {
 	Finding analyze.Finding
 }
 
-// ToSink returns an event callback that hands findings to sink and drops
-// the other events (they only matter to flow-dscan's text output).
-func ToSink(sink analyze.Sink) func(Event) {
-	return func(ev Event) {
-		if ev.Kind == EvFinding {
-			sink(ev.Finding)
-		}
-	}
-}
-
 // Bucket is flow-dscan's hash of a source address.
 func Bucket(ip uint32) int { return int((ip >> 16) ^ (ip & 0xFFFF)) }
 

@@ -4,9 +4,9 @@
 // Compat reproduces flow-tools 0.68 exactly, quirks included (see
 // dscan-semantics); Engine (the default) fixes the quirks, ages exactly and
 // can be sharded by source. Neither does I/O: flows come in as batches,
-// events (findings, and compat's ager message) go out through a callback
-// (ToSink adapts an analyze.Sink), and state and suppress lists are read
-// from and written to streams the caller opens.
+// events (findings, and compat's ager message) go out through a callback,
+// and state and suppress lists are read from and written to streams the
+// caller opens.
 package dscan
 
 import (

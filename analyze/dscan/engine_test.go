@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/flow"
 )
 
@@ -278,16 +277,4 @@ func TestMaxSourcesBoundsMemory(t *testing.T) {
 		t.Fatalf("one source to %d destinations uses %d KiB with -t 0, want < 1 MiB (D = 200 destinations)", n, used>>10)
 	}
 	runtime.KeepAlive(e)
-}
-
-var _ = analyze.HostScan
-
-func TestToSinkPassesFindingsOnly(t *testing.T) {
-	var got []analyze.Finding
-	f := ToSink(func(f analyze.Finding) { got = append(got, f) })
-	f(Event{Kind: EvAgerReset})
-	f(Event{Kind: EvFinding, Finding: analyze.Finding{Kind: analyze.HostScan}})
-	if len(got) != 1 || got[0].Kind != analyze.HostScan {
-		t.Fatalf("got %v", got)
-	}
 }
