@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/flow"
 )
 
@@ -159,3 +160,32 @@ const (
 	trigPackets
 	trigTime
 )
+
+// Validate refuses values no flow-dscan option can mean.
+func (c Config) Validate() error {
+	switch {
+	case c.Depth < 0:
+		return fmt.Errorf("dscan depth (-D) %d: must not be negative", c.Depth)
+	case c.PortTrigger < 0:
+		return fmt.Errorf("dscan port trigger (-S) %d: must not be negative", c.PortTrigger)
+	case c.MaxSources < 0:
+		return fmt.Errorf("dscan --max-sources %d: must not be negative", c.MaxSources)
+	case c.Jobs < 0:
+		return fmt.Errorf("dscan jobs %d: must not be negative", c.Jobs)
+	}
+	return nil
+}
+
+// Settings describes the default engine's thresholds for a report.
+func (c Config) Settings() []analyze.Setting {
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	return []analyze.Setting{
+		{Name: "dscan mode", Value: "default (quirks of flow-dscan 0.68 fixed)"},
+		{Name: "dscan depth (-D)", Value: strconv.Itoa(c.Depth)},
+		{Name: "dscan port trigger (-S)", Value: strconv.Itoa(c.PortTrigger)},
+		{Name: "dscan ager timeout (-t, flows)", Value: u(c.AgerTimeout)},
+		{Name: "excessive octets (-O)", Value: u(c.Octets)},
+		{Name: "excessive packets (-P)", Value: u(c.Packets)},
+		{Name: "excessive duration ms (-T)", Value: u(uint64(c.Time))},
+	}
+}

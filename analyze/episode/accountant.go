@@ -106,6 +106,10 @@ type Accountant struct {
 	findings  map[netip.Addr][]analyze.Finding
 	excess    []analyze.Finding
 	nfind     int
+	// merged and mergedExcess come from the parts of other shards
+	// (MergePart).
+	merged       []built
+	mergedExcess []analyze.Finding
 }
 
 // New returns an empty Accountant.
@@ -144,6 +148,9 @@ func (a *Accountant) Add(b flow.Batch) {
 func (a *Accountant) AddRecord(r *flow.Record) {
 	a.idx++
 	a.now = max(a.now, r.End)
+	if !a.cfg.Shard.Owns(r.Src) {
+		return
+	}
 	s := a.sources.get(r.Src)
 	if s == nil {
 		s = &source{}

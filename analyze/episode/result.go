@@ -40,11 +40,15 @@ func FlagsSummary(and, or uint8, n uint64) string {
 	return string(b)
 }
 
-// Result builds every view. Call it once, after the last flow and finding.
+// Result builds every view, over the accountant's own episodes and those
+// of the parts merged into it. Call it once, after the last flow and
+// finding.
 func (a *Accountant) Result() *Result {
-	cfg := a.cfg
-	res := &Result{}
+	return views(a.cfg, append(a.built(), a.merged...), append(slices.Clone(a.excess), a.mergedExcess...))
+}
 
+// built makes the episodes of every source with findings.
+func (a *Accountant) built() []built {
 	srcs := make([]netip.Addr, 0, len(a.findings))
 	for src := range a.findings {
 		srcs = append(srcs, src)
@@ -71,6 +75,14 @@ func (a *Accountant) Result() *Result {
 	for _, bs := range perSrc {
 		eps = append(eps, bs...)
 	}
+	return eps
+}
+
+// views sorts the episodes and builds every view of them. The episodes of
+// one source come from one accountant (one shard), in its order, so the
+// stable sort below gives the same order whichever parts were merged.
+func views(cfg Config, eps []built, excess []analyze.Finding) *Result {
+	res := &Result{}
 
 	// Only findings of scan kinds make episodes; the Excessive list carries
 	// the rest (AddFinding already split them off).
@@ -226,9 +238,8 @@ func (a *Accountant) Result() *Result {
 	})
 
 	// Excessive flows.
-	ex := slices.Clone(a.excess)
-	sortFindings(ex)
-	for _, f := range ex {
+	sortFindings(excess)
+	for _, f := range excess {
 		res.Excessive = append(res.Excessive, Excessive{
 			Kind: f.Kind, Detector: f.Detector, Index: f.Index, Time: f.Time,
 			Rule: f.Rule, Threshold: f.Threshold, Value: f.Value, Flow: f.Flow,

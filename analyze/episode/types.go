@@ -35,6 +35,7 @@
 package episode
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/flowsift/flowsift/analyze"
@@ -59,6 +60,22 @@ type Config struct {
 
 	// Follow-up commands.
 	Archive string // path printed in the commands; "" = "ARCHIVE"
+
+	// Shard restricts the accounting to the flows of its sources (the
+	// flow positions still count every flow), so that the parts of a
+	// split run merge into one run's result (MergePart).
+	Shard analyze.Shard
+}
+
+// Validate refuses negative sizes, shares and lags (zero takes the
+// default).
+func (c Config) Validate() error {
+	if c.Gap < 0 || c.SampleTargets < 0 || c.TopPorts < 0 || c.MaxTargets < 0 || c.MaxPorts < 0 || c.TopTargets < 0 ||
+		c.ServiceShare < 0 || c.ScanShare < 0 || c.MinPeers < 0 {
+		return fmt.Errorf("episodes: gap %d ms, sample %d, top ports %d, max targets %d, max ports %d, top targets %d, service share %v, scan share %v, min peers %d: none may be negative",
+			c.Gap, c.SampleTargets, c.TopPorts, c.MaxTargets, c.MaxPorts, c.TopTargets, c.ServiceShare, c.ScanShare, c.MinPeers)
+	}
+	return c.Shard.Validate()
 }
 
 // DetectorRule is one rule of one detector that fired in an episode.

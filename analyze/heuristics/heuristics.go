@@ -449,3 +449,19 @@ func (d *Detector) emit(r *flow.Record, host netip.Addr, rule uint8, k analyze.K
 		Rule: text, Threshold: thr, Value: val, Targets: targets, Ports: ports, Note: note,
 	})
 }
+
+// Validate refuses negative thresholds and windows (zero takes the
+// default).
+func (c Config) Validate() error {
+	if c.FanOut < 0 || c.SynOnly < 0 || c.WindowMS < 0 || c.MaxShown < 0 {
+		return fmt.Errorf("heuristics: fan-out %d, SYN-only %d, window %d ms, shown %d: none may be negative",
+			c.FanOut, c.SynOnly, c.WindowMS, c.MaxShown)
+	}
+	return nil
+}
+
+// Settings describes the configuration for a report.
+func (c Config) Settings() []analyze.Setting {
+	return []analyze.Setting{{Name: "heuristics (flow-tools mailing list)", Value: fmt.Sprintf("fan-out > %d peers, SYN-only > %d flows per %d ms window; %d special networks, %d plan ranges, %d roles, %d white-listed",
+		c.FanOut, c.SynOnly, c.WindowMS, len(c.Special), len(c.Plan), len(c.Roles), len(c.Whitelist))}}
+}

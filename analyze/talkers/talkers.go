@@ -31,6 +31,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/flow"
 )
 
@@ -175,6 +176,28 @@ type Table struct {
 // Config sets the table size.
 type Config struct {
 	N int // rows per table; 0 = DefaultN; negative = unlimited (nfdump -n 0)
+	// Shard restricts the counting to the flows of its sources: every
+	// key of the Pair table (and so of SrcIP) then lives in one shard,
+	// and the other tables are sums, so the parts merge exactly.
+	Shard analyze.Shard
+}
+
+// Validate refuses a negative N: the report asks for a number of rows
+// (unlimited tables are for callers that set N < 0 in code).
+func (c Config) Validate() error {
+	if c.N < 0 {
+		return fmt.Errorf("top talkers: %d rows: must be at least 1 (0 = %d)", c.N, DefaultN)
+	}
+	return c.Shard.Validate()
+}
+
+// Settings describes the configuration for a report.
+func (c Config) Settings() []analyze.Setting {
+	n := c.N
+	if n == 0 {
+		n = DefaultN
+	}
+	return []analyze.Setting{{Name: "top N", Value: strconv.Itoa(n)}}
 }
 
 func (c *Counts) add(r *flow.Record, fl uint64) {
@@ -220,6 +243,7 @@ func (t *addrTable[K]) len() int { return t.v4.n + len(t.keys) }
 // Counter accumulates every table. Not safe for concurrent use.
 type Counter struct {
 	n     int
+	shard analyze.Shard
 	total Counts
 	pair  *addrTable[pairKey]
 	// src and dst are summed from pair when a table is asked for (nil
@@ -241,6 +265,7 @@ func New(cfg Config) *Counter {
 	}
 	return &Counter{
 		n:     n,
+		shard: cfg.Shard,
 		pair:  newAddrTable[pairKey](),
 		sport: make([]Counts, 65536),
 		dport: make([]Counts, 65536),
@@ -251,6 +276,14 @@ func New(cfg Config) *Counter {
 // batches the detectors get).
 func (c *Counter) Add(b flow.Batch) {
 	c.src, c.dst = nil, nil
+	if !c.shard.Whole() {
+		for i := range b {
+			if c.shard.Owns(b[i].Src) {
+				c.add(&b[i])
+			}
+		}
+		return
+	}
 	for i := range b {
 		c.add(&b[i])
 	}
@@ -259,7 +292,9 @@ func (c *Counter) Add(b flow.Batch) {
 // AddRecord counts one flow.
 func (c *Counter) AddRecord(r *flow.Record) {
 	c.src, c.dst = nil, nil
-	c.add(r)
+	if c.shard.Owns(r.Src) {
+		c.add(r)
+	}
 }
 
 // add counts a flow; the caller drops the summed ends.

@@ -37,6 +37,7 @@ package trw
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/flow"
@@ -303,4 +304,34 @@ func answers(r *flow.Record) bool {
 		return r.DstPort>>8 >= 128
 	}
 	return true
+}
+
+// Validate checks the test's parameters: probabilities strictly between 0
+// and 1 with θ1 < θ0 and α < β; zero fields take the defaults.
+func (c Config) Validate() error {
+	d := c.withDefaults()
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"theta0", d.Theta0}, {"theta1", d.Theta1}, {"alpha", d.Alpha}, {"beta", d.Beta}} {
+		if p.v <= 0 || p.v >= 1 {
+			return fmt.Errorf("trw %s %v: must be between 0 and 1 (exclusive)", p.name, p.v)
+		}
+	}
+	switch {
+	case d.Theta1 >= d.Theta0:
+		return fmt.Errorf("trw theta1 %v: must be below theta0 %v", d.Theta1, d.Theta0)
+	case d.Beta <= d.Alpha:
+		return fmt.Errorf("trw beta %v: must be above alpha %v", d.Beta, d.Alpha)
+	case c.WindowMS < 0 || c.MaxPending < 0:
+		return fmt.Errorf("trw window %d ms, max pending %d: must not be negative", c.WindowMS, c.MaxPending)
+	}
+	return nil
+}
+
+// Settings describes the configuration for a report.
+func (c Config) Settings() []analyze.Setting {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	return []analyze.Setting{{Name: "TRW", Value: fmt.Sprintf("theta0 %s, theta1 %s, alpha %s, beta %s, reply window %d ms",
+		f(c.Theta0), f(c.Theta1), f(c.Alpha), f(c.Beta), c.WindowMS)}}
 }

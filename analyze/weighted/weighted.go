@@ -14,6 +14,7 @@
 package weighted
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -230,4 +231,20 @@ func (d *Detector) emit(r *flow.Record, s *source) {
 		Value: float64(s.weight), Score: float64(s.weight), Attempts: len(s.ports),
 		Targets: targets, Ports: ports, Note: note,
 	})
+}
+
+// Validate refuses negative weights, thresholds and gaps (zero takes the
+// default).
+func (c Config) Validate() error {
+	if c.Threshold < 0 || c.PrivWeight < 0 || c.OtherWeight < 0 || c.MaxGapMS < 0 || c.MaxPortsShown < 0 {
+		return fmt.Errorf("weighted ports: threshold %d, weights %d/%d, gap %d ms, ports shown %d: none may be negative",
+			c.Threshold, c.PrivWeight, c.OtherWeight, c.MaxGapMS, c.MaxPortsShown)
+	}
+	return nil
+}
+
+// Settings describes the configuration for a report.
+func (c Config) Settings() []analyze.Setting {
+	return []analyze.Setting{{Name: "weighted ports (scanlogd)", Value: fmt.Sprintf("weight >= %d, privileged port %d, other %d, gap <= %d ms",
+		c.Threshold, c.PrivWeight, c.OtherWeight, c.MaxGapMS)}}
 }

@@ -1,0 +1,95 @@
+package talkers
+
+import (
+	"encoding/gob"
+	"fmt"
+	"io"
+	"net/netip"
+)
+
+// part is a Counter's state as written between machines: every pair (the
+// source and destination tables are sums of it), and the port and protocol
+// counters that are not zero.
+type part struct {
+	Total   Counts
+	Records uint64
+	V4Pairs []v4Pair
+	Pairs   []addrPair
+	SrcPort []portCounts
+	DstPort []portCounts
+	Proto   []portCounts
+}
+
+type v4Pair struct {
+	Key uint64 // src<<32 | dst
+	Counts
+}
+
+type addrPair struct {
+	Src, Dst netip.Addr
+	Counts
+}
+
+type portCounts struct {
+	Key uint16
+	Counts
+}
+
+// WritePart writes the counters (of the Counter's shard) for MergePart.
+func (c *Counter) WritePart(w io.Writer) error {
+	p := part{Total: c.total, Records: c.flowsN}
+	c.pair.v4.each(func(k uint64, n *Counts) { p.V4Pairs = append(p.V4Pairs, v4Pair{k, *n}) })
+	for i, k := range c.pair.keys {
+		p.Pairs = append(p.Pairs, addrPair{k.src, k.dst, c.pair.counts[i]})
+	}
+	used := func(a []Counts) []portCounts {
+		var out []portCounts
+		for i := range a {
+			if a[i].Flows != 0 {
+				out = append(out, portCounts{uint16(i), a[i]})
+			}
+		}
+		return out
+	}
+	p.SrcPort, p.DstPort, p.Proto = used(c.sport), used(c.dport), used(c.proto[:])
+	if err := gob.NewEncoder(w).Encode(&p); err != nil {
+		return fmt.Errorf("talkers: write part: %w", err)
+	}
+	return nil
+}
+
+// MergePart adds the counters of a part written by WritePart: a Counter
+// that merges the parts of every shard holds what one Counter over all
+// the flows would.
+func (c *Counter) MergePart(r io.Reader) error {
+	var p part
+	if err := gob.NewDecoder(r).Decode(&p); err != nil {
+		return fmt.Errorf("talkers: read part: %w", err)
+	}
+	c.src, c.dst = nil, nil
+	c.total.sum(&p.Total)
+	c.flowsN += p.Records
+	for _, e := range p.V4Pairs {
+		if e.Flows == 0 {
+			// table64 takes a slot with no flow for an empty one.
+			return fmt.Errorf("talkers: read part: pair %#x has no flow", e.Key)
+		}
+		c.pair.v4.at(e.Key, mix(e.Key)).sum(&e.Counts)
+	}
+	for _, e := range p.Pairs {
+		c.pair.get(pairKey{e.Src, e.Dst}).sum(&e.Counts)
+	}
+	for _, e := range p.SrcPort {
+		c.sport[e.Key].sum(&e.Counts)
+	}
+	for _, e := range p.DstPort {
+		c.dport[e.Key].sum(&e.Counts)
+	}
+	for _, e := range p.Proto {
+		if e.Key > 255 {
+			return fmt.Errorf("talkers: read part: protocol %d", e.Key)
+		}
+		c.proto[e.Key].sum(&e.Counts)
+	}
+	return nil
+}
