@@ -38,12 +38,6 @@ func sitePolicy() *policy.Policy {
 
 func siteHeuristics(*samples.Truth) heuristics.Config { return sitePolicy().HeuristicsConfig() }
 
-type detector struct {
-	name string
-	add  func(flow.Batch)
-	end  func()
-}
-
 // run feeds every detector and returns the flagged sources per detector.
 func run(recs []flow.Record, tr *samples.Truth) (map[string]map[netip.Addr]bool, map[string][]analyze.Finding) {
 	flagged := map[string]map[netip.Addr]bool{}
