@@ -20,6 +20,7 @@ import (
 	"github.com/flowsift/flowsift/analyze/heuristics"
 	"github.com/flowsift/flowsift/analyze/trw"
 	"github.com/flowsift/flowsift/analyze/weighted"
+	"github.com/flowsift/flowsift/pass"
 )
 
 // Policy is the decoded file.
@@ -309,6 +310,17 @@ func (p *PortSpec) UnmarshalText(b []byte) error {
 	}
 	p.Lo, p.Hi = uint16(l), uint16(h)
 	return nil
+}
+
+// Apply fills the pass's configuration from the policy: dscan's
+// thresholds, the other detectors' configurations and, when the policy
+// names them, the local networks. Command-line flags are applied after it.
+func (p *Policy) Apply(c *pass.Configuration) {
+	c.Dscan.Depth, c.Dscan.PortTrigger, c.Dscan.AgerTimeout = p.Dscan.Depth, p.Dscan.Ports, p.Dscan.AgerTimeout
+	c.Weighted, c.TRW, c.Heuristics = p.WeightedConfig(), p.TRWConfig(), p.HeuristicsConfig()
+	if local := p.LocalPrefixes(); len(local) > 0 {
+		c.Local = local
+	}
 }
 
 // WeightedConfig, TRWConfig and HeuristicsConfig build the detectors'

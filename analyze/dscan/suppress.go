@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -157,4 +158,54 @@ func (l *List) Len() int {
 		return 0
 	}
 	return len(l.Entries)
+}
+
+// SuppressLog receives what LoadSuppress has to say; nil fields drop it.
+// Line gets flow-dscan's "load_suppress N" line before each file, Warn
+// the parser's warnings in flow-dscan's words (each ending with its
+// newline), and Missing a file that could not be opened, outside compat
+// mode, where the run goes on without it.
+type SuppressLog struct {
+	Line    func(text string)
+	Warn    func(path, text string)
+	Missing func(path string, err error)
+}
+
+// LoadSuppress reads BASE.src and BASE.dst. flow-dscan refuses to start
+// without them, and so does compat mode; the default engine goes on with
+// an empty list.
+func LoadSuppress(base string, compat bool, log SuppressLog) (*Suppress, error) {
+	sup := &Suppress{}
+	for i, which := range []string{"src", "dst"} {
+		if log.Line != nil {
+			log.Line(fmt.Sprintf("load_suppress %d", i))
+		}
+		path := base + "." + which
+		f, err := os.Open(path)
+		if err != nil {
+			if compat {
+				return nil, fmt.Errorf("suppress list: %w", err)
+			}
+			if log.Missing != nil {
+				log.Missing(path, err)
+			}
+			continue
+		}
+		l, warns, err := ParseList(f, which, compat)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		for _, w := range warns {
+			if log.Warn != nil {
+				log.Warn(path, w)
+			}
+		}
+		if which == "src" {
+			sup.Src = l
+		} else {
+			sup.Dst = l
+		}
+	}
+	return sup, nil
 }

@@ -462,6 +462,6 @@ func (c Config) Validate() error {
 
 // Settings describes the configuration for a report.
 func (c Config) Settings() []analyze.Setting {
-	return []analyze.Setting{{Name: "heuristics (flow-tools mailing list)", Value: fmt.Sprintf("fan-out > %d peers, SYN-only > %d flows per %d ms window; %d special networks, %d plan ranges, %d roles, %d white-listed",
+	return []analyze.Setting{{Name: "heuristics (mailing list)", Value: fmt.Sprintf("fan-out > %d peers, SYN-only > %d flows per %d ms window; %d special networks, %d plan ranges, %d roles, %d white-listed",
 		c.FanOut, c.SynOnly, c.WindowMS, len(c.Special), len(c.Plan), len(c.Roles), len(c.Whitelist))}}
 }

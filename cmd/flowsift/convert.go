@@ -3,17 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/flowsift/flowsift/flow"
-	"github.com/flowsift/flowsift/ingest"
-	"github.com/flowsift/flowsift/ingest/ftcsv"
-	"github.com/flowsift/flowsift/ingest/parquet"
+	"github.com/flowsift/flowsift/export"
+	"github.com/flowsift/flowsift/pass"
 )
 
 func init() {
@@ -34,7 +30,7 @@ of Hive-style date=YYYY-MM-DD[/hour=HH]/part-NNNNN.parquet folders by flow end
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "output format: parquet or csv"},
 			&cli.StringFlag{Name: "partition", Usage: "parquet only: hour or day folders (OUT is a directory)"},
-			&cli.IntFlag{Name: "j", Aliases: []string{"jobs"}, Usage: "decoding goroutines (default: all cores); never changes the output"},
+			jobsFlag(),
 			&cli.BoolFlag{Name: "include-partial", Usage: "read tmp- files of a capture in progress"},
 			&cli.StringFlag{Name: "from", Usage: "window start (RFC 3339, or YYYY-MM-DD[ HH:MM[:SS]] in --tz)"},
 			&cli.StringFlag{Name: "until", Usage: "window end, exclusive (same forms as --from)"},
@@ -71,9 +67,6 @@ func parseConvert(c *cli.Command) (*convertOpts, error) {
 	}
 	if o.partition != "" && o.to != "parquet" {
 		return nil, usageErr("convert: --partition needs --to parquet")
-	}
-	if c.Int("j") < 0 {
-		return nil, usageErr("convert: -j must be at least 1")
 	}
 	zone, err := time.LoadLocation(c.String("tz"))
 	if err != nil {
@@ -116,48 +109,40 @@ func convertAction(ctx context.Context, c *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	var out convertSink
+	cfg := pass.DefaultConfiguration()
+	cfg.Jobs, cfg.From, cfg.To = c.Int("j"), o.from, o.until
+	if err := cfg.Validate(); err != nil {
+		return usageErr("convert: %v", err)
+	}
+	var out export.Writer
 	switch {
 	case o.to == "csv":
-		out, err = newCSVSink(o.out)
+		out, err = export.NewCSV(o.out, stdio.out)
 	case o.partition != "":
-		out, err = newPartitionSink(o.out, o.partition)
+		out, err = export.NewPartitioned(o.out, o.partition)
 	default:
-		out, err = newParquetFileSink(o.out)
+		out, err = export.NewParquet(o.out)
 	}
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("convert: %w", err))
 	}
-	fromMS, untilMS := o.from.UnixMilli(), o.until.UnixMilli()
-	window := !o.from.IsZero() || !o.until.IsZero()
-	var sel flow.Batch
-	sum, err := ingest.Run(ctx, o.inputs, ingest.Options{Jobs: c.Int("j"), IncludePartial: c.Bool("include-partial"),
-		Strict: c.Bool("strict"), CompatByteOrder: c.Bool("compat-byte-order"), NfdumpZone: o.nfdumpZone, From: o.from, To: o.until,
-		Stdin: stdio.in, Progress: progressWriter()}, func(b flow.Batch) error {
-		if window {
-			sel = sel[:0]
-			for i := range b {
-				if (o.from.IsZero() || b[i].End >= fromMS) && (o.until.IsZero() || b[i].End < untilMS) {
-					sel = append(sel, b[i])
-				}
-			}
-			b = sel
-		}
-		return out.write(b)
-	})
+	st, err := pass.Run(ctx, cfg, pass.Inputs{Paths: o.inputs, Stdin: stdio.in, Progress: pass.ProgressWriter(stdio.err),
+		IncludePartial: c.Bool("include-partial"), Strict: c.Bool("strict"), CompatByteOrder: c.Bool("compat-byte-order"),
+		NfdumpZone: o.nfdumpZone}, []pass.Analyser{pass.Func(out.Write)})
 	if err != nil {
-		out.abort()
+		out.Abort()
 		return withCode(exitUsage, fmt.Errorf("convert: %w", err))
 	}
+	sum := st.Summary
 	if c.Bool("strict") && sum.Partial() {
 		// ingest makes a bad row fatal for its file only; for convert,
 		// --strict means no output from incomplete input.
-		out.abort()
+		out.Abort()
 		fmt.Fprint(stdio.err, "flowsift: run summary: ")
 		sum.WriteText(stdio.err)
 		return withCode(exitUsage, fmt.Errorf("convert: --strict: input skipped, %s not written", o.out))
 	}
-	if err := out.commit(); err != nil {
+	if err := out.Commit(); err != nil {
 		return withCode(exitUsage, fmt.Errorf("convert: %w", err))
 	}
 	if sum.Partial() {
@@ -166,258 +151,4 @@ func convertAction(ctx context.Context, c *cli.Command) error {
 		return withCode(exitPartial, nil)
 	}
 	return nil
-}
-
-// convertSink is one output; nothing is visible at OUT until commit.
-type convertSink interface {
-	write(flow.Batch) error
-	commit() error
-	abort()
-}
-
-// csvSink writes flow-export CSV. The "#:" line must name the union of the
-// fields of every record, which is known only at the end; the lines go to a
-// temporary file with the mask seen so far, and in the rare case a later
-// record brings new fields (mixed versions) the file is rewritten once with
-// the wider mask. A single input is therefore written once and renamed.
-type csvSink struct {
-	out  string
-	tmp  *os.File
-	w    *ftcsv.Writer
-	mask uint64
-}
-
-func newCSVSink(out string) (*csvSink, error) {
-	dir := out
-	if out == "-" {
-		dir = filepath.Join(os.TempDir(), "flowsift-convert.csv")
-	}
-	f, err := tempNear(dir)
-	if err != nil {
-		return nil, err
-	}
-	return &csvSink{out: out, tmp: f}, nil
-}
-
-func (s *csvSink) write(b flow.Batch) error {
-	var m uint64
-	for i := range b {
-		m |= b[i].Fields
-	}
-	if s.w == nil || m&^s.mask != 0 {
-		if err := s.widen(s.mask | m); err != nil {
-			return err
-		}
-	}
-	return s.w.Write(b)
-}
-
-// widen starts the temporary file over with a wider mask, copying the lines
-// written so far (read back with the CSV reader).
-func (s *csvSink) widen(mask uint64) error {
-	old := s.tmp
-	f, err := tempNear(old.Name())
-	if err != nil {
-		return err
-	}
-	w := ftcsv.NewWriter(f, mask)
-	if s.w != nil {
-		if err := s.w.Flush(); err != nil {
-			return err
-		}
-		if _, err := old.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		err := ftcsv.Format{Strict: true}.Decode(old.Name(), old, w.Write, func(flow.Skip) {})
-		if err != nil {
-			return err
-		}
-	}
-	old.Close()
-	os.Remove(old.Name())
-	s.tmp, s.w, s.mask = f, w, mask
-	return nil
-}
-
-func (s *csvSink) commit() error {
-	if s.w == nil {
-		s.w = ftcsv.NewWriter(s.tmp, 0) // no flows: flow-export prints "#:"
-	}
-	if err := s.w.Flush(); err != nil {
-		s.abort()
-		return err
-	}
-	if s.out == "-" {
-		defer s.abort()
-		if _, err := s.tmp.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		_, err := io.Copy(stdio.out, s.tmp)
-		return err
-	}
-	return publish(s.tmp, s.out)
-}
-
-func (s *csvSink) abort() {
-	s.tmp.Close()
-	os.Remove(s.tmp.Name())
-}
-
-// parquetFileSink writes one Parquet file.
-type parquetFileSink struct {
-	out string
-	tmp *os.File
-	w   *parquet.Writer
-}
-
-func newParquetFileSink(out string) (*parquetFileSink, error) {
-	f, err := tempNear(out)
-	if err != nil {
-		return nil, err
-	}
-	w, err := parquet.NewWriter(f, parquet.WriterOptions{})
-	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
-	}
-	return &parquetFileSink{out: out, tmp: f, w: w}, nil
-}
-
-func (s *parquetFileSink) write(b flow.Batch) error { return s.w.Write(b) }
-
-func (s *parquetFileSink) commit() error {
-	if err := s.w.Close(); err != nil {
-		s.abort()
-		return err
-	}
-	return publish(s.tmp, s.out)
-}
-
-func (s *parquetFileSink) abort() {
-	s.tmp.Close()
-	os.Remove(s.tmp.Name())
-}
-
-// partitionSink writes Hive-style folders into a temporary directory next to
-// OUT and renames it to OUT at the end. Flows arrive sorted by End, so a
-// partition is finished once a later one starts: its file is closed then,
-// which keeps at most one row group per open partition in memory. A flow for
-// a partition already closed (unsorted stdin streams) opens the next part
-// number in that folder.
-type partitionSink struct {
-	out, tmp string
-	hourly   bool
-	open     map[string]*partFile
-	parts    map[string]int
-	last     string
-}
-
-type partFile struct {
-	f *os.File
-	w *parquet.Writer
-}
-
-func newPartitionSink(out, by string) (*partitionSink, error) {
-	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes 0700
-		os.Remove(tmp)
-		return nil, err
-	}
-	return &partitionSink{out: out, tmp: tmp, hourly: by == "hour", open: map[string]*partFile{}, parts: map[string]int{}}, nil
-}
-
-func (s *partitionSink) key(end int64) string {
-	t := time.UnixMilli(end).UTC()
-	if s.hourly {
-		return t.Format("date=2006-01-02/hour=15")
-	}
-	return t.Format("date=2006-01-02")
-}
-
-func (s *partitionSink) write(b flow.Batch) error {
-	for i := 0; i < len(b); {
-		k := s.key(b[i].End)
-		j := i + 1
-		for j < len(b) && s.key(b[j].End) == k {
-			j++
-		}
-		if k > s.last {
-			// Sorted input: every partition before k is complete.
-			for ok, p := range s.open {
-				if ok < k {
-					if err := p.close(); err != nil {
-						return err
-					}
-					delete(s.open, ok)
-				}
-			}
-			s.last = k
-		}
-		p := s.open[k]
-		if p == nil {
-			var err error
-			if p, err = s.create(k); err != nil {
-				return err
-			}
-			s.open[k] = p
-		}
-		if err := p.w.Write(b[i:j]); err != nil {
-			return err
-		}
-		i = j
-	}
-	return nil
-}
-
-func (s *partitionSink) create(k string) (*partFile, error) {
-	dir := filepath.Join(s.tmp, filepath.FromSlash(k))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	n := s.parts[k]
-	s.parts[k] = n + 1
-	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("part-%05d.parquet", n)))
-	if err != nil {
-		return nil, err
-	}
-	w, err := parquet.NewWriter(f, parquet.WriterOptions{})
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &partFile{f: f, w: w}, nil
-}
-
-func (p *partFile) close() error {
-	if err := p.w.Close(); err != nil {
-		p.f.Close()
-		return err
-	}
-	return finish(p.f)
-}
-
-func (s *partitionSink) commit() error {
-	for k, p := range s.open {
-		if err := p.close(); err != nil {
-			s.abort()
-			return fmt.Errorf("%s: %w", k, err)
-		}
-		delete(s.open, k)
-	}
-	if err := os.Rename(s.tmp, s.out); err != nil {
-		s.abort()
-		return err
-	}
-	return nil
-}
-
-func (s *partitionSink) abort() {
-	for _, p := range s.open {
-		p.f.Close()
-	}
-	os.RemoveAll(s.tmp)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/syslog"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -14,8 +15,8 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/flowsift/flowsift/analyze/dscan"
-	"github.com/flowsift/flowsift/flow"
-	"github.com/flowsift/flowsift/ingest"
+	"github.com/flowsift/flowsift/internal/atomicfile"
+	"github.com/flowsift/flowsift/pass"
 	"github.com/flowsift/flowsift/report/dscanlog"
 )
 
@@ -47,7 +48,7 @@ flow-dscan options (same meanings and defaults as flow-dscan 0.68):
   -W             ignore outbound www (TCP dstport 80, srcport > 1023)
 flowsift options:
   --compat             reproduce flow-dscan 0.68 exactly, quirks included
-  -j, --jobs N         decoding and (default mode) detector goroutines
+  -j, --jobs N         goroutines the pass may use (default: all cores)
   --max-sources N      default mode: bound on tracked sources (LRU eviction)
   --ignore-bad-state   start empty when the state file is corrupt (else exit 2)
   --include-partial    read tmp- files of a capture in progress
@@ -94,7 +95,8 @@ func parseDscanArgs(args []string) (*dscanOpts, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &dscanOpts{cfg: dscan.DefaultConfig(), stateFile: "/var/tmp/dscan.state", suppressBase: "./dscan.suppress", paths: paths}
+	o := &dscanOpts{cfg: dscan.DefaultConfig(), stateFile: "/var/tmp/dscan.state", suppressBase: "./dscan.suppress", paths: paths,
+		jobs: runtime.NumCPU()}
 	num := func(name, v string, bits int) (uint64, error) {
 		n, err := strconv.ParseUint(v, 0, bits)
 		if err != nil {
@@ -178,15 +180,14 @@ func parseDscanArgs(args []string) (*dscanOpts, error) {
 	return o, nil
 }
 
-var errHelp = errors.New("help")
-
-// dscanEngine is what both engines offer the command.
-type dscanEngine interface {
-	Process(flow.Batch)
-	Flush()
-	SaveState(io.Writer) error
-	LoadState(r io.Reader, name string) error
+// passConfig is the pass's configuration for the dscan command, checked.
+func (o *dscanOpts) passConfig() (pass.Configuration, error) {
+	cfg := pass.DefaultConfiguration()
+	cfg.Jobs, cfg.Dscan = o.jobs, o.cfg
+	return cfg, cfg.Validate()
 }
+
+var errHelp = errors.New("help")
 
 func runDscan(ctx context.Context, args []string) error {
 	o, err := parseDscanArgs(args)
@@ -196,6 +197,10 @@ func runDscan(ctx context.Context, args []string) error {
 	}
 	if err != nil {
 		return usageErr("dscan: %v (see flowsift dscan -h)", err)
+	}
+	cfg, err := o.passConfig()
+	if err != nil {
+		return usageErr("dscan: %v", err)
 	}
 
 	out := &dscanlog.Writer{Out: stdio.err, Loc: time.Local}
@@ -208,132 +213,64 @@ func runDscan(ctx context.Context, args []string) error {
 		out.Out = prefixStripper{sl}
 	}
 
-	sup, err := loadSuppress(o, out)
+	sup, err := dscan.LoadSuppress(o.suppressBase, o.compat, dscan.SuppressLog{
+		Line: func(text string) { out.Line(text) },
+		Warn: func(_, text string) { out.Line(text) },
+		Missing: func(path string, err error) {
+			fmt.Fprintf(stdio.err, "flowsift: warning: suppress list %s not read (%v); going on without it\n", path, err)
+		},
+	})
 	if err != nil {
-		return err
+		return withCode(exitUsage, fmt.Errorf("dscan: %w", err))
 	}
 	o.cfg.Suppress = sup
 
 	var onErr error
-	emit := func(ev dscan.Event) {
+	eng := pass.NewDscan(o.cfg, o.compat, func(ev dscan.Event) {
 		if err := out.Event(ev); err != nil && onErr == nil {
 			onErr = err
 		}
-	}
-	var eng dscanEngine
-	if o.compat {
-		eng = dscan.NewCompat(o.cfg, emit)
-	} else {
-		eng = dscan.New(o.cfg, emit)
-	}
+	})
+	eng.Err = func() error { return onErr }
 	if o.load {
 		if err := loadState(eng, o); err != nil {
 			return err
 		}
 	}
 
-	// The engine runs in the sink, on ingest's own batches: the decoders
-	// keep working ahead while it runs, and handing the engine copies in
-	// another goroutine cost more (a copy of every record into fresh
-	// memory, page faults, GC) than the merge it let run alongside.
-	var ipv6, noAddr uint64
-	sum, err := ingest.Run(ctx, o.paths, ingest.Options{
-		Jobs: o.jobs, IncludePartial: o.includePartial, Strict: o.strict, Stdin: stdio.in,
-		Progress: progressWriter(), BatchSize: engineBatch,
-	}, func(b flow.Batch) error {
-		if len(b) > 0 && b[0].Fields&(flow.FSrcAddr|flow.FDstAddr) != flow.FSrcAddr|flow.FDstAddr {
-			noAddr += uint64(len(b))
-			return errNoAddr
-		}
-		if o.compat {
-			b = dropIPv6(b, &ipv6)
-		}
-		eng.Process(b)
-		return onErr
-	})
-	if errors.Is(err, errNoAddr) {
-		return withCode(exitUsage, errors.New("dscan: export version not supported: these records carry no source and destination addresses (v8 aggregation); flow-dscan reads versions 1, 5, 6 and 7"))
+	sum, err := pass.Run(ctx, cfg, pass.Inputs{Paths: o.paths, Stdin: stdio.in, Progress: pass.ProgressWriter(stdio.err),
+		IncludePartial: o.includePartial, Strict: o.strict}, []pass.Analyser{eng})
+	if errors.Is(err, pass.ErrNoAddresses) {
+		return withCode(exitUsage, fmt.Errorf("dscan: %w", pass.ErrNoAddresses))
 	}
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("dscan: %w", err))
 	}
-	eng.Flush()
 	if onErr != nil {
 		return withCode(exitUsage, fmt.Errorf("dscan: write alerts: %w", onErr))
 	}
 	if o.save {
-		if err := writeFileAtomic(o.stateFile, eng.SaveState); err != nil {
+		if err := atomicfile.Write(o.stateFile, eng.SaveState); err != nil {
 			return withCode(exitUsage, fmt.Errorf("dscan: write state: %w", err))
 		}
 	}
-	if e, ok := eng.(*dscan.Engine); ok && e.Evicted() > 0 {
-		fmt.Fprintf(stdio.err, "flowsift: --max-sources %d: %d sources evicted (least recently seen first); their scans may be missed\n", o.cfg.MaxSources, e.Evicted())
+	if n := eng.Evicted(); n > 0 {
+		fmt.Fprintf(stdio.err, "flowsift: --max-sources %d: %d sources evicted (least recently seen first); their scans may be missed\n", o.cfg.MaxSources, n)
 	}
-	if ipv6 > 0 {
-		fmt.Fprintf(stdio.err, "flowsift: --compat: %d IPv6 flows ignored (flow-dscan reads IPv4 only)\n", ipv6)
+	if n := eng.IPv6Ignored(); n > 0 {
+		fmt.Fprintf(stdio.err, "flowsift: --compat: %d IPv6 flows ignored (flow-dscan reads IPv4 only)\n", n)
 	}
-	if sum.Partial() || o.alwaysSummary {
+	if sum.Summary.Partial() || o.alwaysSummary {
 		fmt.Fprint(stdio.err, "flowsift: run summary: ")
-		sum.WriteText(stdio.err)
+		sum.Summary.WriteText(stdio.err)
 	}
-	if sum.Partial() {
+	if sum.Summary.Partial() {
 		return withCode(exitPartial, nil)
 	}
 	return nil
 }
 
-var errNoAddr = errors.New("no addresses")
-
-func dropIPv6(b flow.Batch, n *uint64) flow.Batch {
-	for i := range b {
-		if !b[i].Is4() {
-			out := append(flow.Batch(nil), b[:i]...)
-			for _, r := range b[i:] {
-				if r.Is4() {
-					out = append(out, r)
-				} else {
-					*n++
-				}
-			}
-			return out
-		}
-	}
-	return b
-}
-
-// loadSuppress reads BASE.src and BASE.dst, printing flow-dscan's lines.
-// flow-dscan refuses to start without them; the default engine only warns.
-func loadSuppress(o *dscanOpts, out *dscanlog.Writer) (*dscan.Suppress, error) {
-	sup := &dscan.Suppress{}
-	for i, which := range []string{"src", "dst"} {
-		out.Line(fmt.Sprintf("load_suppress %d", i))
-		path := o.suppressBase + "." + which
-		f, err := os.Open(path)
-		if err != nil {
-			if o.compat {
-				return nil, withCode(exitUsage, fmt.Errorf("dscan: suppress list: %w", err))
-			}
-			fmt.Fprintf(stdio.err, "flowsift: warning: suppress list %s not read (%v); going on without it\n", path, err)
-			continue
-		}
-		l, warns, err := dscan.ParseList(f, which, o.compat)
-		f.Close()
-		if err != nil {
-			return nil, withCode(exitUsage, fmt.Errorf("dscan: read %s: %w", path, err))
-		}
-		for _, w := range warns {
-			out.Line(w)
-		}
-		if which == "src" {
-			sup.Src = l
-		} else {
-			sup.Dst = l
-		}
-	}
-	return sup, nil
-}
-
-func loadState(eng dscanEngine, o *dscanOpts) error {
+func loadState(eng *pass.Dscan, o *dscanOpts) error {
 	f, err := os.Open(o.stateFile)
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("dscan -l: %w", err))
@@ -357,8 +294,3 @@ func (p prefixStripper) Write(b []byte) (int, error) {
 	_, err := io.WriteString(p.w, s)
 	return len(b), err
 }
-
-// engineBatch is how many flows the engine gets at once: each batch costs
-// a round of goroutine hand-offs with -j > 1, and ingest's default batch is
-// small; 16k records (4 MB) measured as fast as larger ones.
-const engineBatch = 16 << 10

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"sort"
 
 	"github.com/urfave/cli/v3"
@@ -48,6 +49,13 @@ func withCode(code int, err error) error { return &exitError{code: code, err: er
 // usageErr is the common case: a bad option or value.
 func usageErr(format string, a ...any) error {
 	return withCode(exitUsage, fmt.Errorf(format, a...))
+}
+
+// jobsFlag is -j, the same for every command: the number of goroutines
+// the pass may use (pass.Configuration.Jobs).
+func jobsFlag() cli.Flag {
+	return &cli.IntFlag{Name: "j", Aliases: []string{"jobs"}, Value: runtime.NumCPU(),
+		Usage: "goroutines the pass may use: files decoded at once, and analysers at work on a batch at once; never changes the output"}
 }
 
 var commands []*cli.Command

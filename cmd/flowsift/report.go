@@ -8,23 +8,16 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/analyze/dscan"
-	"github.com/flowsift/flowsift/analyze/episode"
-	"github.com/flowsift/flowsift/analyze/heuristics"
 	"github.com/flowsift/flowsift/analyze/talkers"
-	"github.com/flowsift/flowsift/analyze/trw"
-	"github.com/flowsift/flowsift/analyze/weighted"
-	"github.com/flowsift/flowsift/flow"
-	"github.com/flowsift/flowsift/ingest"
+	"github.com/flowsift/flowsift/internal/atomicfile"
+	"github.com/flowsift/flowsift/pass"
 	"github.com/flowsift/flowsift/policy"
 	"github.com/flowsift/flowsift/report"
 )
@@ -65,7 +58,7 @@ options, 3 done but part of the input was skipped.`,
 			&cli.StringFlag{Name: "mail-from", Value: "flowsift", Usage: "mail sender"},
 			&cli.StringFlag{Name: "subject", Usage: "mail subject (default: flowsift report and the window)"},
 			&cli.IntFlag{Name: "top", Value: talkers.DefaultN, Usage: "rows of each top-talker table"},
-			&cli.IntFlag{Name: "j", Aliases: []string{"jobs"}, Usage: "goroutines decoding the input (default: all cores); the consumers run beside them; never changes the output"},
+			jobsFlag(),
 			&cli.StringFlag{Name: "generated-at", Usage: "generated-at stamp (RFC 3339); default SOURCE_DATE_EPOCH, else now"},
 			&cli.BoolFlag{Name: "fail-on-findings", Usage: "exit 1 when the report lists scanners or excessive flows"},
 			&cli.BoolFlag{Name: "include-partial", Usage: "read tmp- files of a capture in progress"},
@@ -82,14 +75,10 @@ options, 3 done but part of the input was skipped.`,
 }
 
 type reportOpts struct {
-	from, to    time.Time
 	zone        *time.Location
 	mailTo      string
-	local       []netip.Prefix
 	formats     []string
 	generatedAt time.Time
-	policy      *policy.Policy
-	detectors   map[string]bool
 }
 
 func parseWhen(s string, zone *time.Location) (time.Time, error) {
@@ -120,15 +109,18 @@ func generatedAt(flag string) (time.Time, error) {
 	return time.Now().UTC().Truncate(time.Second), nil
 }
 
-func parseReportOpts(c *cli.Command) (*reportOpts, error) {
+// reportConfig fills the pass's configuration: defaults, then the policy
+// file, then the flags; Validate checks the result once.
+func reportConfig(c *cli.Command) (pass.Configuration, *reportOpts, error) {
+	cfg := pass.DefaultConfiguration()
 	o := &reportOpts{}
 	var err error
 	if o.zone, err = time.LoadLocation(c.String("tz")); err != nil {
-		return nil, fmt.Errorf("--tz: %v", err)
+		return cfg, nil, fmt.Errorf("--tz: %v", err)
 	}
 	if s := c.String("from"); s != "" {
-		if o.from, err = parseWhen(s, o.zone); err != nil {
-			return nil, fmt.Errorf("--from: %v", err)
+		if cfg.From, err = parseWhen(s, o.zone); err != nil {
+			return cfg, nil, fmt.Errorf("--from: %v", err)
 		}
 	}
 	o.mailTo = c.String("mail-to")
@@ -137,13 +129,19 @@ func parseReportOpts(c *cli.Command) (*reportOpts, error) {
 			o.mailTo = v
 			continue
 		}
-		if o.to, err = parseWhen(v, o.zone); err != nil {
-			return nil, fmt.Errorf("--to: %v", err)
+		if cfg.To, err = parseWhen(v, o.zone); err != nil {
+			return cfg, nil, fmt.Errorf("--to: %v", err)
 		}
 	}
-	if !o.from.IsZero() && !o.to.IsZero() && !o.to.After(o.from) {
-		return nil, fmt.Errorf("--to must be after --from")
+	pol := policy.Default()
+	if p := c.String("policy"); p != "" {
+		if pol, err = policy.Load(p); err != nil {
+			return cfg, nil, err
+		}
+		cfg.PolicyFile = p
 	}
+	pol.Apply(&cfg)
+	var local []netip.Prefix
 	for _, v := range c.StringSlice("local") {
 		for _, p := range strings.Split(v, ",") {
 			if p = strings.TrimSpace(p); p == "" {
@@ -151,10 +149,13 @@ func parseReportOpts(c *cli.Command) (*reportOpts, error) {
 			}
 			pf, err := netip.ParsePrefix(p)
 			if err != nil {
-				return nil, fmt.Errorf("--local: %v", err)
+				return cfg, nil, fmt.Errorf("--local: %v", err)
 			}
-			o.local = append(o.local, pf.Masked())
+			local = append(local, pf.Masked())
 		}
+	}
+	if len(local) > 0 {
+		cfg.Local = local
 	}
 	for _, f := range strings.Split(c.String("format"), ",") {
 		switch f = strings.TrimSpace(f); f {
@@ -162,171 +163,77 @@ func parseReportOpts(c *cli.Command) (*reportOpts, error) {
 			o.formats = append(o.formats, f)
 		case "":
 		default:
-			return nil, fmt.Errorf("--format: unknown format %q (html, md, csv, json)", f)
+			return cfg, nil, fmt.Errorf("--format: unknown format %q (html, md, csv, json)", f)
 		}
 	}
-	o.policy = policy.Default()
-	if p := c.String("policy"); p != "" {
-		if o.policy, err = policy.Load(p); err != nil {
-			return nil, err
+	if cfg.Detectors, err = pass.ParseDetectors(c.String("detectors")); err != nil {
+		return cfg, nil, fmt.Errorf("--detectors: %v", err)
+	}
+	if c.IsSet("depth") {
+		cfg.Dscan.Depth = int(c.Int("depth"))
+	}
+	if c.IsSet("port-trigger") {
+		cfg.Dscan.PortTrigger = int(c.Int("port-trigger"))
+	}
+	if c.IsSet("ager-timeout") {
+		cfg.Dscan.AgerTimeout = c.Uint64("ager-timeout")
+	}
+	if c.IsSet("top") {
+		cfg.Talkers.N = int(c.Int("top"))
+	}
+	cfg.Jobs = int(c.Int("j"))
+	cfg.Dscan.Octets, cfg.Dscan.Packets, cfg.Dscan.Time = c.Uint64("octets"), c.Uint64("packets"), uint32(c.Uint64("duration"))
+	if base := c.String("suppress"); base != "" {
+		cfg.SuppressFile = base
+		if cfg.Dscan.Suppress, err = dscan.LoadSuppress(base, false, dscan.SuppressLog{
+			Warn: func(path, text string) { fmt.Fprintf(stdio.err, "flowsift: %s: %s\n", path, strings.TrimSpace(text)) },
+			Missing: func(path string, err error) {
+				fmt.Fprintf(stdio.err, "flowsift: warning: suppress list %s not read (%v)\n", path, err)
+			},
+		}); err != nil {
+			return cfg, nil, err
 		}
 	}
-	if len(o.local) == 0 {
-		o.local = o.policy.LocalPrefixes()
-	}
-	if o.detectors, err = parseDetectors(c.String("detectors")); err != nil {
-		return nil, err
+	cfg.Episodes.Archive = strings.Join(c.Args().Slice(), " ")
+	if err := cfg.Validate(); err != nil {
+		return cfg, nil, err
 	}
 	if o.generatedAt, err = generatedAt(c.String("generated-at")); err != nil {
-		return nil, fmt.Errorf("--generated-at: %v", err)
+		return cfg, nil, fmt.Errorf("--generated-at: %v", err)
 	}
 	if c.Bool("mail") && o.mailTo == "" {
-		return nil, fmt.Errorf("--mail needs --to ADDR (or --mail-to)")
+		return cfg, nil, fmt.Errorf("--mail needs --to ADDR (or --mail-to)")
 	}
 	if c.Bool("mail") {
 		if err := report.CheckMail(c.String("mail-from"), o.mailTo); err != nil {
-			return nil, err
+			return cfg, nil, err
 		}
 	}
 	if !c.Bool("mail") && c.String("out") == "" && c.String("o") == "" {
-		return nil, fmt.Errorf("say where the report goes: --out DIR, -o FILE or --mail")
+		return cfg, nil, fmt.Errorf("say where the report goes: --out DIR, -o FILE or --mail")
 	}
 	if c.NArg() == 0 {
-		return nil, fmt.Errorf("no input paths")
+		return cfg, nil, fmt.Errorf("no input paths")
 	}
-	return o, nil
+	return cfg, o, nil
 }
 
 func runReport(ctx context.Context, c *cli.Command) error {
-	o, err := parseReportOpts(c)
+	cfg, o, err := reportConfig(c)
 	if err != nil {
 		return usageErr("report: %v", err)
 	}
-	cfg := dscan.DefaultConfig()
-	// Thresholds: a flag given on the command line, else the policy file
-	// (whose defaults are dscan's).
-	cfg.Depth, cfg.PortTrigger, cfg.AgerTimeout = o.policy.Dscan.Depth, o.policy.Dscan.Ports, o.policy.Dscan.AgerTimeout
-	if c.IsSet("depth") {
-		cfg.Depth = int(c.Int("depth"))
-	}
-	if c.IsSet("port-trigger") {
-		cfg.PortTrigger = int(c.Int("port-trigger"))
-	}
-	if c.IsSet("ager-timeout") {
-		cfg.AgerTimeout = c.Uint64("ager-timeout")
-	}
-	cfg.Octets, cfg.Packets, cfg.Time = c.Uint64("octets"), c.Uint64("packets"), uint32(c.Uint64("duration"))
-	jobs := int(c.Int("j"))
-	// The engine gets one goroutine: the report already runs it beside the
-	// talkers, the accountant and the other detectors on every batch, and
-	// sharding it as well only added hand-offs (measured).
-	cfg.Jobs = 1
-	if base := c.String("suppress"); base != "" {
-		sup, err := readSuppress(base)
-		if err != nil {
-			return err
-		}
-		cfg.Suppress = sup
-	}
 	paths := c.Args().Slice()
-	acc := episode.New(episode.Config{Local: o.local, Archive: strings.Join(paths, " ")})
-	tc := talkers.New(talkers.Config{N: int(c.Int("top"))})
-	// Findings of a batch are handed to the accountant after it has
-	// accounted the batch's flows: it attaches findings by flow index, in
-	// any order, so the detectors, the talkers and the accountant can work
-	// on the same batch at once.
-	var pending []analyze.Finding
-	collect := func(f analyze.Finding) { pending = append(pending, f) }
-	eng := dscan.New(cfg, func(ev dscan.Event) {
-		if ev.Kind == dscan.EvFinding {
-			collect(ev.Finding)
-		}
-	})
-	// The other detectors run in their own goroutine with their own list.
-	var pendingX []analyze.Finding
-	dets := newExtraDetectors(o.policy, o.local, o.detectors, func(f analyze.Finding) { pendingX = append(pendingX, f) })
-	sink := acc.Sink()
-
-	var first, last int64
-	fromMS, toMS := o.from.UnixMilli(), o.to.UnixMilli()
-	var window flow.Batch
-	// Batches as large as the dscan pass's: each one is a round of
-	// hand-offs to the consumers and a wait for the slowest, and with 4096
-	// flows the report spent a tenth more CPU on them (measured).
-	sum, err := ingest.Run(ctx, paths, ingest.Options{Jobs: jobs, IncludePartial: c.Bool("include-partial"), Strict: c.Bool("strict"),
-		From: o.from, To: o.to, Stdin: stdio.in, Progress: progressWriter(), BatchSize: engineBatch}, func(b flow.Batch) error {
-		if !o.from.IsZero() || !o.to.IsZero() {
-			window = window[:0]
-			for i := range b {
-				if (o.from.IsZero() || b[i].End >= fromMS) && (o.to.IsZero() || b[i].End < toMS) {
-					window = append(window, b[i])
-				}
-			}
-			b = window
-		}
-		if len(b) == 0 {
-			return nil
-		}
-		for i := range b {
-			if first == 0 || b[i].Start < first {
-				first = b[i].Start
-			}
-			last = max(last, b[i].End)
-		}
-		var wg sync.WaitGroup
-		wg.Add(3)
-		go func() { tc.Add(b); wg.Done() }()
-		go func() { acc.Add(b); wg.Done() }()
-		go func() { dets.Process(b); wg.Done() }()
-		eng.Process(b)
-		wg.Wait()
-		for _, f := range pending {
-			sink(f)
-		}
-		for _, f := range pendingX {
-			sink(f)
-		}
-		pending, pendingX = pending[:0], pendingX[:0]
-		return nil
-	})
+	res, err := pass.RunReport(ctx, cfg, pass.Inputs{Paths: paths, Stdin: stdio.in, Progress: pass.ProgressWriter(stdio.err),
+		IncludePartial: c.Bool("include-partial"), Strict: c.Bool("strict")})
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("report: %w", err))
 	}
-	eng.Flush()
-	dets.Flush()
-	for _, f := range append(pending, pendingX...) {
-		sink(f)
-	}
-
-	settings := []report.Setting{
-		{Name: "dscan mode", Value: "default (quirks of flow-dscan 0.68 fixed)"},
-		{Name: "dscan depth (-D)", Value: strconv.Itoa(cfg.Depth)},
-		{Name: "dscan port trigger (-S)", Value: strconv.Itoa(cfg.PortTrigger)},
-		{Name: "dscan ager timeout (-t, flows)", Value: strconv.FormatUint(cfg.AgerTimeout, 10)},
-		{Name: "excessive octets (-O)", Value: strconv.FormatUint(cfg.Octets, 10)},
-		{Name: "excessive packets (-P)", Value: strconv.FormatUint(cfg.Packets, 10)},
-		{Name: "excessive duration ms (-T)", Value: strconv.FormatUint(uint64(cfg.Time), 10)},
-		{Name: "suppress lists", Value: orNone(c.String("suppress"))},
-		{Name: "policy file", Value: orNone(c.String("policy"))},
-		{Name: "local networks", Value: orNone(prefixList(o.local))},
-		{Name: "top N", Value: strconv.Itoa(int(c.Int("top")))},
-	}
-	settings = append(settings, dets.Settings()...)
-	// The two summaries are independent and serial after the pass: side by
-	// side they take the longer of the two.
-	var tables []talkers.Table
-	done := make(chan struct{})
-	go func() { tables = tc.Tables(); close(done) }()
-	result := acc.Result()
-	<-done
-	m := report.Build(report.Input{Version: version, GeneratedAt: o.generatedAt, Zone: o.zone, From: o.from, To: o.to,
-		FirstFlow: first, LastFlow: last, Paths: paths, FilesSeen: sum.FilesSeen, FilesRead: sum.FilesRead, Flows: sum.Flows,
-		Skips: sum.Sorted(), Partial: sum.Partial(), Settings: settings, Detectors: append([]string{"dscan"}, dets.Names()...),
-		Result: result, Tables: tables})
-
+	m := buildModel(res, cfg, o, paths)
 	if err := writeReport(c, o, m); err != nil {
 		return err
 	}
+	sum := res.Summary
 	if sum.Partial() {
 		fmt.Fprint(stdio.err, "flowsift: part of the input was skipped: ")
 		sum.WriteText(stdio.err)
@@ -338,45 +245,17 @@ func runReport(ctx context.Context, c *cli.Command) error {
 	return nil
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
+// buildModel turns the pass's result into the report's model.
+func buildModel(res *pass.Result, cfg pass.Configuration, o *reportOpts, paths []string) *report.Model {
+	var settings []report.Setting
+	for _, s := range res.Settings {
+		settings = append(settings, report.Setting(s))
 	}
-	return s
-}
-
-func prefixList(ps []netip.Prefix) string {
-	var s []string
-	for _, p := range ps {
-		s = append(s, p.String())
-	}
-	return strings.Join(s, ",")
-}
-
-func readSuppress(base string) (*dscan.Suppress, error) {
-	sup := &dscan.Suppress{}
-	for _, which := range []string{"src", "dst"} {
-		path := base + "." + which
-		f, err := os.Open(path)
-		if err != nil {
-			fmt.Fprintf(stdio.err, "flowsift: warning: suppress list %s not read (%v)\n", path, err)
-			continue
-		}
-		l, warns, err := dscan.ParseList(f, which, false)
-		f.Close()
-		if err != nil {
-			return nil, withCode(exitUsage, fmt.Errorf("report: read %s: %w", path, err))
-		}
-		for _, w := range warns {
-			fmt.Fprintf(stdio.err, "flowsift: %s: %s\n", path, strings.TrimSpace(w))
-		}
-		if which == "src" {
-			sup.Src = l
-		} else {
-			sup.Dst = l
-		}
-	}
-	return sup, nil
+	sum := res.Summary
+	return report.Build(report.Input{Version: version, GeneratedAt: o.generatedAt, Zone: o.zone, From: cfg.From, To: cfg.To,
+		FirstFlow: res.FirstFlow, LastFlow: res.LastFlow, Paths: paths, FilesSeen: sum.FilesSeen, FilesRead: sum.FilesRead,
+		Flows: sum.Flows, Skips: sum.Sorted(), Partial: sum.Partial(), Settings: settings, Detectors: res.Detectors,
+		Result: res.Episodes, Tables: res.Tables})
 }
 
 func render(format string, m *report.Model, w io.Writer) error {
@@ -423,7 +302,7 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 		if out == "-" {
 			return render(format, m, stdio.out)
 		}
-		if err := writeFileAtomic(out, func(w io.Writer) error { return render(format, m, w) }); err != nil {
+		if err := atomicfile.Write(out, func(w io.Writer) error { return render(format, m, w) }); err != nil {
 			return fail(err)
 		}
 	}
@@ -431,10 +310,10 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fail(err)
 		}
-		// Every file renders straight into its temporary file; stage
-		// writes them side by side (they only read the model), and commit
+		// Every file renders straight into its temporary file; Stage
+		// writes them side by side (they only read the model), and Commit
 		// renames them together once all are written.
-		var files stagedFiles
+		var files atomicfile.Set
 		for _, f := range o.formats {
 			switch f {
 			case "csv":
@@ -443,104 +322,20 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 					return fail(err)
 				}
 				for _, t := range m.Tables() {
-					files.add(filepath.Join(csvDir, t.Name+".csv"), func(w io.Writer) error { return report.CSV(w, t) })
+					files.Add(filepath.Join(csvDir, t.Name+".csv"), func(w io.Writer) error { return report.CSV(w, t) })
 				}
 			default:
 				name := map[string]string{"html": "report.html", "md": "report.md", "json": "report.json"}[f]
-				files.add(filepath.Join(dir, name), func(w io.Writer) error { return render(f, m, w) })
+				files.Add(filepath.Join(dir, name), func(w io.Writer) error { return render(f, m, w) })
 			}
 		}
-		if err := files.stage(); err != nil {
+		if err := files.Stage(); err != nil {
 			return fail(err)
 		}
-		if err := files.commit(); err != nil {
+		if err := files.Commit(); err != nil {
 			return fail(err)
 		}
 	}
 	return nil
 }
 
-// detectorNames are the detectors beyond dscan (issue 5), by the name
-// their findings carry; --detectors selects among them.
-var detectorNames = []string{"weighted-ports", "trw", "heuristics"}
-
-// extraDetectors runs the detectors beyond dscan beside it, configured
-// from the site policy.
-type extraDetectors struct {
-	names    []string
-	weighted *weighted.Detector
-	trw      *trw.Detector
-	heur     *heuristics.Detector
-	settings []report.Setting
-}
-
-func newExtraDetectors(pol *policy.Policy, local []netip.Prefix, enabled map[string]bool, sink analyze.Sink) *extraDetectors {
-	d := &extraDetectors{}
-	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	if enabled["weighted-ports"] {
-		cfg := pol.WeightedConfig()
-		d.weighted = weighted.New(cfg, sink)
-		d.names = append(d.names, "weighted-ports")
-		d.settings = append(d.settings, report.Setting{Name: "weighted ports (scanlogd)", Value: fmt.Sprintf("weight >= %d, privileged port %d, other %d, gap <= %d ms",
-			cfg.Threshold, cfg.PrivWeight, cfg.OtherWeight, cfg.MaxGapMS)})
-	}
-	if enabled["trw"] {
-		cfg := pol.TRWConfig()
-		d.trw = trw.New(cfg, sink)
-		d.names = append(d.names, "trw")
-		d.settings = append(d.settings, report.Setting{Name: "TRW", Value: fmt.Sprintf("theta0 %s, theta1 %s, alpha %s, beta %s, reply window %d ms",
-			f(cfg.Theta0), f(cfg.Theta1), f(cfg.Alpha), f(cfg.Beta), cfg.WindowMS)})
-	}
-	if enabled["heuristics"] {
-		cfg := pol.HeuristicsConfig()
-		if len(local) > 0 {
-			cfg.Local = local
-		}
-		d.heur = heuristics.New(cfg, sink)
-		d.names = append(d.names, "heuristics")
-		d.settings = append(d.settings, report.Setting{Name: "heuristics (seed 003)", Value: fmt.Sprintf("fan-out > %d peers, SYN-only > %d flows per %d ms window; %d special networks, %d plan ranges, %d roles, %d white-listed",
-			cfg.FanOut, cfg.SynOnly, cfg.WindowMS, len(cfg.Special), len(cfg.Plan), len(cfg.Roles), len(cfg.Whitelist))})
-	}
-	return d
-}
-
-func (d *extraDetectors) Process(b flow.Batch) {
-	if d.weighted != nil {
-		d.weighted.Add(b)
-	}
-	if d.trw != nil {
-		d.trw.Add(b)
-	}
-	if d.heur != nil {
-		d.heur.Add(b)
-	}
-}
-
-func (d *extraDetectors) Flush() {
-	if d.trw != nil {
-		d.trw.Flush()
-	}
-}
-
-func (d *extraDetectors) Names() []string            { return d.names }
-func (d *extraDetectors) Settings() []report.Setting { return d.settings }
-
-// parseDetectors reads --detectors: "all", "dscan" alone, or a list.
-func parseDetectors(v string) (map[string]bool, error) {
-	on := map[string]bool{}
-	for _, n := range strings.Split(v, ",") {
-		switch n = strings.TrimSpace(n); n {
-		case "all":
-			for _, d := range detectorNames {
-				on[d] = true
-			}
-		case "dscan", "":
-		default:
-			if !slices.Contains(detectorNames, n) {
-				return nil, fmt.Errorf("--detectors: unknown detector %q (dscan, %s, all)", n, strings.Join(detectorNames, ", "))
-			}
-			on[n] = true
-		}
-	}
-	return on, nil
-}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/flowsift/flowsift/internal/atomicfile"
 	"github.com/flowsift/flowsift/samples"
 )
 
@@ -55,7 +56,7 @@ that reading DIR reads only flow files).`,
 			}
 			b, err := samples.MarshalTruth(truth)
 			if err == nil {
-				err = writeFileAtomic(tp, func(w io.Writer) error { _, err := w.Write(b); return err })
+				err = atomicfile.Write(tp, func(w io.Writer) error { _, err := w.Write(b); return err })
 			}
 			if err != nil {
 				return withCode(exitUsage, fmt.Errorf("samples: write %s: %w", tp, err))

@@ -1,4 +1,4 @@
-package main
+package atomicfile
 
 import (
 	"errors"
@@ -32,9 +32,9 @@ func TestStagedFilesAllOrNothing(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "f0"), []byte("previous"), 0o644)
 	errA, errB := errors.New("disk full at f3"), errors.New("disk full at f6")
-	var s stagedFiles
+	var s Set
 	for i := 0; i < 10; i++ {
-		s.add(filepath.Join(dir, fmt.Sprint("f", i)), func(w io.Writer) error {
+		s.Add(filepath.Join(dir, fmt.Sprint("f", i)), func(w io.Writer) error {
 			fmt.Fprintf(w, "file %d\n", i)
 			switch i {
 			case 3:
@@ -45,8 +45,8 @@ func TestStagedFilesAllOrNothing(t *testing.T) {
 			return nil
 		})
 	}
-	if err := s.stage(); !errors.Is(err, errA) || !strings.Contains(err.Error(), "write "+filepath.Join(dir, "f3")+" ") {
-		t.Fatalf("stage: %v, want the error of f3, naming it", err)
+	if err := s.Stage(); !errors.Is(err, errA) || !strings.Contains(err.Error(), "write "+filepath.Join(dir, "f3")+" ") {
+		t.Fatalf("Stage: %v, want the error of f3, naming it", err)
 	}
 	if got := dirNames(t, dir); !slices.Equal(got, []string{"f0"}) {
 		t.Fatalf("after a failed set the directory holds %v", got)
@@ -56,15 +56,15 @@ func TestStagedFilesAllOrNothing(t *testing.T) {
 	}
 
 	for i := 0; i < 10; i++ {
-		s.add(filepath.Join(dir, fmt.Sprint("f", i)), func(w io.Writer) error {
+		s.Add(filepath.Join(dir, fmt.Sprint("f", i)), func(w io.Writer) error {
 			_, err := fmt.Fprintf(w, "file %d\n", i)
 			return err
 		})
 	}
-	if err := s.stage(); err != nil {
+	if err := s.Stage(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.commit(); err != nil {
+	if err := s.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	if got := dirNames(t, dir); len(got) != 10 {

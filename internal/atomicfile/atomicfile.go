@@ -1,4 +1,6 @@
-package main
+// Package atomicfile puts output files in place whole or not at all: each
+// is written to a temporary name beside its target, synced, and renamed.
+package atomicfile
 
 import (
 	"bufio"
@@ -7,28 +9,26 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-
-	"github.com/flowsift/flowsift/ingest"
 )
 
-// writeFileAtomic writes path through a temporary file in the same
+// Write writes path through a temporary file in the same
 // directory and renames it, so a crash never leaves half a file.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	var s stagedFiles
-	s.add(path, write)
-	if err := s.stage(); err != nil {
+func Write(path string, write func(io.Writer) error) error {
+	var s Set
+	s.Add(path, write)
+	if err := s.Stage(); err != nil {
 		return err
 	}
-	return s.commit()
+	return s.Commit()
 }
 
-// stagedFiles writes a set of files to temporary names and renames them
+// Set writes a set of files to temporary names and renames them
 // only once every one is written: a failure or a crash while writing
 // leaves the previous set whole, and the new set appears within the few
-// renames of commit.
-type stagedFiles struct{ files []stagedFile }
+// renames of Commit.
+type Set struct{ files []file }
 
-type stagedFile struct {
+type file struct {
 	path, tmp string
 	write     func(io.Writer) error
 	err       error
@@ -37,18 +37,18 @@ type stagedFile struct {
 // stageJobs bounds the files written at once.
 const stageJobs = 8
 
-// add queues a file; stage writes it.
-func (s *stagedFiles) add(path string, write func(io.Writer) error) {
-	s.files = append(s.files, stagedFile{path: path, write: write})
+// Add queues a file; Stage writes it.
+func (s *Set) Add(path string, write func(io.Writer) error) {
+	s.files = append(s.files, file{path: path, write: write})
 }
 
-// stage writes every queued file to its temporary name, several at a
+// Stage writes every queued file to its temporary name, several at a
 // time: each file ends with an fsync that waits on the disk, and a report
 // with its CSV tables is some thirty files (thirty 20 kB files took 18-19
 // ms one after the other here, 12-15 ms side by side). On a failure every
 // temporary file is removed and the error of the first file (in the order
 // added) that failed is returned.
-func (s *stagedFiles) stage() error {
+func (s *Set) Stage() error {
 	sem := make(chan struct{}, stageJobs)
 	var wg sync.WaitGroup
 	for i := range s.files {
@@ -63,7 +63,7 @@ func (s *stagedFiles) stage() error {
 	wg.Wait()
 	for _, f := range s.files {
 		if f.err != nil {
-			s.abort()
+			s.Abort()
 			return f.err
 		}
 	}
@@ -72,8 +72,8 @@ func (s *stagedFiles) stage() error {
 
 // writeTemp writes the file to its temporary name. Errors name the file
 // the user asked for (the temporary name follows in the cause).
-func (f *stagedFile) writeTemp() error {
-	tmp, err := tempNear(f.path)
+func (f *file) writeTemp() error {
+	tmp, err := TempNear(f.path)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", f.path, err)
 	}
@@ -87,18 +87,18 @@ func (f *stagedFile) writeTemp() error {
 		tmp.Close()
 		return fmt.Errorf("write %s (as %s): %w", f.path, tmp.Name(), err)
 	}
-	if err := finish(tmp); err != nil {
+	if err := Finish(tmp); err != nil {
 		return fmt.Errorf("write %s: %w", f.path, err)
 	}
 	return nil
 }
 
-// commit renames every staged file into place, in the order added.
-func (s *stagedFiles) commit() error {
+// Commit renames every staged file into place, in the order added.
+func (s *Set) Commit() error {
 	for i, f := range s.files {
 		if err := os.Rename(f.tmp, f.path); err != nil {
 			s.files = s.files[i:]
-			s.abort()
+			s.Abort()
 			return err
 		}
 	}
@@ -106,8 +106,8 @@ func (s *stagedFiles) commit() error {
 	return nil
 }
 
-// abort removes the staged files not yet renamed.
-func (s *stagedFiles) abort() {
+// Abort removes the staged files not yet renamed.
+func (s *Set) Abort() {
 	for _, f := range s.files {
 		if f.tmp != "" {
 			os.Remove(f.tmp)
@@ -116,9 +116,9 @@ func (s *stagedFiles) abort() {
 	s.files = nil
 }
 
-// tempNear creates a temporary file in the directory of path so that the
+// TempNear creates a temporary file in the directory of path so that the
 // final rename stays on one file system.
-func tempNear(path string) (*os.File, error) {
+func TempNear(path string) (*os.File, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return nil, err
@@ -132,9 +132,9 @@ func tempNear(path string) (*os.File, error) {
 	return f, nil
 }
 
-// finish syncs and closes a temporary file, so that once renamed it holds
+// Finish syncs and closes a temporary file, so that once renamed it holds
 // all its bytes even after a crash.
-func finish(f *os.File) error {
+func Finish(f *os.File) error {
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return fmt.Errorf("sync %s: %w", f.Name(), err)
@@ -145,10 +145,10 @@ func finish(f *os.File) error {
 	return nil
 }
 
-// publish finishes the temporary file f and renames it to path; on a
+// Publish finishes the temporary file f and renames it to path; on a
 // failure f is removed.
-func publish(f *os.File, path string) error {
-	err := finish(f)
+func Publish(f *os.File, path string) error {
+	err := Finish(f)
 	if err == nil {
 		err = os.Rename(f.Name(), path)
 	}
@@ -156,12 +156,4 @@ func publish(f *os.File, path string) error {
 		os.Remove(f.Name())
 	}
 	return err
-}
-
-// progressWriter is stderr when it is a terminal, else nil (cron).
-func progressWriter() io.Writer {
-	if f, ok := stdio.err.(*os.File); ok && ingest.IsTerminal(f) {
-		return f
-	}
-	return nil
 }

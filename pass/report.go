@@ -1,0 +1,171 @@
+package pass
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/analyze/episode"
+	"github.com/flowsift/flowsift/analyze/talkers"
+	"github.com/flowsift/flowsift/ingest"
+)
+
+// Result is what a report is made of.
+type Result struct {
+	Stream
+	Detectors []string // the detectors that ran, in table order
+	Settings  []analyze.Setting
+	Episodes  *episode.Result
+	Tables    []talkers.Table
+}
+
+// Report is the pass of `flowsift report`: every enabled detector, the
+// top talkers and the episode accountant, over one stream.
+type Report struct {
+	cfg    Configuration
+	names  []string   // of as
+	as     []Analyser // the costly first (see feeder.batch)
+	talk   *talkers.Counter
+	acc    *episode.Accountant
+	stream *Stream
+}
+
+// NewReport builds the analysers of cfg, which must have passed Validate.
+func NewReport(cfg Configuration) *Report {
+	r := &Report{cfg: cfg}
+	tc := cfg.Talkers
+	tc.Shard = cfg.Shard
+	r.talk = talkers.New(tc)
+	ec := cfg.Episodes
+	ec.Local, ec.Shard = cfg.Local, cfg.Shard
+	r.acc = episode.New(ec)
+	// The engine gets one goroutine: the pass already runs it beside the
+	// other analysers, and sharding it as well only added hand-offs
+	// (measured).
+	dc := cfg
+	dc.Dscan.Jobs = 1
+	add := func(name string, a Analyser) {
+		r.names = append(r.names, name)
+		r.as = append(r.as, a)
+	}
+	add("dscan", newDetector("dscan", &dc, detectors[0].new))
+	add("talkers", Talkers{r.talk})
+	add("episodes", Episodes{r.acc})
+	for _, d := range detectors[1:] {
+		if cfg.enabled(d.name) {
+			add(d.name, newDetector(d.name, &dc, d.new))
+		}
+	}
+	return r
+}
+
+// Run reads the inputs through every analyser.
+func (r *Report) Run(ctx context.Context, in Inputs) error {
+	st, err := Run(ctx, r.cfg, in, r.as)
+	r.stream = st
+	return err
+}
+
+// Result builds the report's result; call it once, after Run (or after
+// merging parts into a Report that ran nothing).
+func (r *Report) Result() *Result {
+	res := &Result{Stream: *r.stream, Settings: r.cfg.Settings()}
+	for _, d := range detectors {
+		if r.cfg.enabled(d.name) {
+			res.Detectors = append(res.Detectors, d.name)
+		}
+	}
+	// The two summaries are independent: side by side they take the
+	// longer of the two.
+	done := make(chan struct{})
+	go func() { res.Tables = r.talk.Tables(); close(done) }()
+	res.Episodes = r.acc.Result()
+	<-done
+	return res
+}
+
+// Report runs the report's pass over the inputs.
+func RunReport(ctx context.Context, cfg Configuration, in Inputs) (*Result, error) {
+	r := NewReport(cfg)
+	if err := r.Run(ctx, in); err != nil {
+		return nil, err
+	}
+	return r.Result(), nil
+}
+
+// partFormat names the part file's layout; a change of layout changes it.
+const partFormat = "flowsift-report-part/1"
+
+// part is one shard's state: what it read, and each analyser's part.
+type part struct {
+	Format    string
+	Shard     analyze.Shard
+	Summary   ingest.Summary
+	FirstFlow int64
+	LastFlow  int64
+	Names     []string
+	Parts     [][]byte
+}
+
+// WritePart writes the state of a Report run on one shard of the sources
+// (Configuration.Shard), for Merge. Call it after Run instead of Result.
+func (r *Report) WritePart(w io.Writer) error {
+	p := part{Format: partFormat, Shard: r.cfg.Shard, Summary: *r.stream.Summary,
+		FirstFlow: r.stream.FirstFlow, LastFlow: r.stream.LastFlow, Names: r.names}
+	for i, a := range r.as {
+		var b bytes.Buffer
+		if err := a.WritePart(&b); err != nil {
+			return fmt.Errorf("write part of %s: %w", r.names[i], err)
+		}
+		p.Parts = append(p.Parts, b.Bytes())
+	}
+	return gob.NewEncoder(w).Encode(&p)
+}
+
+// Merge reads the parts of every shard of one run (same inputs, same
+// configuration, shards 0..n-1 of n) and returns the result one run over
+// all sources gives; cfg is that run's configuration with the whole
+// source space as its shard.
+func Merge(cfg Configuration, parts ...io.Reader) (*Result, error) {
+	cfg.Shard = analyze.Shard{}
+	r := NewReport(cfg)
+	var first *part
+	seen := map[int]bool{}
+	for i, in := range parts {
+		var p part
+		if err := gob.NewDecoder(in).Decode(&p); err != nil {
+			return nil, fmt.Errorf("part %d: %w", i+1, err)
+		}
+		if p.Format != partFormat {
+			return nil, fmt.Errorf("part %d: format %q, want %q", i+1, p.Format, partFormat)
+		}
+		if first == nil {
+			first = &p
+		}
+		switch {
+		case p.Shard.Count != len(parts) || p.Shard.Validate() != nil:
+			return nil, fmt.Errorf("part %d is %s; merging %d parts", i+1, p.Shard, len(parts))
+		case seen[p.Shard.Index]:
+			return nil, fmt.Errorf("part %d: %s given twice", i+1, p.Shard)
+		case !slices.Equal(p.Names, r.names) || len(p.Parts) != len(p.Names):
+			return nil, fmt.Errorf("part %d ran %v; this configuration runs %v", i+1, p.Names, r.names)
+		case p.Summary.Flows != first.Summary.Flows || p.FirstFlow != first.FirstFlow || p.LastFlow != first.LastFlow:
+			return nil, fmt.Errorf("part %d read other flows than part 1 (%d flows, not %d)", i+1, p.Summary.Flows, first.Summary.Flows)
+		}
+		seen[p.Shard.Index] = true
+		for j, a := range r.as {
+			if err := a.MergePart(bytes.NewReader(p.Parts[j])); err != nil {
+				return nil, fmt.Errorf("part %d: %w", i+1, err)
+			}
+		}
+	}
+	if first == nil {
+		return nil, fmt.Errorf("no part to merge")
+	}
+	r.stream = &Stream{Summary: &first.Summary, FirstFlow: first.FirstFlow, LastFlow: first.LastFlow}
+	return r.Result(), nil
+}
