@@ -20,7 +20,6 @@ import (
 //   - a reported source is ignored until the ager deletes its record.
 type Compat struct {
 	cfg     Config
-	sink    analyze.Sink
 	onEvent func(Event)
 
 	total   uint64
@@ -313,6 +312,3 @@ func trigValue(r *flow.Record, k int) float64 {
 	}
 	return float64(r.Last - r.First)
 }
-
-// Flush is a no-op: compat works synchronously.
-func (c *Compat) Flush() {}
