@@ -67,9 +67,6 @@ type Inputs struct {
 // Stream is what a pass read.
 type Stream struct {
 	Summary *ingest.Summary
-	// FirstFlow is the earliest Start and LastFlow the latest End of the
-	// flows in the window (ms; 0 when there were none).
-	FirstFlow, LastFlow int64
 }
 
 // BatchSize is how many flows a batch holds: each batch is a round of
@@ -91,12 +88,6 @@ func Run(ctx context.Context, cfg Configuration, in Inputs, as []Analyser) (*Str
 	}, func(b flow.Batch) error {
 		if b = win.filter(b); len(b) == 0 {
 			return nil
-		}
-		for i := range b {
-			if st.FirstFlow == 0 || b[i].Start < st.FirstFlow {
-				st.FirstFlow = b[i].Start
-			}
-			st.LastFlow = max(st.LastFlow, b[i].End)
 		}
 		return feed.batch(b)
 	})

@@ -11,16 +11,20 @@ import (
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/analyze/episode"
 	"github.com/flowsift/flowsift/analyze/talkers"
+	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest"
 )
 
 // Result is what a report is made of.
 type Result struct {
 	Stream
-	Detectors []string // the detectors that ran, in table order
-	Settings  []analyze.Setting
-	Episodes  *episode.Result
-	Tables    []talkers.Table
+	// FirstFlow is the earliest Start and LastFlow the latest End of the
+	// flows in the window (ms; 0 when there were none).
+	FirstFlow, LastFlow int64
+	Detectors           []string // the detectors that ran, in table order
+	Settings            []analyze.Setting
+	Episodes            *episode.Result
+	Tables              []talkers.Table
 }
 
 // Report is the pass of `flowsift report`: every enabled detector, the
@@ -31,6 +35,7 @@ type Report struct {
 	as     []Analyser // the costly first (see feeder.batch)
 	talk   *talkers.Counter
 	acc    *episode.Accountant
+	ext    *extent
 	stream *Stream
 }
 
@@ -43,6 +48,7 @@ func NewReport(cfg Configuration) *Report {
 	ec := cfg.Episodes
 	ec.Local, ec.Shard = cfg.Local, cfg.Shard
 	r.acc = episode.New(ec)
+	r.ext = &extent{}
 	// The engine gets one goroutine: the pass already runs it beside the
 	// other analysers, and sharding it as well only added hand-offs
 	// (measured).
@@ -55,6 +61,7 @@ func NewReport(cfg Configuration) *Report {
 	add("dscan", newDetector("dscan", &dc, detectors[0].new))
 	add("talkers", Talkers{r.talk})
 	add("episodes", Episodes{r.acc})
+	add("extent", r.ext)
 	for _, d := range detectors[1:] {
 		if cfg.enabled(d.name) {
 			add(d.name, newDetector(d.name, &dc, d.new))
@@ -73,7 +80,7 @@ func (r *Report) Run(ctx context.Context, in Inputs) error {
 // Result builds the report's result; call it once, after Run (or after
 // merging parts into a Report that ran nothing).
 func (r *Report) Result() *Result {
-	res := &Result{Stream: *r.stream, Settings: r.cfg.Settings()}
+	res := &Result{Stream: *r.stream, FirstFlow: r.ext.First, LastFlow: r.ext.Last, Settings: r.cfg.Settings()}
 	for _, d := range detectors {
 		if r.cfg.enabled(d.name) {
 			res.Detectors = append(res.Detectors, d.name)
@@ -102,20 +109,17 @@ const partFormat = "flowsift-report-part/1"
 
 // part is one shard's state: what it read, and each analyser's part.
 type part struct {
-	Format    string
-	Shard     analyze.Shard
-	Summary   ingest.Summary
-	FirstFlow int64
-	LastFlow  int64
-	Names     []string
-	Parts     [][]byte
+	Format  string
+	Shard   analyze.Shard
+	Summary ingest.Summary
+	Names   []string
+	Parts   [][]byte
 }
 
 // WritePart writes the state of a Report run on one shard of the sources
 // (Configuration.Shard), for Merge. Call it after Run instead of Result.
 func (r *Report) WritePart(w io.Writer) error {
-	p := part{Format: partFormat, Shard: r.cfg.Shard, Summary: *r.stream.Summary,
-		FirstFlow: r.stream.FirstFlow, LastFlow: r.stream.LastFlow, Names: r.names}
+	p := part{Format: partFormat, Shard: r.cfg.Shard, Summary: *r.stream.Summary, Names: r.names}
 	for i, a := range r.as {
 		var b bytes.Buffer
 		if err := a.WritePart(&b); err != nil {
@@ -153,7 +157,7 @@ func Merge(cfg Configuration, parts ...io.Reader) (*Result, error) {
 			return nil, fmt.Errorf("part %d: %s given twice", i+1, p.Shard)
 		case !slices.Equal(p.Names, r.names) || len(p.Parts) != len(p.Names):
 			return nil, fmt.Errorf("part %d ran %v; this configuration runs %v", i+1, p.Names, r.names)
-		case p.Summary.Flows != first.Summary.Flows || p.FirstFlow != first.FirstFlow || p.LastFlow != first.LastFlow:
+		case p.Summary.Flows != first.Summary.Flows:
 			return nil, fmt.Errorf("part %d read other flows than part 1 (%d flows, not %d)", i+1, p.Summary.Flows, first.Summary.Flows)
 		}
 		seen[p.Shard.Index] = true
@@ -166,6 +170,41 @@ func Merge(cfg Configuration, parts ...io.Reader) (*Result, error) {
 	if first == nil {
 		return nil, fmt.Errorf("no part to merge")
 	}
-	r.stream = &Stream{Summary: &first.Summary, FirstFlow: first.FirstFlow, LastFlow: first.LastFlow}
+	r.stream = &Stream{Summary: &first.Summary}
 	return r.Result(), nil
+}
+
+// extent is the time span of the flows in the window: an analyser of the
+// report's, so that it runs beside the others and passes that need no
+// span (dscan, convert) do not pay a walk over every flow for it.
+type extent struct {
+	First, Last int64 // earliest Start, latest End (ms); 0 = no flow yet
+}
+
+func (e *extent) Add(b flow.Batch) error {
+	for i := range b {
+		if e.First == 0 || b[i].Start < e.First {
+			e.First = b[i].Start
+		}
+		e.Last = max(e.Last, b[i].End)
+	}
+	return nil
+}
+
+func (e *extent) Finish() error { return nil }
+
+// Every shard reads every flow, so the parts' spans agree; merging takes
+// the widest all the same.
+func (e *extent) WritePart(w io.Writer) error { return gob.NewEncoder(w).Encode(e) }
+
+func (e *extent) MergePart(r io.Reader) error {
+	var p extent
+	if err := gob.NewDecoder(r).Decode(&p); err != nil {
+		return fmt.Errorf("extent: read part: %w", err)
+	}
+	if p.First != 0 && (e.First == 0 || p.First < e.First) {
+		e.First = p.First
+	}
+	e.Last = max(e.Last, p.Last)
+	return nil
 }
