@@ -34,6 +34,7 @@ type Policy struct {
 	Weighted   Weighted   `toml:"weighted"`
 	TRW        TRW        `toml:"trw"`
 	Heuristics Heuristics `toml:"heuristics"`
+	Talkers    Talkers    `toml:"talkers"`
 }
 
 // Range is one named block of the address plan.
@@ -52,11 +53,26 @@ type Role struct {
 	Serves   []PortSpec `toml:"serves"`   // ports they answer on
 }
 
-// Dscan exposes the dscan engine's thresholds (flow-dscan -D, -S, -t).
+// Dscan holds the dscan engine's settings: flow-dscan's -D, -S, -t, its
+// filters (-m, -w, -W), triggers (-O, -P, -T) and suppress lists (-L),
+// and flowsift's --max-sources.
 type Dscan struct {
 	Depth       int    `toml:"depth"`
 	Ports       int    `toml:"ports"`
 	AgerTimeout uint64 `toml:"ager_timeout"`
+	Octets      uint64 `toml:"octets"`
+	Packets     uint64 `toml:"packets"`
+	DurationMS  uint32 `toml:"duration_ms"`
+	Multicast   bool   `toml:"ignore_multicast"`
+	WWWIn       bool   `toml:"ignore_www_inbound"`
+	WWWOut      bool   `toml:"ignore_www_outbound"`
+	MaxSources  int    `toml:"max_sources"`
+	Suppress    string `toml:"suppress"` // BASE of BASE.src and BASE.dst
+}
+
+// Talkers holds the top-talker tables' size.
+type Talkers struct {
+	Top int `toml:"top"`
 }
 
 // Weighted holds scanlogd's constants.
@@ -91,8 +107,12 @@ type Heuristics struct {
 // detectors' default thresholds.
 func Default() *Policy {
 	w, t, h := weighted.DefaultConfig(), trw.DefaultConfig(), heuristics.DefaultConfig()
+	c := pass.DefaultConfiguration()
+	d := c.Dscan
 	p := &Policy{
-		Dscan:      Dscan{Depth: 200, Ports: 64, AgerTimeout: 90000},
+		Dscan: Dscan{Depth: d.Depth, Ports: d.PortTrigger, AgerTimeout: d.AgerTimeout, Octets: d.Octets, Packets: d.Packets,
+			DurationMS: d.Time, MaxSources: d.MaxSources},
+		Talkers:    Talkers{Top: c.Talkers.N},
 		Weighted:   Weighted{Threshold: w.Threshold, PrivWeight: w.PrivWeight, OtherWeight: w.OtherWeight, MaxGapMS: w.MaxGapMS},
 		TRW:        TRW{Theta0: t.Theta0, Theta1: t.Theta1, Alpha: t.Alpha, Beta: t.Beta, WindowMS: t.WindowMS, MaxPending: t.MaxPending},
 		Heuristics: Heuristics{FanOut: h.FanOut, SynOnly: h.SynOnly, WindowMS: h.WindowMS},
@@ -171,6 +191,7 @@ func (p *Policy) validate() *keyErr {
 	}
 	for _, e := range []*keyErr{
 		pos("dscan.depth", float64(p.Dscan.Depth)), pos("dscan.ports", float64(p.Dscan.Ports)),
+		pos("talkers.top", float64(p.Talkers.Top)),
 		pos("weighted.threshold", float64(p.Weighted.Threshold)), pos("weighted.privileged_weight", float64(p.Weighted.PrivWeight)),
 		pos("weighted.other_weight", float64(p.Weighted.OtherWeight)), pos("weighted.max_gap_ms", float64(p.Weighted.MaxGapMS)),
 		prob("trw.theta0", p.TRW.Theta0), prob("trw.theta1", p.TRW.Theta1), prob("trw.alpha", p.TRW.Alpha), prob("trw.beta", p.TRW.Beta),
@@ -181,6 +202,9 @@ func (p *Policy) validate() *keyErr {
 		if e != nil {
 			return e
 		}
+	}
+	if p.Dscan.MaxSources < 0 {
+		return &keyErr{"dscan.max_sources", fmt.Sprintf("must be >= 0 (0 = no bound), got %d", p.Dscan.MaxSources)}
 	}
 	if p.TRW.Theta1 >= p.TRW.Theta0 {
 		return &keyErr{"trw.theta1", "must be below trw.theta0 (scanners succeed less often)"}
@@ -312,11 +336,20 @@ func (p *PortSpec) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Apply fills the pass's configuration from the policy: dscan's
-// thresholds, the other detectors' configurations and, when the policy
-// names them, the local networks. Command-line flags are applied after it.
+// Apply fills the pass's configuration from the policy: dscan's settings,
+// the other detectors' configurations, the talkers' size and, when the
+// policy names them, the local networks and the suppress lists (which
+// the caller loads from Configuration.SuppressFile). Command-line flags
+// are applied after it.
 func (p *Policy) Apply(c *pass.Configuration) {
-	c.Dscan.Depth, c.Dscan.PortTrigger, c.Dscan.AgerTimeout = p.Dscan.Depth, p.Dscan.Ports, p.Dscan.AgerTimeout
+	d := &c.Dscan
+	d.Depth, d.PortTrigger, d.AgerTimeout = p.Dscan.Depth, p.Dscan.Ports, p.Dscan.AgerTimeout
+	d.Octets, d.Packets, d.Time = p.Dscan.Octets, p.Dscan.Packets, p.Dscan.DurationMS
+	d.Mcast, d.WWWIn, d.WWWOut, d.MaxSources = p.Dscan.Multicast, p.Dscan.WWWIn, p.Dscan.WWWOut, p.Dscan.MaxSources
+	if p.Dscan.Suppress != "" {
+		c.SuppressFile = p.Dscan.Suppress
+	}
+	c.Talkers.N = p.Talkers.Top
 	c.Weighted, c.TRW, c.Heuristics = p.WeightedConfig(), p.TRWConfig(), p.HeuristicsConfig()
 	if local := p.LocalPrefixes(); len(local) > 0 {
 		c.Local = local

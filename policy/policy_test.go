@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/flowsift/flowsift/pass"
 )
 
 func repoRoot(t *testing.T) string {
@@ -33,7 +35,7 @@ func TestEmptyIsDefault(t *testing.T) {
 	if !reflect.DeepEqual(p, Default()) {
 		t.Fatalf("empty file differs from Default()")
 	}
-	if Default().Dscan != (Dscan{200, 64, 90000}) {
+	if want := (Dscan{Depth: 200, Ports: 64, AgerTimeout: 90000, Octets: 1_000_000_000, Packets: 1_000_000, DurationMS: 1_800_000}); Default().Dscan != want {
 		t.Fatalf("dscan defaults %+v", Default().Dscan)
 	}
 }
@@ -46,7 +48,7 @@ func TestExampleLoads(t *testing.T) {
 	d := Default()
 	// The example states the defaults for everything but the site's own
 	// lists (marked "example" in the file).
-	if !reflect.DeepEqual(p.Special, d.Special) || p.Dscan != d.Dscan || p.Weighted != d.Weighted || p.TRW != d.TRW || p.Heuristics != d.Heuristics {
+	if !reflect.DeepEqual(p.Special, d.Special) || p.Dscan != d.Dscan || p.Talkers != d.Talkers || p.Weighted != d.Weighted || p.TRW != d.TRW || p.Heuristics != d.Heuristics {
 		t.Fatalf("example defaults differ from Default():\n%+v\n%+v", p, d)
 	}
 	if len(p.Local) != 3 || len(p.Plan) != 6 || len(p.Roles) != 1 || p.Roles[0].Connects[1].Lo != 443 {
@@ -98,5 +100,56 @@ func TestEmptySpecialSwitchesRuleOff(t *testing.T) {
 	}
 	if c := Default().HeuristicsConfig(); len(c.Special) != 17 {
 		t.Fatalf("default special %v", c.Special)
+	}
+}
+
+// TestApplyFillsTheConfiguration: every key of the policy reaches the
+// pass's configuration, so that a site can keep in its policy what it
+// would otherwise repeat on every command line.
+func TestApplyFillsTheConfiguration(t *testing.T) {
+	p, err := Parse([]byte(`local = ["10.0.0.0/8"]
+[dscan]
+depth = 50
+ports = 20
+ager_timeout = 1000
+octets = 5
+packets = 6
+duration_ms = 7
+ignore_multicast = true
+ignore_www_inbound = true
+ignore_www_outbound = true
+max_sources = 1000
+suppress = "/etc/flowsift/dscan.suppress"
+[talkers]
+top = 7
+[weighted]
+threshold = 30
+[trw]
+window_ms = 5000
+[heuristics]
+fan_out = 300
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := pass.DefaultConfiguration()
+	p.Apply(&c)
+	d := c.Dscan
+	if d.Depth != 50 || d.PortTrigger != 20 || d.AgerTimeout != 1000 || d.Octets != 5 || d.Packets != 6 || d.Time != 7 ||
+		!d.Mcast || !d.WWWIn || !d.WWWOut || d.MaxSources != 1000 {
+		t.Errorf("dscan config %+v", d)
+	}
+	if c.SuppressFile != "/etc/flowsift/dscan.suppress" || c.Talkers.N != 7 || c.Weighted.Threshold != 30 ||
+		c.TRW.WindowMS != 5000 || c.Heuristics.FanOut != 300 || len(c.Local) != 1 || c.Local[0].String() != "10.0.0.0/8" {
+		t.Errorf("configuration %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse([]byte("[dscan]\nmax_sources = -1\n")); err == nil || !strings.Contains(err.Error(), "dscan.max_sources") {
+		t.Errorf("negative max_sources: %v", err)
+	}
+	if _, err := Parse([]byte("[talkers]\ntop = 0\n")); err == nil || !strings.Contains(err.Error(), "talkers.top") {
+		t.Errorf("top 0: %v", err)
 	}
 }

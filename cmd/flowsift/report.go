@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,7 +16,6 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/flowsift/flowsift/analyze/dscan"
-	"github.com/flowsift/flowsift/analyze/talkers"
 	"github.com/flowsift/flowsift/internal/atomicfile"
 	"github.com/flowsift/flowsift/pass"
 	"github.com/flowsift/flowsift/policy"
@@ -23,6 +23,7 @@ import (
 )
 
 func init() {
+	def := pass.DefaultConfiguration()
 	register(&cli.Command{
 		Name:  "report",
 		Usage: "forensic report: scanners, targets, top talkers, suppress suggestions (HTML, Markdown, CSV, JSON, mail)",
@@ -49,7 +50,7 @@ options, 3 done but part of the input was skipped.`,
 			&cli.StringSliceFlag{Name: "local", Usage: "local networks (CIDR), comma-separated or repeated"},
 			&cli.StringFlag{Name: "policy", Usage: "site policy file (TOML; see samples/policy.example.toml): local networks, white-lists, address plan, roles, thresholds"},
 			&cli.StringFlag{Name: "detectors", Value: "all", Usage: "detectors beside dscan: all, dscan (dscan alone), or a list of weighted-ports, trw, heuristics"},
-			&cli.StringFlag{Name: "suppress", Usage: "dscan suppress lists BASE.src and BASE.dst (flow-dscan syntax, CIDR allowed)"},
+			&cli.StringFlag{Name: "suppress", Usage: "dscan suppress lists BASE.src and BASE.dst (flow-dscan syntax, CIDR allowed); overrides the policy's dscan.suppress"},
 			&cli.StringFlag{Name: "format", Value: "html,md,csv,json", Usage: "formats to write with --out (html, md, csv, json)"},
 			&cli.StringFlag{Name: "out", Usage: "directory for report.html, report.md, report.json and csv/"},
 			&cli.StringFlag{Name: "o", Usage: "one file (format from its extension or a single --format); - for stdout"},
@@ -57,18 +58,18 @@ options, 3 done but part of the input was skipped.`,
 			&cli.StringFlag{Name: "mail-to", Usage: "mail recipient"},
 			&cli.StringFlag{Name: "mail-from", Value: "flowsift", Usage: "mail sender"},
 			&cli.StringFlag{Name: "subject", Usage: "mail subject (default: flowsift report and the window)"},
-			&cli.IntFlag{Name: "top", Value: talkers.DefaultN, Usage: "rows of each top-talker table"},
+			&cli.IntFlag{Name: "top", Value: def.Talkers.N, Usage: "rows of each top-talker table (policy: talkers.top)"},
 			jobsFlag(),
 			&cli.StringFlag{Name: "generated-at", Usage: "generated-at stamp (RFC 3339); default SOURCE_DATE_EPOCH, else now"},
 			&cli.BoolFlag{Name: "fail-on-findings", Usage: "exit 1 when the report lists scanners or excessive flows"},
 			&cli.BoolFlag{Name: "include-partial", Usage: "read tmp- files of a capture in progress"},
 			&cli.BoolFlag{Name: "strict", Usage: "a bad CSV row is fatal"},
-			&cli.IntFlag{Name: "depth", Value: dscan.DefaultDepth, Usage: "dscan: destinations before a host scan (-D)"},
-			&cli.IntFlag{Name: "port-trigger", Value: dscan.DefaultPortTrigger, Usage: "dscan: ports of one host before a port scan (-S)"},
-			&cli.Uint64Flag{Name: "ager-timeout", Value: dscan.DefaultAgerTimeout, Usage: "dscan: flows a destination is remembered (-t)"},
-			&cli.Uint64Flag{Name: "octets", Value: 1_000_000_000, Usage: "excessive flow: more octets than this (0 = off)"},
-			&cli.Uint64Flag{Name: "packets", Value: 1_000_000, Usage: "excessive flow: more packets than this (0 = off)"},
-			&cli.Uint64Flag{Name: "duration", Value: 1_800_000, Usage: "excessive flow: lasting longer, ms (0 = off)"},
+			&cli.IntFlag{Name: "depth", Value: def.Dscan.Depth, Usage: "dscan: destinations before a host scan (-D)"},
+			&cli.IntFlag{Name: "port-trigger", Value: def.Dscan.PortTrigger, Usage: "dscan: ports of one host before a port scan (-S)"},
+			&cli.Uint64Flag{Name: "ager-timeout", Value: def.Dscan.AgerTimeout, Usage: "dscan: flows a destination is remembered (-t)"},
+			&cli.Uint64Flag{Name: "octets", Value: def.Dscan.Octets, Usage: "excessive flow: more octets than this (0 = off; policy: dscan.octets)"},
+			&cli.Uint64Flag{Name: "packets", Value: def.Dscan.Packets, Usage: "excessive flow: more packets than this (0 = off; policy: dscan.packets)"},
+			&cli.Uint64Flag{Name: "duration", Value: uint64(def.Dscan.Time), Usage: "excessive flow: lasting longer, ms (0 = off; policy: dscan.duration_ms)"},
 		},
 		Action: runReport,
 	})
@@ -182,9 +183,23 @@ func reportConfig(c *cli.Command) (pass.Configuration, *reportOpts, error) {
 		cfg.Talkers.N = int(c.Int("top"))
 	}
 	cfg.Jobs = int(c.Int("j"))
-	cfg.Dscan.Octets, cfg.Dscan.Packets, cfg.Dscan.Time = c.Uint64("octets"), c.Uint64("packets"), uint32(c.Uint64("duration"))
-	if base := c.String("suppress"); base != "" {
-		cfg.SuppressFile = base
+	if c.IsSet("octets") {
+		cfg.Dscan.Octets = c.Uint64("octets")
+	}
+	if c.IsSet("packets") {
+		cfg.Dscan.Packets = c.Uint64("packets")
+	}
+	if c.IsSet("duration") {
+		d := c.Uint64("duration")
+		if d > math.MaxUint32 {
+			return cfg, nil, fmt.Errorf("--duration %d: at most %d ms (flow-tools' 32-bit times)", d, uint32(math.MaxUint32))
+		}
+		cfg.Dscan.Time = uint32(d)
+	}
+	if c.IsSet("suppress") {
+		cfg.SuppressFile = c.String("suppress")
+	}
+	if base := cfg.SuppressFile; base != "" {
 		if cfg.Dscan.Suppress, err = dscan.LoadSuppress(base, false, dscan.SuppressLog{
 			Warn: func(path, text string) { fmt.Fprintf(stdio.err, "flowsift: %s: %s\n", path, strings.TrimSpace(text)) },
 			Missing: func(path string, err error) {
