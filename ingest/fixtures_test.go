@@ -15,7 +15,7 @@ import (
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftcsv"
 	"github.com/flowsift/flowsift/ingest/parquet"
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 func runCSV(t *testing.T, paths []string, opt Options) (string, *Summary) {
@@ -34,7 +34,7 @@ func runCSV(t *testing.T, paths []string, opt Options) (string, *Summary) {
 // tree also flow-cat's, which the fixture CSV was made from), for every -j,
 // and the CSV export of the tree reads back to the same stream.
 func TestCaptureTreeOrderAllJobs(t *testing.T) {
-	td := sharedfix.Testdata(t)
+	td := fixture.FlowTools(t)
 	f, err := os.Open(filepath.Join(td, "csv", "ft-tree.export-f2.csv.gz"))
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestCaptureTreeOrderAllJobs(t *testing.T) {
 // "-" among files: the files before it are merged, then the stream follows
 // in stream order, then the files after it.
 func TestRunStdinBetweenFiles(t *testing.T) {
-	td := sharedfix.Testdata(t)
+	td := fixture.FlowTools(t)
 	withFake(t)
 	dir := t.TempDir()
 	a := writeFake(t, dir, "a", "9999999999999 1", "1 2")
@@ -140,7 +140,7 @@ func countFlows(t *testing.T, paths []string, opt Options) (uint64, *Summary) {
 // killed tmp- file: the garbage is skipped and named, the rest is read in
 // the same order as the original tree, and --from/--to pick files.
 func TestCaptureTreeGarbageRenamedAndWindow(t *testing.T) {
-	td := sharedfix.Testdata(t)
+	td := fixture.FlowTools(t)
 	src := filepath.Join(td, "ft-tree", "2026", "2026-11", "2026-11-20")
 	names := []string{"ft-v05.2026-11-20.100000+0000", "ft-v05.2026-11-20.101500+0000", "ft-v05.2026-11-20.103000+0000", "ft-v05.2026-11-20.104500+0000"}
 	per := map[string]uint64{}
@@ -195,7 +195,7 @@ func TestCaptureTreeGarbageRenamedAndWindow(t *testing.T) {
 // --include-partial reads the killed capture's whole records and reports
 // its cut once, with the file and byte offset.
 func TestCaptureTreeIncludePartial(t *testing.T) {
-	td := sharedfix.Testdata(t)
+	td := fixture.FlowTools(t)
 	tmp := filepath.Join(td, "ft-tree", "2026", "2026-11", "2026-11-20", "tmp-v05.2026-11-20.130000+0000")
 	for _, paths := range [][]string{{tmp}, {filepath.Join(td, "ft-tree")}} {
 		n, sum := countFlows(t, paths, Options{IncludePartial: len(paths[0]) != len(tmp)})
@@ -221,7 +221,7 @@ func TestCaptureTreeIncludePartial(t *testing.T) {
 // input: the tree of two capture files equals the same flows with one of
 // them converted to Parquet.
 func TestParquetInTree(t *testing.T) {
-	td := sharedfix.Testdata(t)
+	td := fixture.FlowTools(t)
 	src := filepath.Join(td, "ft-tree", "2026", "2026-11", "2026-11-20")
 	a, b := filepath.Join(src, "ft-v05.2026-11-20.100000+0000"), filepath.Join(src, "ft-v05.2026-11-20.101500+0000")
 	want, _ := runCSV(t, []string{a, b}, Options{})
@@ -259,7 +259,7 @@ func TestParquetInTree(t *testing.T) {
 // Two pipes, a flow-tools stream and the same flows as CSV, each give all
 // their flows.
 func TestRunNamedPipes(t *testing.T) {
-	td := sharedfix.Testdata(t)
+	td := fixture.FlowTools(t)
 	stream, err := os.ReadFile(filepath.Join(td, "formats", "v5.flow-cat-stream.ft"))
 	if err != nil {
 		t.Fatal(err)

@@ -384,7 +384,7 @@ func TestRunMemoryBound(t *testing.T) {
 func TestNfdumpCSVRegistered(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join("nfdump", "testdata", "nfdump-1.7.1.csv"))
 	if err != nil {
-		t.Skip("nfdump fixture absent")
+		t.Fatalf("nfdump fixture missing: %v", err)
 	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "flows.csv"), src, 0o644)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftcsv"
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 type manifestRow struct{ file, version, order, csv string }
@@ -66,13 +66,10 @@ func parseCSV(t *testing.T, b []byte) []flow.Record {
 // byte only with --compat-byte-order; by default they carry what the file
 // really holds, which the testdata README describes.
 func TestConvertCSVEqualsFlowExport(t *testing.T) {
-	dir := filepath.Join(sharedfix.Dir(t), "testdata", "formats")
+	dir := fixture.FlowTools(t, "formats")
 	for _, m := range readManifest(t, dir) {
 		t.Run(m.file, func(t *testing.T) {
-			want, err := os.ReadFile(filepath.Join(dir, m.csv))
-			if err != nil {
-				t.Fatal(err)
-			}
+			want := gunzipFile(t, filepath.Join(dir, m.csv+".gz")) // stored gzipped
 			in := filepath.Join(dir, m.file)
 			quirk := m.order == "big" && (m.version == "1005" || m.version == "8.12")
 			if !quirk {
@@ -108,7 +105,7 @@ func TestConvertCSVEqualsFlowExport(t *testing.T) {
 
 func ftTreeCSV(t *testing.T) []byte {
 	t.Helper()
-	f, err := os.Open(filepath.Join(sharedfix.Dir(t), "testdata", "csv", "ft-tree.export-f2.csv.gz"))
+	f, err := os.Open(fixture.FlowTools(t, "csv", "ft-tree.export-f2.csv.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +125,7 @@ func ftTreeCSV(t *testing.T) []byte {
 // byte, for -j 1 and -j 2; the killed capture is read with --include-partial
 // and reported (exit 3).
 func TestConvertTreeParquetPartitionsRoundTrip(t *testing.T) {
-	tree := filepath.Join(sharedfix.Dir(t), "testdata", "ft-tree")
+	tree := fixture.FlowTools(t, "ft-tree")
 	want := ftTreeCSV(t)
 	if got := convertCSV(t, "-j", "2", tree); !bytes.Equal(got, want) {
 		t.Fatal("tree CSV differs from flow-export's")

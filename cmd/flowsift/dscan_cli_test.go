@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 func TestDscanBadOptionsExit2(t *testing.T) {
@@ -31,7 +31,7 @@ func TestDscanBadOptionsExit2(t *testing.T) {
 
 // getopt forms: bundled flags and attached or separate values mean the same.
 func TestDscanGetoptForms(t *testing.T) {
-	td := filepath.Join(sharedfix.Dir(t), "testdata")
+	td := fixture.FlowTools(t)
 	useUTC(t)
 	base := []string{"dscan", "--compat", "-L", filepath.Join(td, "dscan.suppress")}
 	tree := filepath.Join(td, "ft-tree")
@@ -49,7 +49,7 @@ func TestDscanGetoptForms(t *testing.T) {
 
 // flow-dscan refuses to start without its suppress files; default mode warns.
 func TestDscanMissingSuppress(t *testing.T) {
-	td := filepath.Join(sharedfix.Dir(t), "testdata")
+	td := fixture.FlowTools(t)
 	t.Chdir(t.TempDir())
 	tree := filepath.Join(td, "ft-tree")
 	code, _, stderr := runCLI(t, "", "dscan", "--compat", "-b", tree)
@@ -66,7 +66,7 @@ func TestDscanMissingSuppress(t *testing.T) {
 // back, and a damaged file is an error naming what is wrong unless
 // --ignore-bad-state.
 func TestDscanDefaultStateFile(t *testing.T) {
-	td := filepath.Join(sharedfix.Dir(t), "testdata")
+	td := fixture.FlowTools(t)
 	useUTC(t)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "dscan.state")
@@ -105,7 +105,7 @@ func TestDscanDefaultStateFile(t *testing.T) {
 
 // --max-sources evictions are counted in the run's closing lines.
 func TestDscanMaxSourcesReported(t *testing.T) {
-	td := filepath.Join(sharedfix.Dir(t), "testdata")
+	td := fixture.FlowTools(t)
 	useUTC(t)
 	code, _, stderr := runCLI(t, "", "dscan", "-b", "--max-sources", "16", "-L", filepath.Join(td, "dscan.suppress"), filepath.Join(td, "ft-tree"))
 	if code != 0 || !strings.Contains(stderr, "sources evicted") {
@@ -120,7 +120,7 @@ func TestDscanJobsIdentityOnArchive(t *testing.T) {
 	root, _ := filepath.Abs("../..")
 	archive := filepath.Join(root, "samples", "archive")
 	if _, err := os.Stat(archive); err != nil {
-		t.Skipf("no sample archive: %v", err)
+		t.Fatalf("sample archive missing: %v", err)
 	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "dscan.suppress.src"), nil, 0o644)
@@ -146,7 +146,7 @@ func TestDscanJobsIdentityOnArchive(t *testing.T) {
 
 // v8 aggregations carry no addresses: refused as flow-dscan refuses them.
 func TestDscanRefusesV8(t *testing.T) {
-	td := filepath.Join(sharedfix.Dir(t), "testdata")
+	td := fixture.FlowTools(t)
 	in := filepath.Join(td, "formats", "v8.1.le.z6.ft")
 	for _, mode := range [][]string{{"--compat"}, nil} {
 		args := append(append([]string{"dscan", "-b", "-L", filepath.Join(td, "dscan.suppress")}, mode...), in)

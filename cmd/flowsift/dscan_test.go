@@ -16,10 +16,10 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest"
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
-// expectedCase is one row of shared/testdata/README.md's expected/ table:
+// expectedCase is one row of testdata/README.md's expected/ table:
 // a real flow-dscan run and the command that made it.
 type expectedCase struct {
 	name    string // e.g. "05-triggers"
@@ -130,10 +130,9 @@ func useUTC(t *testing.T) {
 // `flowsift dscan --compat ARGS FILES`, in a working directory that sees
 // the fixtures as the real runs did.
 func TestDscanCompatMatchesRealFlowDscan(t *testing.T) {
-	shared := sharedfix.Dir(t)
-	td := filepath.Join(shared, "testdata")
+	td := fixture.FlowTools(t)
 	useUTC(t)
-	for _, c := range readExpectedTable(t, filepath.Join(td, "README.md")) {
+	for _, c := range readExpectedTable(t, fixture.Path(t, "README.md")) {
 		t.Run(c.name, func(t *testing.T) {
 			work := t.TempDir()
 			entries, _ := os.ReadDir(td)

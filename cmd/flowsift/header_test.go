@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 func TestHeaderCommandMatchesFlowHeader(t *testing.T) {
-	td := filepath.Join(sharedfix.Dir(t), "testdata", "formats")
+	td := fixture.FlowTools(t, "formats")
 	useUTC(t)
 	files, _ := filepath.Glob(filepath.Join(td, "*.ft"))
 	if len(files) < 40 {

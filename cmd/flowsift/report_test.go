@@ -17,7 +17,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -106,9 +106,9 @@ func TestReportGoldenSamples(t *testing.T) {
 // Golden report of the real flow-tools capture tree of the fixtures, with
 // a time window and a time zone.
 func TestReportGoldenFixtureTree(t *testing.T) {
-	td := filepath.Join(sharedfix.Dir(t), "testdata")
+	td := fixture.FlowTools(t)
 	// The report names its inputs: a path relative to this package is the
-	// same in every clone (shared/ sits beside the repository), an absolute
+	// same in every clone (testdata/ is part of the repository), an absolute
 	// one is not.
 	wd, _ := os.Getwd()
 	if rel, err := filepath.Rel(wd, td); err == nil {

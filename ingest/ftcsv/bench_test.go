@@ -8,12 +8,12 @@ import (
 	"testing"
 
 	"github.com/flowsift/flowsift/flow"
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 // go test -bench . -benchtime 3x ./ingest/ftcsv/
 func BenchmarkDecodeTreeCSVGz(b *testing.B) {
-	raw, err := os.ReadFile(filepath.Join(sharedfix.Testdata(b), "csv", "ft-tree.export-f2.csv.gz"))
+	raw, err := os.ReadFile(filepath.Join(fixture.FlowTools(b), "csv", "ft-tree.export-f2.csv.gz"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func BenchmarkDecodeTreeCSVGz(b *testing.B) {
 }
 
 func BenchmarkWrite(b *testing.B) {
-	raw, err := os.ReadFile(filepath.Join(sharedfix.Testdata(b), "formats", "v5.export-f2.csv"))
+	raw, err := os.ReadFile(filepath.Join(fixture.FlowTools(b), "formats", "v5.export-f2.csv.gz"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/flowsift/flowsift/flow"
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 // roundTrip reads a flow-export CSV and writes it back with the mask of its
@@ -59,8 +59,8 @@ func roundTrip(t *testing.T, path string, raw []byte) {
 }
 
 func TestFixturesRoundTripByteIdentical(t *testing.T) {
-	td := sharedfix.Testdata(t)
-	files, _ := filepath.Glob(filepath.Join(td, "formats", "v*.export-f2.csv"))
+	td := fixture.FlowTools(t)
+	files, _ := filepath.Glob(filepath.Join(td, "formats", "v*.export-f2.csv.gz"))
 	files = append(files, filepath.Join(td, "csv", "ft-tree.export-f2.csv.gz"))
 	if len(files) < 10 {
 		t.Fatalf("only %d fixture CSVs found", len(files))

@@ -16,7 +16,7 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftfile"
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 // readAll decodes a whole file.
@@ -200,7 +200,7 @@ func readCSVFile(t testing.TB, path string) *exportCSV {
 // Every file flow-tools wrote, in every version, byte order and
 // compression, decodes to exactly what flow-export printed for it.
 func TestFormatsMatchFlowExport(t *testing.T) {
-	dir := filepath.Join(sharedfix.Dir(t), "testdata", "formats")
+	dir := fixture.FlowTools(t, "formats")
 	man, err := os.ReadFile(filepath.Join(dir, "MANIFEST.tsv"))
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +212,7 @@ func TestFormatsMatchFlowExport(t *testing.T) {
 		file, csvFile := col[0], col[7]
 		flows, _ := strconv.Atoi(col[4])
 		if csvs[csvFile] == nil {
-			csvs[csvFile] = readCSVFile(t, filepath.Join(dir, csvFile))
+			csvs[csvFile] = readCSVFile(t, filepath.Join(dir, csvFile+".gz")) // stored gzipped
 		}
 		want := csvs[csvFile]
 		t.Run(file, func(t *testing.T) {
@@ -271,7 +271,7 @@ func TestFormatsMatchFlowExport(t *testing.T) {
 // flow-export's CSV of flow-cat of the tree; the killed tmp- file gives
 // its 2,857 whole records and one cut report.
 func TestCaptureTree(t *testing.T) {
-	td := filepath.Join(sharedfix.Dir(t), "testdata")
+	td := fixture.FlowTools(t)
 	var files []string
 	filepath.WalkDir(filepath.Join(td, "ft-tree"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -314,7 +314,7 @@ func TestCaptureTree(t *testing.T) {
 
 // The format examples: header-only killed capture, the wrap-around record.
 func TestFormatExamples(t *testing.T) {
-	ex := filepath.Join(sharedfix.Dir(t), "docs", "format-examples")
+	ex := fixture.FlowTools(t, "format-examples")
 	for _, name := range []string{"v5-le-compressed", "v5-be-uncompressed", "v7-le-uncompressed-streaming", "v5-le-killed-header-only"} {
 		recs, _, _ := readAll(t, filepath.Join(ex, name+".ft"), ftfile.Options{})
 		want := readCSVFile(t, filepath.Join(ex, name+".flow-export.csv"))

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/flowsift/flowsift/ingest/ftfile"
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 // WriteText prints what the real flow-header printed for every fixture.
@@ -17,13 +17,13 @@ func TestHeaderTextMatchesFlowHeader(t *testing.T) {
 	old := time.Local
 	time.Local = time.UTC
 	t.Cleanup(func() { time.Local = old })
-	s := sharedfix.Dir(t)
+	s := fixture.FlowTools(t)
 	var cases [][2]string // file, expected text
-	fm, _ := filepath.Glob(filepath.Join(s, "testdata", "formats", "*.ft.header.txt"))
+	fm, _ := filepath.Glob(filepath.Join(s, "formats", "*.ft.header.txt"))
 	for _, h := range fm {
 		cases = append(cases, [2]string{strings.TrimSuffix(h, ".header.txt"), h})
 	}
-	ex, _ := filepath.Glob(filepath.Join(s, "docs", "format-examples", "*.flow-header.txt"))
+	ex, _ := filepath.Glob(filepath.Join(s, "format-examples", "*.flow-header.txt"))
 	for _, h := range ex {
 		cases = append(cases, [2]string{strings.TrimSuffix(h, ".flow-header.txt") + ".ft", h})
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftfile"
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 // encode is the sample records as a complete v5 capture file.
@@ -77,7 +77,7 @@ func TestTruncatedAndDamagedInputs(t *testing.T) {
 }
 
 func TestKilledHeaderOnlyAndWrapAround(t *testing.T) {
-	ex := filepath.Join(sharedfix.Dir(t), "docs", "format-examples")
+	ex := fixture.FlowTools(t, "format-examples")
 	b, _ := os.ReadFile(filepath.Join(ex, "v5-le-killed-header-only.ft"))
 	n, skips, err := decodeBytes(b)
 	if err != nil || n != 0 || len(skips) != 1 || skips[0].Reason != "truncated" {
@@ -103,14 +103,14 @@ func FuzzDecode(f *testing.F) {
 	f.Add(buildV1(true, 5, ftfile.FlagCompress, "h", [][60]byte{v1Record(true)}))
 	f.Add(buildV3(false, []byte{1, 2}, tlv{0x02, u16v(false, 8)}, tlv{0x03, []byte{2}}, tlv{0x04, []byte{8}}, tlv{0x11, []byte{1, 2, 3, 4, 5, 6, 'x', 0}}, tlv{0x12, []byte{1, 2, 3, 4, 0, 9, 'y'}}))
 	// Real files of every kind, cut to keep the corpus small.
-	if root := sharedfix.Root(); root != "" {
-		for _, name := range []string{"docs/format-examples/v5-le-compressed.ft", "docs/format-examples/v5-be-uncompressed.ft",
-			"docs/format-examples/v5-le-killed-header-only.ft", "testdata/formats/v8.8.be.z0.ft", "testdata/formats/v8.12.le.z6.ft",
-			"testdata/formats/v1005.be.z6.ft", "testdata/formats/v6.le.z0.ft", "testdata/formats/v1.be.z6.ft"} {
-			if b, err := os.ReadFile(filepath.Join(root, name)); err == nil {
-				f.Add(b[:min(len(b), 700)])
-			}
+	for _, name := range []string{"format-examples/v5-le-compressed.ft", "format-examples/v5-be-uncompressed.ft",
+		"format-examples/v5-le-killed-header-only.ft", "formats/v8.8.be.z0.ft", "formats/v8.12.le.z6.ft",
+		"formats/v1005.be.z6.ft", "formats/v6.le.z0.ft", "formats/v1.be.z6.ft"} {
+		b, err := os.ReadFile(fixture.FlowTools(f, name))
+		if err != nil {
+			f.Fatal(err)
 		}
+		f.Add(b[:min(len(b), 700)])
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _, _ = decodeBytes(b)

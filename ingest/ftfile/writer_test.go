@@ -11,7 +11,7 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftfile"
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 func sampleRecords() []flow.Record {
@@ -109,16 +109,16 @@ func configLike(h *ftfile.Header, level int) ftfile.WriterConfig {
 // the exact inverse of the encoder, even for big-endian v1005). For
 // compressed files the header and the records are compared.
 func TestWriterReproducesRealFiles(t *testing.T) {
-	s := sharedfix.Dir(t)
+	s := fixture.FlowTools(t)
 	files := []string{
-		"docs/format-examples/v5-le-compressed.ft", // flow-capture
-		"docs/format-examples/v7-le-uncompressed-streaming.ft",
-		"testdata/formats/v5.flow-cat-stream.ft",
-		"testdata/formats/v5.flow-merge-stream.z6.ft",
+		"format-examples/v5-le-compressed.ft", // flow-capture
+		"format-examples/v7-le-uncompressed-streaming.ft",
+		"formats/v5.flow-cat-stream.ft",
+		"formats/v5.flow-merge-stream.z6.ft",
 	}
 	for _, v := range []string{"v1", "v5", "v6", "v7"} {
 		for _, e := range []string{"le.z0", "be.z0", "le.z6", "be.z6"} {
-			files = append(files, "testdata/formats/"+v+"."+e+".ft")
+			files = append(files, "formats/"+v+"."+e+".ft")
 		}
 	}
 	for _, name := range files {

@@ -9,7 +9,7 @@ import (
 )
 
 func benchRecords(b *testing.B, n int) []flow.Record {
-	base := fixtureRecords(b, "formats/v5.export-f2.csv")
+	base := fixtureRecords(b, "formats/v5.export-f2.csv.gz")
 	recs := make([]flow.Record, n)
 	for i := range recs {
 		recs[i] = base[i%len(base)]

@@ -23,7 +23,7 @@ import (
 // allocate 16 GB for a column chunk (chunk-length-16gb), before Decode
 // caught panics, hid the stored schema and checked chunk bounds.
 func FuzzDecode(f *testing.F) {
-	recs := fixtureRecords(f, "formats/v5.export-f2.csv")
+	recs := fixtureRecords(f, "formats/v5.export-f2.csv.gz")
 	good := writeAll(f, recs[:min(len(recs), 50)], WriterOptions{})
 	f.Add(good)
 	f.Add(good[:len(good)/2])
@@ -52,7 +52,7 @@ func FuzzDecode(f *testing.F) {
 // after it are still read; a file none of whose rows can be read is
 // unreadable.
 func TestDamagedRowGroupIsSkipped(t *testing.T) {
-	recs := fixtureRecords(t, "formats/v5.export-f2.csv")
+	recs := fixtureRecords(t, "formats/v5.export-f2.csv.gz")
 	for len(recs) < 150 {
 		recs = append(recs, recs...)
 	}
@@ -134,7 +134,7 @@ func TestChunkLengthOutsideFile(t *testing.T) {
 // TestEmitPanicIsNotCaught: a panic in the caller's emit is a bug, not a
 // damaged file, and must not be reported as one.
 func TestEmitPanicIsNotCaught(t *testing.T) {
-	recs := fixtureRecords(t, "formats/v5.export-f2.csv")
+	recs := fixtureRecords(t, "formats/v5.export-f2.csv.gz")
 	good := writeAll(t, recs, WriterOptions{})
 	boom := errors.New("boom")
 	defer func() {

@@ -27,7 +27,7 @@ func (m memFile) Create(string) (source.ParquetFile, error) { return nil, nil }
 // implementation and compares every value of several columns, so the files
 // are known to work outside Arrow.
 func TestReadableByXitongsys(t *testing.T) {
-	recs := fixtureRecords(t, "formats/v5.export-f2.csv")
+	recs := fixtureRecords(t, "formats/v5.export-f2.csv.gz")
 	extra := recs[0]
 	extra.Src = netipMust("2001:db8::1")
 	recs = append(recs, extra)

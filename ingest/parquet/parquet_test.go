@@ -8,14 +8,14 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftcsv"
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 // fixtureRecords reads flow-export CSV fixtures with ftcsv (every field a
 // version has, raw uptime fields included).
 func fixtureRecords(t testing.TB, pattern string) []flow.Record {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(sharedfix.Testdata(t), pattern))
+	files, _ := filepath.Glob(filepath.Join(fixture.FlowTools(t), pattern))
 	if len(files) == 0 {
 		t.Fatalf("no fixtures match %s", pattern)
 	}
@@ -69,7 +69,7 @@ func readAll(t testing.TB, r interface{ Read([]byte) (int, error) }) []flow.Reco
 }
 
 func TestRoundTripFixtures(t *testing.T) {
-	recs := fixtureRecords(t, "formats/v*.export-f2.csv")
+	recs := fixtureRecords(t, "formats/v*.export-f2.csv.gz")
 	// IPv6 and zero addresses must survive too.
 	extra := recs[0]
 	extra.Src = netipMust("2001:db8::1")

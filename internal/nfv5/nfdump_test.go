@@ -10,7 +10,7 @@ import (
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest/ftcsv"
 	"github.com/flowsift/flowsift/ingest/nfdump"
-	"github.com/flowsift/flowsift/internal/sharedfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 func TestEncodeLayout(t *testing.T) {
@@ -51,7 +51,7 @@ func TestNfdumpGroundTruth(t *testing.T) {
 	if _, err := exec.LookPath("nfdump"); err != nil {
 		t.Skip("nfdump not installed (apt-get install nfdump)")
 	}
-	p := filepath.Join(sharedfix.Testdata(t), "formats", "v5.export-f2.csv")
+	p := filepath.Join(fixture.FlowTools(t), "formats", "v5.export-f2.csv.gz")
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
