@@ -11,22 +11,20 @@ import (
 	"testing"
 
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/fixture"
 	"github.com/flowsift/flowsift/internal/nfv5"
 )
 
 // TestAgainstNfdump sends synthetic flows as NetFlow v5 to a real nfcapd on
 // loopback and compares every table with `nfdump -s KEY/ORDER -n 0`
 // (and pairs with `-A srcip,dstip`). It is skipped where nfdump/nfcapd are
-// not installed (.ci/run installs them).
+// not installed, unless CI is set (.ci/run installs them).
 //
 // The v5 sender here is test-local; internal/nfv5 (helper csvpq) was not in
 // the tree yet when this was written.
 func TestAgainstNfdump(t *testing.T) {
-	for _, tool := range []string{"nfcapd", "nfdump"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	fixture.NeedProgram(t, "nfcapd")
+	fixture.NeedProgram(t, "nfdump")
 	flows := synthFlows(3000, 7)
 	file := nfv5.CaptureWithNfcapd(t, flows)
 	if d := os.Getenv("STATS_KEEP"); d != "" {

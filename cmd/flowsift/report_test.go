@@ -208,10 +208,7 @@ func TestReportExitCodesAndOptions(t *testing.T) {
 // What a person sees: the page renders in headless Chromium with its
 // sections and scanner rows, and the screenshot is not blank.
 func TestReportHTMLInChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium not installed")
-	}
+	chromium := fixture.NeedProgram(t, "chromium")
 	out := filepath.Join(t.TempDir(), "r.html")
 	archive := filepath.Join("..", "..", "samples", "archive")
 	if code, _, stderr := runCLI(t, "", "report", "--generated-at", "2026-11-22T06:00:00Z", sampleLocal, "-o", out, archive); code != 0 {

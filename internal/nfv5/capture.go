@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 // lockedBuffer lets the test read nfcapd's log while nfcapd writes it.
@@ -38,14 +39,13 @@ func (l *lockedBuffer) String() string {
 // a free UDP port, writing to a temporary directory, sends recs to it as
 // NetFlow v5 (loopback only, paced so the socket buffer cannot overflow),
 // stops nfcapd with SIGTERM (which closes the file) and returns the nfcapd
-// file. It skips the test when nfcapd is not installed (Debian package
-// "nfdump") or loopback UDP is unavailable, and fails it when nfcapd did not
-// record every flow.
+// file. When nfcapd is not installed (Debian package "nfdump") it skips the
+// test, or fails it where CI is set (fixture.NeedProgram); it skips when
+// loopback UDP is unavailable, and fails when nfcapd did not record every
+// flow.
 func CaptureWithNfcapd(t testing.TB, recs []flow.Record) string {
 	t.Helper()
-	if _, err := exec.LookPath("nfcapd"); err != nil {
-		t.Skip("nfcapd not installed (apt-get install nfdump)")
-	}
+	nfcapd := fixture.NeedProgram(t, "nfcapd") // Debian package nfdump
 	pkts, err := Encode(recs, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func CaptureWithNfcapd(t testing.TB, recs []flow.Record) string {
 	port := pc.LocalAddr().(*net.UDPAddr).Port
 	pc.Close()
 	logb := &lockedBuffer{}
-	cmd := exec.Command("nfcapd", "-w", dir, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "3600")
+	cmd := exec.Command(nfcapd, "-w", dir, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "3600")
 	cmd.Stdout, cmd.Stderr = logb, logb
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start nfcapd: %v", err)

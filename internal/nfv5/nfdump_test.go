@@ -48,9 +48,7 @@ func TestEncodeLayout(t *testing.T) {
 // TestNfdumpGroundTruth sends the v5 fixture flows to a real nfcapd and checks
 // that the nfdump CSV reader reads back what nfdump prints for them.
 func TestNfdumpGroundTruth(t *testing.T) {
-	if _, err := exec.LookPath("nfdump"); err != nil {
-		t.Skip("nfdump not installed (apt-get install nfdump)")
-	}
+	nfdumpBin := fixture.NeedProgram(t, "nfdump") // Debian package nfdump
 	p := filepath.Join(fixture.FlowTools(t), "formats", "v5.export-f2.csv.gz")
 	f, err := os.Open(p)
 	if err != nil {
@@ -66,7 +64,7 @@ func TestNfdumpGroundTruth(t *testing.T) {
 		recs = recs[:300]
 	}
 	file := CaptureWithNfcapd(t, recs)
-	cmd := exec.Command("nfdump", "-r", file, "-o", "csv")
+	cmd := exec.Command(nfdumpBin, "-r", file, "-o", "csv")
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	out, err := cmd.Output()
 	if err != nil {
