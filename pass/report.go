@@ -54,6 +54,7 @@ func NewReport(cfg Configuration) *Report {
 	// (measured).
 	dc := cfg
 	dc.Dscan.Jobs = 1
+	dc.Dscan.Sources = cfg.Shard
 	add := func(name string, a Analyser) {
 		r.names = append(r.names, name)
 		r.as = append(r.as, a)

@@ -45,6 +45,12 @@ type Config struct {
 
 	// Default engine only.
 	MaxSources int // 0 = unbounded; else least-recently-seen sources are evicted
+	// Sources restricts the default engine to part of the source space
+	// (one machine's share of a split run): a source's findings depend
+	// only on its own flows and the flow index, so the parts' findings
+	// together are one run's (with MaxSources, each part evicts among
+	// its own sources).
+	Sources analyze.Shard
 	Jobs       int // shards; 0 or 1 = one goroutine
 }
 
@@ -173,7 +179,7 @@ func (c Config) Validate() error {
 	case c.Jobs < 0:
 		return fmt.Errorf("dscan jobs %d: must not be negative", c.Jobs)
 	}
-	return nil
+	return c.Sources.Validate()
 }
 
 // Settings describes the default engine's thresholds for a report.

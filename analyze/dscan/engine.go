@@ -46,6 +46,7 @@ type Engine struct {
 	parts   [nParts]*part
 
 	jobs    int
+	split   bool // cfg.Sources is a part of the source space
 	work    []chan flow.Batch
 	wg      sync.WaitGroup
 	started bool
@@ -102,7 +103,7 @@ type dest struct {
 // New returns a default-mode engine. onEvent receives findings in stream
 // order from the calling goroutine; it may be nil.
 func New(cfg Config, onEvent func(Event)) *Engine {
-	e := &Engine{cfg: cfg, onEvent: onEvent, jobs: max(cfg.Jobs, 1)}
+	e := &Engine{cfg: cfg, onEvent: onEvent, jobs: max(cfg.Jobs, 1), split: !cfg.Sources.Whole()}
 	if e.jobs > nParts {
 		e.jobs = nParts
 	}
@@ -206,7 +207,7 @@ func (e *Engine) run(b flow.Batch, shard int) {
 	for i := range b {
 		r := &b[i]
 		k := partOf(r.Src)
-		if k%e.jobs != shard {
+		if k%e.jobs != shard || (e.split && !e.cfg.Sources.Owns(r.Src)) {
 			continue
 		}
 		e.parts[k].flow(r, e.total+uint64(i)+1)
