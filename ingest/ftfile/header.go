@@ -1,7 +1,7 @@
 // Package ftfile reads and writes flow-tools 0.68 binary flow files
 // (stream versions 1 and 3; export versions 1, 5, 6, 7, 1005 and the v8
 // aggregations) without the C library, following
-// shared/docs/flow-tools-format.md.
+// docs/flow-tools-format.md.
 package ftfile
 
 import (
