@@ -17,6 +17,21 @@ type Summary struct {
 	Flows     uint64 // flows delivered to the sink
 	Bytes     int64  // bytes of the files read
 	Skips     []flow.Skip
+	// Sources has one entry per input path, in command-line order: one
+	// router's tree in the usual archive, so that a router that stopped
+	// exporting shows at once.
+	Sources []Source
+}
+
+// Source is what one input path (a tree, a file, a stream) gave.
+type Source struct {
+	Path    string // the path as given
+	Files   int    // files (or streams) read
+	Skipped int64  // items passed over under it: files, tails, rows (as ByReason counts them)
+	Flows   uint64 // flows delivered
+	// First and Last are the earliest and the latest End of its flows
+	// (ms since the epoch; 0 when it gave none).
+	First, Last int64
 }
 
 func (s *Summary) add(k ...flow.Skip) { s.Skips = append(s.Skips, k...) }
