@@ -40,6 +40,12 @@ type Reader struct {
 	nrec  int64
 	skips []flow.Skip
 	done  bool
+	// limit is the header's FLOW_COUNT of a closed file (DONE flag and a
+	// FLOW_COUNT), -1 otherwise: the reader never decodes more records
+	// than that, so a decompression bomb or a sparse hole costs at most
+	// the promised records, and a file with fewer or more records is
+	// reported.
+	limit int64
 }
 
 type countReader struct {
@@ -61,7 +67,10 @@ func NewReader(r io.Reader, path string, opt Options) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	rd := &Reader{path: path, opt: opt, hdr: h, src: src}
+	rd := &Reader{path: path, opt: opt, hdr: h, src: src, limit: -1}
+	if c, ok := h.closedCount(); ok {
+		rd.limit = int64(c)
+	}
 	rd.size = h.RecordSize()
 	if rd.size == 0 {
 		if h.ExportVersion == 8 {
@@ -107,7 +116,14 @@ func (rd *Reader) Read(dst []flow.Record) (int, error) {
 			return 0, io.EOF
 		}
 	}
-	want := len(dst) * rd.size
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	recs := len(dst)
+	if rd.limit >= 0 {
+		recs = int(min(int64(recs), rd.limit-rd.nrec))
+	}
+	want := recs * rd.size
 	if cap(rd.buf) < want {
 		rd.buf = make([]byte, want)
 	}
@@ -117,10 +133,16 @@ func (rd *Reader) Read(dst []flow.Record) (int, error) {
 	rd.dec(buf[:whole*rd.size], dst[:whole])
 	rd.nrec += int64(whole)
 	if err == nil {
-		return whole, nil
+		if rd.limit < 0 || rd.nrec < rd.limit {
+			return whole, nil
+		}
+		rd.done = true
+		err = rd.atCount()
+	} else {
+		rd.done = true
+		err = rd.finish(err, n-whole*rd.size)
 	}
-	rd.done = true
-	if err := rd.finish(err, n-whole*rd.size); err != nil {
+	if err != nil {
 		return whole, err
 	}
 	if whole == 0 {
@@ -134,8 +156,12 @@ func (rd *Reader) Read(dst []flow.Record) (int, error) {
 func (rd *Reader) openZlib() error {
 	if _, err := rd.br.Peek(1); err != nil {
 		rd.done = true
-		if !rd.hdr.Complete() {
+		switch {
+		case !rd.hdr.Complete():
 			rd.skip("truncated", rd.dataOffset(), "incomplete capture file (no DONE flag) with an empty data section: 0 records")
+		case rd.limit > 0:
+			// A closed file cut right after its header.
+			rd.countShort()
 		}
 		return nil
 	}
@@ -144,9 +170,9 @@ func (rd *Reader) openZlib() error {
 		rd.done = true
 		switch {
 		case errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF:
-			rd.skip("truncated", rd.src.n, "file ends inside the zlib header: 0 records")
+			rd.skip("truncated", rd.src.n, "file ends inside the zlib header: 0 records"+rd.countNote())
 		case isCorrupt(err):
-			rd.skip("corrupt", int64(rd.hdr.HeaderLen), fmt.Sprintf("data section is not a zlib stream (%v): 0 records", err))
+			rd.skip("corrupt", int64(rd.hdr.HeaderLen), fmt.Sprintf("data section is not a zlib stream (%v): 0 records%s", err, rd.countNote()))
 		default:
 			return fmt.Errorf("read %s: %w", rd.path, err)
 		}
@@ -158,6 +184,47 @@ func (rd *Reader) openZlib() error {
 }
 
 func (rd *Reader) dataOffset() int64 { return rd.src.n - int64(bufferedOf(rd.br)) }
+
+// position is the file offset the records read so far end at: exact for
+// uncompressed data, the compressed bytes the inflater has taken for a
+// zlib stream.
+func (rd *Reader) position() int64 {
+	if rd.br != nil {
+		return rd.dataOffset()
+	}
+	return int64(rd.hdr.HeaderLen) + rd.nrec*int64(rd.size)
+}
+
+// atCount runs once the header's FLOW_COUNT records were read: it looks
+// at most one record further. A whole record there means the file holds
+// more than its header says: reported, and not read, whatever its size
+// (a decompression bomb, a sparse hole). Less than a record, or the end
+// of the data, is classified as any other ending.
+func (rd *Reader) atCount() error {
+	off := rd.position()
+	probe := make([]byte, rd.size)
+	n, err := readFull(rd.data, probe)
+	if err == nil {
+		rd.skip("count-mismatch", off, fmt.Sprintf("header FLOW_COUNT %d, more records follow; not read", rd.limit))
+		return nil
+	}
+	return rd.finish(err, n)
+}
+
+// countShort reports a closed file whose data ended cleanly before the
+// header's FLOW_COUNT records.
+func (rd *Reader) countShort() {
+	rd.skip("count-mismatch", rd.position(), fmt.Sprintf("header FLOW_COUNT %d, %d records", rd.limit, rd.nrec))
+}
+
+// countNote adds the header's count to the report of a cut or damaged
+// closed file (one report per problem: the cut, not also the count).
+func (rd *Reader) countNote() string {
+	if rd.limit < 0 {
+		return ""
+	}
+	return fmt.Sprintf("; header FLOW_COUNT %d", rd.limit)
+}
 
 func bufferedOf(br *bufio.Reader) int {
 	if br == nil {
@@ -191,20 +258,23 @@ func isCorrupt(err error) bool {
 // Skip; an error of the underlying reader is returned.
 func (rd *Reader) finish(err error, partial int) error {
 	compressed := rd.zr != nil
+	note := rd.countNote()
 	switch {
 	case err == io.EOF && partial == 0:
-		// clean end
+		// clean end: of a closed file, with as many records as its header says?
+		if rd.limit >= 0 && rd.nrec < rd.limit {
+			rd.countShort()
+		}
 	case err == io.EOF && !compressed:
-		off := int64(rd.hdr.HeaderLen) + rd.nrec*int64(rd.size)
-		rd.skip("truncated", off, fmt.Sprintf("file ends inside a record: %d whole records read, %d bytes dropped", rd.nrec, partial))
+		rd.skip("truncated", rd.position(), fmt.Sprintf("file ends inside a record: %d whole records read, %d bytes dropped%s", rd.nrec, partial, note))
 		return nil
 	case err == io.EOF:
-		rd.skip("truncated", rd.dataOffset(), fmt.Sprintf("zlib stream ends inside a record: %d whole records read, %d bytes dropped", rd.nrec, partial))
+		rd.skip("truncated", rd.dataOffset(), fmt.Sprintf("zlib stream ends inside a record: %d whole records read, %d bytes dropped%s", rd.nrec, partial, note))
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		rd.skip("truncated", rd.src.n, fmt.Sprintf("zlib stream cut short (capture killed or file copied while open): %d whole records read, %d bytes of a partial record dropped", rd.nrec, partial))
+		rd.skip("truncated", rd.src.n, fmt.Sprintf("zlib stream cut short (capture killed or file copied while open): %d whole records read, %d bytes of a partial record dropped%s", rd.nrec, partial, note))
 		return nil
 	case compressed && isCorrupt(err):
-		rd.skip("corrupt", rd.dataOffset(), fmt.Sprintf("corrupt zlib data after %d whole records (rest of the file dropped): %v", rd.nrec, err))
+		rd.skip("corrupt", rd.dataOffset(), fmt.Sprintf("corrupt zlib data after %d whole records (rest of the file dropped)%s: %v", rd.nrec, note, err))
 		return nil
 	default:
 		return fmt.Errorf("read %s: after %d records: %w", rd.path, rd.nrec, err)
@@ -289,6 +359,8 @@ func (Format) CaptureStart(head []byte) (time.Time, bool) {
 // compressed one. Before, a damaged count of just under the file's size
 // was believed: for a 20 MB file, a slice of 25 million 256-byte records
 // (6.4 GB, computed), far past the memory bound the README gives.
+// A closed file's count, 0 included, is also where the reader stops, so a
+// hint from it is never short.
 func (Format) CountHint(size int64, head []byte) int {
 	h, err := ReadHeader(bytes.NewReader(head))
 	if err != nil || h.RecordSize() == 0 {
@@ -299,8 +371,8 @@ func (Format) CountHint(size int64, head []byte) int {
 	if h.Flags&FlagCompress == 0 {
 		most = data / int64(h.RecordSize())
 	}
-	if h.Flags&FlagDone != 0 && h.FlowCount > 0 && int64(h.FlowCount) <= most {
-		return int(h.FlowCount)
+	if c, ok := h.closedCount(); ok && int64(c) <= most {
+		return int(c) // the reader delivers no more than this
 	}
 	if h.Flags&FlagCompress == 0 {
 		return int(most)

@@ -164,9 +164,15 @@ func TestEdgeEndings(t *testing.T) {
 	if got := buf.Len() - hdrLen; got != 8 {
 		t.Errorf("empty zlib stream is %d bytes, flow-tools writes 8", got)
 	}
-	// Compressed, DONE, but no data at all: 0 records, nothing to report.
-	if n, skips, err := decodeBytes(z[:hdrLen]); n != 0 || len(skips) != 0 || err != nil {
-		t.Fatalf("complete header-only: n=%d skips=%+v err=%v", n, skips, err)
+	// Compressed, DONE, but no data at all: 0 records, nothing to report
+	// when the header's FLOW_COUNT is 0; a count of 500 is a file cut
+	// right after its header.
+	emptyDone := writeStream(t, ftfile.WriterConfig{ExportVersion: 5, Capture: true, Flags: ftfile.FlagDone | ftfile.FlagCompress}, nil)
+	if n, skips, err := decodeBytes(emptyDone); n != 0 || len(skips) != 0 || err != nil || len(emptyDone) != hdrLen {
+		t.Fatalf("complete header-only, count 0: n=%d skips=%+v err=%v", n, skips, err)
+	}
+	if n, skips, err := decodeBytes(z[:hdrLen]); n != 0 || len(skips) != 1 || skips[0].Reason != "count-mismatch" || skips[0].Offset != int64(hdrLen) || err != nil {
+		t.Fatalf("complete header-only, count 500: n=%d skips=%+v err=%v", n, skips, err)
 	}
 	// Cut inside the 2-byte zlib header.
 	if n, skips, err := decodeBytes(z[:hdrLen+1]); n != 0 || len(skips) != 1 || skips[0].Reason != "truncated" || skips[0].Offset != int64(hdrLen+1) || err != nil {
@@ -177,9 +183,15 @@ func TestEdgeEndings(t *testing.T) {
 	if n, skips, err := decodeBytes(notz); n != 0 || len(skips) != 1 || skips[0].Reason != "corrupt" || skips[0].Offset != int64(hdrLen) || err != nil {
 		t.Fatalf("not zlib: n=%d skips=%+v err=%v", n, skips, err)
 	}
-	// Uncompressed file ending exactly on a record boundary: no report.
-	if n, skips, err := decodeBytes(plain[:hdrLen+77*64]); n != 77 || len(skips) != 0 || err != nil {
-		t.Fatalf("boundary: n=%d skips=%+v err=%v", n, skips, err)
+	// Uncompressed file ending exactly on a record boundary: no report for
+	// a stream (no count); a closed file's FLOW_COUNT says records are missing.
+	stream := writeStream(t, ftfile.WriterConfig{ExportVersion: 5}, sampleRecords())
+	streamHdr := len(stream) - 500*64
+	if n, skips, err := decodeBytes(stream[:streamHdr+77*64]); n != 77 || len(skips) != 0 || err != nil {
+		t.Fatalf("boundary, stream: n=%d skips=%+v err=%v", n, skips, err)
+	}
+	if n, skips, err := decodeBytes(plain[:hdrLen+77*64]); n != 77 || len(skips) != 1 || skips[0].Reason != "count-mismatch" || skips[0].Offset != int64(hdrLen+77*64) || err != nil {
+		t.Fatalf("boundary, closed: n=%d skips=%+v err=%v", n, skips, err)
 	}
 	// A failing disk is an error naming the file, not a skip.
 	for name, b := range map[string][]byte{"plain": plain, "zlib": z} {
