@@ -309,6 +309,7 @@ func TestCountHintBelievesTheHeaderWithinTheData(t *testing.T) {
 		{"uncompressed, honest count", done, 100, 100 * 64, 100},
 		{"uncompressed, count past the data", done, 1_000_000, 100 * 64, 100},
 		{"no count: the data size", ftfile.FlagCompress, 0, 24_000, 1000},
+		{"closed, count 0: the reader reads no record", done, 0, 100 * 64, 0},
 	} {
 		h := hdr(tc.flags, tc.count)
 		if got := (ftfile.Format{}).CountHint(int64(len(h))+tc.data, h); got != tc.want {
