@@ -169,20 +169,28 @@ func TestCaptureTreeGarbageRenamedAndWindow(t *testing.T) {
 	os.Remove(garbage)
 
 	// [10:20, 10:50) overlaps the files of 10:15, 10:30 and 10:45 (each
-	// covers the time up to the next file's).
+	// covers the time up to the next file's); with the default export
+	// delay (15 minutes) the 11:00 file may hold flows that ended before
+	// 10:50 too, and is read; without a delay it is not.
 	from := time.Date(2026, 11, 20, 10, 20, 0, 0, time.UTC)
 	to := time.Date(2026, 11, 20, 11, 50, 0, 0, time.FixedZone("CET", 3600)) // 10:50 UTC
+	at11, _ := countFlows(t, []string{filepath.Join(src, "ft-v05.2026-11-20.110000+0000")}, Options{})
 	n, sum := countFlows(t, []string{filepath.Join(td, "ft-tree")}, Options{From: from, To: to})
-	if n != per[names[1]]+per[names[2]]+per[names[3]] {
+	if n != per[names[1]]+per[names[2]]+per[names[3]]+at11 {
 		t.Fatalf("--from 10:20 --to 10:50: %d flows, summary %+v", n, sum)
 	}
+	none := time.Duration(-1) // no export delay: files by their own period
+	n, sum = countFlows(t, []string{filepath.Join(td, "ft-tree")}, Options{From: from, To: to, ExportDelay: none})
+	if n != per[names[1]]+per[names[2]]+per[names[3]] {
+		t.Fatalf("--from 10:20 --to 10:50, no delay: %d flows, summary %+v", n, sum)
+	}
 	// --to is exclusive: a file named exactly at --to is not read.
-	n, _ = countFlows(t, []string{filepath.Join(td, "ft-tree")}, Options{To: time.Date(2026, 11, 20, 10, 15, 0, 0, time.UTC)})
+	n, _ = countFlows(t, []string{filepath.Join(td, "ft-tree")}, Options{To: time.Date(2026, 11, 20, 10, 15, 0, 0, time.UTC), ExportDelay: none})
 	if n != per[names[0]] {
 		t.Fatalf("--to 10:15: %d flows", n)
 	}
 	// The header's capture start places a renamed file in a window too.
-	n, _ = countFlows(t, []string{dir}, Options{From: time.Date(2026, 11, 20, 10, 31, 0, 0, time.UTC), To: time.Date(2026, 11, 20, 10, 44, 0, 0, time.UTC)})
+	n, _ = countFlows(t, []string{dir}, Options{From: time.Date(2026, 11, 20, 10, 31, 0, 0, time.UTC), To: time.Date(2026, 11, 20, 10, 44, 0, 0, time.UTC), ExportDelay: none})
 	if n != per[names[2]] {
 		t.Fatalf("renamed file by CAP_START: %d flows", n)
 	}

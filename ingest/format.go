@@ -29,10 +29,3 @@ type Format interface {
 	// batch after it returns: drivers reuse it.
 	Decode(path string, r io.Reader, emit func(flow.Batch) error, skip func(flow.Skip)) error
 }
-
-// countHinter is implemented by drivers that can guess how many records a
-// file holds from its size and first bytes, so the file's slice is sized
-// once instead of grown.
-type countHinter interface {
-	CountHint(size int64, head []byte) int
-}

@@ -173,9 +173,16 @@ func TestWalkSkipsAndWindow(t *testing.T) {
 	if strings.Join(got, " ") != "2/2" {
 		t.Fatalf("--from 10:20: got %v", got)
 	}
+	// A window ending at 10:15 reads the 10:15 file too: its first flows
+	// may have ended before 10:15 (the export delay); without a delay it
+	// does not.
 	got, _ = collect(t, []string{dir}, Options{To: time.Date(2026, 11, 20, 10, 15, 0, 0, time.UTC)})
-	if strings.Join(got, " ") != "1/1" {
+	if strings.Join(got, " ") != "1/1 2/2" {
 		t.Fatalf("--to 10:15: got %v", got)
+	}
+	got, _ = collect(t, []string{dir}, Options{To: time.Date(2026, 11, 20, 10, 15, 0, 0, time.UTC), ExportDelay: -1})
+	if strings.Join(got, " ") != "1/1" {
+		t.Fatalf("--to 10:15, no delay: got %v", got)
 	}
 	// An explicit tmp- path is read, as flow-cat does.
 	got, _ = collect(t, []string{filepath.Join(dir, "tmp-v05.2026-11-20.103000+0000")}, Options{})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/flowsift/flowsift/flow"
 )
@@ -51,7 +52,7 @@ func (s *Summary) Partial() bool {
 
 func ignorable(reason string) bool {
 	switch reason {
-	case "outside-window", "hidden", "out-of-order", "partial-file", "not-followed", "not-a-file":
+	case "outside-window", "hidden", "out-of-order", "beyond-delay", "partial-file", "not-followed", "not-a-file":
 		return true
 	}
 	return false
@@ -133,4 +134,46 @@ func SkipString(k flow.Skip) string {
 		where += fmt.Sprintf(" (%d items)", k.Count)
 	}
 	return fmt.Sprintf("%s: %s: %s", where, k.Reason, k.Detail)
+}
+
+// source is the figures of input path arg (an index into Sources).
+func (s *Summary) source(arg int) *Source {
+	if arg < 0 || arg >= len(s.Sources) {
+		// Inputs made without Run's paths (tests of the merge alone).
+		for len(s.Sources) <= max(arg, 0) {
+			s.Sources = append(s.Sources, Source{})
+		}
+	}
+	return &s.Sources[max(arg, 0)]
+}
+
+// count adds n flows ending between first and last.
+func (src *Source) count(first, last int64, n int) {
+	if src.Flows == 0 || first < src.First {
+		src.First = first
+	}
+	src.Last = max(src.Last, last)
+	src.Flows += uint64(n)
+}
+
+// attribute counts each skip under the input path it belongs to: the path
+// itself, or the tree it was found in.
+func (s *Summary) attribute() {
+	for i := range s.Sources {
+		s.Sources[i].Skipped = 0
+	}
+	for _, k := range s.Skips {
+		best := -1
+		for i, src := range s.Sources {
+			p := src.Path
+			if k.Path == p || (strings.HasPrefix(k.Path, p) && (strings.HasSuffix(p, "/") || k.Path[len(p)] == '/')) {
+				if best < 0 || len(p) > len(s.Sources[best].Path) {
+					best = i
+				}
+			}
+		}
+		if best >= 0 {
+			s.Sources[best].Skipped += max(k.Count, 1)
+		}
+	}
 }

@@ -32,6 +32,7 @@ type Input struct {
 	stream io.Reader
 	closer io.Closer
 	order  int // position in the final file order
+	arg    int // index of the path it was found under
 }
 
 // captureName matches flow-capture's file names; the UTC offset is optional
@@ -84,9 +85,9 @@ const defaultPeriod = 15 * time.Minute
 func Walk(paths []string, opt Options) ([]Input, []flow.Skip, error) {
 	var out []Input
 	var skips []flow.Skip
-	for _, p := range paths {
+	for arg, p := range paths {
 		if p == "-" {
-			out = append(out, Input{Path: "-", Stdin: true})
+			out = append(out, Input{Path: "-", Stdin: true, arg: arg})
 			continue
 		}
 		st, err := os.Stat(p)
@@ -98,6 +99,7 @@ func Walk(paths []string, opt Options) ([]Input, []flow.Skip, error) {
 			if skip != nil {
 				skips = append(skips, *skip)
 			} else {
+				in.arg = arg
 				out = append(out, in)
 			}
 			continue
@@ -109,6 +111,7 @@ func Walk(paths []string, opt Options) ([]Input, []flow.Skip, error) {
 				continue
 			}
 			if inWindow([]Input{in}, 0, opt) {
+				in.arg = arg
 				out = append(out, in)
 			} else {
 				skips = append(skips, flow.Skip{Path: p, Offset: -1, Reason: "outside-window", Detail: "file time outside --from/--to", Fatal: true, Count: 1})
@@ -179,6 +182,9 @@ func Walk(paths []string, opt Options) ([]Input, []flow.Skip, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("walk %s: %w", p, err)
 		}
+		for i := range found {
+			found[i].arg = arg
+		}
 		sort.SliceStable(found, func(i, j int) bool {
 			a, b := found[i], found[j]
 			if a.Time.IsZero() != b.Time.IsZero() {
@@ -203,7 +209,9 @@ func Walk(paths []string, opt Options) ([]Input, []flow.Skip, error) {
 	return out, skips, nil
 }
 
-// inWindow applies --from/--to to files[i]; files without a time are kept.
+// inWindow applies --from/--to to files[i]: it is kept when the flows it
+// can hold, ending in [T - ExportDelay, T'), may end in [From, To). Files
+// without a time are kept.
 func inWindow(files []Input, i int, opt Options) bool {
 	if opt.From.IsZero() && opt.To.IsZero() {
 		return true
@@ -216,7 +224,8 @@ func inWindow(files []Input, i int, opt Options) bool {
 	if i+1 < len(files) && !files[i+1].Time.IsZero() && files[i+1].Time.After(t) {
 		end = files[i+1].Time
 	}
-	if !opt.To.IsZero() && !t.Before(opt.To) {
+	// The file's flows end in [t - ExportDelay, end).
+	if !opt.To.IsZero() && !t.Add(-opt.exportDelay()).Before(opt.To) {
 		return false
 	}
 	if !opt.From.IsZero() && !end.After(opt.From) {

@@ -62,6 +62,11 @@ type Inputs struct {
 	Strict          bool
 	CompatByteOrder bool
 	NfdumpZone      *time.Location
+	ExportDelay     time.Duration // see ingest.Options; 0 = ingest.DefaultExportDelay, negative = none
+	// RequireAddresses drops, with a skip, the records that carry no
+	// source and destination address (v8 aggregations): every detector
+	// needs them.
+	RequireAddresses bool
 }
 
 // Stream is what a pass read.
@@ -85,6 +90,7 @@ func Run(ctx context.Context, cfg Configuration, in Inputs, as []Analyser) (*Str
 	sum, err := ingest.Run(ctx, in.Paths, ingest.Options{
 		Jobs: cfg.jobs(), IncludePartial: in.IncludePartial, Strict: in.Strict, CompatByteOrder: in.CompatByteOrder,
 		NfdumpZone: in.NfdumpZone, From: cfg.From, To: cfg.To, Stdin: in.Stdin, Progress: in.Progress, BatchSize: BatchSize,
+		ExportDelay: in.ExportDelay, RequireAddresses: in.RequireAddresses,
 	}, func(b flow.Batch) error {
 		if b = win.filter(b); len(b) == 0 {
 			return nil

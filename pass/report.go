@@ -73,6 +73,7 @@ func NewReport(cfg Configuration) *Report {
 
 // Run reads the inputs through every analyser.
 func (r *Report) Run(ctx context.Context, in Inputs) error {
+	in.RequireAddresses = true
 	st, err := Run(ctx, r.cfg, in, r.as)
 	r.stream = st
 	return err

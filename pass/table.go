@@ -174,10 +174,6 @@ type Dscan struct {
 	Err func() error
 }
 
-// ErrNoAddresses is returned for records that carry no source or
-// destination address (v8 aggregations): no detector can use them.
-var ErrNoAddresses = errors.New("export version not supported: these records carry no source and destination addresses (v8 aggregation); flow-dscan reads versions 1, 5, 6 and 7")
-
 // NewDscan makes the engine of flow-dscan's command: the default engine,
 // or with compat the byte-exact one; onEvent gets its lines' events.
 func NewDscan(cfg dscan.Config, compat bool, onEvent func(dscan.Event)) *Dscan {
@@ -187,10 +183,9 @@ func NewDscan(cfg dscan.Config, compat bool, onEvent func(dscan.Event)) *Dscan {
 	return &Dscan{eng: dscan.New(cfg, onEvent)}
 }
 
+// Add runs a batch through the engine. The records must carry addresses
+// (run the pass with Inputs.RequireAddresses).
 func (d *Dscan) Add(b flow.Batch) error {
-	if b[0].Fields&(flow.FSrcAddr|flow.FDstAddr) != flow.FSrcAddr|flow.FDstAddr {
-		return ErrNoAddresses
-	}
 	if d.compat {
 		b = d.dropIPv6(b)
 	}

@@ -26,11 +26,13 @@ fields the inputs have, in flow-export -f2's format (byte-identical for one
 flow-tools file). Parquet: OUT is a file, or with --partition a new directory
 of Hive-style date=YYYY-MM-DD[/hour=HH]/part-NNNNN.parquet folders by flow end
 (UTC). OUT appears only when the conversion is complete.
---from/--until select files by the time in their names and flows by end time.`,
+--from/--until select flows by end time (from inclusive, until exclusive), reading
+the files that can hold them (the time in their names and --export-delay).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "output format: parquet or csv"},
 			&cli.StringFlag{Name: "partition", Usage: "parquet only: hour or day folders (OUT is a directory)"},
 			jobsFlag(),
+			exportDelayFlag(),
 			&cli.BoolFlag{Name: "include-partial", Usage: "read tmp- files of a capture in progress"},
 			&cli.StringFlag{Name: "from", Usage: "window start (RFC 3339, or YYYY-MM-DD[ HH:MM[:SS]] in --tz)"},
 			&cli.StringFlag{Name: "until", Usage: "window end, exclusive (same forms as --from)"},
@@ -111,6 +113,10 @@ func convertAction(ctx context.Context, c *cli.Command) error {
 	}
 	cfg := pass.DefaultConfiguration()
 	cfg.Jobs, cfg.From, cfg.To = c.Int("j"), o.from, o.until
+	delay, err := parseDelay(c.String("export-delay"))
+	if err != nil {
+		return usageErr("convert: %v", err)
+	}
 	if err := cfg.Validate(); err != nil {
 		return usageErr("convert: %v", err)
 	}
@@ -128,7 +134,7 @@ func convertAction(ctx context.Context, c *cli.Command) error {
 	}
 	st, err := pass.Run(ctx, cfg, pass.Inputs{Paths: o.inputs, Stdin: stdio.in, Progress: pass.ProgressWriter(stdio.err),
 		IncludePartial: c.Bool("include-partial"), Strict: c.Bool("strict"), CompatByteOrder: c.Bool("compat-byte-order"),
-		NfdumpZone: o.nfdumpZone}, []pass.Analyser{pass.Func(out.Write)})
+		NfdumpZone: o.nfdumpZone, ExportDelay: delay}, []pass.Analyser{pass.Func(out.Write)})
 	if err != nil {
 		out.Abort()
 		return withCode(exitUsage, fmt.Errorf("convert: %w", err))

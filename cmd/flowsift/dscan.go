@@ -8,6 +8,7 @@ import (
 	"log/syslog"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/flowsift/flowsift/analyze/dscan"
+	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/internal/atomicfile"
 	"github.com/flowsift/flowsift/pass"
 	"github.com/flowsift/flowsift/report/dscanlog"
@@ -52,6 +54,8 @@ flowsift options:
   --max-sources N      default mode: bound on tracked sources (LRU eviction)
   --ignore-bad-state   start empty when the state file is corrupt (else exit 2)
   --include-partial    read tmp- files of a capture in progress
+  --export-delay D     how long before its file's start a flow may end (default 15m;
+                       the merge of several trees relies on it)
   --strict             a bad CSV row is fatal
   --summary            always print the run summary to stderr
 `
@@ -77,6 +81,7 @@ type dscanOpts struct {
 	suppressBase   string
 	jobs           int
 	ignoreBadState bool
+	exportDelay    time.Duration
 	includePartial bool
 	strict         bool
 	alwaysSummary  bool
@@ -87,7 +92,7 @@ func parseDscanArgs(args []string) (*dscanOpts, error) {
 	g := &getopt{
 		short: map[byte]bool{'b': false, 'B': false, 'h': false, 'l': false, 'm': false, 'p': false, 'w': false, 'W': false,
 			'd': true, 'D': true, 'i': true, 'I': true, 'L': true, 'O': true, 'P': true, 's': true, 'S': true, 't': true, 'T': true, 'j': true},
-		long: map[string]bool{"compat": false, "jobs": true, "max-sources": true, "ignore-bad-state": false,
+		long: map[string]bool{"compat": false, "jobs": true, "max-sources": true, "ignore-bad-state": false, "export-delay": true,
 			"include-partial": false, "strict": false, "summary": false, "help": false},
 		alias: map[string]byte{"jobs": 'j', "help": 'h'},
 	}
@@ -162,6 +167,8 @@ func parseDscanArgs(args []string) (*dscanOpts, error) {
 			}
 		case "ignore-bad-state":
 			o.ignoreBadState = true
+		case "export-delay":
+			o.exportDelay, err = parseDelay(ov.val)
 		case "include-partial":
 			o.includePartial = true
 		case "strict":
@@ -239,12 +246,13 @@ func runDscan(ctx context.Context, args []string) error {
 	}
 
 	sum, err := pass.Run(ctx, cfg, pass.Inputs{Paths: o.paths, Stdin: stdio.in, Progress: pass.ProgressWriter(stdio.err),
-		IncludePartial: o.includePartial, Strict: o.strict}, []pass.Analyser{eng})
-	if errors.Is(err, pass.ErrNoAddresses) {
-		return withCode(exitUsage, fmt.Errorf("dscan: %w", pass.ErrNoAddresses))
-	}
+		IncludePartial: o.includePartial, Strict: o.strict, ExportDelay: o.exportDelay, RequireAddresses: true}, []pass.Analyser{eng})
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("dscan: %w", err))
+	}
+	if sum.Summary.Flows == 0 && slices.ContainsFunc(sum.Summary.Skips, func(k flow.Skip) bool { return k.Reason == "no-addresses" }) {
+		// Nothing but aggregations: flow-dscan refuses them at the start.
+		return withCode(exitUsage, errors.New("dscan: export version not supported: these records carry no source and destination addresses (v8 aggregation); flow-dscan reads versions 1, 5, 6 and 7"))
 	}
 	if onErr != nil {
 		return withCode(exitUsage, fmt.Errorf("dscan: write alerts: %w", onErr))

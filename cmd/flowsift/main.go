@@ -14,8 +14,11 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"time"
 
 	"github.com/urfave/cli/v3"
+
+	"github.com/flowsift/flowsift/ingest"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -56,6 +59,26 @@ func usageErr(format string, a ...any) error {
 func jobsFlag() cli.Flag {
 	return &cli.IntFlag{Name: "j", Aliases: []string{"jobs"}, Value: runtime.NumCPU(),
 		Usage: "goroutines the pass may use: files decoded at once, and analysers at work on a batch at once; never changes the output"}
+}
+
+// exportDelayFlag is --export-delay, the same for every command.
+func exportDelayFlag() cli.Flag {
+	return &cli.StringFlag{Name: "export-delay", Value: ingest.DefaultExportDelay.String(),
+		Usage: "how long before its file's capture start a flow may end (exporters send flows after they end): windows read the files that can hold their flows by it, and the merge of several trees relies on it; 0 = files hold only flows of their own period"}
+}
+
+// parseDelay reads an --export-delay value: a Go duration ("15m",
+// "90s"); 0 is no delay at all (ingest takes that as a negative value,
+// its zero being the default).
+func parseDelay(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--export-delay %q: want a duration such as 15m or 90s (0 for none)", v)
+	}
+	if d == 0 {
+		return -1, nil
+	}
+	return d, nil
 }
 
 var commands []*cli.Command

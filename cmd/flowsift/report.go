@@ -60,6 +60,7 @@ options, 3 done but part of the input was skipped.`,
 			&cli.StringFlag{Name: "subject", Usage: "mail subject (default: flowsift report and the window)"},
 			&cli.IntFlag{Name: "top", Value: def.Talkers.N, Usage: "rows of each top-talker table (policy: talkers.top)"},
 			jobsFlag(),
+			exportDelayFlag(),
 			&cli.StringFlag{Name: "generated-at", Usage: "generated-at stamp (RFC 3339); default SOURCE_DATE_EPOCH, else now"},
 			&cli.BoolFlag{Name: "fail-on-findings", Usage: "exit 1 when the report lists scanners or excessive flows"},
 			&cli.BoolFlag{Name: "include-partial", Usage: "read tmp- files of a capture in progress"},
@@ -76,6 +77,7 @@ options, 3 done but part of the input was skipped.`,
 }
 
 type reportOpts struct {
+	exportDelay time.Duration
 	zone        *time.Location
 	mailTo      string
 	formats     []string
@@ -118,6 +120,9 @@ func reportConfig(c *cli.Command) (pass.Configuration, *reportOpts, error) {
 	var err error
 	if o.zone, err = time.LoadLocation(c.String("tz")); err != nil {
 		return cfg, nil, fmt.Errorf("--tz: %v", err)
+	}
+	if o.exportDelay, err = parseDelay(c.String("export-delay")); err != nil {
+		return cfg, nil, err
 	}
 	if s := c.String("from"); s != "" {
 		if cfg.From, err = parseWhen(s, o.zone); err != nil {
@@ -240,7 +245,7 @@ func runReport(ctx context.Context, c *cli.Command) error {
 	}
 	paths := c.Args().Slice()
 	res, err := pass.RunReport(ctx, cfg, pass.Inputs{Paths: paths, Stdin: stdio.in, Progress: pass.ProgressWriter(stdio.err),
-		IncludePartial: c.Bool("include-partial"), Strict: c.Bool("strict")})
+		IncludePartial: c.Bool("include-partial"), Strict: c.Bool("strict"), ExportDelay: o.exportDelay})
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("report: %w", err))
 	}
