@@ -27,19 +27,40 @@ import (
 // whatever the size of a file, a producer holds at most its reorder window
 // and one chunk, and two more chunks wait for the merger.
 
-// chunkSize is the records a producer decodes at once (2 MiB).
-const chunkSize = 8192
+// chunkSize is the records a producer decodes at once (4 MiB): as large
+// as the pass's batches, which go to the analysers straight from a chunk.
+const chunkSize = 16384
 
-// chunkPool recycles chunks once the merger has emitted every record of
-// one: a run decodes every flow into a chunk, and fresh memory for each
-// cost more than the decoding (measured in the whole-file design).
-var chunkPool = sync.Pool{New: func() any { return make([]flow.Record, 0, chunkSize) }}
+// chunks recycles the chunks the merger has emitted every record of: a
+// run decodes every flow into a chunk, and fresh memory for each costs
+// page faults (a third more than the whole-file design's when sync.Pool,
+// emptied by every collection, held them). At most max are kept.
+type chunks struct {
+	mu   sync.Mutex
+	free [][]flow.Record
+	max  int
+}
 
-func newChunk() []flow.Record { return chunkPool.Get().([]flow.Record)[:0] }
+func (p *chunks) get() []flow.Record {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		c := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		return c
+	}
+	return make([]flow.Record, 0, chunkSize)
+}
 
-func freeChunk(c []flow.Record) {
-	if cap(c) == chunkSize {
-		chunkPool.Put(c[:0]) //nolint:staticcheck // a slice header is small; the array is what is reused
+func (p *chunks) put(c []flow.Record) {
+	if cap(c) != chunkSize {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < p.max {
+		p.free = append(p.free, c[:0])
 	}
 }
 
@@ -52,6 +73,7 @@ func freeChunk(c []flow.Record) {
 // file's order. For a file already in order, which is the usual case,
 // this costs one comparison a record.
 type reorder struct {
+	pool    *chunks
 	window  int
 	chunks  [][]flow.Record // held, together in End order
 	held    int
@@ -61,7 +83,7 @@ type reorder struct {
 
 func (q *reorder) add(c []flow.Record) error {
 	if len(c) == 0 {
-		freeChunk(c)
+		q.pool.put(c)
 		return nil
 	}
 	if !sortedByEnd(c) {
@@ -101,7 +123,7 @@ func (q *reorder) mergeTail(c []flow.Record) {
 	tail = append(tail, head[pos:]...)
 	for _, ch := range q.chunks[k+1:] {
 		tail = append(tail, ch...)
-		freeChunk(ch)
+		q.pool.put(ch)
 	}
 	merged := make([]flow.Record, 0, len(tail)+len(c))
 	i, j := 0, 0
@@ -116,10 +138,10 @@ func (q *reorder) mergeTail(c []flow.Record) {
 	}
 	merged = append(merged, tail[i:]...)
 	merged = append(merged, c[j:]...)
-	freeChunk(c)
+	q.pool.put(c)
 	q.chunks = q.chunks[:k+1]
 	if pos == 0 {
-		freeChunk(head)
+		q.pool.put(head)
 		q.chunks[k] = merged
 	} else {
 		q.chunks[k] = head[:pos]
@@ -197,7 +219,7 @@ func (m *merger) produce(fs *fileStream) {
 	if timed {
 		lb = fs.in.Time.Add(-m.opt.exportDelay()).UnixMilli()
 	}
-	q := &reorder{window: m.opt.reorder(), send: func(c []flow.Record) error {
+	q := &reorder{pool: &m.chunks, window: m.opt.reorder(), send: func(c []flow.Record) error {
 		if timed && c[0].End < lb {
 			fs.res.early += int64(sort.Search(len(c), func(i int) bool { return c[i].End >= lb }))
 		}
@@ -207,13 +229,13 @@ func (m *merger) produce(fs *fileStream) {
 		case fs.ch <- c:
 			return nil
 		case <-m.done:
-			freeChunk(c)
+			m.chunks.put(c)
 			return errStopped
 		}
 	}}
 	fil := newAddrFilter(m.opt, fs.in.Path)
 	add := func(c []flow.Record) error { return q.add(fil.keep(c)) }
-	err := decodeStream(fs.in, m.opt, &fs.res, add)
+	err := decodeStream(fs.in, m.opt, &m.chunks, &fs.res, add)
 	if err == nil {
 		err = q.flush()
 	}
@@ -227,7 +249,7 @@ func (m *merger) produce(fs *fileStream) {
 var errStopped = errors.New("run stopped")
 
 // decodeStream decodes one file, handing add chunks it may keep.
-func decodeStream(in Input, opt Options, res *fileResult, add func([]flow.Record) error) error {
+func decodeStream(in Input, opt Options, pool *chunks, res *fileResult, add func([]flow.Record) error) error {
 	f, err := os.Open(in.Path)
 	if err != nil {
 		return err
@@ -238,9 +260,9 @@ func decodeStream(in Input, opt Options, res *fileResult, add func([]flow.Record
 	}
 	skip := func(s flow.Skip) { res.skips = append(res.skips, s) }
 	if ff, ok := in.Format.(ftfile.Format); ok {
-		return readFT(in.Path, f, ff.Opt, add, skip)
+		return readFT(in.Path, f, ff.Opt, pool, add, skip)
 	}
-	c := newChunk()
+	c := pool.get()
 	err = in.Format.Decode(in.Path, f, func(b flow.Batch) error {
 		for len(b) > 0 {
 			k := min(len(b), chunkSize-len(c))
@@ -250,7 +272,7 @@ func decodeStream(in Input, opt Options, res *fileResult, add func([]flow.Record
 				if err := add(c); err != nil {
 					return err
 				}
-				c = newChunk()
+				c = pool.get()
 			}
 		}
 		return nil
@@ -258,21 +280,21 @@ func decodeStream(in Input, opt Options, res *fileResult, add func([]flow.Record
 	if err == nil {
 		return add(c)
 	}
-	freeChunk(c)
+	pool.put(c)
 	return err
 }
 
 // readFT decodes a flow-tools file straight into chunks: the same as
 // ftfile.Format.Decode without the copy out of a batch, which was a tenth
 // of the decode + merge time.
-func readFT(path string, r io.Reader, opt ftfile.Options, add func([]flow.Record) error, skip func(flow.Skip)) error {
+func readFT(path string, r io.Reader, opt ftfile.Options, pool *chunks, add func([]flow.Record) error, skip func(flow.Skip)) error {
 	rd, err := ftfile.NewReader(r, path, opt)
 	if err != nil {
 		return err
 	}
 	defer rd.Close()
 	for {
-		c := newChunk()
+		c := pool.get()
 		n, err := rd.Read(c[:chunkSize])
 		c = c[:n]
 		if aerr := add(c); aerr != nil {
@@ -344,6 +366,7 @@ type merger struct {
 	ctx    context.Context
 	done   chan struct{} // closed when the group ends
 	tokens chan struct{} // decode tokens, Jobs of them
+	chunks chunks
 
 	out     flow.Batch
 	lastEnd int64
@@ -369,7 +392,7 @@ func (c *cursor) peek() int64 { return c.recs[c.pos].End }
 // stops).
 func (c *cursor) next(m *merger) bool {
 	if c.recs != nil {
-		freeChunk(c.recs)
+		m.chunks.put(c.recs)
 		c.recs = nil
 	}
 	for {
@@ -379,7 +402,7 @@ func (c *cursor) next(m *merger) bool {
 				return false
 			}
 			if len(r) == 0 {
-				freeChunk(r)
+				m.chunks.put(r)
 				continue
 			}
 			c.recs, c.pos = r, 0
@@ -425,6 +448,9 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 	m.done = make(chan struct{})
 	m.emitted = false // out-of-order is judged within one group
 	m.tokens = make(chan struct{}, m.opt.jobs())
+	// A chunk is freed about as often as one is taken; a few spare ones
+	// cover the producers running ahead.
+	m.chunks.max = m.opt.jobs() + 2
 	var wg sync.WaitGroup
 	defer func() {
 		close(m.done)
@@ -433,10 +459,10 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 
 	order := schedule(inputs)
 	delay := m.opt.exportDelay().Milliseconds()
-	look := m.opt.lookahead()
-	next := 0            // next file of order to start
-	var window []*cursor // started, not yet in the heap, in schedule order
-	h := &cursorHeap{}   // files in play
+	look, jobs := m.opt.lookahead(), m.opt.jobs()
+	next := 0             // next file of order to start
+	var started []*cursor // started, not yet in the heap, in schedule order
+	h := &cursorHeap{}    // files in play
 	start := func() {
 		in := inputs[order[next]]
 		next++
@@ -444,73 +470,92 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 		m.hold(1)
 		wg.Add(1)
 		go func() { defer wg.Done(); m.produce(fs) }()
-		window = append(window, &cursor{fs: fs, order: in.order})
+		started = append(started, &cursor{fs: fs, order: in.order})
 	}
-	// lowest is the earliest End the next file not started may hold: its
-	// capture start less the export delay; none for a file without time.
-	lowest := func() (int64, bool) {
-		if next >= len(order) {
-			return 0, false
-		}
-		in := inputs[order[next]]
+	// lowest is the earliest End a timed file may hold: its capture start
+	// less the export delay.
+	lowest := func(in Input) (int64, bool) {
 		if in.Time.IsZero() {
 			return 0, false
 		}
 		return in.Time.UnixMilli() - delay, true
 	}
+	// due says whether the file may hold flows ending at or before the
+	// merge point: then it must be in play before the merge goes on.
+	due := func(in Input) bool {
+		lo, timed := lowest(in)
+		return h.Len() > 0 && timed && lo <= (*h)[0].peek()
+	}
 	for {
-		// Start files: Lookahead beyond those in play, and every file whose
-		// flows may end before the merge point (several routers' files of
-		// the same quarter hour).
-		for next < len(order) {
-			lo, timed := lowest()
-			if len(window) < look || (h.Len() > 0 && timed && lo <= (*h)[0].peek()) {
-				start()
+		// The files whose first records bound the merge: Lookahead of
+		// them, and every file due (several routers' files of the same
+		// quarter hour). Jobs more are started beyond them, so that
+		// decoding runs ahead of the merge.
+		wait := min(len(started), look)
+		for wait < len(started) && due(started[wait].fs.in) {
+			wait++
+		}
+		for next < len(order) && (len(started) < wait+jobs || len(started) < look || due(inputs[order[next]])) {
+			start()
+			if due(started[len(started)-1].fs.in) && wait == len(started)-1 {
+				wait++
+			}
+		}
+		wait = min(max(wait, min(look, len(started))), len(started))
+		// Their first chunks: the bound below needs them.
+		for i := 0; i < wait; {
+			c := started[i]
+			if c.recs != nil || c.next(m) {
+				i++
 				continue
 			}
-			break
-		}
-		// Every started file's first chunk: the bound below needs it.
-		kept := window[:0]
-		for _, c := range window {
-			if c.recs == nil && !c.next(m) {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				m.finish(c)
-				continue
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			kept = append(kept, c)
+			m.finish(c)
+			started = slices.Delete(started, i, i+1)
+			wait--
 		}
-		window = kept
 		if h.Len() == 0 {
-			if len(window) == 0 {
-				if next < len(order) {
-					start()
-					continue
-				}
+			if len(started) == 0 {
 				break
 			}
-			m.enter(h, window[0])
-			window = window[1:]
+			if wait == 0 {
+				wait = 1
+				continue
+			}
+			heap.Push(h, started[0])
+			started = started[1:]
 			continue
 		}
-		// bound: no started file still waiting, nor any file not started,
-		// may hold a record before it (a tie goes to the earlier file).
+		// bound: no file out of play may hold a record before it (a tie
+		// goes to the earlier file). Beyond the files waited for, a timed
+		// file holds none before its start less the export delay; a file
+		// without a time is taken to start after them.
 		bound, boundOrder := int64(math.MaxInt64), math.MaxInt
-		for _, c := range window {
+		for _, c := range started[:wait] {
 			if e := c.peek(); e < bound || (e == bound && c.order < boundOrder) {
 				bound, boundOrder = e, c.order
 			}
 		}
-		if lo, timed := lowest(); timed && lo <= bound {
-			bound, boundOrder = lo, inputs[order[next]].order
+		var beyond *Input
+		if wait < len(started) {
+			beyond = &started[wait].fs.in
+		} else if next < len(order) {
+			beyond = &inputs[order[next]]
+		}
+		if beyond != nil {
+			if lo, timed := lowest(*beyond); timed && lo < bound {
+				bound, boundOrder = lo, beyond.order
+			}
 		}
 		top := (*h)[0]
-		if len(window) > 0 && (top.peek() > bound || (top.peek() == bound && boundOrder < top.order)) {
-			m.enter(h, window[0])
-			window = window[1:]
-			continue
+		if wait > 0 && (top.peek() > bound || (top.peek() == bound && boundOrder < top.order)) {
+			if i := slices.IndexFunc(started[:wait], func(c *cursor) bool { return c.peek() == bound && c.order == boundOrder }); i >= 0 {
+				heap.Push(h, started[i])
+				started = slices.Delete(started, i, i+1)
+				continue
+			}
 		}
 		// Emit a run from the top file: records up to the bound and up to
 		// the next file in the heap (ties go to the earlier file).
@@ -529,10 +574,12 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 			return e > limit || (e == limit && !inclusive)
 		})
 		if c.pos == from {
-			// The top file's next record is past a bound that only a file
-			// not started can lower: start it.
+			// Only a file not yet waited for bounds the top file: the
+			// loop above makes it due (its start is within the delay).
 			heap.Push(h, c)
-			if next < len(order) {
+			if wait < len(started) {
+				wait++
+			} else if next < len(order) {
 				start()
 			}
 			continue
@@ -560,11 +607,6 @@ func (m *merger) hold(d int64) {
 			return
 		}
 	}
-}
-
-// enter puts a started file in play.
-func (m *merger) enter(h *cursorHeap, c *cursor) {
-	heap.Push(h, c)
 }
 
 // finish records a file's outcome once its producer is done and every
