@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/sourcelag"
 )
 
 // Summary is what a run read and what it passed over.
@@ -93,12 +96,18 @@ type ReasonCount struct {
 // stay exact.
 const maxSkipLines = 20
 
-// WriteText prints the run summary for people: the counts, then per reason
+// WriteText prints the run summary for people: the counts; with more than
+// one input path, one line per path (see sourceLines); then per reason
 // (sorted) its total and up to maxSkipLines problems sorted by path and
 // position, then "... and N more".
 func (s *Summary) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "inputs: %d seen, %d read; flows: %d\n", s.FilesSeen, s.FilesRead, s.Flows)
+	if len(s.Sources) > 1 {
+		for _, l := range s.sourceLines() {
+			fmt.Fprintf(bw, "  %s\n", l)
+		}
+	}
 	sorted := s.Sorted()
 	for _, rc := range s.ByReason() {
 		fmt.Fprintf(bw, "skipped: %s: %d\n", rc.Reason, rc.Count)
@@ -119,6 +128,72 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// sourceLines renders each input path's figures, in command-line order:
+//
+//	/flows/rtr-b: 96 files, 1,234,567 flows, 2026-11-20 00:00:01 to 03:10:07 UTC, 2 skipped; stopped 2 h 50 min before the others
+//	/flows/rtr-c: 3 files, no flows, 3 skipped
+//
+// The times are the earliest and the latest flow end, in UTC to the second
+// (the date of the latest only when it is another day); "N skipped" only
+// when something under the path was passed over; the note is
+// sourcelag's rule over the span of every path's flows.
+func (s *Summary) sourceLines() []string {
+	last := make([]int64, len(s.Sources))
+	var lo, hi int64
+	for i, src := range s.Sources {
+		if src.Flows == 0 {
+			continue
+		}
+		last[i] = src.Last
+		if lo == 0 || src.First < lo {
+			lo = src.First
+		}
+		hi = max(hi, src.Last)
+	}
+	window := time.Duration(hi-lo) * time.Millisecond
+	behind := sourcelag.Behind(last)
+	out := make([]string, len(s.Sources))
+	for i, src := range s.Sources {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s: %s", src.Path, plural(uint64(src.Files), "file"))
+		if src.Flows == 0 {
+			b.WriteString(", no flows")
+		} else {
+			first, last := time.UnixMilli(src.First).UTC(), time.UnixMilli(src.Last).UTC()
+			to := last.Format("15:04:05")
+			if last.Format(time.DateOnly) != first.Format(time.DateOnly) {
+				to = last.Format(time.DateTime)
+			}
+			fmt.Fprintf(&b, ", %s, %s to %s UTC", plural(src.Flows, "flow"), first.Format(time.DateTime), to)
+		}
+		if src.Skipped > 0 {
+			fmt.Fprintf(&b, ", %s skipped", grouped(uint64(src.Skipped)))
+		}
+		if note := sourcelag.Note(behind[i], window); note != "" {
+			b.WriteString("; " + note)
+		}
+		out[i] = b.String()
+	}
+	return out
+}
+
+// plural prints "1 file", "2 files", "1,234,567 flows".
+func plural(n uint64, word string) string {
+	if n != 1 {
+		word += "s"
+	}
+	return grouped(n) + " " + word
+}
+
+// grouped prints n with a comma between groups of three digits.
+func grouped(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // SkipString renders one skip as "path: offset N: reason: detail".
