@@ -63,7 +63,7 @@ const timelineRows = 40
 // colClass names the layout of a column by its (stable) name.
 func colClass(col string) string {
 	switch col {
-	case "first_seen", "last_seen", "start", "end", "src", "dst", "target", "tcp_flags", "file", "reason":
+	case "first_seen", "last_seen", "start", "end", "src", "dst", "target", "tcp_flags", "file", "reason", "first_flow_end", "last_flow_end":
 		return "nw"
 	case "rules", "top_ports", "sample_targets", "scanners", "evidence", "detail":
 		return "list"
@@ -105,8 +105,12 @@ func htmlTables(ts []Table) []htmlTable {
 				case under[i] && v != "":
 					row.Detail = append(row.Detail, cell{strings.ReplaceAll(t.Columns[i], "_", " "), v})
 				case !under[i]:
+					c := cls[i]
+					if t.Name == "sources" && t.Columns[i] == "note" && v != "" {
+						c = "warn" // a path that stopped before the others
+					}
 					// Keep "tcp/22 (300)" and "SRC (first..last)" on one line.
-					row.Cells = append(row.Cells, cell{strings.ReplaceAll(v, " (", "\u00a0("), cls[i]})
+					row.Cells = append(row.Cells, cell{strings.ReplaceAll(v, " (", "\u00a0("), c})
 				}
 			}
 			ht.Rows = append(ht.Rows, row)

@@ -12,6 +12,7 @@ import (
 	"github.com/flowsift/flowsift/analyze/episode"
 	"github.com/flowsift/flowsift/analyze/talkers"
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/sourcelag"
 )
 
 // Model is the whole report. Its JSON form is the JSON report; see
@@ -51,6 +52,29 @@ type Inputs struct {
 	BadRows   int64    `json:"bad_rows"`
 	Partial   bool     `json:"partial"`
 	Skipped   []Skip   `json:"skipped"`
+	Sources   []Source `json:"sources"` // one per path, in command-line order
+}
+
+// Source is what one input path gave: in the usual archive one router's
+// flow-capture tree, so that a router that stopped exporting shows.
+type Source struct {
+	Path    string `json:"path"`
+	Files   int    `json:"files"`
+	Flows   uint64 `json:"flows"`
+	Skipped int64  `json:"skipped"` // items passed over under it (files, tails, rows)
+	// The earliest and the latest flow end, UTC to the ms, and the same
+	// in --tz; "" when the path gave no flow.
+	FirstEnd      string `json:"first_flow_end"`
+	LastEnd       string `json:"last_flow_end"`
+	FirstEndLocal string `json:"first_flow_end_local"`
+	LastEndLocal  string `json:"last_flow_end_local"`
+	// BehindMS is how long before the latest last flow end of the other
+	// paths its last flow ended (0 when it is not behind, gave no flow or
+	// is alone); Note says "stopped 2 h 50 min before the others" when
+	// that is more than the window allows (see sourcelag), "no flows"
+	// when it gave none, else "".
+	BehindMS int64  `json:"behind_ms"`
+	Note     string `json:"note"`
 }
 
 // Skip is one thing passed over.
@@ -169,6 +193,7 @@ type Input struct {
 	FirstFlow   int64     // ms, earliest Start seen (0 = no flows)
 	LastFlow    int64     // ms, latest End seen
 	Paths       []string
+	Sources     []InputSource // one per path, in command-line order
 	FilesSeen   int
 	FilesRead   int
 	Flows       uint64
@@ -180,7 +205,20 @@ type Input struct {
 	Tables      []talkers.Table
 }
 
+// InputSource is what ingest counted for one input path (ingest.Source).
+type InputSource struct {
+	Path        string
+	Files       int
+	Skipped     int64
+	Flows       uint64
+	First, Last int64 // ms, earliest and latest flow End (0 = no flows)
+}
+
 func utc(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func local(ms int64, zone *time.Location) string {
+	return time.UnixMilli(ms).In(zone).Format("2006-01-02T15:04:05.000Z07:00")
+}
 
 // Build makes the model. It is deterministic: same Input, same Model.
 func Build(in Input) *Model {
@@ -205,6 +243,11 @@ func Build(in Input) *Model {
 	}
 	m.Window.Zone = zone.String()
 	m.Inputs = Inputs{Paths: in.Paths, FilesSeen: in.FilesSeen, FilesRead: in.FilesRead, Flows: in.Flows, Partial: in.Partial}
+	var window time.Duration
+	if !from.IsZero() && !to.IsZero() {
+		window = to.Sub(from)
+	}
+	m.Inputs.Sources = sources(in.Sources, zone, window)
 	for _, s := range in.Skips {
 		if s.Reason == "bad-row" {
 			m.Inputs.BadRows += max(s.Count, 1)
@@ -245,6 +288,55 @@ func Build(in Input) *Model {
 		m.Talkers = append(m.Talkers, tt)
 	}
 	return m
+}
+
+// sources makes the rows of the inputs table, marking a path whose flows
+// stop well before the others' (sourcelag's rule over the window).
+func sources(in []InputSource, zone *time.Location, window time.Duration) []Source {
+	last := make([]int64, len(in))
+	for i, s := range in {
+		if s.Flows > 0 {
+			last[i] = s.Last
+		}
+	}
+	behind := sourcelag.Behind(last)
+	var out []Source
+	for i, s := range in {
+		row := Source{Path: s.Path, Files: s.Files, Flows: s.Flows, Skipped: s.Skipped, BehindMS: behind[i]}
+		if s.Flows == 0 {
+			row.Note = "no flows"
+		} else {
+			row.FirstEnd, row.LastEnd = utc(s.First), utc(s.Last)
+			row.FirstEndLocal, row.LastEndLocal = local(s.First, zone), local(s.Last, zone)
+			row.Note = sourcelag.Note(behind[i], window)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// SourceWarnings says which input paths stopped before the others, one
+// sentence each, for the head of the report: a path marked by the rule,
+// or one that gave no flow while another did. Nothing with one path.
+func (m *Model) SourceWarnings() []string {
+	flowing := false
+	for _, s := range m.Inputs.Sources {
+		flowing = flowing || s.Flows > 0
+	}
+	var out []string
+	for _, s := range m.Inputs.Sources {
+		switch {
+		case s.Flows == 0 && flowing:
+			out = append(out, fmt.Sprintf("input %s gave no flows", s.Path))
+		case s.Flows > 0 && s.Note != "":
+			when := s.LastEnd
+			if m.Window.Zone != "UTC" && m.Window.Zone != "" {
+				when += ", " + s.LastEndLocal
+			}
+			out = append(out, fmt.Sprintf("input %s %s (last flow end %s)", s.Path, s.Note, when))
+		}
+	}
+	return out
 }
 
 func scannerRow(ep episode.Episode) Scanner {

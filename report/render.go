@@ -62,6 +62,9 @@ func Markdown(w io.Writer, m *Model) error {
 		b.WriteString(" (PARTIAL: some input was skipped, see below)")
 	}
 	b.WriteString(".\n")
+	for _, w := range m.SourceWarnings() {
+		fmt.Fprintf(&b, "\n**Warning:** %s.\n", w)
+	}
 	// One table writer for every section, reset between them, with a
 	// one-entry stringer cache: cells are strings and the cache is never
 	// used, yet Reset remade its default 10k-entry map for every section

@@ -22,8 +22,10 @@ const hostile = `<script>alert("x")</script> a|b "q", c`
 func handModel() *Model {
 	return &Model{
 		Tool: "flowsift", Version: "test", GeneratedAt: "2026-11-22T06:00:00Z",
-		Window:    Window{From: "2026-11-20T00:00:00Z", To: "2026-11-20T06:00:00Z", FromLocal: "2026-11-20T01:00:00+01:00", ToLocal: "2026-11-20T07:00:00+01:00", Zone: "Europe/Berlin"},
-		Inputs:    Inputs{Paths: []string{"/data/" + hostile}, FilesSeen: 3, FilesRead: 2, Flows: 1234, BadRows: 1, Partial: true, Skipped: []Skip{{Path: "/data/x.csv", Offset: -1, Line: 7, Reason: "bad-row", Count: 1, Detail: hostile}}},
+		Window: Window{From: "2026-11-20T00:00:00Z", To: "2026-11-20T06:00:00Z", FromLocal: "2026-11-20T01:00:00+01:00", ToLocal: "2026-11-20T07:00:00+01:00", Zone: "Europe/Berlin"},
+		Inputs: Inputs{Paths: []string{"/data/" + hostile}, FilesSeen: 3, FilesRead: 2, Flows: 1234, BadRows: 1, Partial: true, Skipped: []Skip{{Path: "/data/x.csv", Offset: -1, Line: 7, Reason: "bad-row", Count: 1, Detail: hostile}},
+			Sources: []Source{{Path: "/data/" + hostile, Files: 2, Flows: 1234, Skipped: 1, FirstEnd: "2026-11-20T00:00:00.500Z", LastEnd: "2026-11-20T06:00:00.000Z",
+				FirstEndLocal: "2026-11-20T01:00:00.500+01:00", LastEndLocal: "2026-11-20T07:00:00.000+01:00"}}},
 		Settings:  []Setting{{Name: "dscan depth (-D)", Value: "200"}},
 		Detectors: []string{"dscan"},
 		Scanners: []Scanner{{Src: "203.0.113.45", Kind: "host scan", Detectors: []string{"dscan"},
@@ -200,6 +202,7 @@ func TestCSVColumnsStable(t *testing.T) {
 	want := map[string]string{
 		"summary":             "item,value",
 		"skipped":             "path,offset,line,reason,count,detail",
+		"sources":             "path,files,flows,skipped,first_flow_end,last_flow_end,note",
 		"scanners":            "src,kind,looks_like_service,detectors,rules,first_seen,last_seen,flows,packets,bytes,targets,local_targets,ports,top_ports,sample_targets,tcp_flags",
 		"target_hosts":        "target,episodes,flows,scanners",
 		"target_ports":        "target,episodes,flows,scanners",

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/flowsift/flowsift/internal/sourcelag"
 )
 
 // Table is a model section as rows of text: Markdown, CSV and HTML all
@@ -55,9 +57,25 @@ func (m *Model) SummaryTable() Table {
 	return t
 }
 
+// SourcesTable is the inputs section: one row per path given, with its
+// note (a path that stopped before the others).
+func (m *Model) SourcesTable() Table {
+	t := Table{Name: "sources", Title: "Inputs by path",
+		Note:    "One row per path given (in a flow-capture archive, one router's tree): files read, flows, earliest and latest flow end (UTC), items skipped under it.",
+		Columns: []string{"path", "files", "flows", "skipped", "first_flow_end", "last_flow_end", "note"}}
+	if len(m.Inputs.Sources) > 1 {
+		t.Note += fmt.Sprintf(" A path whose last flow ended more than a tenth of the window (at least %s, at most %s) before the latest of the others is marked \"stopped ... before the others\".",
+			sourcelag.Duration(sourcelag.MinBound), sourcelag.Duration(sourcelag.MaxBound))
+	}
+	for _, s := range m.Inputs.Sources {
+		t.Rows = append(t.Rows, []string{s.Path, n(s.Files), u(s.Flows), strconv.FormatInt(s.Skipped, 10), s.FirstEnd, s.LastEnd, s.Note})
+	}
+	return t
+}
+
 // Tables lists every section in report order.
 func (m *Model) Tables() []Table {
-	out := []Table{m.SummaryTable()}
+	out := []Table{m.SummaryTable(), m.SourcesTable()}
 	sk := Table{Name: "skipped", Title: "Inputs skipped", Columns: []string{"path", "offset", "line", "reason", "count", "detail"}}
 	for _, s := range m.Inputs.Skipped {
 		sk.Rows = append(sk.Rows, []string{s.Path, strconv.FormatInt(s.Offset, 10), strconv.FormatInt(s.Line, 10), s.Reason, strconv.FormatInt(s.Count, 10), s.Detail})

@@ -272,8 +272,12 @@ func buildModel(res *pass.Result, cfg pass.Configuration, o *reportOpts, paths [
 		settings = append(settings, report.Setting(s))
 	}
 	sum := res.Summary
+	var sources []report.InputSource
+	for _, s := range sum.Sources {
+		sources = append(sources, report.InputSource{Path: s.Path, Files: s.Files, Skipped: s.Skipped, Flows: s.Flows, First: s.First, Last: s.Last})
+	}
 	return report.Build(report.Input{Version: version, GeneratedAt: o.generatedAt, Zone: o.zone, From: cfg.From, To: cfg.To,
-		FirstFlow: res.FirstFlow, LastFlow: res.LastFlow, Paths: paths, FilesSeen: sum.FilesSeen, FilesRead: sum.FilesRead,
+		FirstFlow: res.FirstFlow, LastFlow: res.LastFlow, Paths: paths, Sources: sources, FilesSeen: sum.FilesSeen, FilesRead: sum.FilesRead,
 		Flows: sum.Flows, Skips: sum.Sorted(), Partial: sum.Partial(), Settings: settings, Detectors: res.Detectors,
 		Result: res.Episodes, Tables: res.Tables})
 }
