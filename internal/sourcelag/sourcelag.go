@@ -1,7 +1,10 @@
 // Package sourcelag holds the one rule that marks an input path (one
 // router's flow-capture tree, in the usual archive) whose flows stop well
 // before the others' do: a router that stopped exporting. The run summary
-// (ingest) and the report both apply it, so they never disagree.
+// (ingest) and the report both apply it, with the same bound and wording;
+// the report's window is --from/--to when given, the summary's is always
+// the span of the flows read (it knows no other), so on a short window the
+// two may differ by that much.
 package sourcelag
 
 import (
