@@ -362,4 +362,3 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 	}
 	return nil
 }
-
