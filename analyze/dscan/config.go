@@ -51,7 +51,7 @@ type Config struct {
 	// together are one run's (with MaxSources, each part evicts among
 	// its own sources).
 	Sources analyze.Shard
-	Jobs       int // shards; 0 or 1 = one goroutine
+	Jobs    int // shards; 0 or 1 = one goroutine
 }
 
 // DefaultConfig returns flow-dscan's defaults.
