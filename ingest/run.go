@@ -103,11 +103,10 @@ func (o Options) reorder() int {
 // several routers interleave as flow-merge interleaves them, and each file
 // is decoded in chunks as the merge needs it (see merge.go). Memory is
 // bounded by the files in play, never by the size of one: a file holds at
-// most Reorder records plus three chunks of 8,192, and the files in play
+// most Reorder records plus a few chunks of 16,384, and the files in play
 // are those whose flows reach the merge point (one or two per router in a
-// flow-capture archive) plus Lookahead decoded ahead; with -j 2 and one
-// tree, about (2 + 4) x (32,768 + 3 x 8,192) x 256 bytes = 88 MB at most,
-// whatever the archive's or a file's size.
+// flow-capture archive) plus Lookahead decoded ahead and Jobs more being
+// decoded, whatever the archive's or a file's size.
 //
 // Exactness: a flow is emitted only when no file in play holds an earlier
 // one and no file not yet started may: a file named T is taken to hold no
