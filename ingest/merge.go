@@ -321,7 +321,6 @@ type addrFilter struct {
 	path    string
 	dropped int64
 	kept    int64
-	version string
 }
 
 func newAddrFilter(opt Options, path string) *addrFilter {
@@ -577,9 +576,7 @@ func (m *merger) run(ctx context.Context, inputs []Input) error {
 			// Only a file not yet waited for bounds the top file: the
 			// loop above makes it due (its start is within the delay).
 			heap.Push(h, c)
-			if wait < len(started) {
-				wait++
-			} else if next < len(order) {
+			if wait == len(started) && next < len(order) {
 				start()
 			}
 			continue
