@@ -123,8 +123,7 @@ func (h *Header) Complete() bool {
 
 // closedCount is the header's FLOW_COUNT when it is final: the file has
 // the DONE flag and a FLOW_COUNT. The reader decodes no more records than
-// this and CountHint believes it (within what the data could hold). A
-// capture still open (no DONE) has a count of 0, a stream has none.
+// this. A capture still open (no DONE) has a count of 0, a stream has none.
 func (h *Header) closedCount() (uint32, bool) {
 	if h.Flags&FlagDone == 0 || !h.Has(tlvFlowCount) {
 		return 0, false

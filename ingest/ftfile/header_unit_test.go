@@ -288,32 +288,3 @@ func TestHeaderTextIfNames(t *testing.T) {
 	}
 }
 
-// CountHint sizes a file's slice before decoding: a closed capture's count
-// is believed only as far as the file's data could hold it, so a damaged
-// count cannot ask for gigabytes.
-func TestCountHintBelievesTheHeaderWithinTheData(t *testing.T) {
-	hdr := func(flags, count uint32) []byte {
-		return buildV3(false, nil, tlv{0x02, u16v(false, 5)}, tlv{0x08, u32v(false, flags)}, tlv{0x0A, u32v(false, count)})
-	}
-	done, z := uint32(ftfile.FlagDone), uint32(ftfile.FlagDone|ftfile.FlagCompress)
-	for _, tc := range []struct {
-		name  string
-		flags uint32
-		count uint32
-		data  int64
-		want  int
-	}{
-		{"compressed, honest count", z, 1000, 24_000, 1000},
-		{"compressed, count past one per 8 bytes", z, 20_000_000, 20_000_000, 20_000_000 / 24},
-		{"compressed, count at one per 8 bytes", z, 2_500_000, 20_000_000, 2_500_000},
-		{"uncompressed, honest count", done, 100, 100 * 64, 100},
-		{"uncompressed, count past the data", done, 1_000_000, 100 * 64, 100},
-		{"no count: the data size", ftfile.FlagCompress, 0, 24_000, 1000},
-		{"closed, count 0: the reader reads no record", done, 0, 100 * 64, 0},
-	} {
-		h := hdr(tc.flags, tc.count)
-		if got := (ftfile.Format{}).CountHint(int64(len(h))+tc.data, h); got != tc.want {
-			t.Errorf("%s: hint %d, want %d", tc.name, got, tc.want)
-		}
-	}
-}

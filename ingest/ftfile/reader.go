@@ -350,32 +350,3 @@ func (Format) CaptureStart(head []byte) (time.Time, bool) {
 	return time.Unix(int64(h.CapStart), 0).UTC(), true
 }
 
-// CountHint guesses a file's record count: the header's count of a closed
-// capture, the data size of an uncompressed file, else about 24 compressed
-// bytes per record (what flow-capture's zlib level 6 gives on real traffic).
-// The caller sizes the file's slice by it, so a header's count is believed
-// only as far as the data could hold: every record for an uncompressed file,
-// one per 8 compressed bytes (three times the density seen) for a
-// compressed one. Before, a damaged count of just under the file's size
-// was believed: for a 20 MB file, a slice of 25 million 256-byte records
-// (6.4 GB, computed), far past the memory bound the README gives.
-// A closed file's count, 0 included, is also where the reader stops, so a
-// hint from it is never short.
-func (Format) CountHint(size int64, head []byte) int {
-	h, err := ReadHeader(bytes.NewReader(head))
-	if err != nil || h.RecordSize() == 0 {
-		return 0
-	}
-	data := max(size-int64(h.HeaderLen), 0)
-	most := data / 8
-	if h.Flags&FlagCompress == 0 {
-		most = data / int64(h.RecordSize())
-	}
-	if c, ok := h.closedCount(); ok && int64(c) <= most {
-		return int(c) // the reader delivers no more than this
-	}
-	if h.Flags&FlagCompress == 0 {
-		return int(most)
-	}
-	return int(data / 24)
-}
