@@ -287,4 +287,3 @@ func TestHeaderTextIfNames(t *testing.T) {
 		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
-

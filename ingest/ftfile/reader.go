@@ -349,4 +349,3 @@ func (Format) CaptureStart(head []byte) (time.Time, bool) {
 	}
 	return time.Unix(int64(h.CapStart), 0).UTC(), true
 }
-
