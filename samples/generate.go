@@ -24,6 +24,11 @@ type Config struct {
 	// Partial leaves the last period as a killed capture's tmp- file
 	// (truncated zlib stream), for tests of partial-file handling.
 	Partial bool
+	// BackgroundSources adds that many external sources, each new, each
+	// sending BackgroundFlows unanswered probes (see background): the
+	// distinct sources of a site that receives Internet background
+	// radiation. Their flows count in Flows.
+	BackgroundSources int
 }
 
 // Defaults fills zero fields: 60,000 flows over 6 hours from 2026-11-20 00:00 UTC.
@@ -104,6 +109,16 @@ func Generate(cfg Config) ([]flow.Record, *Truth, error) {
 	truth := &Truth{Generator: "flowsift samples", Seed: cfg.Seed, Flows: cfg.Flows,
 		Start: cfg.Start.Format(time.RFC3339), Hours: cfg.Hours, Local: localNets, Plan: plan}
 	g.inject(truth)
+	if n := cfg.BackgroundSources; n != 0 {
+		if n < 0 || n*BackgroundFlows > cfg.Flows-len(g.flows) {
+			return nil, nil, fmt.Errorf("samples: %d background sources need %d flows; %d flows leave %d after the injected events",
+				n, n*BackgroundFlows, cfg.Flows, cfg.Flows-len(g.flows))
+		}
+		if err := g.background(n); err != nil {
+			return nil, nil, err
+		}
+		truth.BackgroundSources = n
+	}
 	g.benign(cfg.Flows - len(g.flows))
 	slices.SortStableFunc(g.flows, func(x, y flow.Record) int { return cmp.Compare(x.End, y.End) })
 	return g.flows, truth, nil

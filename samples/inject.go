@@ -22,6 +22,9 @@ type Truth struct {
 	// Config.Partial asked for one; its flows are counted in Flows but a
 	// reader recovers only those before the cut.
 	Partial string `json:"partial,omitempty"`
+	// BackgroundSources is Config.BackgroundSources: sources that each
+	// sent BackgroundFlows unanswered probes and are no scanner.
+	BackgroundSources int `json:"background_sources,omitempty"`
 }
 
 // Range is one block of the address plan.

@@ -18,10 +18,14 @@ func init() {
 		Name:  "samples",
 		Usage: "write a realistic flow-capture archive with known scans, and its ground truth",
 		UsageText: `flowsift samples --out DIR [--flows N] [--seed S] [--start TIME] [--hours H] [--force] [--partial]
+  [--background-sources N]
 
 Writes DIR as a flow-capture tree (compressed v5, one file per 15 minutes)
 and the ground truth as DIR.truth.json beside it (kept out of the tree so
-that reading DIR reads only flow files).`,
+that reading DIR reads only flow files). --background-sources N adds N
+external sources never seen before, each sending 3 unanswered SYNs to the
+site (Internet background radiation; no scanner), in place of as many
+ordinary flows.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Required: true, Usage: "directory to write (must be empty or absent)"},
 			&cli.IntFlag{Name: "flows", Value: 60000, Usage: "number of flows (at least 20000)"},
@@ -30,6 +34,7 @@ that reading DIR reads only flow files).`,
 			&cli.IntFlag{Name: "hours", Value: 6, Usage: "window length in hours"},
 			&cli.StringFlag{Name: "truth", Usage: "ground truth file (default DIR.truth.json)"},
 			&cli.BoolFlag{Name: "force", Usage: "write into a non-empty directory"},
+			&cli.IntFlag{Name: "background-sources", Usage: "distinct external sources of background radiation, 3 unanswered probes each (counted in --flows)"},
 			&cli.BoolFlag{Name: "partial", Usage: "leave the last period as a killed capture's tmp- file (truncated), for tests"},
 		},
 		Action: func(ctx context.Context, c *cli.Command) error {
@@ -46,7 +51,8 @@ that reading DIR reads only flow files).`,
 					return withCode(exitUsage, err)
 				}
 			}
-			truth, err := samples.WriteTree(out, samples.Config{Seed: c.Uint64("seed"), Flows: int(c.Int("flows")), Start: start, Hours: int(c.Int("hours")), Partial: c.Bool("partial")})
+			truth, err := samples.WriteTree(out, samples.Config{Seed: c.Uint64("seed"), Flows: int(c.Int("flows")), Start: start, Hours: int(c.Int("hours")), Partial: c.Bool("partial"),
+				BackgroundSources: int(c.Int("background-sources"))})
 			if err != nil {
 				return usageErr("%v", err)
 			}
