@@ -1,0 +1,343 @@
+// Package vscan finds vertical scans, fast or slow: one source trying many
+// services (protocol and port) of one destination, most of them refused or
+// unanswered. It is Threshold Random Walk (see package trw) applied to
+// (destination, service) first contacts of each (source, destination) pair
+// instead of to destinations, with a horizon of hours instead of a rate, so
+// that nmap -T1 (one probe every 15 s) or a scan spread over an afternoon is
+// caught as surely as a fast one.
+//
+// Outcomes, per first contact of a (source, destination, protocol, port):
+//   - TCP whose flags include ACK: answered at once (the handshake completed);
+//   - otherwise answered when a reverse flow (destination:port to source)
+//     that is not a refusal starts within Window of the contact, refused when
+//     the reverse is a refusal (TCP RST without SYN), and unanswered when the
+//     stream time passes the contact's start plus Window without either;
+//   - a flow that answers a contact of the other side (its source port is a
+//     service the destination contacted on this host) is a reply, not a
+//     contact; so is a flow from a port below 1024 to one at or above 1024
+//     (a server answering), which keeps busy UDP servers out.
+//
+// Only TCP, UDP and SCTP have ports to scan; ICMP and other protocols are
+// left to the horizontal detectors. IPv6 is handled like IPv4.
+//
+// A pair is reported once, when its likelihood ratio reaches η1 and at least
+// MinFailed distinct services were refused or unanswered. A pair with no new
+// service for Horizon is forgotten.
+package vscan
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/analyze/trw"
+	"github.com/flowsift/flowsift/flow"
+)
+
+// Kind is the finding kind of this detector.
+const Kind analyze.Kind = "vertical-scan"
+
+// Config holds the detector's parameters; zero fields take the defaults.
+type Config struct {
+	// Walk holds θ0, θ1, α and β of the random walk (trw.DefaultConfig's).
+	Walk trw.Config
+	// MinFailed is how many distinct services of one destination must
+	// have been refused or left unanswered (10).
+	MinFailed int
+	// WindowMS is how long a reply may lag its contact (30 s: exporters'
+	// clocks and flow start times disagree by more than a round trip).
+	WindowMS int64
+	// HorizonMS is how long a pair is remembered without a new service
+	// contact (6 h).
+	HorizonMS int64
+	// MaxPairs bounds the pairs held; beyond it new pairs are not tracked
+	// and counted in Untracked (1<<21).
+	MaxPairs int
+	// MaxServices bounds the services remembered per pair (4096).
+	MaxServices int
+}
+
+// DefaultConfig is the detector's defaults.
+func DefaultConfig() Config {
+	return Config{Walk: trw.DefaultConfig(), MinFailed: 10, WindowMS: 30_000, HorizonMS: 6 * 3_600_000,
+		MaxPairs: 1 << 21, MaxServices: 4096}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	w := c.Walk
+	if w.Theta0 == 0 {
+		w.Theta0 = d.Walk.Theta0
+	}
+	if w.Theta1 == 0 {
+		w.Theta1 = d.Walk.Theta1
+	}
+	if w.Alpha == 0 {
+		w.Alpha = d.Walk.Alpha
+	}
+	if w.Beta == 0 {
+		w.Beta = d.Walk.Beta
+	}
+	c.Walk = w
+	if c.MinFailed <= 0 {
+		c.MinFailed = d.MinFailed
+	}
+	if c.WindowMS <= 0 {
+		c.WindowMS = d.WindowMS
+	}
+	if c.HorizonMS <= 0 {
+		c.HorizonMS = d.HorizonMS
+	}
+	if c.MaxPairs <= 0 {
+		c.MaxPairs = d.MaxPairs
+	}
+	if c.MaxServices <= 0 {
+		c.MaxServices = d.MaxServices
+	}
+	return c
+}
+
+// Validate refuses negative sizes and an invalid walk.
+func (c Config) Validate() error {
+	if c.MinFailed < 0 || c.WindowMS < 0 || c.HorizonMS < 0 || c.MaxPairs < 0 || c.MaxServices < 0 {
+		return fmt.Errorf("vertical scan: min failed %d, window %d ms, horizon %d ms, max pairs %d, max services %d: none may be negative",
+			c.MinFailed, c.WindowMS, c.HorizonMS, c.MaxPairs, c.MaxServices)
+	}
+	if err := c.Walk.Validate(); err != nil {
+		return fmt.Errorf("vertical scan: %w", err)
+	}
+	return nil
+}
+
+// Settings describes the configuration for a report.
+func (c Config) Settings() []analyze.Setting {
+	c = c.withDefaults()
+	return []analyze.Setting{{Name: "vertical scan", Value: fmt.Sprintf(
+		"random walk over the services of one destination, likelihood ratio >= %s and >= %d services refused or unanswered; reply window %d ms, horizon %s",
+		strconv.FormatFloat(c.Walk.Eta1(), 'g', -1, 64), c.MinFailed, c.WindowMS, time.Duration(c.HorizonMS)*time.Millisecond)}}
+}
+
+type pairKey struct{ src, dst netip.Addr }
+
+type svcKey struct {
+	proto uint8
+	port  uint16
+}
+
+const (
+	stPending = iota
+	stAnswered
+	stFailed
+)
+
+type service struct {
+	state uint8
+	start int64
+}
+
+type pair struct {
+	walk        trw.Walk
+	svcs        map[svcKey]*service
+	first, last int64 // first and latest contact start
+	answered    int
+	failed      int
+	decided     bool
+}
+
+type pending struct {
+	key      pairKey
+	svc      svcKey
+	deadline int64
+	index    uint64
+	rec      flow.Record
+}
+
+// Detector is fed flows in stream order. Not safe for concurrent use.
+type Detector struct {
+	cfg       Config
+	sink      analyze.Sink
+	pairs     map[pairKey]*pair
+	queue     []pending
+	head      int
+	index     uint64
+	clock     int64
+	nextSweep int64
+	untracked uint64
+}
+
+// New makes a detector that reports to sink.
+func New(cfg Config, sink analyze.Sink) *Detector {
+	return &Detector{cfg: cfg.withDefaults(), sink: sink, pairs: map[pairKey]*pair{}}
+}
+
+// Untracked is how many contacts were not followed because MaxPairs pairs
+// were held.
+func (d *Detector) Untracked() uint64 { return d.untracked }
+
+// Add feeds a batch in stream order.
+func (d *Detector) Add(b flow.Batch) {
+	for i := range b {
+		d.index++
+		d.one(&b[i])
+	}
+}
+
+// Flush decides every pending contact: call it at the end of the input.
+func (d *Detector) Flush() { d.expire(1 << 62) }
+
+func hasPorts(p uint8) bool { return p == 6 || p == 17 || p == 132 }
+
+func (d *Detector) one(r *flow.Record) {
+	if r.End > d.clock {
+		d.clock = r.End
+		d.expire(d.clock)
+		if d.clock >= d.nextSweep {
+			d.sweep()
+		}
+	}
+	if !hasPorts(r.Proto) || r.Src == r.Dst {
+		return
+	}
+	// Is this the reply to a contact of the other side?
+	if rp := d.pairs[pairKey{r.Dst, r.Src}]; rp != nil {
+		if s := rp.svcs[svcKey{r.Proto, r.SrcPort}]; s != nil {
+			if s.state == stPending && r.Start <= s.start+d.cfg.WindowMS {
+				if refuses(r) {
+					d.outcome(rp, s, stFailed, r, d.index, true)
+				} else {
+					d.outcome(rp, s, stAnswered, r, d.index, true)
+				}
+			}
+			return
+		}
+	}
+	if r.SrcPort < 1024 && r.DstPort >= 1024 {
+		return // a server's answer to a client whose contact we never saw
+	}
+	k := pairKey{r.Src, r.Dst}
+	p := d.pairs[k]
+	if p == nil {
+		if len(d.pairs) >= d.cfg.MaxPairs {
+			d.sweep()
+			if len(d.pairs) >= d.cfg.MaxPairs {
+				d.untracked++
+				return
+			}
+		}
+		p = &pair{svcs: map[svcKey]*service{}, first: r.Start}
+		d.pairs[k] = p
+	}
+	sk := svcKey{r.Proto, r.DstPort}
+	if p.svcs[sk] != nil || p.decided {
+		return
+	}
+	if len(p.svcs) >= d.cfg.MaxServices {
+		d.untracked++
+		return
+	}
+	s := &service{state: stPending, start: r.Start}
+	p.svcs[sk] = s
+	p.last = max(p.last, r.Start)
+	if r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0 {
+		d.outcome(p, s, stAnswered, r, d.index, false)
+		return
+	}
+	d.queue = append(d.queue, pending{key: k, svc: sk, deadline: max(r.Start+d.cfg.WindowMS, d.clock), index: d.index, rec: *r})
+}
+
+// refuses says whether r, the reverse of a contact, turns it down: a TCP
+// reset without SYN (a closed port).
+func refuses(r *flow.Record) bool {
+	return r.Proto == 6 && r.TCPFlags&flow.TCPRst != 0 && r.TCPFlags&flow.TCPSyn == 0
+}
+
+func (d *Detector) expire(now int64) {
+	for d.head < len(d.queue) {
+		c := &d.queue[d.head]
+		if c.deadline >= now {
+			break
+		}
+		if p := d.pairs[c.key]; p != nil {
+			if s := p.svcs[c.svc]; s != nil && s.state == stPending {
+				d.outcome(p, s, stFailed, &c.rec, c.index, false)
+			}
+		}
+		d.head++
+	}
+	if d.head > 1024 && d.head*2 > len(d.queue) {
+		n := copy(d.queue, d.queue[d.head:])
+		clear(d.queue[n:])
+		d.queue = d.queue[:n]
+		d.head = 0
+	}
+}
+
+// sweep forgets the pairs with no new service for the horizon.
+func (d *Detector) sweep() {
+	for k, p := range d.pairs {
+		if p.last+d.cfg.HorizonMS < d.clock && !d.hasPending(p) {
+			delete(d.pairs, k)
+		}
+	}
+	d.nextSweep = d.clock + d.cfg.HorizonMS/8
+}
+
+func (d *Detector) hasPending(p *pair) bool {
+	for _, s := range p.svcs {
+		if s.state == stPending {
+			return true
+		}
+	}
+	return false
+}
+
+// outcome settles service s of pair p; rec is the flow that settled it
+// (the contact, or the reply when reply is set), the index-th of the stream.
+func (d *Detector) outcome(p *pair, s *service, state uint8, rec *flow.Record, index uint64, reply bool) {
+	s.state = state
+	if p.decided {
+		return
+	}
+	ok := state == stAnswered
+	if ok {
+		p.answered++
+	} else {
+		p.failed++
+	}
+	dec := d.cfg.Walk.Step(&p.walk, ok)
+	if dec == trw.Benign {
+		p.walk = trw.Walk{LR: 1}
+		return
+	}
+	if p.walk.LR < d.cfg.Walk.Eta1() || p.failed < d.cfg.MinFailed {
+		return
+	}
+	p.decided = true
+	src, dst := rec.Src, rec.Dst
+	if reply {
+		src, dst = dst, src
+	}
+	var ports []uint16
+	for k := range p.svcs {
+		ports = append(ports, k.port)
+	}
+	slices.Sort(ports)
+	ports = slices.Compact(ports)
+	tried := p.answered + p.failed
+	d.sink(analyze.Finding{
+		Detector: "vscan", Kind: Kind, Src: src, Dst: dst,
+		Time: rec.Start, Index: index, Flow: *rec,
+		Rule: "services of one destination refused or unanswered", Threshold: float64(d.cfg.MinFailed),
+		Value: float64(p.failed), Score: p.walk.LR, Attempts: tried,
+		Targets: []netip.Addr{dst}, Ports: ports,
+		Note: fmt.Sprintf("%d services of %s tried over %s, %d refused or unanswered, %d answered; likelihood ratio %.3g (threshold %g)",
+			tried, dst, span(p.last-p.first), p.failed, p.answered, p.walk.LR, d.cfg.Walk.Eta1()),
+	})
+}
+
+func span(ms int64) string {
+	return (time.Duration(ms) * time.Millisecond).Round(time.Second).String()
+}

@@ -1,0 +1,157 @@
+package vscan
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/flow"
+)
+
+func fl(start int64, src string, sp uint16, dst string, dp uint16, proto, flags uint8) flow.Record {
+	return flow.Record{Start: start, End: start + 1, Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
+		SrcPort: sp, DstPort: dp, Proto: proto, TCPFlags: flags, Packets: 1, Octets: 44}
+}
+
+const (
+	syn    = flow.TCPSyn
+	synAck = flow.TCPSyn | flow.TCPAck
+	rstAck = flow.TCPRst | flow.TCPAck
+)
+
+func run(cfg Config, recs []flow.Record) []analyze.Finding {
+	var out []analyze.Finding
+	d := New(cfg, func(f analyze.Finding) { out = append(out, f) })
+	d.Add(recs)
+	d.Flush()
+	return out
+}
+
+// slowTCP is nmap -sS -T1 against n ports of dst: one probe every 15 s,
+// closed ports answer RST+ACK, the ports in open answer SYN+ACK.
+func slowTCP(src, dst string, n int, open map[int]bool) []flow.Record {
+	var recs []flow.Record
+	for i := range n {
+		t := int64(i) * 15_000
+		port := uint16(20 + i*7)
+		recs = append(recs, fl(t, src, 40000, dst, port, 6, syn))
+		if open[i] {
+			recs = append(recs, fl(t+1, dst, port, src, 40000, 6, synAck))
+		} else {
+			recs = append(recs, fl(t+1, dst, port, src, 40000, 6, rstAck))
+		}
+	}
+	return recs
+}
+
+func TestSlowTCPScan(t *testing.T) {
+	recs := slowTCP("10.77.5.55", "10.77.8.12", 22, map[int]bool{3: true, 8: true})
+	got := run(DefaultConfig(), recs)
+	if len(got) != 1 {
+		t.Fatalf("%d findings, want 1: %+v", len(got), got)
+	}
+	f := got[0]
+	if f.Src.String() != "10.77.5.55" || f.Dst.String() != "10.77.8.12" || f.Kind != Kind || f.Detector != "vscan" {
+		t.Fatalf("finding %+v", f)
+	}
+	// Failures so far: the first 12 probes hold 2 answered, so the
+	// tenth failure is the twelfth probe (index 23 = its reply's flow).
+	if f.Value != 10 || f.Threshold != 10 || f.Attempts != 12 || f.Index != 24 {
+		t.Fatalf("value %v threshold %v attempts %d index %d", f.Value, f.Threshold, f.Attempts, f.Index)
+	}
+	if !strings.Contains(f.Note, "12 services of 10.77.8.12 tried over 2m45s") {
+		t.Fatalf("note %q", f.Note)
+	}
+}
+
+func TestNineFailuresAreNotEnough(t *testing.T) {
+	if got := run(DefaultConfig(), slowTCP("10.0.0.1", "10.0.0.2", 9, nil)); len(got) != 0 {
+		t.Fatalf("findings %+v", got)
+	}
+	if got := run(DefaultConfig(), slowTCP("10.0.0.1", "10.0.0.2", 10, nil)); len(got) != 1 {
+		t.Fatalf("10 refused services: %d findings", len(got))
+	}
+}
+
+func TestUDPScanUnanswered(t *testing.T) {
+	// nmap -sU: closed ports answer with ICMP port unreachable (another
+	// protocol: no reply to the UDP service), open ones with UDP.
+	var recs []flow.Record
+	for i := range 24 {
+		t := int64(i) * 500
+		port := uint16(7 + i*5)
+		recs = append(recs, fl(t, "10.77.4.44", 50000, "10.77.8.11", port, 17, 0))
+		if i == 10 {
+			recs = append(recs, fl(t+2, "10.77.8.11", port, "10.77.4.44", 50000, 17, 0))
+		} else {
+			r := fl(t+2, "10.77.8.11", 0, "10.77.4.44", 0x0303, 1, 0)
+			recs = append(recs, r)
+		}
+	}
+	got := run(DefaultConfig(), recs)
+	if len(got) != 1 || got[0].Src.String() != "10.77.4.44" {
+		t.Fatalf("findings %+v", got)
+	}
+}
+
+func TestIPv6Scan(t *testing.T) {
+	got := run(DefaultConfig(), slowTCP("fd77:1::88", "fd77:8::10", 30, nil))
+	if len(got) != 1 || got[0].Src.String() != "fd77:1::88" || got[0].Dst.String() != "fd77:8::10" {
+		t.Fatalf("findings %+v", got)
+	}
+}
+
+func TestServersAndClientsAreNotScanners(t *testing.T) {
+	var recs []flow.Record
+	// A DNS server answers one client from port 53 to 200 client ports.
+	for i := range 200 {
+		t := int64(i) * 100
+		recs = append(recs, fl(t, "10.0.0.9", uint16(30000+i), "10.0.0.53", 53, 17, 0))
+		recs = append(recs, fl(t+1, "10.0.0.53", 53, "10.0.0.9", uint16(30000+i), 17, 0))
+	}
+	// A client uses 15 services of one host, all answered.
+	for i := range 15 {
+		t := int64(i) * 1000
+		recs = append(recs, fl(t, "10.0.0.7", 50000, "10.0.0.8", uint16(8000+i), 6, synAck|flow.TCPPsh))
+	}
+	// A P2P client talks to one peer on UDP 6881 from many ports; the peer
+	// answers each.
+	for i := range 40 {
+		t := int64(i) * 3000
+		recs = append(recs, fl(t, "10.0.0.31", uint16(40000+i), "10.0.0.77", 6881, 17, 0))
+		recs = append(recs, fl(t+3, "10.0.0.77", 6881, "10.0.0.31", uint16(40000+i), 17, 0))
+	}
+	if got := run(DefaultConfig(), recs); len(got) != 0 {
+		t.Fatalf("findings %+v", got)
+	}
+}
+
+func TestHorizonForgets(t *testing.T) {
+	// 20 refused probes, one every 2 h: with a 6 h horizon the pair never
+	// forgets (each contact renews it); with a 1 h horizon it never
+	// gathers enough.
+	var recs []flow.Record
+	for i := range 20 {
+		t := int64(i) * 7_200_000
+		recs = append(recs, fl(t, "10.0.0.1", 40000, "10.0.0.2", uint16(100+i), 6, syn))
+		recs = append(recs, fl(t+1, "10.0.0.2", uint16(100+i), "10.0.0.1", 40000, 6, rstAck))
+	}
+	if got := run(DefaultConfig(), recs); len(got) != 1 {
+		t.Fatalf("6 h horizon: %d findings", len(got))
+	}
+	c := DefaultConfig()
+	c.HorizonMS = 3_600_000
+	if got := run(c, recs); len(got) != 0 {
+		t.Fatalf("1 h horizon: %d findings", len(got))
+	}
+}
+
+func TestValidate(t *testing.T) {
+	if err := (Config{MinFailed: -1}).Validate(); err == nil {
+		t.Fatal("negative MinFailed accepted")
+	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
