@@ -40,6 +40,13 @@ type Configuration struct {
 	// SuppressFile and PolicyFile are shown in the settings (the lists
 	// and the policy themselves are in Dscan and the detectors' Configs).
 	SuppressFile, PolicyFile string
+	// Memory is the pass's budget in bytes (0 = none): the top talkers'
+	// pair table spills to temporary files in TempDir ("" = the
+	// system's, $TMPDIR) beyond a quarter of it, with the same numbers.
+	// The detectors' state is bounded by their horizons instead, and
+	// decoding by the chunks in flight; see README "Memory".
+	Memory  int64
+	TempDir string
 
 	Dscan      dscan.Config
 	Weighted   weighted.Config
@@ -59,6 +66,7 @@ func DefaultConfiguration() Configuration {
 	h.Special = heuristics.DefaultSpecial()
 	return Configuration{
 		Jobs:       runtime.NumCPU(),
+		Memory:     DefaultMemory,
 		Detectors:  DetectorNames(),
 		Dscan:      d,
 		Weighted:   weighted.DefaultConfig(),
@@ -87,6 +95,9 @@ func (c *Configuration) Validate() error {
 		if err != nil {
 			return err
 		}
+	}
+	if c.Memory < 0 {
+		return fmt.Errorf("--memory %d: must not be negative (0 = no budget)", c.Memory)
 	}
 	if c.Talkers.N == 0 {
 		return fmt.Errorf("top talkers: 0 rows: must be at least 1")

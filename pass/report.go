@@ -6,6 +6,7 @@ import (
 	"encoding/gob"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 
 	"github.com/flowsift/flowsift/analyze"
@@ -25,6 +26,9 @@ type Result struct {
 	Settings            []analyze.Setting
 	Episodes            *episode.Result
 	Tables              []talkers.Table
+	// TalkerSpills is how many times the top talkers' pair table went to
+	// temporary files to stay within Configuration.Memory (0: it fit).
+	TalkerSpills int
 }
 
 // Report is the pass of `flowsift report`: every enabled detector, the
@@ -44,6 +48,10 @@ func NewReport(cfg Configuration) *Report {
 	r := &Report{cfg: cfg}
 	tc := cfg.Talkers
 	tc.Shard = cfg.Shard
+	if cfg.Memory > 0 {
+		tc.MaxBytes = max(1, cfg.Memory/talkersShare)
+	}
+	tc.TempDir = cfg.TempDir
 	r.talk = talkers.New(tc)
 	ec := cfg.Episodes
 	ec.Local, ec.Shard = cfg.Local, cfg.Shard
@@ -94,6 +102,13 @@ func (r *Report) Result() *Result {
 	go func() { res.Tables = r.talk.Tables(); close(done) }()
 	res.Episodes = r.acc.Result()
 	<-done
+	// The tables are built: spill files, if any, are of no more use (and
+	// were unlinked when made, so a run that ends before this leaves
+	// none either).
+	res.TalkerSpills = r.talk.Spills()
+	if err := r.talk.Close(); err != nil {
+		slog.Warn("top talkers: remove the spill files", "err", err)
+	}
 	return res
 }
 
@@ -171,6 +186,9 @@ func Merge(cfg Configuration, parts ...io.Reader) (*Result, error) {
 	}
 	if first == nil {
 		return nil, fmt.Errorf("no part to merge")
+	}
+	if err := r.talk.Finish(); err != nil {
+		return nil, err
 	}
 	r.stream = &Stream{Summary: &first.Summary}
 	return r.Result(), nil

@@ -148,8 +148,8 @@ func (d *detector) MergePart(r io.Reader) error {
 // Talkers is the top-talker statistics as an analyser.
 type Talkers struct{ *talkers.Counter }
 
-func (t Talkers) Add(b flow.Batch) error { t.Counter.Add(b); return nil }
-func (t Talkers) Finish() error          { return nil }
+func (t Talkers) Add(b flow.Batch) error { t.Counter.Add(b); return t.Counter.Err() }
+func (t Talkers) Finish() error          { return t.Counter.Finish() }
 
 // Episodes is the episode accountant as an analyser.
 type Episodes struct{ *episode.Accountant }

@@ -38,9 +38,18 @@ type portCounts struct {
 // WritePart writes the counters (of the Counter's shard) for MergePart.
 func (c *Counter) WritePart(w io.Writer) error {
 	p := part{Total: c.total, Records: c.flowsN}
-	c.pair.v4.each(func(k uint64, n *Counts) { p.V4Pairs = append(p.V4Pairs, v4Pair{k, *n}) })
-	for i, k := range c.pair.keys {
-		p.Pairs = append(p.Pairs, addrPair{k.src, k.dst, c.pair.counts[i]})
+	pairs := func() {
+		c.pair.v4.each(func(k uint64, n *Counts) { p.V4Pairs = append(p.V4Pairs, v4Pair{k, *n}) })
+		for i, k := range c.pair.keys {
+			p.Pairs = append(p.Pairs, addrPair{k.src, k.dst, c.pair.counts[i]})
+		}
+	}
+	if c.spill != nil {
+		if err := c.eachSpilled(pairs); err != nil {
+			return err
+		}
+	} else {
+		pairs()
 	}
 	used := func(a []Counts) []portCounts {
 		var out []portCounts
@@ -66,18 +75,25 @@ func (c *Counter) MergePart(r io.Reader) error {
 	if err := gob.NewDecoder(r).Decode(&p); err != nil {
 		return fmt.Errorf("talkers: read part: %w", err)
 	}
-	c.src, c.dst = nil, nil
+	c.src, c.dst, c.pairTop = nil, nil, nil
 	c.total.sum(&p.Total)
 	c.flowsN += p.Records
-	for _, e := range p.V4Pairs {
+	for i, e := range p.V4Pairs {
 		if e.Flows == 0 {
 			// table64 takes a slot with no flow for an empty one.
 			return fmt.Errorf("talkers: read part: pair %#x has no flow", e.Key)
 		}
 		c.pair.v4.at(e.Key, mix(e.Key)).sum(&e.Counts)
+		if i%4096 == 0 {
+			c.maybeSpill()
+		}
 	}
 	for _, e := range p.Pairs {
 		c.pair.get(pairKey{e.Src, e.Dst}).sum(&e.Counts)
+	}
+	c.maybeSpill()
+	if c.err != nil {
+		return c.err
 	}
 	for _, e := range p.SrcPort {
 		c.sport[e.Key].sum(&e.Counts)

@@ -163,3 +163,13 @@ func (t *table64) each(f func(key uint64, n *Counts)) {
 		}
 	}
 }
+
+// reset empties the table and keeps its pages and directory: a table
+// that spilled fills the same memory again.
+func (t *table64) reset() {
+	for i, p := range t.pages {
+		clear(p)
+		t.fill[i] = 0
+	}
+	t.n = 0
+}

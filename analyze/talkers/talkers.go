@@ -180,6 +180,12 @@ type Config struct {
 	// key of the Pair table (and so of SrcIP) then lives in one shard,
 	// and the other tables are sums, so the parts merge exactly.
 	Shard analyze.Shard
+	// MaxBytes bounds the memory of the pair table, the one table that
+	// grows with the traffic (0 = no bound): beyond it the pairs go to
+	// temporary files in TempDir ("" = the system's) and the tables are
+	// finished from them, with the same numbers (see spill.go).
+	MaxBytes int64
+	TempDir  string
 }
 
 // Validate refuses a negative N: the report asks for a number of rows
@@ -187,6 +193,9 @@ type Config struct {
 func (c Config) Validate() error {
 	if c.N < 0 {
 		return fmt.Errorf("top talkers: %d rows: must be at least 1 (0 = %d)", c.N, DefaultN)
+	}
+	if c.MaxBytes < 0 {
+		return fmt.Errorf("top talkers: memory %d bytes: must not be negative", c.MaxBytes)
 	}
 	return c.Shard.Validate()
 }
@@ -255,6 +264,18 @@ type Counter struct {
 	dport    []Counts
 	proto    [256]Counts
 	flowsN   uint64 // records added
+
+	maxBytes int64
+	tempDir  string
+	spill    *spiller // nil until the pair table first outgrew maxBytes
+	pairTop  *pairTop // with spill: the pair tables, made with src and dst
+	err      error    // of spilling; sticky
+}
+
+// pairTop is the pair tables of a Counter that spilled, by Order.
+type pairTop struct {
+	distinct int
+	rows     [3][]Row
 }
 
 // New returns an empty Counter.
@@ -264,37 +285,65 @@ func New(cfg Config) *Counter {
 		n = DefaultN
 	}
 	return &Counter{
-		n:     n,
-		shard: cfg.Shard,
-		pair:  newAddrTable[pairKey](),
-		sport: make([]Counts, 65536),
-		dport: make([]Counts, 65536),
+		n:        n,
+		shard:    cfg.Shard,
+		maxBytes: cfg.MaxBytes,
+		tempDir:  cfg.TempDir,
+		pair:     newAddrTable[pairKey](),
+		sport:    make([]Counts, 65536),
+		dport:    make([]Counts, 65536),
 	}
 }
 
 // Add counts a batch. Call it with every flow of the stream (the same
 // batches the detectors get).
 func (c *Counter) Add(b flow.Batch) {
-	c.src, c.dst = nil, nil
+	c.src, c.dst, c.pairTop = nil, nil, nil
 	if !c.shard.Whole() {
 		for i := range b {
 			if c.shard.Owns(b[i].Src) {
 				c.add(&b[i])
 			}
 		}
-		return
+	} else {
+		for i := range b {
+			c.add(&b[i])
+		}
 	}
-	for i := range b {
-		c.add(&b[i])
-	}
+	c.maybeSpill()
 }
 
 // AddRecord counts one flow.
 func (c *Counter) AddRecord(r *flow.Record) {
-	c.src, c.dst = nil, nil
+	c.src, c.dst, c.pairTop = nil, nil, nil
 	if c.shard.Owns(r.Src) {
 		c.add(r)
+		if c.flowsN%4096 == 0 {
+			c.maybeSpill()
+		}
 	}
+}
+
+// Finish builds the tables after the last flow: from the spill files
+// when the pair table went to disk. Err and Finish report a failure to
+// write or read them.
+func (c *Counter) Finish() error {
+	c.ends()
+	return c.err
+}
+
+// Err is the first error of spilling, if any.
+func (c *Counter) Err() error { return c.err }
+
+// Close removes the spill files, if any. The Counter's tables are
+// already built when Finish was called.
+func (c *Counter) Close() error {
+	if c.spill == nil {
+		return nil
+	}
+	err := c.spill.close()
+	c.spill = nil
+	return err
 }
 
 // add counts a flow; the caller drops the summed ends.
@@ -319,6 +368,13 @@ func (c *Counter) add(r *flow.Record) {
 // ends returns the source and destination tables, summed from the pairs.
 func (c *Counter) ends() (src, dst *addrTable[netip.Addr]) {
 	if c.src != nil {
+		return c.src, c.dst
+	}
+	if c.spill != nil {
+		if err := c.finishSpill(); err != nil {
+			c.err = err
+			c.src, c.dst, c.pairTop = newAddrTable[netip.Addr](), newAddrTable[netip.Addr](), &pairTop{}
+		}
 		return c.src, c.dst
 	}
 	src, dst = newAddrTable[netip.Addr](), newAddrTable[netip.Addr]()
@@ -360,6 +416,10 @@ func (c *Counter) Distinct(k Key) int {
 		_, dst := c.ends()
 		return dst.len()
 	case Pair:
+		if c.spill != nil {
+			c.ends()
+			return c.pairTop.distinct
+		}
 		return c.pair.len()
 	case SrcPort:
 		return countUsed(c.sport)
@@ -413,6 +473,10 @@ func (c *Counter) top(k Key, o Order, ports []Counts) (Table, error) {
 		_, dst := c.ends()
 		offerAddrs(&sel, dst)
 	case Pair:
+		if c.spill != nil {
+			c.ends()
+			return Table{Key: k, Order: o, N: c.n, Distinct: c.pairTop.distinct, Rows: slices.Clone(c.pairTop.rows[o])}, nil
+		}
 		c.pair.v4.each(func(k uint64, n *Counts) {
 			sel.offer(Row{Addr: flow.AddrFromU32(uint32(k >> 32)), Dst: flow.AddrFromU32(uint32(k))}, *n)
 		})

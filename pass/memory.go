@@ -1,0 +1,49 @@
+package pass
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// DefaultMemory is --memory's default: a share of a small server that
+// leaves room for the system and for decoding, which lives outside the
+// budget (see Configuration.Memory).
+const DefaultMemory = 1 << 30
+
+// talkersShare is the part of the budget the top talkers' pair table may
+// hold before it spills to disk: the one structure that grows with the
+// distinct pairs of the whole archive, where the detectors' state ages out
+// (see the detectors' horizons).
+const talkersShare = 4
+
+// ParseSize reads a --memory value: a number of bytes, or one with a
+// suffix K, M, G or T (powers of 1024, with or without "iB" or "B", any
+// case): "1GiB", "512M", "1073741824". "0" means no budget.
+func ParseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mul := int64(1)
+	if n := len(t); n > 0 {
+		if i := strings.IndexByte("KMGT", t[n-1]); i >= 0 {
+			mul = 1 << (10 * (i + 1))
+			t = t[:n-1]
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+	if err != nil || v < 0 || v*float64(mul) >= 1<<62 || t == "" {
+		return 0, fmt.Errorf("memory %q: want a size such as 1GiB, 512M or a number of bytes", s)
+	}
+	return int64(v * float64(mul)), nil
+}
+
+// FormatSize renders a size as ParseSize reads it, in the largest unit
+// that divides it.
+func FormatSize(n int64) string {
+	for i, u := range []string{"TiB", "GiB", "MiB", "KiB"} {
+		if m := int64(1) << (10 * (4 - i)); n >= m && n%m == 0 {
+			return strconv.FormatInt(n/m, 10) + u
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}

@@ -1,0 +1,76 @@
+package pass_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"testing"
+
+	"github.com/flowsift/flowsift/pass"
+)
+
+// A budget so small that the top talkers spill after every batch gives
+// the very documents of a run without a budget, and leaves no file in the
+// spill directory.
+func TestMemoryBudgetSameReport(t *testing.T) {
+	cfg := sampleConfig(t)
+	cfg.Memory = 0
+	want, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.TalkerSpills != 0 {
+		t.Fatalf("no budget: %d spills", want.TalkerSpills)
+	}
+	cfg.Memory, cfg.TempDir = 4, t.TempDir()
+	got, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TalkerSpills < 2 {
+		t.Fatalf("budget of 4 bytes: %d spills, want several", got.TalkerSpills)
+	}
+	w, g := rendered(t, want), rendered(t, got)
+	if len(w) != len(g) {
+		t.Fatalf("%d documents with a budget, %d without", len(g), len(w))
+	}
+	for name, b := range w {
+		if !bytes.Equal(g[name], b) {
+			t.Errorf("%s differs with a budget that spills", name)
+		}
+	}
+	if ents, _ := os.ReadDir(cfg.TempDir); len(ents) != 0 {
+		t.Errorf("%d files left in the spill directory", len(ents))
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1GiB": 1 << 30, "512M": 512 << 20, "512mb": 512 << 20, "1073741824": 1 << 30,
+		"0": 0, "1.5G": 3 << 29, "64k": 64 << 10, " 2 GiB ": 2 << 30, "1T": 1 << 40} {
+		got, err := pass.ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+		if want > 0 {
+			if back, _ := pass.ParseSize(pass.FormatSize(want)); back != want {
+				t.Errorf("FormatSize(%d) = %q reads back as %d", want, pass.FormatSize(want), back)
+			}
+		}
+	}
+	for _, in := range []string{"", "G", "-1G", "lots", "1X", "1e30"} {
+		if _, err := pass.ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q): no error", in)
+		}
+	}
+}
+
+func TestValidateMemory(t *testing.T) {
+	c := pass.DefaultConfiguration()
+	if c.Memory != pass.DefaultMemory {
+		t.Fatalf("default memory %d, want %d", c.Memory, pass.DefaultMemory)
+	}
+	c.Memory = -1
+	if err := c.Validate(); err == nil {
+		t.Fatal("--memory -1 accepted")
+	}
+}
