@@ -1,0 +1,361 @@
+package nfcapd
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowsift/flowsift/flow"
+)
+
+// Reader decodes the flows of one nfdump file, one data block at a time.
+type Reader struct {
+	path  string
+	hdr   *Header
+	br    *blockReader
+	st    *decodeState
+	skips []flow.Skip
+	// blocks counts the data blocks read (decoded or passed over).
+	blocks uint32
+	done   bool
+	flows  int64
+
+	// With prefetch, a goroutine reads and decompresses the next blocks
+	// while the caller decodes this one.
+	ready chan blockResult
+	free  chan *block
+	stop  chan struct{}
+	cur   *block
+	one   block
+}
+
+type blockResult struct {
+	b   *block
+	err error
+}
+
+// prefetchDepth is how many blocks the prefetching goroutine may hold
+// ready: with the one being decoded, the memory bound is that many + 1
+// blocks (a block decompresses to at most a few MiB).
+const prefetchDepth = 2
+
+// NewReader reads the header of r. With prefetch, blocks are read and
+// decompressed on a second goroutine ahead of the decoding (Close stops
+// it).
+func NewReader(r io.Reader, path string, prefetch bool) (*Reader, error) {
+	br := bufio.NewReaderSize(r, 64*1024)
+	h, err := ReadHeader(br)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	rd := &Reader{path: path, hdr: h, st: newDecodeState()}
+	rd.br = newBlockReader(br, h.DataOffset, h.Compression)
+	if prefetch {
+		rd.ready = make(chan blockResult, prefetchDepth)
+		rd.free = make(chan *block, prefetchDepth+1)
+		rd.stop = make(chan struct{})
+		for range prefetchDepth + 1 {
+			rd.free <- &block{}
+		}
+		go rd.prefetch()
+	}
+	return rd, nil
+}
+
+// Header is the file header; after the last flow was read, a layout 2
+// file's Ident and Stat are filled in from its appendix.
+func (rd *Reader) Header() *Header { return rd.hdr }
+
+// Exporters are the exporter records seen so far, by sysid.
+func (rd *Reader) Exporters() []Exporter {
+	out := make([]Exporter, 0, len(rd.st.exporters))
+	for _, e := range rd.st.exporters {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b Exporter) int { return int(a.SysID) - int(b.SysID) })
+	return out
+}
+
+// Samplers are the sampler records seen so far.
+func (rd *Reader) Samplers() []Sampler { return rd.st.samplers }
+
+// Skips lists what was passed over and the notes on the file (sampling),
+// complete once Read has returned io.EOF.
+func (rd *Reader) Skips() []flow.Skip { return rd.skips }
+
+func (rd *Reader) skip(reason string, off int64, detail string, count int64) {
+	rd.skips = append(rd.skips, flow.Skip{Path: rd.path, Offset: off, Reason: reason, Detail: detail, Count: max(count, 1)})
+}
+
+func (rd *Reader) prefetch() {
+	defer close(rd.ready)
+	for {
+		var b *block
+		select {
+		case b = <-rd.free:
+		case <-rd.stop:
+			return
+		}
+		err := rd.br.next(b)
+		select {
+		case rd.ready <- blockResult{b, err}:
+		case <-rd.stop:
+			return
+		}
+		if err != nil {
+			var be *blockError
+			if !errors.As(err, &be) || be.Fatal {
+				return
+			}
+		}
+	}
+}
+
+// nextBlock gives the next block, read here or by the prefetcher.
+func (rd *Reader) nextBlock() (*block, error) {
+	if rd.ready == nil {
+		return &rd.one, rd.br.next(&rd.one)
+	}
+	if rd.cur != nil {
+		rd.free <- rd.cur
+		rd.cur = nil
+	}
+	res, ok := <-rd.ready
+	if !ok {
+		return nil, io.EOF
+	}
+	rd.cur = res.b
+	return res.b, res.err
+}
+
+// Read appends the flows of the next data block to dst[:0] and returns
+// it. It returns io.EOF after the last block; damaged blocks are
+// reported in Skips and passed over where the next block can still be
+// found. Other errors are the underlying reader's.
+func (rd *Reader) Read(dst []flow.Record) ([]flow.Record, error) {
+	dst = dst[:0]
+	for !rd.done {
+		if rd.hdr.Layout == layoutV2 && rd.hdr.OffAppendix > 0 && rd.br.off >= rd.hdr.OffAppendix && rd.hdr.AppendixBlocks > 0 {
+			rd.appendix()
+			rd.finish()
+			break
+		}
+		b, err := rd.nextBlock()
+		if err == io.EOF {
+			rd.finish()
+			break
+		}
+		var be *blockError
+		if errors.As(err, &be) {
+			rd.skip(be.Reason, be.Offset, be.Detail+rd.flowsNote(), 1)
+			rd.blocks++
+			if be.Fatal {
+				rd.done = true
+				break
+			}
+			continue
+		}
+		if err != nil {
+			rd.done = true
+			return dst, fmt.Errorf("read %s: block at offset %d: %w", rd.path, rd.br.off, err)
+		}
+		rd.blocks++
+		switch b.Type {
+		case blockTypeV3:
+			var re *recordError
+			dst, re = rd.st.decodeBlockV3(b.Data, b.NumRecords, dst)
+			if re != nil {
+				rd.skip("corrupt", b.Offset, fmt.Sprintf("block decompresses, but byte %d of its %d: %s; the block's remaining records are dropped", re.at, len(b.Data), re.detail), 1)
+			}
+		case blockTypeV1:
+			rd.st.oldBlocks++
+			rd.skip("unsupported", b.Offset, fmt.Sprintf("nfdump 1.6 data block (%d records of the older common-record layout) is not decoded by this reader; convert the file with nfdump 1.7 (nfdump -r FILE -w NEW)", b.NumRecords), int64(b.NumRecords))
+		default:
+			rd.skip("unknown-block", b.Offset, fmt.Sprintf("data block of type %d (%d records) passed over", b.Type, b.NumRecords), 1)
+		}
+		rd.flows += int64(len(dst))
+		if len(dst) > 0 {
+			return dst, nil
+		}
+	}
+	return dst, io.EOF
+}
+
+func (rd *Reader) flowsNote() string {
+	return fmt.Sprintf(" (%d flows read before it)", rd.flows)
+}
+
+// appendix reads the layout 2 appendix: the file's ident and statistics
+// (nfdump -I prints them). It is written by nfcapd when it closes a file.
+func (rd *Reader) appendix() {
+	le := binary.LittleEndian
+	for i := 0; i < int(rd.hdr.AppendixBlocks); i++ {
+		b, err := rd.nextBlock()
+		if err != nil {
+			var be *blockError
+			if errors.As(err, &be) {
+				rd.skip(be.Reason, be.Offset, "appendix: "+be.Detail, 1)
+			} else if err == io.EOF {
+				rd.skip("truncated", rd.br.off, fmt.Sprintf("file ends before its appendix (%d blocks announced at offset %d)", rd.hdr.AppendixBlocks, rd.hdr.OffAppendix), 1)
+			} else {
+				rd.skip("unreadable", rd.br.off, "appendix: "+err.Error(), 1)
+			}
+			return
+		}
+		p := 0
+		for j := uint32(0); j < b.NumRecords && len(b.Data)-p >= 4; j++ {
+			typ, size := le.Uint16(b.Data[p:]), int(le.Uint16(b.Data[p+2:]))
+			if size < 4 || size > len(b.Data)-p {
+				rd.skip("corrupt", b.Offset, fmt.Sprintf("appendix record %d has size %d", j+1, size), 1)
+				return
+			}
+			body := b.Data[p+4 : p+size]
+			switch typ {
+			case 0x8001: // ident
+				rd.hdr.Ident = cString(body)
+			case 0x8002: // statistics
+				if len(body) >= statV2Len {
+					rd.hdr.Stat = parseStatV2(body)
+				}
+			}
+			p += size
+		}
+	}
+}
+
+// finish checks the file's end against its header and adds the notes on
+// what was read but is not a flow.
+func (rd *Reader) finish() {
+	rd.done = true
+	off := rd.br.off
+	if rd.hdr.Layout == layoutV2 && rd.hdr.NumBlocks > 0 && rd.blocks != rd.hdr.NumBlocks {
+		rd.skip("count-mismatch", off, fmt.Sprintf("header says %d data blocks, %d found", rd.hdr.NumBlocks, rd.blocks), 1)
+	}
+	if rd.hdr.Stat != nil && rd.hdr.Stat.Flows != 0 && len(rd.skips) == 0 && uint64(rd.flows) != rd.hdr.Stat.Flows && rd.sumFlowsKnown() {
+		rd.skip("count-mismatch", off, fmt.Sprintf("statistics record says %d flows, %d found", rd.hdr.Stat.Flows, rd.flows), 1)
+	}
+	if rd.st.noFlow > 0 {
+		rd.skip("not-a-flow", -1, fmt.Sprintf("%d V3 records without a flow element (events, no counters) passed over", rd.st.noFlow), rd.st.noFlow)
+	}
+	types := make([]uint16, 0, len(rd.st.unknown))
+	for t := range rd.st.unknown {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	for _, t := range types {
+		rd.skip("unknown-record", -1, fmt.Sprintf("%d records of type %d passed over", rd.st.unknown[t], t), rd.st.unknown[t])
+	}
+	rd.samplingNote()
+}
+
+// sumFlowsKnown: the statistics count aggregated records by their flow
+// counts, so the comparison is made only for files without them.
+func (rd *Reader) sumFlowsKnown() bool { return !rd.st.aggregated }
+
+// samplingNote reports sampled flows: their counters are what the
+// exporter (or nfcapd, which may scale them by the sampling rate) wrote;
+// flowsift never scales them.
+func (rd *Reader) samplingNote() {
+	ids := make([]uint16, 0, len(rd.st.sampled))
+	for id := range rd.st.sampled {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		var who string
+		if e, ok := rd.st.exporters[id]; ok {
+			who = fmt.Sprintf("exporter %s (sysid %d)", e.Addr, id)
+		} else {
+			who = fmt.Sprintf("exporter sysid %d", id)
+		}
+		var rates []string
+		for _, s := range rd.st.samplers {
+			if s.ExporterSysID == id {
+				rates = append(rates, fmt.Sprintf("sampler %d: %d of every %d packets", s.ID, s.PacketInterval, s.PacketInterval+s.SpaceInterval))
+			}
+		}
+		rate := "no sampler record"
+		if len(rates) > 0 {
+			rate = strings.Join(rates, "; ")
+		}
+		rd.skip("sampled", -1, fmt.Sprintf("%d flows of %s are sampled (%s); their counts are read as stored, not scaled", rd.st.sampled[id], who, rate), rd.st.sampled[id])
+	}
+}
+
+// Close stops the prefetching goroutine.
+func (rd *Reader) Close() error {
+	if rd.stop != nil {
+		close(rd.stop)
+		rd.stop = nil
+		if rd.ready != nil {
+			for range rd.ready {
+			}
+		}
+	}
+	rd.br.close()
+	return nil
+}
+
+// Format is the nfdump binary file driver for package ingest.
+type Format struct {
+	// Prefetch decompresses blocks on a second goroutine while the
+	// records of the previous one are decoded: a file then uses two
+	// cores (set when the run has more than one job).
+	Prefetch bool
+}
+
+// Name implements ingest.Format.
+func (Format) Name() string { return "nfcapd" }
+
+// Sniff implements ingest.Format: the A50C magic and a layout this package
+// knows.
+func (Format) Sniff(head []byte, _ string) bool { return sniff(head) }
+
+// Decode implements ingest.Format.
+func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, skip func(flow.Skip)) error {
+	rd, err := NewReader(r, path, f.Prefetch)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	var buf []flow.Record
+	for {
+		buf, err = rd.Read(buf)
+		if len(buf) > 0 {
+			if err := emit(buf); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			for _, s := range rd.Skips() {
+				skip(s)
+			}
+			return err
+		}
+	}
+	for _, s := range rd.Skips() {
+		skip(s)
+	}
+	return nil
+}
+
+// CaptureStart is the file's creation time from a layout 2 header, for
+// files whose names carry no time.
+func (Format) CaptureStart(head []byte) (time.Time, bool) {
+	if !sniff(head) || len(head) < headerV2Len || binary.LittleEndian.Uint16(head[2:]) != layoutV2 {
+		return time.Time{}, false
+	}
+	c := int64(binary.LittleEndian.Uint64(head[8:]))
+	if c <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(c, 0).UTC(), true
+}
