@@ -30,6 +30,7 @@ type Writer interface {
 // the wider mask. A single input is therefore written once and renamed.
 type csvWriter struct {
 	out    string
+	near   string // the temporary files are made beside this path
 	stdout io.Writer
 	tmp    *os.File
 	w      *ftcsv.Writer
@@ -37,17 +38,19 @@ type csvWriter struct {
 }
 
 // NewCSV writes flow-export CSV to the file out, or with out "-" to
-// stdout once complete.
+// stdout once complete. A device or a named pipe given as out is written
+// in place once complete, like stdout.
 func NewCSV(out string, stdout io.Writer) (Writer, error) {
-	dir := out
-	if out == "-" {
-		dir = filepath.Join(os.TempDir(), "flowsift-convert.csv")
+	near := out
+	if out == "-" || atomicfile.IsStream(out) {
+		near = filepath.Join(os.TempDir(), "flowsift-convert.csv")
 	}
-	f, err := atomicfile.TempNear(dir)
+	atomicfile.SweepNear(near)
+	f, err := atomicfile.TempNear(near)
 	if err != nil {
 		return nil, err
 	}
-	return &csvWriter{out: out, stdout: stdout, tmp: f}, nil
+	return &csvWriter{out: out, near: near, stdout: stdout, tmp: f}, nil
 }
 
 func (s *csvWriter) Write(b flow.Batch) error {
@@ -67,7 +70,7 @@ func (s *csvWriter) Write(b flow.Batch) error {
 // written so far (read back with the CSV reader).
 func (s *csvWriter) widen(mask uint64) error {
 	old := s.tmp
-	f, err := atomicfile.TempNear(old.Name())
+	f, err := atomicfile.TempNear(s.near)
 	if err != nil {
 		return err
 	}
@@ -85,7 +88,7 @@ func (s *csvWriter) widen(mask uint64) error {
 		}
 	}
 	old.Close()
-	os.Remove(old.Name())
+	atomicfile.Remove(old.Name())
 	s.tmp, s.w, s.mask = f, w, mask
 	return nil
 }
@@ -98,42 +101,61 @@ func (s *csvWriter) Commit() error {
 		s.Abort()
 		return err
 	}
-	if s.out == "-" {
+	if s.out == "-" || s.near != s.out {
 		defer s.Abort()
-		if _, err := s.tmp.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		_, err := io.Copy(s.stdout, s.tmp)
-		return err
+		return copyOut(s.tmp, s.out, s.stdout)
 	}
 	return atomicfile.Publish(s.tmp, s.out)
 }
 
 func (s *csvWriter) Abort() {
 	s.tmp.Close()
-	os.Remove(s.tmp.Name())
+	atomicfile.Remove(s.tmp.Name())
+}
+
+// copyOut copies a finished temporary file to stdout (out "-") or to the
+// stream out (a device or a named pipe), written in place.
+func copyOut(tmp *os.File, out string, stdout io.Writer) error {
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if out == "-" {
+		_, err := io.Copy(stdout, tmp)
+		return err
+	}
+	return atomicfile.Write(out, func(w io.Writer) error {
+		_, err := io.Copy(w, tmp)
+		return err
+	})
 }
 
 // parquetWriter writes one Parquet file.
 type parquetWriter struct {
-	out string
-	tmp *os.File
-	w   *parquet.Writer
+	out    string
+	stream bool
+	tmp    *os.File
+	w      *parquet.Writer
 }
 
-// NewParquet writes one Parquet file.
+// NewParquet writes one Parquet file; a device or a named pipe given as
+// out is written in place once the file is complete.
 func NewParquet(out string) (Writer, error) {
-	f, err := atomicfile.TempNear(out)
+	near, stream := out, atomicfile.IsStream(out)
+	if stream {
+		near = filepath.Join(os.TempDir(), "flowsift-convert.parquet")
+	}
+	atomicfile.SweepNear(near)
+	f, err := atomicfile.TempNear(near)
 	if err != nil {
 		return nil, err
 	}
 	w, err := parquet.NewWriter(f, parquet.WriterOptions{})
 	if err != nil {
 		f.Close()
-		os.Remove(f.Name())
+		atomicfile.Remove(f.Name())
 		return nil, err
 	}
-	return &parquetWriter{out: out, tmp: f, w: w}, nil
+	return &parquetWriter{out: out, stream: stream, tmp: f, w: w}, nil
 }
 
 func (s *parquetWriter) Write(b flow.Batch) error { return s.w.Write(b) }
@@ -143,12 +165,16 @@ func (s *parquetWriter) Commit() error {
 		s.Abort()
 		return err
 	}
+	if s.stream {
+		defer s.Abort()
+		return copyOut(s.tmp, s.out, nil)
+	}
 	return atomicfile.Publish(s.tmp, s.out)
 }
 
 func (s *parquetWriter) Abort() {
 	s.tmp.Close()
-	os.Remove(s.tmp.Name())
+	atomicfile.Remove(s.tmp.Name())
 }
 
 // partitionWriter writes Hive-style folders into a temporary directory next to
@@ -173,12 +199,9 @@ type partFile struct {
 // NewPartitioned writes Parquet files into a new directory out, in
 // folders by "hour" or "day" of the flows' end.
 func NewPartitioned(out, by string) (Writer, error) {
-	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	atomicfile.SweepNear(out)
+	tmp, err := atomicfile.TempDirNear(out)
 	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes 0700
-		os.Remove(tmp)
 		return nil, err
 	}
 	return &partitionWriter{out: out, tmp: tmp, hourly: by == "hour", open: map[string]*partFile{}, parts: map[string]int{}}, nil
@@ -262,7 +285,7 @@ func (s *partitionWriter) Commit() error {
 		}
 		delete(s.open, k)
 	}
-	if err := os.Rename(s.tmp, s.out); err != nil {
+	if err := atomicfile.Rename(s.tmp, s.out); err != nil {
 		s.Abort()
 		return err
 	}
@@ -273,5 +296,5 @@ func (s *partitionWriter) Abort() {
 	for _, p := range s.open {
 		p.f.Close()
 	}
-	os.RemoveAll(s.tmp)
+	atomicfile.Remove(s.tmp)
 }

@@ -209,6 +209,11 @@ func runDscan(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageErr("dscan: %v", err)
 	}
+	if o.load || o.save {
+		if err := checkStateFile(o.stateFile, o.save); err != nil {
+			return usageErr("dscan: %v", err)
+		}
+	}
 
 	out := &dscanlog.Writer{Out: stdio.err, Loc: time.Local}
 	if o.syslog {
@@ -274,6 +279,23 @@ func runDscan(ctx context.Context, args []string) error {
 	}
 	if sum.Summary.Partial() {
 		return withCode(exitPartial, nil)
+	}
+	return nil
+}
+
+// checkStateFile refuses, before any input is read, a state file that is
+// not a regular file: the state is replaced by a rename, which would turn
+// a device or a pipe into a regular file. With -p the directory must take
+// a new file.
+func checkStateFile(path string, save bool) error {
+	st, err := os.Stat(path)
+	if err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("state file %s is not a regular file (%v); give a file with -s", quoteName(path), st.Mode().Type())
+	}
+	if save {
+		if err := atomicfile.CheckWritable(path); err != nil {
+			return fmt.Errorf("-p: cannot write state file %s: %w", quoteName(path), err)
+		}
 	}
 	return nil
 }

@@ -12,13 +12,17 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/flowsift/flowsift/ingest"
+	"github.com/flowsift/flowsift/internal/atomicfile"
+	"github.com/flowsift/flowsift/internal/names"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -139,5 +143,35 @@ type ioSet struct {
 var stdio = ioSet{in: os.Stdin, out: os.Stdout, err: os.Stderr}
 
 func main() {
+	stopOnSignal()
 	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
+
+// stopOnSignal makes SIGINT and SIGTERM stop the process at once: the
+// temporary files of unpublished output are removed, what was published
+// before stays, and the exit code is 128 plus the signal number (130,
+// 143), as a shell reports a process killed by it. Waiting for the pass
+// to notice a cancelled context instead would let a long decode or render
+// run on.
+func stopOnSignal() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		removed := atomicfile.Interrupt()
+		fmt.Fprintf(os.Stderr, "flowsift: stopped by %v; %d temporary files removed, earlier output left as it was\n", sig, len(removed))
+		os.Exit(exitSignal(sig))
+	}()
+}
+
+// exitSignal is the documented exit code of a run stopped by sig.
+func exitSignal(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return exitUsage
+}
+
+// quoteName prints a path in a message: as it is when plain, else quoted
+// and escaped, so that a name cannot forge a line of output.
+func quoteName(s string) string { return names.Quote(s) }

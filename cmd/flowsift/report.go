@@ -244,13 +244,27 @@ func runReport(ctx context.Context, c *cli.Command) error {
 		return usageErr("report: %v", err)
 	}
 	paths := c.Args().Slice()
+	// Where the report goes is checked, and --out locked, before any input
+	// is read: an unwritable or busy target must not cost a whole pass.
+	var outDir *atomicfile.Dir
+	if dir := c.String("out"); dir != "" {
+		if outDir, err = atomicfile.OpenDir(dir); err != nil {
+			return usageErr("report: --out %s: %v; nothing written", quoteName(dir), err)
+		}
+		defer outDir.Close()
+	}
+	if out := c.String("o"); out != "" && out != "-" {
+		if err := atomicfile.CheckWritable(out); err != nil {
+			return usageErr("report: -o %s: cannot write: %v", quoteName(out), err)
+		}
+	}
 	res, err := pass.RunReport(ctx, cfg, pass.Inputs{Paths: paths, Stdin: stdio.in, Progress: pass.ProgressWriter(stdio.err),
 		IncludePartial: c.Bool("include-partial"), Strict: c.Bool("strict"), ExportDelay: o.exportDelay})
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("report: %w", err))
 	}
 	m := buildModel(res, cfg, o, paths)
-	if err := writeReport(c, o, m); err != nil {
+	if err := writeReport(c, o, m, outDir); err != nil {
 		return err
 	}
 	sum := res.Summary
@@ -294,7 +308,7 @@ func render(format string, m *report.Model, w io.Writer) error {
 	return fmt.Errorf("format %q cannot go to one stream", format)
 }
 
-func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
+func writeReport(c *cli.Command, o *reportOpts, m *report.Model, outDir *atomicfile.Dir) error {
 	fail := func(err error) error { return withCode(exitUsage, fmt.Errorf("report: %w", err)) }
 	if c.Bool("mail") {
 		subject := c.String("subject")
@@ -330,33 +344,40 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model) error {
 			return fail(err)
 		}
 	}
-	if dir := c.String("out"); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	if outDir != nil {
+		// The files render into a set directory of their own, side by side
+		// (they only read the model); the set is published with one rename,
+		// so readers of --out see this report whole or the previous one.
+		dir, err := outDir.Stage()
+		if err != nil {
 			return fail(err)
 		}
-		// Every file renders straight into its temporary file; Stage
-		// writes them side by side (they only read the model), and Commit
-		// renames them together once all are written.
 		var files atomicfile.Set
+		var names []string
 		for _, f := range o.formats {
 			switch f {
 			case "csv":
 				csvDir := filepath.Join(dir, "csv")
-				if err := os.MkdirAll(csvDir, 0o755); err != nil {
+				if err := os.Mkdir(csvDir, 0o755); err != nil {
 					return fail(err)
 				}
 				for _, t := range m.Tables() {
 					files.Add(filepath.Join(csvDir, t.Name+".csv"), func(w io.Writer) error { return report.CSV(w, t) })
 				}
+				names = append(names, "csv")
 			default:
 				name := map[string]string{"html": "report.html", "md": "report.md", "json": "report.json"}[f]
 				files.Add(filepath.Join(dir, name), func(w io.Writer) error { return render(f, m, w) })
+				names = append(names, name)
 			}
 		}
 		if err := files.Stage(); err != nil {
 			return fail(err)
 		}
 		if err := files.Commit(); err != nil {
+			return fail(err)
+		}
+		if err := outDir.Publish(names); err != nil {
 			return fail(err)
 		}
 	}

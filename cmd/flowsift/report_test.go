@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"image/png"
 	"io"
 	"mime"
@@ -31,11 +32,20 @@ func reportDir(t *testing.T, args ...string) map[string][]byte {
 	if code != 0 {
 		t.Fatalf("report %v: exit %d: %s", args, code, stderr)
 	}
+	// The set is published as DIR/current; DIR/report.html etc. are links
+	// into it, and must show the same bytes.
+	set, err := filepath.EvalSymlinks(filepath.Join(dir, "current"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	files := map[string][]byte{}
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+	filepath.WalkDir(set, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(dir, p)
+			rel, _ := filepath.Rel(set, p)
 			files[rel], _ = os.ReadFile(p)
+			if top, _ := os.ReadFile(filepath.Join(dir, rel)); !bytes.Equal(top, files[rel]) {
+				t.Errorf("%s: the link in --out does not show the published set's file", rel)
+			}
 		}
 		return err
 	})
@@ -336,32 +346,17 @@ func TestReportSourceDateEpoch(t *testing.T) {
 	}
 }
 
-// A report that fails half-way through writing its set of files leaves the
-// previous set as it was and no temporary file behind: here csv/ cannot be
-// made (a file stands in its place) after report.html was written.
+// --out DIR publishes each report as one set: DIR/current names the set,
+// DIR/report.html and DIR/csv are links into it. The plain files of an
+// older flowsift in those places (even a file where csv/ goes) are
+// replaced, and a run that fails before writing leaves the published set
+// as it was, with nothing of its own behind.
 func TestReportSetWrittenWhole(t *testing.T) {
 	useUTC(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "report.html"), []byte("previous report"), 0o644)
 	os.WriteFile(filepath.Join(dir, "csv"), []byte("in the way"), 0o644)
 	archive := filepath.Join("..", "..", "samples", "archive")
-	code, _, stderr := runCLI(t, "", "report", "--format", "html,csv", "--out", dir, sampleLocal, archive)
-	if code != exitUsage || !strings.Contains(stderr, "csv") {
-		t.Fatalf("exit %d, stderr %q: want %d and the csv directory named", code, stderr, exitUsage)
-	}
-	if got := string(mustRead(filepath.Join(dir, "report.html"))); got != "previous report" {
-		t.Fatalf("report.html replaced by a run that failed: %.40q", got)
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 2 {
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		t.Fatalf("files left behind: %v", names)
-	}
-	// Once the way is clear, the whole set appears.
-	os.Remove(filepath.Join(dir, "csv"))
 	if code, _, stderr := runCLI(t, "", "report", "--format", "html,csv", "--out", dir, sampleLocal, archive); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -371,4 +366,32 @@ func TestReportSetWrittenWhole(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "csv", "scanners.csv")); err != nil {
 		t.Fatal(err)
 	}
+	before := dirTree(t, dir)
+	code, _, stderr := runCLI(t, "", "report", "--format", "html,csv", "--out", dir, sampleLocal, filepath.Join(dir, "no-such-input"))
+	if code != exitUsage || !strings.Contains(stderr, "no-such-input") {
+		t.Fatalf("missing input: exit %d, stderr %q", code, stderr)
+	}
+	if after := dirTree(t, dir); after != before {
+		t.Fatalf("a failed run changed --out:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// dirTree lists every entry under dir with its link target or size.
+func dirTree(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		st, _ := os.Lstat(p)
+		if l, err := os.Readlink(p); err == nil {
+			fmt.Fprintf(&b, "%s->%s ", rel, l)
+		} else {
+			fmt.Fprintf(&b, "%s:%d ", rel, st.Size())
+		}
+		return nil
+	})
+	return b.String()
 }

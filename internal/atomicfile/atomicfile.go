@@ -1,19 +1,130 @@
 // Package atomicfile puts output files in place whole or not at all: each
 // is written to a temporary name beside its target, synced, and renamed.
+// Paths that are not regular files (a character device such as /dev/null,
+// a named pipe, a socket) are written in place as streams: renaming over
+// them would replace the device or the pipe with a regular file.
+//
+// Every temporary file or directory the process makes is recorded, so that
+// Interrupt (called on SIGINT or SIGTERM) removes them all, and carries the
+// process id in its name (".NAME.flowsift-tmp-PID-RANDOM"), so that what a
+// killed process left behind is recognised and removed by Sweep once that
+// process is gone.
 package atomicfile
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 )
 
-// Write writes path through a temporary file in the same
-// directory and renames it, so a crash never leaves half a file.
+// Tag is the part of every temporary name that marks it as flowsift's:
+// ".NAME" + Tag + "PID-RANDOM".
+const Tag = ".flowsift-tmp-"
+
+// ErrInterrupted is returned by anything that would create or publish a
+// file once Interrupt has run.
+var ErrInterrupted = errors.New("interrupted")
+
+// temps records the temporary paths of this process not yet renamed or
+// removed. Renames into place hold its lock, so Interrupt either waits for
+// a rename to finish or prevents it: a signal never lands between the
+// rename and the bookkeeping.
+var temps struct {
+	sync.Mutex
+	paths  map[string]bool
+	closed bool
+}
+
+func track(path string) error {
+	temps.Lock()
+	defer temps.Unlock()
+	if temps.closed {
+		return ErrInterrupted
+	}
+	if temps.paths == nil {
+		temps.paths = map[string]bool{}
+	}
+	temps.paths[path] = true
+	return nil
+}
+
+func interrupted() bool {
+	temps.Lock()
+	defer temps.Unlock()
+	return temps.closed
+}
+
+// Forget removes path from the temporaries Interrupt would remove (it has
+// been renamed into place or removed).
+func Forget(path string) {
+	temps.Lock()
+	delete(temps.paths, path)
+	temps.Unlock()
+}
+
+// Rename renames a temporary file or directory old into place at path and
+// forgets it, unless Interrupt has run.
+func Rename(old, path string) error {
+	temps.Lock()
+	defer temps.Unlock()
+	if temps.closed {
+		return ErrInterrupted
+	}
+	if err := os.Rename(old, path); err != nil {
+		return err
+	}
+	delete(temps.paths, old)
+	return nil
+}
+
+// Remove removes a temporary file or directory and forgets it.
+func Remove(path string) {
+	os.RemoveAll(path)
+	Forget(path)
+}
+
+// Interrupt removes every temporary file and directory of this process
+// and makes every later TempNear, Rename and Publish fail, so that nothing
+// more appears. What was published before stays. It returns the paths
+// removed.
+func Interrupt() []string {
+	temps.Lock()
+	defer temps.Unlock()
+	temps.closed = true
+	var removed []string
+	for p := range temps.paths {
+		if os.RemoveAll(p) == nil {
+			removed = append(removed, p)
+		}
+	}
+	temps.paths = nil
+	return removed
+}
+
+// IsStream reports whether path exists and is neither a regular file nor
+// a directory (a device, a named pipe, a socket): such a path is written
+// in place, never replaced.
+func IsStream(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.Mode().IsRegular() && !st.IsDir()
+}
+
+// Write writes path through a temporary file in the same directory and
+// renames it, so a crash never leaves half a file; a path that IsStream
+// is opened and written in place instead.
 func Write(path string, write func(io.Writer) error) error {
+	if IsStream(path) {
+		return writeStream(path, write)
+	}
+	SweepNear(path)
 	var s Set
 	s.Add(path, write)
 	if err := s.Stage(); err != nil {
@@ -22,10 +133,58 @@ func Write(path string, write func(io.Writer) error) error {
 	return s.Commit()
 }
 
+func writeStream(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 64<<10)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// CheckWritable finds out, before any work is done, whether path can be
+// written: a stream must open for writing (a named pipe is not opened, as
+// that would wait for its reader), and otherwise a temporary file must be
+// creatable in its directory.
+func CheckWritable(path string) error {
+	if st, err := os.Stat(path); err == nil {
+		switch {
+		case st.IsDir():
+			return fmt.Errorf("%s is a directory", path)
+		case st.Mode()&fs.ModeNamedPipe != 0:
+			return nil
+		case !st.Mode().IsRegular():
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			return f.Close()
+		}
+	}
+	f, err := TempNear(path)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	Remove(f.Name())
+	return nil
+}
+
 // Set writes a set of files to temporary names and renames them
 // only once every one is written: a failure or a crash while writing
 // leaves the previous set whole, and the new set appears within the few
-// renames of Commit.
+// renames of Commit. (A report directory, whose files must change as one,
+// is a Dir, whose set is published by one rename.)
 type Set struct{ files []file }
 
 type file struct {
@@ -96,10 +255,10 @@ func (f *file) writeTemp() error {
 // Commit renames every staged file into place, in the order added.
 func (s *Set) Commit() error {
 	for i, f := range s.files {
-		if err := os.Rename(f.tmp, f.path); err != nil {
+		if err := Rename(f.tmp, f.path); err != nil {
 			s.files = s.files[i:]
 			s.Abort()
-			return err
+			return fmt.Errorf("write %s: %w", f.path, err)
 		}
 	}
 	s.files = nil
@@ -110,26 +269,58 @@ func (s *Set) Commit() error {
 func (s *Set) Abort() {
 	for _, f := range s.files {
 		if f.tmp != "" {
-			os.Remove(f.tmp)
+			Remove(f.tmp)
 		}
 	}
 	s.files = nil
 }
 
+// tempPattern is the pattern of os.CreateTemp and os.MkdirTemp for a
+// temporary beside path.
+func tempPattern(path string) string {
+	return "." + filepath.Base(path) + Tag + strconv.Itoa(os.Getpid()) + "-*"
+}
+
 // TempNear creates a temporary file in the directory of path so that the
 // final rename stays on one file system.
 func TempNear(path string) (*os.File, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if interrupted() {
+		return nil, ErrInterrupted
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), tempPattern(path))
 	if err != nil {
+		return nil, err
+	}
+	if err := track(f.Name()); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return nil, err
 	}
 	// CreateTemp makes 0600; the result is an ordinary output file.
 	if err := f.Chmod(0o644); err != nil {
 		f.Close()
-		os.Remove(f.Name())
+		Remove(f.Name())
 		return nil, err
 	}
 	return f, nil
+}
+
+// TempDirNear creates a temporary directory beside path, to be renamed to
+// path once complete (or removed with Remove).
+func TempDirNear(path string) (string, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), tempPattern(path))
+	if err != nil {
+		return "", err
+	}
+	if err := track(dir); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil { // MkdirTemp makes 0700
+		Remove(dir)
+		return "", err
+	}
+	return dir, nil
 }
 
 // Finish syncs and closes a temporary file, so that once renamed it holds
@@ -150,10 +341,52 @@ func Finish(f *os.File) error {
 func Publish(f *os.File, path string) error {
 	err := Finish(f)
 	if err == nil {
-		err = os.Rename(f.Name(), path)
+		err = Rename(f.Name(), path)
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		Remove(f.Name())
 	}
 	return err
 }
+
+// Stale reports whether name (a directory entry) is a temporary of a
+// flowsift process that no longer runs on this machine.
+func Stale(name string) bool {
+	i := strings.LastIndex(name, Tag)
+	if !strings.HasPrefix(name, ".") || i < 0 {
+		return false
+	}
+	pidText, _, ok := strings.Cut(name[i+len(Tag):], "-")
+	pid, err := strconv.Atoi(pidText)
+	if !ok || err != nil || pid <= 0 {
+		return false
+	}
+	return pid != os.Getpid() && !alive(pid)
+}
+
+// alive: signal 0 checks that the process exists; EPERM means it does,
+// under another user.
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// Sweep removes from dir the temporaries of flowsift processes that are
+// gone (killed, or the machine lost power), and returns their names.
+// Temporaries of running processes are left alone.
+func Sweep(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range ents {
+		if Stale(e.Name()) && os.RemoveAll(filepath.Join(dir, e.Name())) == nil {
+			removed = append(removed, e.Name())
+		}
+	}
+	return removed
+}
+
+// SweepNear sweeps the directory of path.
+func SweepNear(path string) []string { return Sweep(filepath.Dir(path)) }

@@ -1,0 +1,21 @@
+package names
+
+import "testing"
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"/flows/2026/ft-v05.2026-11-20.0000+0000": "/flows/2026/ft-v05.2026-11-20.0000+0000",
+		"with space.csv":   "with space.csv",
+		"été.csv":          "été.csv",
+		"a\nflows: 9 read": `"a\nflows: 9 read"`,
+		"tab\there":        `"tab\there"`,
+		"bad\xffutf8":      `"bad\xffutf8"`,
+		"\x1b[31mred":      `"\x1b[31mred"`,
+		`"looks quoted"`:   `"\"looks quoted\""`,
+		"":                 "",
+	} {
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
