@@ -29,7 +29,7 @@ func init() {
 		Usage: "forensic report: scanners, targets, top talkers, suppress suggestions (HTML, Markdown, CSV, JSON, mail)",
 		UsageText: `flowsift report [--from T] [--to T] [--tz ZONE] [--local CIDR,...] [--suppress BASE]
   [--policy FILE] [--detectors all|dscan|LIST] [--format html,md,csv,json]
-  [--out DIR | -o FILE] [--mail --to ADDR --subject S] [--top N] [-j N]
+  [--out DIR | -o FILE] [--mail --to ADDR --subject S] [--top N] [-j N] [--memory SIZE]
   [--generated-at T] [--fail-on-findings] [--include-partial] [--strict] PATH...
 
 Reads anything ingest reads, runs the dscan engine in default mode plus the
@@ -60,6 +60,7 @@ options, 3 done but part of the input was skipped.`,
 			&cli.StringFlag{Name: "subject", Usage: "mail subject (default: flowsift report and the window)"},
 			&cli.IntFlag{Name: "top", Value: def.Talkers.N, Usage: "rows of each top-talker table (policy: talkers.top)"},
 			jobsFlag(),
+			&cli.StringFlag{Name: "memory", Value: pass.FormatSize(pass.DefaultMemory), Usage: "memory budget of the pass (1GiB, 512M, ...; 0 = none): the top talkers spill to $TMPDIR beyond a quarter of it, with the same numbers"},
 			exportDelayFlag(),
 			&cli.StringFlag{Name: "generated-at", Usage: "generated-at stamp (RFC 3339); default SOURCE_DATE_EPOCH, else now"},
 			&cli.BoolFlag{Name: "fail-on-findings", Usage: "exit 1 when the report lists scanners or excessive flows"},
@@ -188,6 +189,9 @@ func reportConfig(c *cli.Command) (pass.Configuration, *reportOpts, error) {
 		cfg.Talkers.N = int(c.Int("top"))
 	}
 	cfg.Jobs = int(c.Int("j"))
+	if cfg.Memory, err = pass.ParseSize(c.String("memory")); err != nil {
+		return cfg, nil, fmt.Errorf("--%v", err)
+	}
 	if c.IsSet("octets") {
 		cfg.Dscan.Octets = c.Uint64("octets")
 	}
