@@ -1,0 +1,451 @@
+// Package roles infers what a busy host is from its own flows, so that a
+// detector's finding against it can be explained or held back: a server
+// answering its clients, a DNS resolver or an NTP server, a mail relay, a
+// P2P client or a monitoring host. Each role comes with the figures that
+// decided it and their thresholds; ScanSigns says whether the host also
+// behaves like a scanner (refused or unanswered connection attempts), in
+// which case its role explains nothing away.
+//
+// Everything is counted from flows where the host is the source or the
+// destination. Flows are unidirectional; a peer "answered" the host when a
+// flow from the peer to the host was seen at any time of the run.
+//
+// Memory: MaxHosts hosts are followed (the first seen); per host at most
+// MaxPeers peers and MaxTargets periodic targets are kept. Roles of hosts
+// beyond those caps are computed on what was kept (Result.Truncated).
+package roles
+
+import (
+	"cmp"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/flow"
+)
+
+// Config holds the thresholds; zero fields take the defaults.
+type Config struct {
+	MinPeers    int     // distinct peers before a host has a role (10)
+	ServerShare float64 // share of a server's flows sent from its top 3 source ports (0.8)
+	Answered    float64 // share of peers that must answer a relay or a monitor (0.8)
+	P2PAnswered float64 // share of peers that must answer a P2P client (0.5)
+	HighPorts   float64 // share of a P2P client's flows to ports >= 1024 (0.9)
+	MinRounds   int     // contacts of one target before its period counts (5)
+	MaxJitter   float64 // coefficient of variation of a periodic target's interval (0.25)
+	MinRefused  int     // connection attempts refused (RST) that are scan signs (10)
+	NoAckShare  float64 // share of TCP flows without ACK that is a scan sign, with >= MinRefused of them (0.5)
+	MaxHosts    int     // hosts followed (1<<18)
+	MaxPeers    int     // peers kept per host (4096)
+	MaxTargets  int     // periodic targets kept per host (256)
+	Shard       analyze.Shard
+}
+
+// DefaultConfig is the package's defaults.
+func DefaultConfig() Config {
+	return Config{MinPeers: 10, ServerShare: 0.8, Answered: 0.8, P2PAnswered: 0.5, HighPorts: 0.9, MinRounds: 5,
+		MaxJitter: 0.25, MinRefused: 10, NoAckShare: 0.5, MaxHosts: 1 << 18, MaxPeers: 4096, MaxTargets: 256}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	pick := func(v *float64, dv float64) {
+		if *v <= 0 {
+			*v = dv
+		}
+	}
+	pickI := func(v *int, dv int) {
+		if *v <= 0 {
+			*v = dv
+		}
+	}
+	pickI(&c.MinPeers, d.MinPeers)
+	pick(&c.ServerShare, d.ServerShare)
+	pick(&c.Answered, d.Answered)
+	pick(&c.P2PAnswered, d.P2PAnswered)
+	pick(&c.HighPorts, d.HighPorts)
+	pickI(&c.MinRounds, d.MinRounds)
+	pick(&c.MaxJitter, d.MaxJitter)
+	pickI(&c.MinRefused, d.MinRefused)
+	pick(&c.NoAckShare, d.NoAckShare)
+	pickI(&c.MaxHosts, d.MaxHosts)
+	pickI(&c.MaxPeers, d.MaxPeers)
+	pickI(&c.MaxTargets, d.MaxTargets)
+	return c
+}
+
+// Validate refuses negative values and shares above 1.
+func (c Config) Validate() error {
+	for _, s := range []float64{c.ServerShare, c.Answered, c.P2PAnswered, c.HighPorts, c.NoAckShare} {
+		if s < 0 || s > 1 {
+			return fmt.Errorf("roles: share %v: must be between 0 and 1", s)
+		}
+	}
+	if c.MinPeers < 0 || c.MinRounds < 0 || c.MaxJitter < 0 || c.MinRefused < 0 || c.MaxHosts < 0 || c.MaxPeers < 0 || c.MaxTargets < 0 {
+		return fmt.Errorf("roles: no count may be negative")
+	}
+	return c.Shard.Validate()
+}
+
+// Settings describes the configuration for a report.
+func (c Config) Settings() []analyze.Setting {
+	c = c.withDefaults()
+	return []analyze.Setting{{Name: "host roles", Value: fmt.Sprintf(
+		">= %d peers; server: >= %.0f %% of flows from its top 3 source ports; relay and monitor: >= %.0f %% of peers answer; P2P: >= %.0f %% answer, >= %.0f %% to ports >= 1024; monitor: >= %d contacts per target, interval jitter <= %.2f; scan signs: >= %d refused attempts, or that many TCP flows without ACK making >= %.0f %%",
+		c.MinPeers, 100*c.ServerShare, 100*c.Answered, 100*c.P2PAnswered, 100*c.HighPorts, c.MinRounds, c.MaxJitter, c.MinRefused, 100*c.NoAckShare)}}
+}
+
+// Figure is one number that decided a role, with its threshold.
+type Figure struct {
+	Name      string
+	Value     float64
+	Threshold float64
+	AtMost    bool // the value must not exceed the threshold (else: reach it)
+}
+
+func (f Figure) String() string {
+	op := ">="
+	if f.AtMost {
+		op = "<="
+	}
+	return fmt.Sprintf("%s %s (%s %s)", f.Name, num(f.Value), op, num(f.Threshold))
+}
+
+func num(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return fmt.Sprintf("%d", int64(v))
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// The roles.
+const (
+	Server     = "server"
+	DNS        = "dns server"
+	NTP        = "ntp server"
+	MailRelay  = "mail relay"
+	P2P        = "p2p client"
+	Monitoring = "monitoring host"
+)
+
+// Role is what a host was found to be.
+type Role struct {
+	Addr    netip.Addr
+	Role    string
+	Detail  string   // e.g. "answers from udp/53"
+	Figures []Figure // the figures that decided it
+	// ScanSigns: the host also had connection attempts refused or left
+	// unanswered in numbers no role explains; its role holds nothing back.
+	ScanSigns bool
+	ScanFigs  []Figure
+	Truncated bool
+}
+
+// Why is the role with its deciding figures, one line.
+func (r Role) Why() string {
+	var f []string
+	for _, x := range r.Figures {
+		f = append(f, x.String())
+	}
+	s := r.Role
+	if r.Detail != "" {
+		s += " (" + r.Detail + ")"
+	}
+	return s + ": " + strings.Join(f, ", ")
+}
+
+const (
+	out = 1 << iota // host sent to the peer
+	in              // peer sent to the host
+)
+
+type target struct {
+	n        int
+	last     int64
+	sum, sq  float64 // of the intervals
+	answered bool
+}
+
+type tkey struct {
+	dst   netip.Addr
+	proto uint8
+	port  uint16
+}
+
+type host struct {
+	flows, tcp, noAck uint64
+	refused           uint64
+	peers             map[netip.Addr]uint8
+	srcPorts          map[uint32]uint64 // proto<<16 | port of its flows
+	highDst           uint64            // flows to ports >= 1024
+	smtpPeers         map[netip.Addr]bool
+	targets           map[tkey]*target
+	truncated         bool
+}
+
+// Analyser collects the figures. Not safe for concurrent use.
+type Analyser struct {
+	cfg   Config
+	hosts map[netip.Addr]*host
+	full  bool
+	done  []Role // merged parts
+}
+
+// New makes an analyser.
+func New(cfg Config) *Analyser {
+	return &Analyser{cfg: cfg.withDefaults(), hosts: map[netip.Addr]*host{}}
+}
+
+func (a *Analyser) host(addr netip.Addr, create bool) *host {
+	h := a.hosts[addr]
+	if h == nil && create && !a.full && a.cfg.Shard.Owns(addr) {
+		if len(a.hosts) >= a.cfg.MaxHosts {
+			a.full = true
+			return nil
+		}
+		h = &host{peers: map[netip.Addr]uint8{}, srcPorts: map[uint32]uint64{}, smtpPeers: map[netip.Addr]bool{}, targets: map[tkey]*target{}}
+		a.hosts[addr] = h
+	}
+	return h
+}
+
+// Add takes a batch of the stream.
+func (a *Analyser) Add(b flow.Batch) {
+	for i := range b {
+		a.one(&b[i])
+	}
+}
+
+func (a *Analyser) one(r *flow.Record) {
+	if r.Src == r.Dst {
+		return
+	}
+	if h := a.host(r.Src, true); h != nil {
+		h.flows++
+		if r.Proto == 6 {
+			h.tcp++
+			if r.TCPFlags&flow.TCPAck == 0 {
+				h.noAck++
+			}
+		}
+		a.peer(h, r.Dst, out)
+		if len(h.srcPorts) < 1024 {
+			h.srcPorts[uint32(r.Proto)<<16|uint32(r.SrcPort)]++
+		} else {
+			h.truncated = true
+		}
+		if r.DstPort >= 1024 {
+			h.highDst++
+		}
+		if r.Proto == 6 && r.DstPort == 25 && len(h.smtpPeers) < a.cfg.MaxPeers {
+			h.smtpPeers[r.Dst] = true
+		}
+		if r.Proto == 6 || r.Proto == 17 || r.Proto == 1 || r.Proto == 58 {
+			port := r.DstPort
+			if r.SrcPort < 1024 && r.DstPort >= 1024 {
+				port = 0 // a reply, not a check
+			}
+			if port != 0 || r.Proto == 1 || r.Proto == 58 {
+				a.contact(h, tkey{r.Dst, r.Proto, port}, r.Start)
+			}
+		}
+	}
+	if h := a.host(r.Dst, false); h != nil {
+		a.peer(h, r.Src, in)
+		if r.Proto == 6 && r.TCPFlags&flow.TCPRst != 0 && r.TCPFlags&flow.TCPSyn == 0 && r.Packets <= 2 {
+			h.refused++
+		}
+	}
+}
+
+func (a *Analyser) peer(h *host, p netip.Addr, dir uint8) {
+	if f, ok := h.peers[p]; ok || len(h.peers) < a.cfg.MaxPeers {
+		h.peers[p] = f | dir
+		return
+	}
+	h.truncated = true
+}
+
+func (a *Analyser) contact(h *host, k tkey, t int64) {
+	c := h.targets[k]
+	if c == nil {
+		if len(h.targets) >= a.cfg.MaxTargets {
+			h.truncated = true
+			return
+		}
+		c = &target{last: t}
+		h.targets[k] = c
+		c.n = 1
+		return
+	}
+	// Contacts closer than a second are one check (a retry, a second
+	// packet's flow): they say nothing of the period.
+	if t-c.last < 1000 {
+		return
+	}
+	iv := float64(t - c.last)
+	c.n++
+	c.sum += iv
+	c.sq += iv * iv
+	c.last = t
+}
+
+// Roles classifies the hosts followed (and those of merged parts), sorted
+// by address. Hosts with no role are left out.
+func (a *Analyser) Roles() []Role {
+	out := slices.Clone(a.done)
+	for addr, h := range a.hosts {
+		if r, ok := a.classify(addr, h); ok {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(x, y Role) int { return x.Addr.Compare(y.Addr) })
+	return out
+}
+
+func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
+	c := a.cfg
+	peers, outPeers, answered, spoke := 0, 0, 0, 0
+	for _, f := range h.peers {
+		peers++
+		if f&in != 0 {
+			spoke++
+		}
+		if f&out != 0 {
+			outPeers++
+			if f&in != 0 {
+				answered++
+			}
+		}
+	}
+	if peers < c.MinPeers {
+		return Role{}, false
+	}
+	r := Role{Addr: addr, Truncated: h.truncated}
+	// Scan signs first: they are reported whatever the role.
+	if h.refused >= uint64(c.MinRefused) {
+		r.ScanSigns = true
+		r.ScanFigs = append(r.ScanFigs, Figure{Name: "attempts refused", Value: float64(h.refused), Threshold: float64(c.MinRefused)})
+	}
+	if h.noAck >= uint64(c.MinRefused) && float64(h.noAck) >= c.NoAckShare*float64(h.tcp) {
+		r.ScanSigns = true
+		r.ScanFigs = append(r.ScanFigs, Figure{Name: "TCP flows without ACK", Value: float64(h.noAck), Threshold: float64(c.MinRefused)},
+			Figure{Name: "share of its TCP flows without ACK", Value: ratio(h.noAck, h.tcp), Threshold: c.NoAckShare})
+	}
+	// Server: most flows leave from few ports, to many peers.
+	type pc struct {
+		k uint32
+		n uint64
+	}
+	var ports []pc
+	for k, n := range h.srcPorts {
+		ports = append(ports, pc{k, n})
+	}
+	slices.SortFunc(ports, func(x, y pc) int { return cmp.Or(cmp.Compare(y.n, x.n), cmp.Compare(x.k, y.k)) })
+	var top uint64
+	var names []string
+	for i := 0; i < len(ports) && i < 3; i++ {
+		if ports[i].k&0xffff >= 1024 && i > 0 && float64(ports[i].n) < 0.05*float64(h.flows) {
+			break // a client's ephemeral port, not a service
+		}
+		top += ports[i].n
+		names = append(names, protoPort(ports[i].k))
+	}
+	// A scanner sends from few ports too (nmap keeps one); a server's
+	// peers speak to it.
+	spokeShare := float64(spoke) / float64(peers)
+	if len(ports) > 0 && ratio(top, h.flows) >= c.ServerShare && ports[0].k&0xffff < 49152 && spokeShare >= c.Answered {
+		r.Role = Server
+		switch ports[0].k {
+		case 17<<16 | 53, 6<<16 | 53:
+			r.Role = DNS
+		case 17<<16 | 123:
+			r.Role = NTP
+		}
+		r.Detail = "answers from " + strings.Join(names, ", ")
+		r.Figures = []Figure{{Name: "peers", Value: float64(peers), Threshold: float64(c.MinPeers)},
+			{Name: "share of flows from its top source ports", Value: ratio(top, h.flows), Threshold: c.ServerShare},
+			{Name: "share of peers that sent to it", Value: spokeShare, Threshold: c.Answered}}
+		return r, true
+	}
+	// Mail relay: reaches many port-25 hosts, which answer.
+	if len(h.smtpPeers) >= c.MinPeers {
+		ans := 0
+		for p := range h.smtpPeers {
+			if h.peers[p]&in != 0 {
+				ans++
+			}
+		}
+		if share := float64(ans) / float64(len(h.smtpPeers)); share >= c.Answered {
+			r.Role = MailRelay
+			r.Figures = []Figure{{Name: "port-25 peers", Value: float64(len(h.smtpPeers)), Threshold: float64(c.MinPeers)},
+				{Name: "share that answered", Value: share, Threshold: c.Answered}}
+			return r, true
+		}
+	}
+	// Monitoring: the same targets at a fixed period, mostly answered.
+	periodic, rounds := 0, 0
+	for _, t := range h.targets {
+		if t.n < c.MinRounds {
+			continue
+		}
+		m := t.sum / float64(t.n-1)
+		sd := math.Sqrt(max(0, t.sq/float64(t.n-1)-m*m))
+		if m > 0 && sd/m <= c.MaxJitter {
+			periodic++
+			rounds += t.n
+		}
+	}
+	answer := float64(answered) / float64(max(outPeers, 1))
+	if periodic >= 3 && float64(rounds) >= 0.5*float64(h.flows) && answer >= c.Answered {
+		r.Role = Monitoring
+		r.Figures = []Figure{{Name: "periodic targets", Value: float64(periodic), Threshold: 3},
+			{Name: "share of flows to them", Value: float64(rounds) / float64(h.flows), Threshold: 0.5},
+			{Name: "share of peers that answered", Value: answer, Threshold: c.Answered}}
+		r.Detail = fmt.Sprintf("%d targets, >= %d contacts each, interval jitter <= %.2f", periodic, c.MinRounds, c.MaxJitter)
+		return r, true
+	}
+	// P2P client: many peers on high ports, most of which answer.
+	if outPeers >= c.MinPeers && ratio(h.highDst, h.flows) >= c.HighPorts && answer >= c.P2PAnswered {
+		r.Role = P2P
+		r.Figures = []Figure{{Name: "peers contacted", Value: float64(outPeers), Threshold: float64(c.MinPeers)},
+			{Name: "share of flows to ports >= 1024", Value: ratio(h.highDst, h.flows), Threshold: c.HighPorts},
+			{Name: "share of peers that answered", Value: answer, Threshold: c.P2PAnswered}}
+		return r, true
+	}
+	return Role{}, false
+}
+
+func ratio(a, b uint64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func protoPort(k uint32) string {
+	p := k >> 16
+	name := map[uint32]string{6: "tcp", 17: "udp", 132: "sctp"}[p]
+	if name == "" {
+		return fmt.Sprintf("proto %d", p)
+	}
+	return fmt.Sprintf("%s/%d", name, k&0xffff)
+}
+
+// WritePart writes the roles of the hosts of this shard.
+func (a *Analyser) WritePart(w io.Writer) error { return gob.NewEncoder(w).Encode(a.Roles()) }
+
+// MergePart adds the roles of another shard.
+func (a *Analyser) MergePart(r io.Reader) error {
+	var rs []Role
+	if err := gob.NewDecoder(r).Decode(&rs); err != nil {
+		return fmt.Errorf("roles: read part: %w", err)
+	}
+	a.done = append(a.done, rs...)
+	return nil
+}

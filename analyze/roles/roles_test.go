@@ -1,0 +1,146 @@
+package roles
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/flow"
+)
+
+func fl(t int64, src string, sp uint16, dst string, dp uint16, proto, flags uint8, pk uint64) flow.Record {
+	return flow.Record{Start: t, End: t + 10, Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
+		SrcPort: sp, DstPort: dp, Proto: proto, TCPFlags: flags, Packets: pk, Octets: pk * 100}
+}
+
+const est = flow.TCPSyn | flow.TCPAck | flow.TCPPsh | flow.TCPFin
+
+// lab builds one of each role and two scanners, sorted by end time.
+func lab() []flow.Record {
+	var r []flow.Record
+	client := func(i int) string { return fmt.Sprintf("10.1.0.%d", 10+i%40) }
+	for i := range 400 {
+		t := int64(i) * 1000
+		c := client(i)
+		// DNS and NTP servers answer their clients.
+		r = append(r, fl(t, c, uint16(30000+i), "10.0.0.53", 53, 17, 0, 1), fl(t+1, "10.0.0.53", 53, c, uint16(30000+i), 17, 0, 1))
+		r = append(r, fl(t+2, c, 123, "10.0.0.123", 123, 17, 0, 1), fl(t+3, "10.0.0.123", 123, c, 123, 17, 0, 1))
+		// A web server.
+		r = append(r, fl(t+4, c, uint16(40000+i), "10.0.0.80", 443, 6, est, 12), fl(t+5, "10.0.0.80", 443, c, uint16(40000+i), 6, est, 20))
+	}
+	// A mail relay delivers to 30 MX hosts, 28 answer.
+	for i := range 30 {
+		t := int64(i) * 7000
+		mx := fmt.Sprintf("10.2.0.%d", i+1)
+		r = append(r, fl(t, "10.0.0.25", uint16(50000+i), mx, 25, 6, est, 14))
+		if i >= 2 {
+			r = append(r, fl(t+1, mx, 25, "10.0.0.25", uint16(50000+i), 6, est, 10))
+		}
+	}
+	// A P2P client: 60 peers on high ports, 45 answer.
+	for i := range 60 {
+		t := int64(i) * 2000
+		p := fmt.Sprintf("10.3.0.%d", i+1)
+		r = append(r, fl(t, "10.0.0.31", uint16(20000+i), p, uint16(6881+i%9), 17, 0, 2))
+		if i%4 != 0 {
+			r = append(r, fl(t+1, p, uint16(6881+i%9), "10.0.0.31", uint16(20000+i), 17, 0, 2))
+		}
+	}
+	// A monitoring host checks 4 services of 3 hosts every 30 s.
+	for round := range 20 {
+		t := int64(round)*30_000 + int64(round%3)*200
+		for j, d := range []string{"10.4.0.1", "10.4.0.2", "10.4.0.3"} {
+			for k, p := range []uint16{22, 80, 443, 25} {
+				sp := uint16(30000 + round*16 + j*4 + k)
+				r = append(r, fl(t+int64(j*4+k), "10.0.0.32", sp, d, p, 6, est, 4), fl(t+int64(j*4+k)+1, d, p, "10.0.0.32", sp, 6, est, 4))
+			}
+		}
+		// and 8 other hosts now and then, so it has peers enough
+		for j := range 8 {
+			d := fmt.Sprintf("10.4.1.%d", j+1)
+			r = append(r, fl(t+100, "10.0.0.32", 0, d, 0x0800, 1, 0, 1), fl(t+101, d, 0, "10.0.0.32", 0, 1, 0, 1))
+		}
+	}
+	// A scanner: SYNs to 200 hosts, refused by 50.
+	for i := range 200 {
+		t := int64(i) * 50
+		d := fmt.Sprintf("10.5.%d.%d", i/250, i%250+1)
+		r = append(r, fl(t, "10.0.0.66", 40000, d, 445, 6, flow.TCPSyn, 1))
+		if i%4 == 0 {
+			r = append(r, fl(t+1, d, 445, "10.0.0.66", 40000, 6, flow.TCPRst|flow.TCPAck, 1))
+		}
+	}
+	// A web server that also scans: answers 40 clients on 80, probes 30
+	// hosts' port 22 that refuse.
+	for i := range 40 {
+		c := client(i)
+		r = append(r, fl(int64(i)*100, c, uint16(41000+i), "10.0.0.81", 80, 6, est, 8), fl(int64(i)*100+1, "10.0.0.81", 80, c, uint16(41000+i), 6, est, 9))
+	}
+	for i := range 30 {
+		d := fmt.Sprintf("10.6.0.%d", i+1)
+		r = append(r, fl(int64(i)*90, "10.0.0.81", 80, d, 22, 6, flow.TCPSyn, 1), fl(int64(i)*90+1, d, 22, "10.0.0.81", 80, 6, flow.TCPRst|flow.TCPAck, 1))
+	}
+	slices.SortStableFunc(r, func(a, b flow.Record) int { return cmp.Compare(a.End, b.End) })
+	return r
+}
+
+func TestRoles(t *testing.T) {
+	a := New(DefaultConfig())
+	a.Add(lab())
+	got := map[string]Role{}
+	for _, r := range a.Roles() {
+		got[r.Addr.String()] = r
+	}
+	want := map[string]string{"10.0.0.53": DNS, "10.0.0.123": NTP, "10.0.0.80": Server, "10.0.0.25": MailRelay,
+		"10.0.0.31": P2P, "10.0.0.32": Monitoring, "10.0.0.81": Server}
+	for addr, role := range want {
+		r, ok := got[addr]
+		if !ok || r.Role != role {
+			t.Errorf("%s: role %q (%s), want %q", addr, r.Role, r.Why(), role)
+		}
+		if scan := addr == "10.0.0.81"; r.ScanSigns != scan {
+			t.Errorf("%s: scan signs %v (%v), want %v", addr, r.ScanSigns, r.ScanFigs, scan)
+		}
+	}
+	if r, ok := got["10.0.0.66"]; ok {
+		t.Errorf("the scanner has role %s", r.Why())
+	}
+	if w := got["10.0.0.53"].Why(); w != "dns server (answers from udp/53): peers 40 (>= 10), share of flows from its top source ports 1 (>= 0.80), share of peers that sent to it 1 (>= 0.80)" {
+		t.Errorf("why %q", w)
+	}
+	if w := got["10.0.0.25"].Why(); !strings.Contains(w, "port-25 peers 30 (>= 10), share that answered 0.93 (>= 0.80)") {
+		t.Errorf("relay why %q", w)
+	}
+}
+
+func TestShardsMerge(t *testing.T) {
+	recs := lab()
+	whole := New(DefaultConfig())
+	whole.Add(recs)
+	var parts []*bytes.Buffer
+	for i := range 3 {
+		c := DefaultConfig()
+		c.Shard = analyze.Shard{Index: i, Count: 3}
+		a := New(c)
+		a.Add(recs)
+		var b bytes.Buffer
+		if err := a.WritePart(&b); err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, &b)
+	}
+	m := New(DefaultConfig())
+	for _, p := range parts {
+		if err := m.MergePart(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g, w := fmt.Sprint(m.Roles()), fmt.Sprint(whole.Roles()); g != w {
+		t.Fatalf("merged\n%s\nwhole\n%s", g, w)
+	}
+}
