@@ -12,7 +12,28 @@ import (
 	"github.com/flowsift/flowsift/templates"
 )
 
-var htmlTmpl = template.Must(template.ParseFS(templates.FS, "report.html.tmpl"))
+var (
+	htmlTmpl = template.Must(template.ParseFS(templates.FS, "report.html.tmpl"))
+	mailTmpl = template.Must(template.ParseFS(templates.FS, "mail.html.tmpl"))
+)
+
+// MailHTML writes the HTML part of the mail: the View cut to TextLimits,
+// every style inline (mail clients drop <style> blocks), no SVG (most
+// do not draw it) and no external resource.
+func MailHTML(w io.Writer, m *Model) error {
+	return mailTmpl.Execute(w, htmlView{M: m, Tables: htmlTables(m.View(TextLimits))})
+}
+
+// Commands are the episode's follow-up command lines.
+func (s Scanner) Commands() []string {
+	var out []string
+	for _, c := range []string{s.FlowTools, s.Nfdump, s.FollowUpCmd} {
+		if c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
 
 type bar struct {
 	X, Y, W, H, TextY int
@@ -30,6 +51,7 @@ type htmlTable struct {
 	Name, Title, Note string
 	Header            []cell
 	Rows              []htmlRow
+	Scanners          []Scanner // a follow-up section's episodes
 }
 
 // htmlRow is a table row; Detail holds the long list columns of a wide
@@ -42,10 +64,21 @@ type htmlRow struct {
 }
 
 // detailCols are the columns that go under a table's row in HTML.
-var detailCols = map[string][]string{"scanners": {"rules", "top_ports", "sample_targets"}}
+var detailCols = map[string][]string{
+	"local":      {"rules", "top_ports", "sample_targets"},
+	"answered":   {"rules", "top_ports", "sample_targets"},
+	"other":      {"rules", "top_ports", "sample_targets"},
+	"background": {"top_ports"},
+}
+
+type badge struct {
+	Text string
+	Warn bool
+}
 
 type htmlView struct {
 	M           *Model
+	Badges      []badge
 	Tables      []htmlTable
 	ChartW      int
 	Activity    []bar
@@ -74,18 +107,23 @@ func colClass(col string) string {
 // numeric: every cell of column i is a number (a summary's "value"
 // column is not, an excessive flow's is).
 func numeric(rows [][]string, i int) bool {
+	k := 0
 	for _, r := range rows {
+		if r[i] == "" {
+			continue // the "... and N more" row of a cut table
+		}
 		if _, err := strconv.ParseFloat(r[i], 64); err != nil {
 			return false
 		}
+		k++
 	}
-	return len(rows) > 0
+	return k > 0
 }
 
 func htmlTables(ts []Table) []htmlTable {
 	var out []htmlTable
 	for _, t := range ts {
-		ht := htmlTable{Name: t.Name, Title: t.Title, Note: t.Note}
+		ht := htmlTable{Name: t.Name, Title: t.Title, Note: t.Note, Scanners: t.Scanners}
 		cls := make([]string, len(t.Columns))
 		under := make([]bool, len(t.Columns))
 		for i, c := range t.Columns {
@@ -131,7 +169,7 @@ func parseMS(s string) (int64, bool) {
 // HTML writes one self-contained page: inline CSS and SVG, no script, no
 // external resource; html/template escapes every value.
 func HTML(w io.Writer, m *Model) error {
-	v := htmlView{M: m, Tables: htmlTables(m.Tables()), ChartW: 960}
+	v := htmlView{M: m, Tables: htmlTables(m.View(HTMLLimits)), ChartW: 960}
 	for _, b := range m.Activity {
 		v.ActivityMax = max(v.ActivityMax, b.Scanners)
 	}
@@ -146,6 +184,17 @@ func HTML(w io.Writer, m *Model) error {
 		}
 	}
 	v.timeline(m)
+	for _, c := range classTitles {
+		if k := len(m.Ranked(c.class)); k > 0 {
+			v.Badges = append(v.Badges, badge{Commas(k) + " " + strings.ToLower(c.title), c.class == ClassLocal})
+		}
+		if k := m.ServiceEpisodes(); c.class == ClassOther && k > 0 {
+			v.Badges = append(v.Badges, badge{Commas(k) + " of them look like service", false})
+		}
+	}
+	if b := m.Background; b.Episodes > 0 {
+		v.Badges = append(v.Badges, badge{"background radiation: " + Commas(b.Sources) + " sources", false})
+	}
 	for _, t := range m.Talkers {
 		if t.Key != "srcip" || t.Order != "bytes" || len(t.Rows) == 0 {
 			continue
@@ -165,14 +214,19 @@ func HTML(w io.Writer, m *Model) error {
 }
 
 // timeline lays out one bar per scanner episode from first to last seen
-// over the activity window, so a reader sees who scanned when.
+// over the activity window, so a reader sees who scanned when: the
+// findings in rank order, background radiation left out.
 func (v *htmlView) timeline(m *Model) {
-	if len(m.Activity) == 0 || len(m.Scanners) == 0 {
+	var ranked []Scanner
+	for _, c := range classTitles {
+		ranked = append(ranked, m.Ranked(c.class)...)
+	}
+	if len(m.Activity) == 0 || len(ranked) == 0 {
 		return
 	}
 	lo, ok1 := parseMS(m.Activity[0].Start)
 	hi := lo
-	for _, s := range m.Scanners {
+	for _, s := range ranked {
 		if t, ok := parseMS(s.Last); ok {
 			hi = max(hi, t)
 		}
@@ -183,9 +237,9 @@ func (v *htmlView) timeline(m *Model) {
 	const labelW, rowH = 170, 16
 	span := hi - lo
 	plotW := int64(v.ChartW - labelW)
-	for i, s := range m.Scanners {
+	for i, s := range ranked {
 		if i == timelineRows {
-			v.TimelineCut = len(m.Scanners) - timelineRows
+			v.TimelineCut = len(ranked) - timelineRows
 			break
 		}
 		a, okA := parseMS(s.First)

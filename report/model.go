@@ -5,6 +5,7 @@ package report
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
 	"time"
@@ -32,6 +33,9 @@ type Model struct {
 	Excessive   []Excess   `json:"excessive_flows"`
 	Suppress    []Suppress `json:"suggested_suppress"`
 	Activity    []Bucket   `json:"activity"` // scanner activity over the window, for the chart
+	// Background aggregates the episodes of class "background" (outside
+	// sources that only sent unanswered probes into the local networks).
+	Background Background `json:"background"`
 }
 
 // Window is the time the report covers.
@@ -116,6 +120,22 @@ type Scanner struct {
 	FlowTools    string   `json:"followup_flow_tools"`
 	FilterFile   string   `json:"followup_filter_file"`
 	Nfdump       string   `json:"followup_nfdump"`
+	// Origin is "local" (source inside --local), "external", or "" when
+	// no local networks were given.
+	Origin     string `json:"origin"`
+	TCPFlows   uint64 `json:"tcp_flows"`
+	NoAckFlows uint64 `json:"tcp_flows_without_ack"`
+	// Answered: some TCP flow of the source carried ACK, so a connection
+	// it opened was answered (UDP and ICMP answers are not seen in the
+	// source's own flows).
+	Answered bool `json:"answered"`
+	// Class is local, answered, other or background (see rank.go), and
+	// Rank the episode's place in the ranked findings (1 = first).
+	Class string `json:"class"`
+	Rank  int    `json:"rank"`
+	// FollowUpCmd is the command for the input kind read when it is not
+	// flow-tools or nfdump (a flowsift command for Parquet or CSV).
+	FollowUpCmd string `json:"followup_flowsift"`
 }
 
 // Rule is one detector rule that fired for an episode.
@@ -203,6 +223,9 @@ type Input struct {
 	Detectors   []string
 	Result      *episode.Result
 	Tables      []talkers.Table
+	// Local networks: they tell local scanners from outside ones and
+	// background radiation from the rest.
+	Local []netip.Prefix
 }
 
 // InputSource is what ingest counted for one input path (ingest.Source).
@@ -265,9 +288,16 @@ func Build(in Input) *Model {
 		return a.Line < b.Line
 	})
 	if r := in.Result; r != nil {
-		for _, ep := range r.Episodes {
-			m.Scanners = append(m.Scanners, scannerRow(ep))
+		top := map[int][]episode.PortCount{}
+		for i := range r.Episodes {
+			ep := &r.Episodes[i]
+			s := scannerRow(*ep)
+			classify(&s, ep, in.Local)
+			m.Scanners = append(m.Scanners, s)
+			top[i] = ep.TopPorts
 		}
+		rank(m.Scanners)
+		m.Background = background(m.Scanners, top)
 		m.TargetHosts = targetRows(r.TargetHosts, func(t episode.Target) string { return t.Addr.String() })
 		m.TargetPorts = targetRows(r.TargetPorts, func(t episode.Target) string { return strconv.Itoa(int(t.Port)) })
 		for _, x := range r.Excessive {
@@ -348,11 +378,7 @@ func scannerRow(ep episode.Episode) Scanner {
 		s.Rules = append(s.Rules, Rule{r.Detector, string(r.Kind), r.Rule, r.Threshold, r.Value, r.Count, r.Score, r.Attempts})
 	}
 	for _, p := range ep.TopPorts {
-		name := episode.ProtoName(p.Proto)
-		if p.Proto == 0 {
-			name = "port"
-		}
-		s.TopPorts = append(s.TopPorts, fmt.Sprintf("%s/%d (%d)", name, p.Port, p.Flows))
+		s.TopPorts = append(s.TopPorts, fmt.Sprintf("%s (%d)", portName(p.Proto, p.Port), p.Flows))
 	}
 	for _, a := range ep.Sample {
 		s.Sample = append(s.Sample, a.String())

@@ -53,15 +53,7 @@ func mdCell(s string) string {
 func Markdown(w io.Writer, m *Model) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# flowsift report: %s .. %s\n\n", m.Window.From, m.Window.To)
-	fmt.Fprintf(&b, "%d scanner episodes", len(m.Scanners))
-	if k := m.ServiceEpisodes(); k > 0 {
-		fmt.Fprintf(&b, " (%d of them look like service)", k)
-	}
-	fmt.Fprintf(&b, ", %d excessive flows, %d flows read from %d files", len(m.Excessive), m.Inputs.Flows, m.Inputs.FilesRead)
-	if m.Inputs.Partial {
-		b.WriteString(" (PARTIAL: some input was skipped, see below)")
-	}
-	b.WriteString(".\n")
+	b.WriteString(m.Headline() + ".\n")
 	for _, w := range m.SourceWarnings() {
 		fmt.Fprintf(&b, "\n**Warning:** %s.\n", w)
 	}
@@ -72,7 +64,7 @@ func Markdown(w io.Writer, m *Model) error {
 	tb := tablewriter.NewTable(&b, tablewriter.WithRenderer(renderer.NewMarkdown()),
 		tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAutoWrap(tw.WrapNone), tablewriter.WithHeaderAutoWrap(tw.WrapNone),
 		tablewriter.WithStringerCacheCustom(twcache.NewLRU[reflect.Type, reflect.Value](1)))
-	for _, t := range m.Tables() {
+	for _, t := range m.View(TextLimits) {
 		fmt.Fprintf(&b, "\n## %s\n\n", t.Title)
 		if t.Note != "" {
 			b.WriteString(t.Note + "\n\n")
@@ -82,7 +74,7 @@ func Markdown(w io.Writer, m *Model) error {
 			continue
 		}
 		if t.Name == "followup" {
-			followupMD(&b, m)
+			followupMD(&b, t.Scanners)
 			continue
 		}
 		tb.Reset()
@@ -109,8 +101,8 @@ func Markdown(w io.Writer, m *Model) error {
 }
 
 // followupMD prints commands as code blocks: they are to be copied.
-func followupMD(b *bytes.Buffer, m *Model) {
-	for _, s := range m.Scanners {
+func followupMD(b *bytes.Buffer, scanners []Scanner) {
+	for _, s := range scanners {
 		fmt.Fprintf(b, "### %s (%s, %s .. %s)\n\n", s.Src, s.Kind, s.First, s.Last)
 		if s.FilterFile != "" {
 			fmt.Fprintf(b, "flow-nfilter definition (save as a file):\n\n```\n%s```\n\n", strings.TrimRight(s.FilterFile, "\n")+"\n")
@@ -121,22 +113,25 @@ func followupMD(b *bytes.Buffer, m *Model) {
 		if s.Nfdump != "" {
 			fmt.Fprintf(b, "```\n%s\n```\n\n", s.Nfdump)
 		}
+		if s.FollowUpCmd != "" {
+			fmt.Fprintf(b, "```\n%s\n```\n\n", s.FollowUpCmd)
+		}
 	}
 }
 
-// Mail writes a MIME multipart/alternative message (Markdown as
-// text/plain, the HTML report as text/html) ready for `sendmail -t`. The
-// boundary is derived from the content, so the same report gives the same
-// bytes.
+// Mail writes a MIME multipart/alternative message ready for `sendmail
+// -t`: the plain text of Text (80 columns) as text/plain, and MailHTML
+// (inline styles, nothing external) as text/html. The boundary is derived
+// from the content, so the same report gives the same bytes.
 func Mail(w io.Writer, m *Model, from, to, subject string) error {
 	if err := CheckMail(from, to); err != nil {
 		return err
 	}
 	var text, html bytes.Buffer
-	if err := Markdown(&text, m); err != nil {
+	if err := Text(&text, m); err != nil {
 		return err
 	}
-	if err := HTML(&html, m); err != nil {
+	if err := MailHTML(&html, m); err != nil {
 		return err
 	}
 	sum := sha256.Sum256(append(text.Bytes(), html.Bytes()...))

@@ -58,7 +58,7 @@ func TestHTMLEscapesAndIsSelfContained(t *testing.T) {
 			t.Errorf("page refers to an external resource: %q", bad)
 		}
 	}
-	for _, want := range []string{"<style>", "<svg", `<h2 id="scanners">Scanners</h2>`, `<td class="nw">203.0.113.45</td>`, "Suggested suppress-list entries", "Follow-up commands", "Scanner episodes over the window", `<td class="num">13200</td>`, "permit 203.0.113.45"} {
+	for _, want := range []string{"<style>", "<svg", `<h2 id="other">Other findings</h2>`, `<td class="nw">203.0.113.45</td>`, "Suggested suppress-list entries", "Follow-up commands", "Findings over the window", `<td class="num">13200</td>`, "permit 203.0.113.45"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -114,7 +114,7 @@ func TestServiceEpisodesMarked(t *testing.T) {
 	if err := Markdown(&md, m); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(md.String(), "2 scanner episodes (1 of them look like service), ") {
+	if !strings.Contains(md.String(), "0 local hosts scanning, 0 outside scans answered, 2 other findings (1 looks like service), ") {
 		t.Errorf("Markdown headline does not count the service episode:\n%.300s", md.String())
 	}
 	var sc Table
@@ -203,13 +203,14 @@ func TestCSVColumnsStable(t *testing.T) {
 		"summary":             "item,value",
 		"skipped":             "path,offset,line,reason,count,detail",
 		"sources":             "path,files,flows,skipped,first_flow_end,last_flow_end,note",
-		"scanners":            "src,kind,looks_like_service,detectors,rules,first_seen,last_seen,flows,packets,bytes,targets,local_targets,ports,top_ports,sample_targets,tcp_flags",
+		"scanners":            "src,kind,looks_like_service,detectors,rules,first_seen,last_seen,flows,packets,bytes,targets,local_targets,ports,top_ports,sample_targets,tcp_flags,origin,answered,class,rank",
 		"target_hosts":        "target,episodes,flows,scanners",
 		"target_ports":        "target,episodes,flows,scanners",
 		"talkers_srcip_bytes": "srcip,flows,packets,bytes",
 		"excessive":           "kind,rule,value,threshold,start,end,src,src_port,dst,dst_port,proto,packets,bytes",
 		"suppress":            "file,line,evidence",
-		"followup":            "src,flow_tools,nfdump,filter_file",
+		"followup":            "src,flow_tools,nfdump,filter_file,flowsift",
+		"background_ports":    "port,sources,flows",
 	}
 	got := map[string]string{}
 	for _, tb := range handModel().Tables() {
@@ -273,8 +274,8 @@ func TestMailStructure(t *testing.T) {
 		t.Fatalf("Content-Type %q", msg.Header.Get("Content-Type"))
 	}
 	var md, html bytes.Buffer
-	Markdown(&md, m)
-	HTML(&html, m)
+	Text(&md, m)
+	MailHTML(&html, m)
 	mr := multipart.NewReader(msg.Body, params["boundary"])
 	var got [][]byte
 	var types []string
@@ -296,7 +297,7 @@ func TestMailStructure(t *testing.T) {
 	// Text parts travel in canonical form, CRLF line ends.
 	crlf := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")) }
 	if !bytes.Equal(got[0], crlf(md.Bytes())) || !bytes.Equal(got[1], crlf(html.Bytes())) {
-		t.Fatal("parts differ from the Markdown and HTML renderings")
+		t.Fatal("parts differ from the Text and MailHTML renderings")
 	}
 	for _, l := range strings.Split(raw, "\r\n") {
 		if len(l) > 998 {

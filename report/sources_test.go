@@ -73,7 +73,7 @@ func TestStoppedRouterMarked(t *testing.T) {
 	if err := Markdown(&md, m); err != nil {
 		t.Fatal(err)
 	}
-	head := strings.SplitN(md.String(), "## Summary", 2)[0]
+	head := strings.SplitN(md.String(), "\n## ", 2)[0]
 	for _, w := range []string{
 		"**Warning:** input /flows/rtr-b " + stopped + " (last flow end 2026-11-20T03:10:07.000Z, 2026-11-20T04:10:07.000+01:00).\n",
 		"**Warning:** input /flows/rtr-c gave no flows.\n",

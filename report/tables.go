@@ -17,6 +17,9 @@ type Table struct {
 	Note    string
 	Columns []string // stable names (CSV header)
 	Rows    [][]string
+	// Scanners are the episodes of a follow-up section, in row order (the
+	// human formats print their commands as blocks, not cells).
+	Scanners []Scanner
 }
 
 func u(v uint64) string { return strconv.FormatUint(v, 10) }
@@ -73,21 +76,26 @@ func (m *Model) SourcesTable() Table {
 	return t
 }
 
-// Tables lists every section in report order.
-func (m *Model) Tables() []Table {
-	out := []Table{m.SummaryTable(), m.SourcesTable()}
+func (m *Model) skippedTable() Table {
 	sk := Table{Name: "skipped", Title: "Inputs skipped", Columns: []string{"path", "offset", "line", "reason", "count", "detail"}}
 	for _, s := range m.Inputs.Skipped {
 		sk.Rows = append(sk.Rows, []string{s.Path, strconv.FormatInt(s.Offset, 10), strconv.FormatInt(s.Line, 10), s.Reason, strconv.FormatInt(s.Count, 10), s.Detail})
 	}
-	out = append(out, sk)
+	return sk
+}
+
+// Tables lists every section with every row and every list item: the CSV
+// files. The formats for people show View instead.
+func (m *Model) Tables() []Table {
+	out := []Table{m.SummaryTable(), m.SourcesTable(), m.skippedTable()}
 
 	note := "One row per scanner episode. TCP flags in scanlogd's style: uppercase = always set, lowercase = never set, ? = varied (f s r p a u x y)."
 	if k := m.ServiceEpisodes(); k > 0 {
 		note += fmt.Sprintf(" %d of the %d episodes look like service (looks_like_service = yes): their hosts are suggested for the suppress list below.", k, len(m.Scanners))
 	}
 	sc := Table{Name: "scanners", Title: "Scanners", Note: note,
-		Columns: []string{"src", "kind", "looks_like_service", "detectors", "rules", "first_seen", "last_seen", "flows", "packets", "bytes", "targets", "local_targets", "ports", "top_ports", "sample_targets", "tcp_flags"}}
+		Columns: []string{"src", "kind", "looks_like_service", "detectors", "rules", "first_seen", "last_seen", "flows", "packets", "bytes", "targets", "local_targets", "ports", "top_ports", "sample_targets", "tcp_flags",
+			"origin", "answered", "class", "rank"}}
 	for _, s := range m.Scanners {
 		var rules []string
 		for _, r := range s.Rules {
@@ -99,7 +107,8 @@ func (m *Model) Tables() []Table {
 		}
 		sc.Rows = append(sc.Rows, []string{s.Src, s.Kind, service, strings.Join(s.Detectors, " "), strings.Join(rules, "; "), s.First, s.Last,
 			u(s.Flows), u(s.Packets), u(s.Bytes), n(s.Targets), n(s.LocalTargets), n(s.Ports),
-			strings.Join(s.TopPorts, " "), strings.Join(s.Sample, " "), s.Flags})
+			strings.Join(s.TopPorts, " "), strings.Join(s.Sample, " "), s.Flags,
+			s.Origin, yesNo(s.Answered), s.Class, n(s.Rank)})
 	}
 	out = append(out, sc)
 
@@ -139,10 +148,16 @@ func (m *Model) Tables() []Table {
 	}
 	out = append(out, sp)
 
-	fu := Table{Name: "followup", Title: "Follow-up commands", Note: "Pull each scanner's flows from the same archive.", Columns: []string{"src", "flow_tools", "nfdump", "filter_file"}}
+	fu := Table{Name: "followup", Title: "Follow-up commands", Note: "Pull each scanner's flows from the same archive.", Columns: []string{"src", "flow_tools", "nfdump", "filter_file", "flowsift"}}
 	for _, s := range m.Scanners {
-		fu.Rows = append(fu.Rows, []string{s.Src, s.FlowTools, s.Nfdump, s.FilterFile})
+		fu.Rows = append(fu.Rows, []string{s.Src, s.FlowTools, s.Nfdump, s.FilterFile, s.FollowUpCmd})
 	}
 	out = append(out, fu)
+
+	bp := Table{Name: "background_ports", Title: "Background radiation by port", Columns: []string{"port", "sources", "flows"}}
+	for _, p := range m.Background.Ports {
+		bp.Rows = append(bp.Rows, []string{p.Port, n(p.Sources), u(p.Flows)})
+	}
+	out = append(out, bp)
 	return out
 }

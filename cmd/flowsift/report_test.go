@@ -106,7 +106,7 @@ func TestReportGoldenSamples(t *testing.T) {
 	}
 	compareGolden(t, "samples", j1)
 	md := string(j1["report.md"])
-	for _, want := range []string{"## Scanners", "| 203.0.113.45 ", "| 192.0.2.77 ", "port scan", "## Suggested suppress-list entries", "10.20.1.53 17 53 -", "flow-nfilter", "nfdump -R"} {
+	for _, want := range []string{"## Local hosts that scan", "## Background radiation", "| 203.0.113.45 ", "| 192.0.2.77 ", "| 10.20.2.150 ", "## Suggested suppress-list entries", "10.20.1.53 17 53 -", "flow-nfilter", "nfdump -R"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q", want)
 		}
@@ -230,7 +230,7 @@ func TestReportHTMLInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v", err)
 	}
-	for _, want := range []string{"<h2 id=\"scanners\">Scanners</h2>", `<td class="nw">203.0.113.45</td>`, "Scanner episodes over the window", "Top talkers", "Suggested suppress-list entries", "<svg"} {
+	for _, want := range []string{"<h2 id=\"local\">Local hosts that scan</h2>", `<td class="nw">10.20.2.150</td>`, "Findings over the window", "Background radiation", "Top talkers", "Suggested suppress-list entries", "<svg"} {
 		if want == "Top talkers" {
 			want = "Top srcip by bytes"
 		}
