@@ -43,18 +43,30 @@ var temps struct {
 	closed bool
 }
 
-func track(path string) error {
+// create runs mk, which makes a temporary and returns its path, and
+// records the path, under the lock: a signal handled between the two would
+// otherwise leave a temporary that Interrupt does not know of.
+func create(mk func() (string, error)) (string, error) {
 	temps.Lock()
 	defer temps.Unlock()
 	if temps.closed {
-		return ErrInterrupted
+		return "", ErrInterrupted
+	}
+	p, err := mk()
+	if err != nil {
+		return "", err
 	}
 	if temps.paths == nil {
 		temps.paths = map[string]bool{}
 	}
-	temps.paths[path] = true
-	return nil
+	temps.paths[p] = true
+	return p, nil
 }
+
+// publishing is held by Dir.Publish from the switch of DIR/current to the
+// removal of the set it replaced, so that a signal never leaves the old
+// set behind.
+var publishing sync.Mutex
 
 func interrupted() bool {
 	temps.Lock()
@@ -96,6 +108,7 @@ func Remove(path string) {
 // more appears. What was published before stays. It returns the paths
 // removed.
 func Interrupt() []string {
+	publishing.Lock() // a Dir being published finishes first (milliseconds)
 	temps.Lock()
 	defer temps.Unlock()
 	temps.closed = true
@@ -284,16 +297,15 @@ func tempPattern(path string) string {
 // TempNear creates a temporary file in the directory of path so that the
 // final rename stays on one file system.
 func TempNear(path string) (*os.File, error) {
-	if interrupted() {
-		return nil, ErrInterrupted
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), tempPattern(path))
+	var f *os.File
+	_, err := create(func() (string, error) {
+		var err error
+		if f, err = os.CreateTemp(filepath.Dir(path), tempPattern(path)); err != nil {
+			return "", err
+		}
+		return f.Name(), nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := track(f.Name()); err != nil {
-		f.Close()
-		os.Remove(f.Name())
 		return nil, err
 	}
 	// CreateTemp makes 0600; the result is an ordinary output file.
@@ -308,12 +320,12 @@ func TempNear(path string) (*os.File, error) {
 // TempDirNear creates a temporary directory beside path, to be renamed to
 // path once complete (or removed with Remove).
 func TempDirNear(path string) (string, error) {
-	dir, err := os.MkdirTemp(filepath.Dir(path), tempPattern(path))
+	return tempDir(filepath.Dir(path), tempPattern(path))
+}
+
+func tempDir(parent, pattern string) (string, error) {
+	dir, err := create(func() (string, error) { return os.MkdirTemp(parent, pattern) })
 	if err != nil {
-		return "", err
-	}
-	if err := track(dir); err != nil {
-		os.RemoveAll(dir)
 		return "", err
 	}
 	if err := os.Chmod(dir, 0o755); err != nil { // MkdirTemp makes 0700

@@ -94,19 +94,8 @@ func (d *Dir) sweep() {
 
 // Stage makes the set directory the run writes its files into.
 func (d *Dir) Stage() (string, error) {
-	if interrupted() {
-		return "", ErrInterrupted
-	}
-	s, err := os.MkdirTemp(d.meta, fmt.Sprintf("%s%d-*", setPrefix, os.Getpid()))
+	s, err := tempDir(d.meta, fmt.Sprintf("%s%d-*", setPrefix, os.Getpid()))
 	if err != nil {
-		return "", err
-	}
-	if err := track(s); err != nil {
-		os.RemoveAll(s)
-		return "", err
-	}
-	if err := os.Chmod(s, 0o755); err != nil {
-		Remove(s)
 		return "", err
 	}
 	d.stage = s
@@ -122,6 +111,8 @@ func (d *Dir) Publish(names []string) error {
 	if d.stage == "" {
 		return errors.New("nothing staged")
 	}
+	publishing.Lock()
+	defer publishing.Unlock()
 	syncDir(d.stage)
 	target := filepath.Join(DirMeta, filepath.Base(d.stage))
 	if err := d.link(DirCurrent, target); err != nil {
@@ -144,12 +135,11 @@ func (d *Dir) Publish(names []string) error {
 // link points DIR/name at target through a temporary link and a rename.
 func (d *Dir) link(name, target string) error {
 	tmp := filepath.Join(d.Path, "."+name+Tag+fmt.Sprint(os.Getpid())+"-link")
-	os.Remove(tmp)
-	if err := track(tmp); err != nil {
-		return err
-	}
-	if err := os.Symlink(target, tmp); err != nil {
-		Forget(tmp)
+	_, err := create(func() (string, error) {
+		os.Remove(tmp)
+		return tmp, os.Symlink(target, tmp)
+	})
+	if err != nil {
 		return err
 	}
 	if err := Rename(tmp, filepath.Join(d.Path, name)); err != nil {
