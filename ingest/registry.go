@@ -3,6 +3,7 @@ package ingest
 import (
 	"github.com/flowsift/flowsift/ingest/ftcsv"
 	"github.com/flowsift/flowsift/ingest/ftfile"
+	"github.com/flowsift/flowsift/ingest/nfcapd"
 	"github.com/flowsift/flowsift/ingest/nfdump"
 	"github.com/flowsift/flowsift/ingest/parquet"
 )
@@ -19,6 +20,9 @@ var extraFormats []Format
 func builtin(opt Options) []Format {
 	return []Format{
 		ftfile.Format{Opt: ftfile.Options{CompatByteOrder: opt.CompatByteOrder}},
+		// With two jobs or more, one nfdump file decompresses on a
+		// second core while its records are decoded.
+		nfcapd.Format{Prefetch: opt.jobs() > 1},
 		parquet.Format{},
 		ftcsv.Format{Strict: opt.Strict},
 		nfdump.Format{Strict: opt.Strict, Loc: opt.NfdumpZone},

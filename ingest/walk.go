@@ -139,7 +139,11 @@ func Walk(paths []string, opt Options) ([]Input, []flow.Skip, error) {
 					skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "hidden", Detail: "dot directory ignored", Count: 1})
 					return fs.SkipDir
 				}
-				skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "hidden", Detail: "dot file ignored", Fatal: true, Count: 1})
+				detail := "dot file ignored"
+				if name == nfstatName {
+					detail = "nfcapd's directory statistics (.nfstat), not flows"
+				}
+				skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "hidden", Detail: detail, Fatal: true, Count: 1})
 				return nil
 			}
 			if d.IsDir() {
@@ -169,6 +173,11 @@ func Walk(paths []string, opt Options) ([]Input, []flow.Skip, error) {
 			if strings.HasPrefix(name, "tmp") && !opt.IncludePartial {
 				skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "partial-file",
 					Detail: "capture file still open or killed (tmp- name); --include-partial reads it", Fatal: true, Count: 1})
+				return nil
+			}
+			if nfcapdInProgress(name) && !opt.IncludePartial {
+				skips = append(skips, flow.Skip{Path: path, Offset: -1, Reason: "partial-file",
+					Detail: "nfcapd capture still open or killed (nfcapd.current.*); --include-partial reads it", Fatal: true, Count: 1})
 				return nil
 			}
 			in, skip := classify(path, false, opt)
@@ -239,6 +248,10 @@ func classify(path string, explicit bool, opt Options) (Input, *flow.Skip) {
 	in := Input{Path: path}
 	if t, _, partial, ok := ParseCaptureName(filepath.Base(path)); ok {
 		in.Time, in.Partial = t, partial
+	} else if t, ok := ParseNfcapdName(filepath.Base(path)); ok {
+		in.Time = t
+	} else if nfcapdInProgress(filepath.Base(path)) {
+		in.Partial = true
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -259,6 +272,9 @@ func classify(path string, explicit bool, opt Options) (Input, *flow.Skip) {
 			in.Format = fm
 			if in.Time.IsZero() {
 				in.Time = headerTime(fm, head)
+			}
+			if in.Time.IsZero() {
+				in.Time = fileTime(fm, path)
 			}
 			return in, nil
 		}
