@@ -12,7 +12,8 @@ import (
 // (0: from the lower address to the higher, 1: back): 0 when that direction
 // never carried a flow, seenDone when it did and no contact of it is
 // pending, p+1 while its first contact waits at absolute queue position p.
-type dirs [2]int64
+// Entry 2 is the stream time of the pair's last flow, for aging.
+type dirs [3]int64
 
 const seenDone = -1
 
@@ -52,11 +53,13 @@ func key6(src, dst netip.Addr) (addrkey.Pair, int) {
 func less(a, b addrkey.Addr) bool { return a[0] < b[0] || (a[0] == b[0] && a[1] < b[1]) }
 
 // upsert returns the state of (src, dst), adding the pair if new, and the
-// direction of src→dst in it. The pointer is valid until the next upsert.
-func (t *pairTable) upsert(src, dst netip.Addr) (*dirs, int) {
+// direction of src→dst in it, and stamps it with the stream time now. The
+// pointer is valid until the next upsert or forget.
+func (t *pairTable) upsert(src, dst netip.Addr, now int64) (*dirs, int) {
 	if src.Is4() && dst.Is4() {
 		k, dir := key4(src, dst)
 		st, _ := t.v4.Upsert(k)
+		st[2] = now
 		return st, dir
 	}
 	k, dir := key6(src, dst)
@@ -65,5 +68,22 @@ func (t *pairTable) upsert(src, dst netip.Addr) (*dirs, int) {
 		st = new(dirs)
 		t.v6[k] = st
 	}
+	st[2] = now
 	return st, dir
 }
+
+// forget drops the pairs whose last flow is older than cut and that have
+// no contact pending, and returns how many.
+func (t *pairTable) forget(cut int64) int {
+	old := func(st *dirs) bool { return st[2] < cut && st[0] <= 0 && st[1] <= 0 }
+	n := t.v4.DeleteFunc(func(_ uint64, st *dirs) bool { return old(st) })
+	for k, st := range t.v6 {
+		if old(st) {
+			delete(t.v6, k)
+			n++
+		}
+	}
+	return n
+}
+
+func (t *pairTable) len() int { return t.v4.Len() + len(t.v6) }

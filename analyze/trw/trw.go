@@ -32,6 +32,23 @@
 // After a benign decision the walk restarts at 1, so a host that turns to
 // scanning later is still caught; after a scanner decision the source is
 // reported once and no longer tracked. IPv6 flows are tested like IPv4.
+//
+// State ages with stream time, so that memory follows the traffic of the
+// last Horizon (default a day), not the whole archive, and months of
+// sporadic contacts do not add up to one walk:
+//   - a pair (either direction) that carried no flow for Horizon is
+//     forgotten: its next flow is a first contact again;
+//   - a source that sent no flow for Horizon is forgotten, decided or not:
+//     its walk ends undecided, and a scanner that comes back after such a
+//     silence is tested, and can be reported, afresh;
+//   - a walk that has not decided within Horizon restarts at 1 with the
+//     first contact that starts more than Horizon after the walk's first
+//     one: the test asks whether a source's first contacts fail as a
+//     scanner's do within a day, not over a month.
+//
+// Forgetting happens in sweeps every quarter Horizon of stream time, so a
+// pair or source is dropped between Horizon and 1.25 Horizon after its last
+// flow. Pending contacts are never dropped (they wait seconds, not a day).
 package trw
 
 import (
@@ -54,11 +71,22 @@ type Config struct {
 	// first contact: flows do not say who initiated, and a host that
 	// answers peers is not scanning them.
 	InitiatedOnly bool
+	// HorizonMS is how long, in stream time, a silent pair or source and
+	// an undecided walk are kept (see the package doc); 0 = DefaultHorizon,
+	// negative = forever (state then grows with the whole archive).
+	HorizonMS int64
 }
 
-// DefaultConfig is the paper's: θ0 0.8, θ1 0.2, α 0.01, β 0.99, 10 s.
+// DefaultHorizon is a day: longer than any scan the detectors are meant
+// to see as one (flow-dscan forgets after its -t flows, the episodes
+// split after an hour of silence), short enough that a month's state is a
+// day's.
+const DefaultHorizon = 24 * 3600_000
+
+// DefaultConfig is the paper's: θ0 0.8, θ1 0.2, α 0.01, β 0.99, 10 s;
+// state ages after a day.
 func DefaultConfig() Config {
-	return Config{Theta0: 0.8, Theta1: 0.2, Alpha: 0.01, Beta: 0.99, WindowMS: 10000, MaxPending: 1 << 20}
+	return Config{Theta0: 0.8, Theta1: 0.2, Alpha: 0.01, Beta: 0.99, WindowMS: 10000, MaxPending: 1 << 20, HorizonMS: DefaultHorizon}
 }
 
 func (c Config) withDefaults() Config {
@@ -80,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPending <= 0 {
 		c.MaxPending = d.MaxPending
+	}
+	if c.HorizonMS == 0 {
+		c.HorizonMS = d.HorizonMS
 	}
 	return c
 }
@@ -137,6 +168,8 @@ type source struct {
 	contacts int          // distinct destinations contacted
 	targets  []netip.Addr // the first 64 of them, as evidence
 	decided  bool
+	last     int64 // stream time of its last flow
+	started  int64 // start of the first contact the walk counts since it (re)started
 }
 
 // Detector is fed flows in stream order. Not safe for concurrent use.
@@ -154,6 +187,10 @@ type Detector struct {
 	base  int64 // absolute position of queue[0]
 	index uint64
 	clock int64
+	// nextSweep is the stream time of the next aging sweep (0: none yet).
+	nextSweep int64
+	// Forgotten counts what the sweeps dropped.
+	forgotPairs, forgotSources uint64
 }
 
 // New makes a detector that reports to sink.
@@ -183,8 +220,14 @@ func (d *Detector) one(r *flow.Record) {
 	if r.End > d.clock {
 		d.clock = r.End
 		d.expire(d.clock, false)
+		if d.cfg.HorizonMS > 0 && d.clock >= d.nextSweep {
+			if d.nextSweep != 0 {
+				d.sweep()
+			}
+			d.nextSweep = d.clock + max(d.cfg.HorizonMS/4, 1)
+		}
 	}
-	st, dir := d.seen.upsert(r.Src, r.Dst)
+	st, dir := d.seen.upsert(r.Src, r.Dst, d.clock)
 	if st[dir] != 0 {
 		return // not a first contact, and its reverse was handled then
 	}
@@ -214,6 +257,7 @@ func (d *Detector) one(r *flow.Record) {
 		s = &source{walk: Walk{LR: 1}}
 		d.srcs.Set(r.Src, s)
 	}
+	s.last = d.clock
 	if s.decided {
 		return
 	}
@@ -250,7 +294,7 @@ func (d *Detector) expire(now int64, force bool) {
 		force = false
 		if !c.done {
 			c.done = true
-			st, dir := d.seen.upsert(c.rec.Src, c.rec.Dst) // there since its flow: adds nothing
+			st, dir := d.seen.upsert(c.rec.Src, c.rec.Dst, d.clock) // there since its flow (pending pairs are never swept): adds nothing
 			st[dir] = seenDone
 			d.outcome(c.src, &c.rec, c.index, false)
 		}
@@ -271,6 +315,14 @@ func (d *Detector) outcome(s *source, rec *flow.Record, index uint64, success bo
 	if s.decided {
 		return
 	}
+	// By the contacts' own times: a failure is known a reply window
+	// after its flow, and the next flow may come hours later.
+	if s.walk.Attempts == 0 {
+		s.started = rec.Start
+	} else if h := d.cfg.HorizonMS; h > 0 && rec.Start-s.started > h {
+		// Undecided for a whole horizon: this outcome starts a new walk.
+		s.walk, s.started = Walk{LR: 1}, rec.Start
+	}
 	switch d.cfg.Step(&s.walk, success) {
 	case Scanner:
 		s.decided = true
@@ -287,6 +339,25 @@ func (d *Detector) outcome(s *source, rec *flow.Record, index uint64, success bo
 	case Benign:
 		s.walk = Walk{LR: 1}
 	}
+}
+
+// sweep forgets the pairs and sources silent for longer than the
+// horizon (see the package doc).
+func (d *Detector) sweep() {
+	cut := d.clock - d.cfg.HorizonMS
+	d.forgotPairs += uint64(d.seen.forget(cut))
+	n := d.srcs.Len()
+	// A source's pending contacts hold it by pointer and still decide
+	// it; a source silent for a horizon has none (they wait seconds).
+	d.srcs.DeleteFunc(func(s *source) bool { return s.last < cut })
+	d.forgotSources += uint64(n - d.srcs.Len())
+}
+
+// Tracked is how many pairs and sources the detector holds now, and
+// Forgotten how many the horizon dropped so far.
+func (d *Detector) Tracked() (pairs, sources int) { return d.seen.len(), d.srcs.Len() }
+func (d *Detector) Forgotten() (pairs, sources uint64) {
+	return d.forgotPairs, d.forgotSources
 }
 
 // answers says whether r, seen as the reverse of a first contact, shows
@@ -325,6 +396,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("trw beta %v: must be above alpha %v", d.Beta, d.Alpha)
 	case c.WindowMS < 0 || c.MaxPending < 0:
 		return fmt.Errorf("trw window %d ms, max pending %d: must not be negative", c.WindowMS, c.MaxPending)
+	case d.HorizonMS > 0 && d.HorizonMS < 4*d.WindowMS:
+		return fmt.Errorf("trw horizon %d ms: must be at least 4 reply windows (%d ms), or negative for none", d.HorizonMS, 4*d.WindowMS)
 	}
 	return nil
 }

@@ -7,6 +7,9 @@
 // lookup (control word, slot, value); here the key and its value share one
 // slot, so a lookup usually costs one. Nothing in a table holds a pointer
 // unless V does, so the garbage collector does not scan it.
+//
+// Keys leave only in bulk (DeleteFunc): the detectors age their state out
+// once per horizon, not key by key.
 package u64map
 
 import "iter"
@@ -26,8 +29,8 @@ type slot[V any] struct {
 
 // Map is the table. Key 0 marks an empty slot, so its value lives beside
 // the slots. The zero Map is empty and ready to use. Pointers returned by
-// Get and Upsert are valid until the next Upsert. There is no Delete: its
-// users only add, or clear the whole table.
+// Get and Upsert are valid until the next Upsert or DeleteFunc. There is
+// no single-key Delete: its users add, and age keys out in bulk.
 type Map[V any] struct {
 	slots   []slot[V]
 	mask    uint64
@@ -147,4 +150,53 @@ func (m *Map[V]) All() iter.Seq2[uint64, *V] {
 			}
 		}
 	}
+}
+
+// DeleteFunc removes every key whose value del accepts and returns how
+// many it removed. The table is rebuilt at the size its remaining keys
+// need (it shrinks), in one pass: linear probing cannot leave holes in a
+// probe sequence, and rebuilding is what a bulk removal costs anyway.
+func (m *Map[V]) DeleteFunc(del func(k uint64, v *V) bool) int {
+	removed := 0
+	if m.hasZero && del(0, &m.zero) {
+		m.hasZero = false
+		var zero V
+		m.zero = zero
+		removed++
+	}
+	if m.slots == nil {
+		return removed
+	}
+	keep := 0
+	for i := range m.slots {
+		s := &m.slots[i]
+		if s.key == 0 {
+			continue
+		}
+		if del(s.key, &s.val) {
+			s.key = 0
+			removed++
+			continue
+		}
+		keep++
+	}
+	size := minSlots
+	for keep*maxLoadDen > size*maxLoadNum/2 {
+		size *= 2
+	}
+	old := m.slots
+	m.slots = make([]slot[V], size)
+	m.mask = uint64(size - 1)
+	m.n = keep
+	for j := range old {
+		if old[j].key == 0 {
+			continue
+		}
+		i := Hash(old[j].key) & m.mask
+		for m.slots[i].key != 0 {
+			i = (i + 1) & m.mask
+		}
+		m.slots[i] = old[j]
+	}
+	return removed
 }

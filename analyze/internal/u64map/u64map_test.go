@@ -153,3 +153,45 @@ func benchKeys() []uint64 {
 	r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 	return keys
 }
+
+// DeleteFunc agrees with deleting from a Go map, through rounds of adds
+// and removals that shrink and grow the table, key 0 included.
+func TestDeleteFuncMatchesGoMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var m Map[uint64]
+	ref := map[uint64]uint64{}
+	for round := range 20 {
+		for range 5000 + r.IntN(20000) {
+			k := r.Uint64N(1 << 18)
+			v, _ := m.Upsert(k)
+			*v = uint64(round)
+			ref[k] = uint64(round)
+		}
+		cut := uint64(r.IntN(round + 1))
+		n := m.DeleteFunc(func(k uint64, v *uint64) bool { return *v < cut || k%97 == 0 })
+		want := 0
+		for k, v := range ref {
+			if v < cut || k%97 == 0 {
+				delete(ref, k)
+				want++
+			}
+		}
+		if n != want || m.Len() != len(ref) {
+			t.Fatalf("round %d: removed %d (want %d), %d keys (want %d)", round, n, want, m.Len(), len(ref))
+		}
+		for k, v := range ref {
+			if got, ok := m.Get(k); !ok || *got != v {
+				t.Fatalf("round %d: key %d lost or wrong after DeleteFunc", round, k)
+			}
+		}
+		for k := range m.All() {
+			if _, ok := ref[k]; !ok {
+				t.Fatalf("round %d: removed key %d still listed", round, k)
+			}
+		}
+	}
+	m.DeleteFunc(func(uint64, *uint64) bool { return true })
+	if m.Len() != 0 || len(m.slots) != minSlots {
+		t.Fatalf("all removed: %d keys, %d slots", m.Len(), len(m.slots))
+	}
+}
