@@ -1,0 +1,479 @@
+// Package assess turns the episodes of a run into findings an analyst can
+// act on: each gets a severity, a confidence, the figures that decided it
+// (each with its threshold) and a one-line reason; the roles inferred for
+// busy hosts (package roles) explain or hold back what they account for;
+// findings are ranked by severity; and scans that share a port, overlap in
+// time and cover disjoint parts of one network are grouped into campaigns.
+//
+// It reads the episode accountant's result and the roles; it changes
+// neither.
+package assess
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/analyze/episode"
+	"github.com/flowsift/flowsift/analyze/roles"
+)
+
+// Severity levels, highest first.
+const (
+	Critical = "critical"
+	High     = "high"
+	Medium   = "medium"
+	Low      = "low"
+	Info     = "info"
+)
+
+var levels = map[string]int{Critical: 4, High: 3, Medium: 2, Low: 1, Info: 0}
+
+// Level is the rank of a severity (critical 4 ... info 0).
+func Level(s string) int { return levels[s] }
+
+// Figure is one measured value that decided a finding, with the threshold
+// it was compared with.
+type Figure struct {
+	Source    string // the detector or "role"
+	Name      string
+	Value     float64
+	Threshold float64
+}
+
+// Finding is the assessment of one episode.
+type Finding struct {
+	Episode    int // index into the episode result's Episodes
+	Src        netip.Addr
+	First      int64
+	Severity   string
+	Confidence float64 // 0..1: how sure the detectors are that this is what Reason says
+	Reason     string
+	Figures    []Figure
+	// Role is the role inferred for the source ("" = none) and RoleWhy
+	// its deciding figures.
+	Role, RoleWhy string
+	// HeldBack: the source's role (or its service-like flows) accounts
+	// for what fired and it shows no scan signs; the finding is listed but
+	// does not count for --fail-on-findings.
+	HeldBack bool
+	Campaign int // 1-based campaign number, 0 = none
+}
+
+// Member is one source of a campaign.
+type Member struct {
+	Src         netip.Addr
+	Episode     int
+	Targets     int
+	Low, High   netip.Addr // lowest and highest target of its sample
+	First, Last int64
+}
+
+// Campaign is a group of scans: one port, overlapping in time, disjoint
+// targets inside one network.
+type Campaign struct {
+	ID          int
+	Proto       uint8
+	Port        uint16
+	Network     netip.Prefix // the smallest prefix holding every member's sample
+	First, Last int64
+	Members     []Member // by First, then Src
+}
+
+// Result is the assessment of a run.
+type Result struct {
+	Findings  []Finding // ranked: severity, confidence, first seen, source
+	Campaigns []Campaign
+	Roles     []roles.Role
+}
+
+// Counted is how many findings count for --fail-on-findings.
+func (r *Result) Counted() int {
+	n := 0
+	for _, f := range r.Findings {
+		if !f.HeldBack {
+			n++
+		}
+	}
+	return n
+}
+
+// scanKinds are the kinds a role can explain: a busy server, relay or
+// monitor crosses these thresholds by doing its job.
+var scanKinds = map[analyze.Kind]bool{
+	analyze.HostScan: true, analyze.PortScan: true, analyze.TRWScan: true, analyze.FastScan: true,
+	analyze.FanOut: true, analyze.SynOnly: true, "vertical-scan": true,
+}
+
+// Per-detector confidence that a finding of it is a scan, from their
+// precision on the generated ground truth (analyze/eval): dscan's
+// thresholds are crossed by busy servers, TRW and the vertical walk test
+// outcomes, weighted ports and the SYN heuristic need probes.
+var detectorConfidence = map[string]float64{
+	"dscan": 0.5, "trw": 0.8, "vscan": 0.8, "weighted-ports": 0.9, "heuristics": 0.7,
+}
+
+// Assess assesses every episode of res; rs are the roles of the run,
+// local the site's networks (a local source that scans is worse than an
+// outside one).
+func Assess(res *episode.Result, rs []roles.Role, local []netip.Prefix) *Result {
+	out := &Result{Roles: rs}
+	if res == nil {
+		return out
+	}
+	role := map[netip.Addr]roles.Role{}
+	for _, r := range rs {
+		role[r.Addr] = r
+	}
+	for i := range res.Episodes {
+		out.Findings = append(out.Findings, assess(i, &res.Episodes[i], role, local))
+	}
+	out.Campaigns = campaigns(res.Episodes, out.Findings)
+	for _, c := range out.Campaigns {
+		for _, m := range c.Members {
+			out.Findings[m.Episode].Campaign = c.ID
+		}
+	}
+	slices.SortStableFunc(out.Findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(Level(b.Severity), Level(a.Severity)), cmp.Compare(b.Confidence, a.Confidence),
+			cmp.Compare(a.First, b.First), a.Src.Compare(b.Src))
+	})
+	return out
+}
+
+func has(ep *episode.Episode, k analyze.Kind) bool { return slices.Contains(ep.Kinds, k) }
+
+func assess(i int, ep *episode.Episode, role map[netip.Addr]roles.Role, local []netip.Prefix) Finding {
+	f := Finding{Episode: i, Src: ep.Src, First: ep.First}
+	for _, r := range ep.Rules {
+		f.Figures = append(f.Figures, Figure{Source: r.Detector, Name: string(r.Kind) + ": " + r.Rule, Value: r.Value, Threshold: r.Threshold})
+	}
+	isLocal := false
+	for _, p := range local {
+		if p.Contains(ep.Src) {
+			isLocal = true
+		}
+	}
+	scan := false
+	for _, k := range ep.Kinds {
+		scan = scan || scanKinds[k]
+	}
+	// Confidence: detectors that agree, each with its own weight.
+	miss := 1.0
+	for _, d := range ep.Detectors {
+		if c, ok := detectorConfidence[d]; ok {
+			miss *= 1 - c
+		}
+	}
+	f.Confidence = 1 - miss
+	switch {
+	case has(ep, "possible-compromise"):
+		f.Severity, f.Confidence = Critical, scoreOf(ep, "possible-compromise")
+	case has(ep, "password-guessing"):
+		f.Severity, f.Confidence = High, scoreOf(ep, "password-guessing")
+	case scan && isLocal:
+		f.Severity = High
+	case scan || has(ep, analyze.PolicyPort):
+		f.Severity = Medium
+	default:
+		f.Severity = Low
+	}
+	f.Reason = reason(ep, isLocal)
+	r, ok := role[ep.Src]
+	explains := scan && !has(ep, "password-guessing") && !has(ep, "possible-compromise")
+	switch {
+	case ok && r.ScanSigns:
+		f.Role, f.RoleWhy = r.Role, r.Why()
+		var sf []string
+		for _, x := range r.ScanFigs {
+			sf = append(sf, x.String())
+			f.Figures = append(f.Figures, Figure{Source: "role", Name: x.Name, Value: x.Value, Threshold: x.Threshold})
+		}
+		f.Reason += fmt.Sprintf("; although it looks like a %s, it shows scan signs (%s)", r.Role, strings.Join(sf, ", "))
+	case ok && explains:
+		f.Role, f.RoleWhy, f.HeldBack = r.Role, r.Why(), true
+		for _, x := range r.Figures {
+			f.Figures = append(f.Figures, Figure{Source: "role", Name: x.Name, Value: x.Value, Threshold: x.Threshold})
+		}
+		f.Severity = Info
+		f.Reason = fmt.Sprintf("held back: %s looks like a %s (%s) and shows no scan signs; the detectors saw: %s",
+			ep.Src, r.Role, r.Why(), f.Reason)
+	case ok:
+		f.Role, f.RoleWhy = r.Role, r.Why()
+	case ep.Service && explains:
+		f.HeldBack, f.Severity = true, Info
+		f.Reason = fmt.Sprintf("held back: %s answers many peers like a server (suggested for the suppress list) and shows no scan signs; the detectors saw: %s", ep.Src, f.Reason)
+	}
+	return f
+}
+
+func scoreOf(ep *episode.Episode, k analyze.Kind) float64 {
+	for _, r := range ep.Rules {
+		if r.Kind == k {
+			return r.Score
+		}
+	}
+	return 0
+}
+
+func ruleOf(ep *episode.Episode, k analyze.Kind) (episode.DetectorRule, bool) {
+	for _, r := range ep.Rules {
+		if r.Kind == k {
+			return r, true
+		}
+	}
+	return episode.DetectorRule{}, false
+}
+
+func dur(ms int64) string {
+	d := time.Duration(ms) * time.Millisecond
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Minute).String()
+}
+
+func topPort(ep *episode.Episode) string {
+	if len(ep.TopPorts) == 0 {
+		return ""
+	}
+	p := ep.TopPorts[0]
+	name := map[uint8]string{6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}[p.Proto]
+	if name == "" {
+		name = fmt.Sprintf("proto %d", p.Proto)
+	}
+	return fmt.Sprintf("%s/%d", name, p.Port)
+}
+
+func unanswered(ep *episode.Episode) string {
+	if ep.TCPFlows == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %.0f %% of its TCP flows unanswered", 100*float64(ep.NoAckFlows)/float64(ep.TCPFlows))
+}
+
+// reason is the one line an analyst repeats to a colleague.
+func reason(ep *episode.Episode, local bool) string {
+	who := ep.Src.String()
+	if local {
+		who = "local host " + who
+	}
+	target := func() string {
+		if len(ep.Sample) > 0 {
+			return ep.Sample[0].String()
+		}
+		return "one host"
+	}
+	span := dur(ep.Last - ep.First)
+	switch {
+	case has(ep, "possible-compromise"):
+		r, _ := ruleOf(ep, "possible-compromise")
+		return fmt.Sprintf("%s had a session %.0f times longer or bigger than its many short logins to %s on %s: possible compromise after password guessing",
+			who, r.Value, target(), topPort(ep))
+	case has(ep, "password-guessing"):
+		n := uint64(0)
+		if len(ep.TopPorts) > 0 {
+			n = ep.TopPorts[0].Flows
+		}
+		return fmt.Sprintf("%s made %d connections to %s on %s in %s, short and of similar size: password guessing", who, n, target(), topPort(ep), span)
+	case has(ep, "vertical-scan") && ep.Targets <= 3:
+		return fmt.Sprintf("%s probed %d ports of %s over %s%s: a vertical scan", who, ep.Ports, target(), span, unanswered(ep))
+	case has(ep, analyze.PortScan) || has(ep, "vertical-scan") || has(ep, analyze.FastScan):
+		return fmt.Sprintf("%s probed %d ports on %d hosts over %s%s: a port scan", who, ep.Ports, ep.Targets, span, unanswered(ep))
+	case has(ep, analyze.HostScan) || has(ep, analyze.TRWScan) || has(ep, analyze.SynOnly) || has(ep, analyze.FanOut):
+		ports := fmt.Sprintf("%d ports", ep.Ports)
+		if ep.Ports == 1 {
+			ports = topPort(ep)
+		}
+		return fmt.Sprintf("%s contacted %d hosts on %s over %s%s: a host scan", who, ep.Targets, ports, span, unanswered(ep))
+	}
+	var ks []string
+	for _, k := range ep.Kinds {
+		ks = append(ks, string(k))
+	}
+	return fmt.Sprintf("%s: %s over %s (%d hosts, %d ports)", who, strings.Join(ks, ", "), span, ep.Targets, ep.Ports)
+}
+
+// campaignSlack is how far apart two scans may be and still be "at the
+// same time": flows of slow scanners end minutes apart.
+const campaignSlack = 5 * 60_000
+
+// campaigns groups the scan episodes not held back that hit mostly one
+// port: same protocol and port, time spans that overlap (with
+// campaignSlack), target samples that do not intersect, every sample in
+// one /16 (IPv4) or /48 (IPv6), from two or more sources.
+func campaigns(eps []episode.Episode, fs []Finding) []Campaign {
+	type cand struct {
+		i     int
+		proto uint8
+		port  uint16
+	}
+	var cs []cand
+	for i := range eps {
+		ep := &eps[i]
+		if fs[i].HeldBack || len(ep.TopPorts) == 0 || len(ep.Sample) == 0 || ep.Targets < 2 {
+			continue
+		}
+		scan := false
+		for _, k := range ep.Kinds {
+			scan = scan || scanKinds[k]
+		}
+		top := ep.TopPorts[0]
+		if !scan || top.Proto == 0 || float64(top.Flows) < 0.8*float64(ep.Flows) {
+			continue
+		}
+		cs = append(cs, cand{i, top.Proto, top.Port})
+	}
+	// Union-find over compatible pairs.
+	parent := make([]int, len(cs))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(x int) int {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for a := range cs {
+		for b := a + 1; b < len(cs); b++ {
+			x, y := &eps[cs[a].i], &eps[cs[b].i]
+			if cs[a].proto != cs[b].proto || cs[a].port != cs[b].port || x.Src == y.Src {
+				continue
+			}
+			if x.First > y.Last+campaignSlack || y.First > x.Last+campaignSlack {
+				continue
+			}
+			if intersect(x.Sample, y.Sample) || !oneNetwork(append(slices.Clone(x.Sample), y.Sample...)) {
+				continue
+			}
+			parent[find(a)] = find(b)
+		}
+	}
+	groups := map[int][]int{}
+	for a := range cs {
+		groups[find(a)] = append(groups[find(a)], a)
+	}
+	var out []Campaign
+	for _, g := range groups {
+		// Inside a linked group, members join the first campaign whose
+		// targets they do not share, in order of first seen: a scanner
+		// that hits the same hosts as a member is not part of it.
+		slices.SortFunc(g, func(x, y int) int {
+			return cmp.Or(cmp.Compare(eps[cs[x].i].First, eps[cs[y].i].First), eps[cs[x].i].Src.Compare(eps[cs[y].i].Src))
+		})
+		var parts [][]int
+		for _, a := range g {
+			placed := false
+			for k, p := range parts {
+				ok := true
+				for _, b := range p {
+					if eps[cs[a].i].Src == eps[cs[b].i].Src || intersect(eps[cs[a].i].Sample, eps[cs[b].i].Sample) {
+						ok = false
+						break
+					}
+				}
+				if ok {
+					parts[k] = append(parts[k], a)
+					placed = true
+					break
+				}
+			}
+			if !placed {
+				parts = append(parts, []int{a})
+			}
+		}
+		for _, p := range parts {
+			if c, ok := campaignOf(eps, p, func(a int) (int, uint8, uint16) { return cs[a].i, cs[a].proto, cs[a].port }); ok {
+				out = append(out, c)
+			}
+		}
+	}
+	slices.SortFunc(out, func(x, y Campaign) int {
+		return cmp.Or(cmp.Compare(x.First, y.First), x.Members[0].Src.Compare(y.Members[0].Src))
+	})
+	for i := range out {
+		out[i].ID = i + 1
+	}
+	return out
+}
+
+// campaignOf makes the campaign of members p (indexes of candidates, which
+// at gives as episode index, protocol and port); ok is false for fewer
+// than two sources or targets outside one network.
+func campaignOf(eps []episode.Episode, p []int, at func(int) (int, uint8, uint16)) (Campaign, bool) {
+	var all []netip.Addr
+	_, proto, port := at(p[0])
+	c := Campaign{Proto: proto, Port: port}
+	for _, a := range p {
+		i, _, _ := at(a)
+		ep := &eps[i]
+		all = append(all, ep.Sample...)
+		c.Members = append(c.Members, Member{Src: ep.Src, Episode: i, Targets: ep.Targets,
+			Low: slices.MinFunc(ep.Sample, netip.Addr.Compare), High: slices.MaxFunc(ep.Sample, netip.Addr.Compare), First: ep.First, Last: ep.Last})
+	}
+	if len(c.Members) < 2 || !oneNetwork(all) {
+		return Campaign{}, false
+	}
+	c.First, c.Last = c.Members[0].First, c.Members[0].Last
+	for _, m := range c.Members {
+		c.First, c.Last = min(c.First, m.First), max(c.Last, m.Last)
+	}
+	c.Network = cover(all)
+	return c, true
+}
+
+func intersect(a, b []netip.Addr) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// oneNetwork: all addresses of one family inside one /16 (IPv4) or /48.
+func oneNetwork(a []netip.Addr) bool {
+	p := cover(a)
+	if !p.IsValid() {
+		return false
+	}
+	if p.Addr().Is4() {
+		return p.Bits() >= 16
+	}
+	return p.Bits() >= 48
+}
+
+// cover is the smallest prefix holding every address (invalid when the
+// families differ).
+func cover(a []netip.Addr) netip.Prefix {
+	if len(a) == 0 {
+		return netip.Prefix{}
+	}
+	bits := a[0].BitLen()
+	for _, x := range a[1:] {
+		if x.BitLen() != bits {
+			return netip.Prefix{}
+		}
+	}
+	for n := bits; n >= 0; n-- {
+		p, _ := a[0].Prefix(n)
+		ok := true
+		for _, x := range a[1:] {
+			if !p.Contains(x) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return p
+		}
+	}
+	return netip.Prefix{}
+}
