@@ -333,8 +333,7 @@ func campaigns(eps []episode.Episode, fs []Finding) []Campaign {
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(x int) int {
+	find := func(x int) int {
 		for parent[x] != x {
 			parent[x] = parent[parent[x]]
 			x = parent[x]

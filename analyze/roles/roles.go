@@ -165,10 +165,9 @@ const (
 )
 
 type target struct {
-	n        int
-	last     int64
-	sum, sq  float64 // of the intervals
-	answered bool
+	n       int
+	last    int64
+	sum, sq float64 // of the intervals
 }
 
 type tkey struct {
