@@ -11,9 +11,12 @@ import (
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/analyze/dscan"
 	"github.com/flowsift/flowsift/analyze/episode"
+	"github.com/flowsift/flowsift/analyze/guess"
 	"github.com/flowsift/flowsift/analyze/heuristics"
+	"github.com/flowsift/flowsift/analyze/roles"
 	"github.com/flowsift/flowsift/analyze/talkers"
 	"github.com/flowsift/flowsift/analyze/trw"
+	"github.com/flowsift/flowsift/analyze/vscan"
 	"github.com/flowsift/flowsift/analyze/weighted"
 )
 
@@ -54,6 +57,9 @@ type Configuration struct {
 	Heuristics heuristics.Config
 	Talkers    talkers.Config
 	Episodes   episode.Config
+	VScan      vscan.Config
+	Guess      guess.Config
+	Roles      roles.Config
 }
 
 // DefaultConfiguration is a report's defaults: every detector at its
@@ -73,6 +79,9 @@ func DefaultConfiguration() Configuration {
 		TRW:        trw.DefaultConfig(),
 		Heuristics: h,
 		Talkers:    talkers.Config{N: talkers.DefaultN},
+		VScan:      vscan.DefaultConfig(),
+		Guess:      guess.DefaultConfig(),
+		Roles:      roles.DefaultConfig(),
 	}
 }
 
@@ -91,7 +100,7 @@ func (c *Configuration) Validate() error {
 		}
 	}
 	for _, err := range []error{c.Shard.Validate(), c.Dscan.Validate(), c.Weighted.Validate(), c.TRW.Validate(),
-		c.Heuristics.Validate(), c.Talkers.Validate(), c.Episodes.Validate()} {
+		c.Heuristics.Validate(), c.Talkers.Validate(), c.Episodes.Validate(), c.VScan.Validate(), c.Guess.Validate(), c.Roles.Validate()} {
 		if err != nil {
 			return err
 		}
@@ -130,6 +139,7 @@ func (c *Configuration) Settings() []analyze.Setting {
 		analyze.Setting{Name: "policy file", Value: orNone(c.PolicyFile)},
 		analyze.Setting{Name: "local networks", Value: orNone(prefixList(c.Local))})
 	s = append(s, c.Talkers.Settings()...)
+	s = append(s, c.Roles.Settings()...)
 	if !c.Shard.Whole() {
 		s = append(s, analyze.Setting{Name: "shard", Value: c.Shard.String()})
 	}

@@ -61,7 +61,7 @@ func TestSettingsDescribeTheRun(t *testing.T) {
 	}
 	got := strings.Join(names, "|")
 	want := "dscan mode|dscan depth (-D)|dscan port trigger (-S)|dscan ager timeout (-t, flows)|excessive octets (-O)|" +
-		"excessive packets (-P)|excessive duration ms (-T)|suppress lists|policy file|local networks|top N|TRW"
+		"excessive packets (-P)|excessive duration ms (-T)|suppress lists|policy file|local networks|top N|host roles|TRW"
 	if got != want {
 		t.Fatalf("settings\n got %s\nwant %s", got, want)
 	}
@@ -69,7 +69,8 @@ func TestSettingsDescribeTheRun(t *testing.T) {
 
 func TestParseDetectors(t *testing.T) {
 	for in, want := range map[string]string{
-		"all":            "dscan,weighted-ports,trw,heuristics",
+		"all":            "dscan,weighted-ports,trw,heuristics,vscan,guess",
+		"guess,vscan":    "dscan,vscan,guess",
 		"dscan":          "dscan",
 		"heuristics,trw": "dscan,trw,heuristics",
 		" trw , dscan ":  "dscan,trw",

@@ -10,7 +10,9 @@ import (
 	"slices"
 
 	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/analyze/assess"
 	"github.com/flowsift/flowsift/analyze/episode"
+	"github.com/flowsift/flowsift/analyze/roles"
 	"github.com/flowsift/flowsift/analyze/talkers"
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest"
@@ -29,6 +31,10 @@ type Result struct {
 	// TalkerSpills is how many times the top talkers' pair table went to
 	// temporary files to stay within Configuration.Memory (0: it fit).
 	TalkerSpills int
+	// Assessment ranks the episodes with severity, confidence, figures
+	// and reason, holds back what host roles explain, and groups
+	// campaigns.
+	Assessment *assess.Result
 }
 
 // Report is the pass of `flowsift report`: every enabled detector, the
@@ -40,6 +46,7 @@ type Report struct {
 	talk   *talkers.Counter
 	acc    *episode.Accountant
 	ext    *extent
+	roles  *roles.Analyser
 	stream *Stream
 }
 
@@ -57,6 +64,9 @@ func NewReport(cfg Configuration) *Report {
 	ec.Local, ec.Shard = cfg.Local, cfg.Shard
 	r.acc = episode.New(ec)
 	r.ext = &extent{}
+	rc := cfg.Roles
+	rc.Shard = cfg.Shard
+	r.roles = roles.New(rc)
 	// The engine gets one goroutine: the pass already runs it beside the
 	// other analysers, and sharding it as well only added hand-offs
 	// (measured).
@@ -71,6 +81,7 @@ func NewReport(cfg Configuration) *Report {
 	add("talkers", Talkers{r.talk})
 	add("episodes", Episodes{r.acc})
 	add("extent", r.ext)
+	add("roles", Roles{r.roles})
 	for _, d := range detectors[1:] {
 		if cfg.enabled(d.name) {
 			add(d.name, newDetector(d.name, &dc, d.new))
@@ -109,6 +120,7 @@ func (r *Report) Result() *Result {
 	if err := r.talk.Close(); err != nil {
 		slog.Warn("top talkers: remove the spill files", "err", err)
 	}
+	res.Assessment = assess.Assess(res.Episodes, r.roles.Roles(), r.cfg.Local)
 	return res
 }
 
@@ -193,6 +205,12 @@ func Merge(cfg Configuration, parts ...io.Reader) (*Result, error) {
 	r.stream = &Stream{Summary: &first.Summary}
 	return r.Result(), nil
 }
+
+// Roles is the host-role analyser as an analyser of the pass.
+type Roles struct{ *roles.Analyser }
+
+func (r Roles) Add(b flow.Batch) error { r.Analyser.Add(b); return nil }
+func (r Roles) Finish() error          { return nil }
 
 // extent is the time span of the flows in the window: an analyser of the
 // report's, so that it runs beside the others and passes that need no

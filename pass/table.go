@@ -11,9 +11,11 @@ import (
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/analyze/dscan"
 	"github.com/flowsift/flowsift/analyze/episode"
+	"github.com/flowsift/flowsift/analyze/guess"
 	"github.com/flowsift/flowsift/analyze/heuristics"
 	"github.com/flowsift/flowsift/analyze/talkers"
 	"github.com/flowsift/flowsift/analyze/trw"
+	"github.com/flowsift/flowsift/analyze/vscan"
 	"github.com/flowsift/flowsift/analyze/weighted"
 	"github.com/flowsift/flowsift/flow"
 )
@@ -38,6 +40,10 @@ var detectors = []struct {
 		return heuristics.New(c.heuristics(), sink)
 	},
 		func(c *Configuration) []analyze.Setting { return c.heuristics().Settings() }},
+	{"vscan", func(c *Configuration, sink analyze.Sink) analyze.Detector { return vscan.New(c.VScan, sink) },
+		func(c *Configuration) []analyze.Setting { return c.VScan.Settings() }},
+	{"guess", func(c *Configuration, sink analyze.Sink) analyze.Detector { return guess.New(c.Guess, sink) },
+		func(c *Configuration) []analyze.Setting { return c.Guess.Settings() }},
 }
 
 // DetectorNames lists every detector of the table.
