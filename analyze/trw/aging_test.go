@@ -128,3 +128,21 @@ func TestHorizonValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A pending position is stored modulo posSpan and read back against the
+// queue's base: exact for every position within posSpan of the base,
+// across the wrap.
+func TestPairPositionWraps(t *testing.T) {
+	for _, base := range []int64{0, 5, posSpan - 3, posSpan, 3*posSpan + 17, 1 << 40} {
+		for _, off := range []int64{0, 1, 2, posSpan/2 - 1, maxPending * 2, posSpan - 1} {
+			var st dirs
+			st.setPos(1, base+off)
+			if !st.pending(1) || st.pending(0) {
+				t.Fatalf("base %d off %d: pending %v %v", base, off, st.pending(0), st.pending(1))
+			}
+			if got := st.pos(1, base); got != base+off {
+				t.Fatalf("base %d: position %d read back as %d", base, base+off, got)
+			}
+		}
+	}
+}

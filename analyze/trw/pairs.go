@@ -11,11 +11,37 @@ import (
 // dirs is the state of an unordered address pair, one entry per direction
 // (0: from the lower address to the higher, 1: back): 0 when that direction
 // never carried a flow, seenDone when it did and no contact of it is
-// pending, p+1 while its first contact waits at absolute queue position p.
-// Entry 2 is the stream time of the pair's last flow, for aging.
-type dirs [3]int64
+// pending, and while its first contact waits in the queue, its position
+// modulo posSpan, plus one (see pos). min is the stream time of the
+// pair's last flow in minutes, for aging. Twelve bytes: with its key a
+// slot takes 24, what the pair table took before it aged.
+type dirs struct {
+	d   [2]int32
+	min uint32
+}
 
-const seenDone = -1
+const (
+	seenDone = -1
+	// posSpan bounds the queue positions a pair can name: pending
+	// contacts lie within len(queue) of the queue's base, which
+	// MaxPending keeps far below it (see Config.Validate).
+	posSpan = 1 << 30
+)
+
+// pending says whether direction dir waits in the queue.
+func (st *dirs) pending(dir int) bool { return st.d[dir] > 0 }
+
+// setPos records that direction dir waits at absolute queue position p.
+func (st *dirs) setPos(dir int, p int64) { st.d[dir] = int32(p&(posSpan-1)) + 1 }
+
+// pos returns the absolute queue position of direction dir, which must
+// be pending, given base, the absolute position of the queue's first
+// entry.
+func (st *dirs) pos(dir int, base int64) int64 {
+	return base + (int64(st.d[dir]-1)-base)&(posSpan-1)
+}
+
+func minuteOf(ms int64) uint32 { return uint32(max(ms, 0) / 60_000) }
 
 // pairTable holds every pair that carried a flow. Keyed by the unordered
 // pair, one lookup answers both "is this a first contact" and "did the
@@ -59,7 +85,7 @@ func (t *pairTable) upsert(src, dst netip.Addr, now int64) (*dirs, int) {
 	if src.Is4() && dst.Is4() {
 		k, dir := key4(src, dst)
 		st, _ := t.v4.Upsert(k)
-		st[2] = now
+		st.min = minuteOf(now)
 		return st, dir
 	}
 	k, dir := key6(src, dst)
@@ -68,14 +94,15 @@ func (t *pairTable) upsert(src, dst netip.Addr, now int64) (*dirs, int) {
 		st = new(dirs)
 		t.v6[k] = st
 	}
-	st[2] = now
+	st.min = minuteOf(now)
 	return st, dir
 }
 
-// forget drops the pairs whose last flow is older than cut and that have
-// no contact pending, and returns how many.
+// forget drops the pairs whose last flow is older than cut (to the
+// minute) and that have no contact pending, and returns how many.
 func (t *pairTable) forget(cut int64) int {
-	old := func(st *dirs) bool { return st[2] < cut && st[0] <= 0 && st[1] <= 0 }
+	c := minuteOf(cut)
+	old := func(st *dirs) bool { return st.min < c && !st.pending(0) && !st.pending(1) }
 	n := t.v4.DeleteFunc(func(_ uint64, st *dirs) bool { return old(st) })
 	for k, st := range t.v6 {
 		if old(st) {

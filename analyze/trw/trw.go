@@ -115,6 +115,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// maxPending keeps the queue far shorter than the positions a pair can
+// name (posSpan): the queue holds at most about twice the pending
+// contacts.
+const maxPending = posSpan / 8
+
 // Eta1 is the scanner threshold β/α; Eta0 the benign one (1-β)/(1-α).
 func (c Config) Eta1() float64 { return c.Beta / c.Alpha }
 func (c Config) Eta0() float64 { return (1 - c.Beta) / (1 - c.Alpha) }
@@ -228,20 +233,19 @@ func (d *Detector) one(r *flow.Record) {
 		}
 	}
 	st, dir := d.seen.upsert(r.Src, r.Dst, d.clock)
-	if st[dir] != 0 {
+	if st.d[dir] != 0 {
 		return // not a first contact, and its reverse was handled then
 	}
-	st[dir] = seenDone
+	st.d[dir] = seenDone
 	var replied bool
 	if r.Src != r.Dst { // else the reverse is this very flow
-		rev := st[1-dir]
-		replied = rev != 0
-		if rev > 0 && answers(r) {
+		replied = st.d[1-dir] != 0
+		if st.pending(1-dir) && answers(r) {
 			// This flow answers the other side's pending contact.
-			c := &d.queue[rev-1-d.base]
+			c := &d.queue[st.pos(1-dir, d.base)-d.base]
 			if !c.done && r.Start <= c.rec.Start+d.cfg.WindowMS {
 				c.done = true
-				st[1-dir] = seenDone
+				st.d[1-dir] = seenDone
 				d.outcome(c.src, &c.rec, c.index, true)
 			}
 		}
@@ -278,7 +282,7 @@ func (d *Detector) one(r *flow.Record) {
 		// can still come, so wait until the stream passes its end.
 		deadline = d.clock
 	}
-	st[dir] = d.base + int64(len(d.queue)) + 1
+	st.setPos(dir, d.base+int64(len(d.queue)))
 	d.queue = append(d.queue, contact{src: s, index: d.index, deadline: deadline})
 	d.queue[len(d.queue)-1].rec = *r
 }
@@ -295,7 +299,7 @@ func (d *Detector) expire(now int64, force bool) {
 		if !c.done {
 			c.done = true
 			st, dir := d.seen.upsert(c.rec.Src, c.rec.Dst, d.clock) // there since its flow (pending pairs are never swept): adds nothing
-			st[dir] = seenDone
+			st.d[dir] = seenDone
 			d.outcome(c.src, &c.rec, c.index, false)
 		}
 		d.head++
@@ -394,6 +398,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("trw theta1 %v: must be below theta0 %v", d.Theta1, d.Theta0)
 	case d.Beta <= d.Alpha:
 		return fmt.Errorf("trw beta %v: must be above alpha %v", d.Beta, d.Alpha)
+	case c.MaxPending > maxPending:
+		return fmt.Errorf("trw max pending %d: at most %d", c.MaxPending, maxPending)
 	case c.WindowMS < 0 || c.MaxPending < 0:
 		return fmt.Errorf("trw window %d ms, max pending %d: must not be negative", c.WindowMS, c.MaxPending)
 	case d.HorizonMS > 0 && d.HorizonMS < 4*d.WindowMS:
