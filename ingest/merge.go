@@ -621,6 +621,7 @@ func (m *merger) finish(c *cursor) {
 	}
 	m.sum.FilesRead++
 	m.sum.source(in.arg).Files++
+	m.sum.source(in.arg).addFormat(in.Format.Name())
 	if r.early > 0 {
 		m.sum.add(flow.Skip{Path: in.Path, Offset: -1, Reason: "beyond-delay", Count: r.early,
 			Detail: fmt.Sprintf("%d flows ended more than the export delay (%s) before the file's capture start (%s); all were read, but a --from/--to window reads files by that delay and may miss flows like these: raise --export-delay",

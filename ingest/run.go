@@ -230,5 +230,6 @@ func (m *merger) stream(ctx context.Context, in Input) error {
 	}
 	m.sum.FilesRead++
 	src.Files++
+	src.addFormat(fm.Name())
 	return nil
 }

@@ -36,6 +36,17 @@ type Source struct {
 	// First and Last are the earliest and the latest End of its flows
 	// (ms since the epoch; 0 when it gave none).
 	First, Last int64
+	// Formats names the formats read under it (Format.Name), sorted, each
+	// once: the report's follow-up commands are those of the tools that
+	// read these files.
+	Formats []string
+}
+
+func (s *Source) addFormat(name string) {
+	i, found := slices.BinarySearch(s.Formats, name)
+	if !found {
+		s.Formats = slices.Insert(s.Formats, i, name)
+	}
 }
 
 func (s *Summary) add(k ...flow.Skip) { s.Skips = append(s.Skips, k...) }

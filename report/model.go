@@ -373,7 +373,8 @@ func scannerRow(ep episode.Episode) Scanner {
 	s := Scanner{Src: ep.Src.String(), Kind: ep.Kind, Detectors: ep.Detectors, First: utc(ep.First), Last: utc(ep.Last),
 		Flows: ep.Flows, Packets: ep.Packets, Bytes: ep.Bytes, Targets: ep.Targets, LocalTargets: ep.LocalTargets,
 		Ports: ep.Ports, Flags: ep.Flags, Truncated: ep.Truncated, Partial: ep.Partial, Service: ep.Service,
-		FlowTools: ep.FollowUp.FlowTools, FilterFile: ep.FollowUp.FilterFile, Nfdump: ep.FollowUp.Nfdump}
+		FlowTools: ep.FollowUp.FlowTools, FilterFile: ep.FollowUp.FilterFile, Nfdump: ep.FollowUp.Nfdump,
+		FollowUpCmd: ep.FollowUp.Flowsift}
 	for _, r := range ep.Rules {
 		s.Rules = append(s.Rules, Rule{r.Detector, string(r.Kind), r.Rule, r.Threshold, r.Value, r.Count, r.Score, r.Attempts})
 	}

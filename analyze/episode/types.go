@@ -141,8 +141,12 @@ type FollowUp struct {
 	FilterFile string
 	// FlowTools is `flow-cat ARCHIVE | flow-nfilter -f FILE -F NAME | flow-print`.
 	FlowTools string
-	// Nfdump is `nfdump -R ARCHIVE -t WINDOW 'src ip A'`.
+	// Nfdump is `nfdump -R ARCHIVE -t WINDOW 'src ip A'` (-r for a file),
+	// one line per nfcapd path.
 	Nfdump string
+	// Flowsift is `flowsift convert ... | awk ...` for inputs neither tool
+	// reads (Parquet, CSV).
+	Flowsift string
 }
 
 // Scanner is one scanner's contact with a target.

@@ -285,6 +285,7 @@ func runReport(ctx context.Context, c *cli.Command) error {
 
 // buildModel turns the pass's result into the report's model.
 func buildModel(res *pass.Result, cfg pass.Configuration, o *reportOpts, paths []string) *report.Model {
+	setFollowUps(res)
 	var settings []report.Setting
 	for _, s := range res.Settings {
 		settings = append(settings, report.Setting(s))

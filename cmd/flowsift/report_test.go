@@ -106,10 +106,14 @@ func TestReportGoldenSamples(t *testing.T) {
 	}
 	compareGolden(t, "samples", j1)
 	md := string(j1["report.md"])
-	for _, want := range []string{"## Local hosts that scan", "## Background radiation", "| 203.0.113.45 ", "| 192.0.2.77 ", "| 10.20.2.150 ", "## Suggested suppress-list entries", "10.20.1.53 17 53 -", "flow-nfilter", "nfdump -R"} {
+	for _, want := range []string{"## Local hosts that scan", "## Background radiation", "| 203.0.113.45 ", "| 192.0.2.77 ", "| 10.20.2.150 ", "## Suggested suppress-list entries", "10.20.1.53 17 53 -", "flow-nfilter", "flow-cat"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q", want)
 		}
+	}
+	// nfdump cannot read a flow-tools tree: no nfdump line names it.
+	if strings.Contains(md, "nfdump -R") {
+		t.Error("report.md offers nfdump -R on a flow-tools tree")
 	}
 }
 
