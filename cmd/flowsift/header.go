@@ -9,12 +9,13 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/flowsift/flowsift/ingest/ftfile"
+	"github.com/flowsift/flowsift/ingest/nfcapd"
 )
 
 func init() {
 	register(&cli.Command{
 		Name:      "header",
-		Usage:     "print flow-tools file headers, as flow-header does",
+		Usage:     "print flow-tools file headers, as flow-header does, and nfdump file headers, as nfdump -I does",
 		UsageText: "flowsift header FILE... (- for standard input)",
 		Action: func(ctx context.Context, c *cli.Command) error {
 			files := c.Args().Slice()
@@ -48,6 +49,23 @@ func printHeader(path string) error {
 		}
 		defer f.Close()
 		r = f
+	}
+	if f, ok := r.(*os.File); ok && path != "-" {
+		// An nfdump file keeps its statistics at the end: read them by seeking.
+		var magic [4]byte
+		if n, _ := io.ReadFull(f, magic[:]); (nfcapd.Format{}).Sniff(magic[:n], path) {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			h, err := nfcapd.ReadInfo(f)
+			if err != nil {
+				return err
+			}
+			return h.WriteText(stdio.out, path)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
 	}
 	h, err := ftfile.ReadHeader(r)
 	if err != nil {
