@@ -2,6 +2,7 @@ package dscan
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -42,7 +43,7 @@ func (c *Compat) SaveState(w io.Writer) error {
 // this run counts flows from 0 again. name is used in error messages.
 func (c *Compat) LoadState(r io.Reader, name string) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	sc.Buffer(make([]byte, 64*1024), maxStateLine)
 	var rec *crec
 	line := 0
 	bad := func(format string, a ...any) error {
@@ -101,7 +102,9 @@ func (c *Compat) LoadState(r io.Reader, name string) error {
 			return bad("unknown record type %q", f[0])
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return fmt.Errorf("state file %s: line %d: longer than %d bytes: not a state line (damaged file?)", name, line+1, maxStateLine)
+	} else if err != nil {
 		return fmt.Errorf("state file %s: line %d: %w", name, line+1, err)
 	}
 	return fmt.Errorf("state file %s: truncated after line %d (no final \".\")", name, line)

@@ -45,6 +45,9 @@ type Engine struct {
 	total   uint64
 	parts   [nParts]*part
 
+	trimmedSrc int    // sources whose lists LoadState cut to D
+	trimmedDst uint64 // destinations it dropped
+
 	jobs    int
 	split   bool // cfg.Sources is a part of the source space
 	work    []chan flow.Batch

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -68,43 +69,82 @@ func (e *Engine) SaveState(w io.Writer) error {
 	return err
 }
 
+// maxStateLine bounds a line of a state file. The longest a SaveState
+// writes is a destination with every port below 1024, some 5 kB; a longer
+// line is damage, and reading it whole would let one line take any amount
+// of memory.
+const maxStateLine = 64 << 10
+
+// MaxStateTotal is the largest flow index a state file may carry: the
+// next run counts on from it, and the index must not wrap (2^62 flows is
+// some 14,000 years at ten million flows a second).
+const MaxStateTotal = 1 << 62
+
 // LoadState reads a state SaveState wrote, replacing the table and the
-// flow index. Any damage (bad checksum, truncation, a malformed line) is
-// an error naming the line; nothing is loaded then.
+// flow index. Any damage (bad checksum, truncation, a malformed or overlong
+// line, a flow index that would wrap) is an error naming the line; nothing
+// is loaded then. The file is read as a stream, and a source's list keeps
+// at most D (-D) destinations, the most recently seen: every list is
+// bounded by D in a run, and a state written with a larger -D (or forged)
+// must not bring more. LoadTrimmed says how many were dropped.
 func (e *Engine) LoadState(r io.Reader, name string) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return fmt.Errorf("state file %s: %w", name, err)
-	}
-	if !bytes.HasPrefix(data, []byte(stateMagic+"\n")) {
-		first, _, _ := bytes.Cut(data, []byte("\n"))
-		return fmt.Errorf("state file %s: line 1: not a flowsift default-mode state (%q); flow-dscan's text state loads with --compat", name, truncate(string(first), 40))
-	}
-	body, tail, ok := lastLine(data)
-	if !ok || !strings.HasPrefix(tail, "sha256 ") {
-		return fmt.Errorf("state file %s: truncated: no checksum line at the end (%d bytes)", name, len(data))
-	}
-	sum := sha256.Sum256(body)
-	if hex.EncodeToString(sum[:]) != strings.TrimPrefix(tail, "sha256 ") {
-		return fmt.Errorf("state file %s: checksum mismatch: the file was changed or damaged", name)
-	}
+	br := bufio.NewReaderSize(r, maxStateLine)
+	h := sha256.New()
 	fresh := New(e.cfg, e.onEvent)
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	line := 0
-	var cur *source
-	var curPart *part
+	var (
+		line      int
+		cur       *source
+		curPart   *part
+		sawEnd    bool
+		sum       string // the checksum line's value
+		parseErr  error
+		trimSrc   int
+		trimDst   uint64
+		lastTrim  *source
+		afterHash bool
+	)
 	bad := func(msg string) error { return fmt.Errorf("state file %s: line %d: %s", name, line, msg) }
-	sawEnd := false
-	for sc.Scan() {
+	for {
+		raw, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			line++
+			return bad(fmt.Sprintf("longer than %d bytes: not a state line (damaged file?)", maxStateLine))
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("state file %s: line %d: %w", name, line+1, err)
+		}
+		if len(raw) == 0 {
+			break
+		}
 		line++
-		f := strings.Fields(sc.Text())
+		text := strings.TrimSuffix(string(raw), "\n")
+		if line == 1 {
+			if text != stateMagic {
+				return fmt.Errorf("state file %s: line 1: not a flowsift default-mode state (%q); flow-dscan's text state loads with --compat", name, truncate(text, 40))
+			}
+		}
+		if afterHash {
+			return bad("text after the checksum line")
+		}
+		if strings.HasPrefix(text, "sha256 ") && raw[len(raw)-1] == '\n' {
+			sum, afterHash = strings.TrimPrefix(text, "sha256 "), true
+			continue
+		}
+		h.Write(raw)
+		if parseErr != nil || line == 1 {
+			// After damage the rest is only hashed: a changed or cut file
+			// is reported as such rather than by its first odd line.
+			continue
+		}
+		f := strings.Fields(text)
 		switch {
-		case line == 1:
 		case len(f) == 2 && f[0] == "total":
 			n, err := strconv.ParseUint(f[1], 10, 64)
-			if err != nil {
-				return bad("bad total")
+			switch {
+			case err != nil:
+				parseErr = bad("bad total")
+			case n > MaxStateTotal:
+				parseErr = bad(fmt.Sprintf("total %d: beyond %d flows the flow index of the next run would wrap", n, uint64(MaxStateTotal)))
 			}
 			fresh.total = n
 		case len(f) == 4 && f[0] == "S":
@@ -112,23 +152,27 @@ func (e *Engine) LoadState(r io.Reader, name string) error {
 			flags, err2 := strconv.ParseUint(f[2], 10, 8)
 			last, err3 := strconv.ParseUint(f[3], 10, 64)
 			if err1 != nil || err2 != nil || err3 != nil || last > fresh.total {
-				return bad("bad source line")
+				parseErr = bad("bad source line")
+				continue
 			}
 			curPart = fresh.parts[partOf(a)]
 			if curPart.getSrc(a) != nil {
-				return bad("source listed twice")
+				parseErr = bad("source listed twice")
+				continue
 			}
 			cur = &source{addr: a, flags: uint8(flags), lastSeen: last}
 			curPart.putSrc(cur)
 			curPart.lru.pushBack(cur)
 		case (len(f) == 3 || len(f) == 4) && f[0] == "D":
 			if cur == nil {
-				return bad("destination before any source")
+				parseErr = bad("destination before any source")
+				continue
 			}
 			a, err1 := netip.ParseAddr(f[1])
 			seen, err2 := strconv.ParseUint(f[2], 10, 64)
 			if err1 != nil || err2 != nil || seen > cur.lastSeen {
-				return bad("bad destination line")
+				parseErr = bad("bad destination line")
+				continue
 			}
 			d := &dest{addr: a, seen: seen}
 			if len(f) == 4 {
@@ -136,23 +180,48 @@ func (e *Engine) LoadState(r io.Reader, name string) error {
 				for _, ps := range strings.Split(f[3], ",") {
 					p, err := strconv.ParseUint(ps, 10, 16)
 					if err != nil || p >= 1024 {
-						return bad("bad port list")
+						parseErr = bad("bad port list")
+						break
 					}
 					d.ports.add(uint16(p))
 				}
+				if parseErr != nil {
+					continue
+				}
 			}
 			if curPart.getDst(cur, a) != nil {
-				return bad("destination listed twice")
+				parseErr = bad("destination listed twice")
+				continue
 			}
 			if cur.dl.tail != nil && seen < cur.dl.tail.seen {
-				return bad("destinations out of order")
+				parseErr = bad("destinations out of order")
+				continue
 			}
 			curPart.putDst(cur, d)
+			if cur.ndst > e.cfg.Depth && e.cfg.Depth > 0 {
+				curPart.delDst(cur, cur.dl.head)
+				trimDst++
+				if lastTrim != cur {
+					trimSrc, lastTrim = trimSrc+1, cur
+				}
+			}
 		case len(f) == 1 && f[0] == "end":
 			sawEnd = true
 		default:
-			return bad(fmt.Sprintf("unexpected %q", truncate(sc.Text(), 40)))
+			parseErr = bad(fmt.Sprintf("unexpected %q", truncate(text, 40)))
 		}
+	}
+	if line == 0 {
+		return fmt.Errorf("state file %s: line 1: not a flowsift default-mode state (empty file); flow-dscan's text state loads with --compat", name)
+	}
+	if sum == "" {
+		return fmt.Errorf("state file %s: truncated: no checksum line at the end (%d lines)", name, line)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != sum {
+		return fmt.Errorf("state file %s: checksum mismatch: the file was changed or damaged", name)
+	}
+	if parseErr != nil {
+		return parseErr
 	}
 	if !sawEnd {
 		return fmt.Errorf("state file %s: line %d: no end line", name, line)
@@ -160,20 +229,17 @@ func (e *Engine) LoadState(r io.Reader, name string) error {
 	// The LRU lists were written least recently seen first, per engine;
 	// per partition that order is kept because sources are appended.
 	e.total, e.parts = fresh.total, fresh.parts
+	e.trimmedSrc, e.trimmedDst = trimSrc, trimDst
 	for _, p := range e.parts {
 		p.cfg = &e.cfg
 	}
 	return nil
 }
 
-func lastLine(data []byte) (body []byte, last string, ok bool) {
-	d := bytes.TrimSuffix(data, []byte("\n"))
-	i := bytes.LastIndexByte(d, '\n')
-	if i < 0 {
-		return nil, "", false
-	}
-	return data[:i+1], string(d[i+1:]), true
-}
+// LoadTrimmed reports what the last LoadState dropped to keep every list
+// within D: the sources whose lists were cut, and the destinations
+// dropped (the least recently seen of each).
+func (e *Engine) LoadTrimmed() (sources int, dests uint64) { return e.trimmedSrc, e.trimmedDst }
 
 func truncate(s string, n int) string {
 	if len(s) > n {

@@ -313,6 +313,10 @@ func loadState(eng *pass.Dscan, o *dscanOpts) error {
 		}
 		return withCode(exitUsage, fmt.Errorf("dscan -l: %w (use --ignore-bad-state to start empty)", err))
 	}
+	if srcs, dsts := eng.LoadTrimmed(); srcs > 0 {
+		fmt.Fprintf(stdio.err, "flowsift: warning: state file %s: %d sources listed more than -D %d destinations; their %d least recently seen were dropped\n",
+			quoteName(o.stateFile), srcs, o.cfg.Depth, dsts)
+	}
 	return nil
 }
 

@@ -8,7 +8,10 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -21,6 +24,7 @@ import (
 	"time"
 
 	"github.com/flowsift/flowsift/internal/atomicfile"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 var builtBinary struct {
@@ -288,6 +292,263 @@ func TestHostileReportConcurrentWriters(t *testing.T) {
 		}
 		if left := leftovers(out); len(left) > 0 {
 			t.Fatalf("round %d: left %v", round, left)
+		}
+	}
+}
+
+// outputNode makes a character device with /dev/null's numbers (root
+// only) or a named pipe in dir, never touching the real /dev/null.
+func outputNode(t *testing.T, dir, kind string) string {
+	t.Helper()
+	p := filepath.Join(dir, kind)
+	switch kind {
+	case "device":
+		if os.Geteuid() != 0 {
+			t.Skip("mknod needs root")
+		}
+		if err := syscall.Mknod(p, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+			t.Skipf("mknod: %v", err)
+		}
+	case "fifo":
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// drain reads a named pipe until its writer closes it.
+func drain(p string) <-chan []byte {
+	ch := make(chan []byte, 1)
+	go func() {
+		f, err := os.Open(p)
+		if err != nil {
+			ch <- nil
+			return
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		ch <- b
+	}()
+	return ch
+}
+
+// Output to a device or a named pipe is written in place, never replaced
+// by a regular file; the state file must be a regular file or missing.
+func TestHostileOutputDevicesAndPipes(t *testing.T) {
+	useUTC(t)
+	archive := sampleArchive(t)
+	cases := []struct {
+		name, kind string
+		args       func(node string) []string
+		code       int
+		want       string // in what the pipe's reader got, or in stderr for exit 2
+	}{
+		{"convert csv to device", "device", func(n string) []string { return []string{"convert", "--to", "csv", archive, n} }, 0, ""},
+		{"convert csv to pipe", "fifo", func(n string) []string { return []string{"convert", "--to", "csv", archive, n} }, 0, "#:"},
+		{"convert parquet to pipe", "fifo", func(n string) []string { return []string{"convert", "--to", "parquet", archive, n} }, 0, "PAR1"},
+		{"report html to device", "device", func(n string) []string {
+			return []string{"report", "--format", "html", "-o", n, sampleLocal, archive}
+		}, 0, ""},
+		{"report md to pipe", "fifo", func(n string) []string { return []string{"report", "--format", "md", "-o", n, sampleLocal, archive} }, 0, "# flowsift"},
+		{"dscan -p -s device", "device", func(n string) []string { return []string{"dscan", "-b", "-p", "-s", n, archive} }, exitUsage, "not a regular file"},
+		{"dscan -l -s pipe", "fifo", func(n string) []string { return []string{"dscan", "-b", "-l", "-s", n, archive} }, exitUsage, "not a regular file"},
+		{"dscan -p -s directory", "dir", func(n string) []string { return []string{"dscan", "-b", "-p", "-s", n, archive} }, exitUsage, "not a regular file"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			node := filepath.Join(dir, "dir")
+			if c.kind == "dir" {
+				os.Mkdir(node, 0o755)
+			} else {
+				node = outputNode(t, dir, c.kind)
+			}
+			before, _ := os.Stat(node)
+			var got <-chan []byte
+			if c.kind == "fifo" && c.code == 0 {
+				got = drain(node)
+			}
+			code, _, stderr := runCLI(t, "", c.args(node)...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d: %s", code, c.code, stderr)
+			}
+			if c.code != 0 && !strings.Contains(stderr, c.want) {
+				t.Fatalf("stderr %q lacks %q", stderr, c.want)
+			}
+			if got != nil {
+				select {
+				case b := <-got:
+					if !strings.Contains(string(b), c.want) {
+						t.Fatalf("the pipe's reader got %d bytes without %q", len(b), c.want)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatal("the pipe's reader got nothing")
+				}
+			}
+			after, err := os.Stat(node)
+			if err != nil || after.Mode().Type() != before.Mode().Type() {
+				t.Fatalf("%s became %v (%v)", c.kind, after.Mode(), err)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+				t.Fatalf("files left beside the output: %d entries", len(ents))
+			}
+		})
+	}
+}
+
+// An --out or -o that cannot be written, or an --out another run holds,
+// is found before any input is read: exit 2 naming it, and nothing made.
+func TestHostileOutputCheckedBeforeReading(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	os.WriteFile(file, nil, 0o644)
+	missing := filepath.Join(dir, "no-such-input")
+	for _, args := range [][]string{
+		{"report", "--out", filepath.Join(file, "rep"), missing},
+		{"report", "-o", filepath.Join(file, "r.html"), missing},
+		{"report", "-o", dir, "--format", "html", missing},
+	} {
+		code, _, stderr := runCLI(t, "", args...)
+		if code != exitUsage || !strings.Contains(stderr, "a-file") && !strings.Contains(stderr, "is a directory") || strings.Contains(stderr, "no-such-input") {
+			t.Errorf("%v: exit %d, stderr %q: want 2 naming the output, before the input", args, code, stderr)
+		}
+	}
+	// Held by another run: the lock is taken here as that run would.
+	out := filepath.Join(dir, "rep")
+	d, err := atomicfile.OpenDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	code, _, stderr := runCLI(t, "", "report", "--out", out, missing)
+	if code != exitUsage || !strings.Contains(stderr, "another flowsift run is writing") || strings.Contains(stderr, "no-such-input") {
+		t.Errorf("busy --out: exit %d, stderr %q", code, stderr)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("%d entries in %s, want a-file and rep", len(ents), dir)
+	}
+}
+
+// kill -9 during dscan -p or convert leaves temporaries named with the
+// pid; SIGTERM leaves none. The next run into the same directory removes
+// what a dead process left.
+func TestHostileLeftoversOfKilledRuns(t *testing.T) {
+	bin := flowsiftBinary(t)
+	tree := filepath.Join(fixture.FlowTools(t), "ft-tree")
+	archive := sampleArchive(t)
+	dir := t.TempDir()
+	state := filepath.Join(dir, "big.state")
+	runs := map[string]func(i int) []string{
+		"dscan -p": func(int) []string {
+			return []string{"dscan", "-b", "-L", filepath.Join(dir, "none"), "-p", "-s", state, tree}
+		},
+		"convert --to csv": func(int) []string { return []string{"convert", "--to", "csv", archive, filepath.Join(dir, "x.csv")} },
+		"convert --partition": func(i int) []string {
+			return []string{"convert", "--to", "parquet", "--partition", "hour", archive, filepath.Join(dir, fmt.Sprint("K", i))}
+		},
+	}
+	for _, name := range slices.Sorted(maps.Keys(runs)) {
+		var killed []string
+		t0 := time.Now()
+		if out, err := exec.Command(bin, runs[name](100)...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, out)
+		}
+		took := time.Since(t0)
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+			for i := range 6 {
+				delay := took * time.Duration(i+2) / 8
+				cmd := exec.Command(bin, runs[name](i)...)
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(delay)
+				cmd.Process.Signal(sig)
+				cmd.Wait()
+				if sig == syscall.SIGKILL {
+					killed = append(killed, fmt.Sprintf("%s%d-", atomicfile.Tag, cmd.Process.Pid))
+				}
+				for _, e := range mustReadDir(t, dir) {
+					if strings.Contains(e, atomicfile.Tag) && !slices.ContainsFunc(killed, func(k string) bool { return strings.Contains(e, k) }) {
+						t.Fatalf("%s: %v after %v: %s left, not named by a killed pid", name, sig, delay, e)
+					}
+				}
+			}
+		}
+		left := 0
+		for _, e := range mustReadDir(t, dir) {
+			if strings.Contains(e, atomicfile.Tag) {
+				left++
+			}
+		}
+		t.Logf("%s: %d temporaries of killed runs before the next run", name, left)
+		// A complete run of the same command sweeps the dead ones' files.
+		if out, err := exec.Command(bin, runs[name](99)...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, out)
+		}
+		for _, e := range mustReadDir(t, dir) {
+			if strings.Contains(e, atomicfile.Tag) {
+				t.Fatalf("%s: a complete run left %s in place", name, e)
+			}
+		}
+	}
+}
+
+func mustReadDir(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// sealState ends a default-mode state body with its checksum line.
+func sealState(body string) []byte {
+	sum := sha256.Sum256([]byte(body))
+	return []byte(body + "sha256 " + hex.EncodeToString(sum[:]) + "\n")
+}
+
+// State files that load would misbehave: a flow index that would wrap is
+// refused (exit 2 naming the line), a source with more than D
+// destinations is cut to D with a warning and written back so, an
+// overlong line is named as such.
+func TestHostileStateFiles(t *testing.T) {
+	tree := filepath.Join(fixture.FlowTools(t), "ft-tree")
+	dir := t.TempDir()
+	state := filepath.Join(dir, "s.state")
+	args := []string{"dscan", "-b", "-L", filepath.Join(dir, "none"), "-s", state}
+	var many strings.Builder
+	fmt.Fprintf(&many, "flowsift-dscan-state 1\ntotal 5000\nS 192.0.2.1 1 5000\n")
+	for i := range 5000 {
+		fmt.Fprintf(&many, "D 10.0.%d.%d %d\n", i>>8, i&255, i+1)
+	}
+	many.WriteString("end\n")
+	for _, c := range []struct {
+		name  string
+		state []byte
+		code  int
+		want  string
+	}{
+		{"total 2^64-1", sealState("flowsift-dscan-state 1\ntotal 18446744073709551615\nend\n"), exitUsage, "line 2: total 18446744073709551615: beyond"},
+		{"overlong line", sealState("flowsift-dscan-state 1\ntotal 1\nS " + strings.Repeat("1", 1<<20) + "\nend\n"), exitUsage, "line 3: longer than"},
+		{"5000 destinations", sealState(many.String()), 0, "1 sources listed more than -D 200 destinations; their 4800 least recently seen were dropped"},
+	} {
+		os.WriteFile(state, c.state, 0o644)
+		code, _, stderr := runCLI(t, "", append(args, "-l", "-p", tree)...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d and %q", c.name, code, stderr, c.code, c.want)
+			continue
+		}
+		if code == 0 {
+			b, _ := os.ReadFile(state)
+			if n := strings.Count(string(b), "\nD 10.0."); n > 200 {
+				t.Errorf("%s: written back with %d destinations of the source", c.name, n)
+			}
 		}
 	}
 }
