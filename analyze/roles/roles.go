@@ -96,9 +96,12 @@ func (c Config) Validate() error {
 func (c Config) Settings() []analyze.Setting {
 	c = c.withDefaults()
 	return []analyze.Setting{{Name: "host roles", Value: fmt.Sprintf(
-		">= %d peers; server: >= %.0f %% of flows from its top 3 source ports; relay and monitor: >= %.0f %% of peers answer; P2P: >= %.0f %% answer, >= %.0f %% to ports >= 1024; monitor: >= %d contacts per target, interval jitter <= %.2f; scan signs: >= %d refused attempts, or that many TCP flows without ACK making >= %.0f %%",
-		c.MinPeers, 100*c.ServerShare, 100*c.Answered, 100*c.P2PAnswered, 100*c.HighPorts, c.MinRounds, c.MaxJitter, c.MinRefused, 100*c.NoAckShare)}}
+		">= %d peers; server: >= %.0f %% of flows from its top 5 source ports to ports >= 1024, >= %.0f %% of peers sent to it; relay and monitor: >= %.0f %% of peers answer; P2P: >= %.0f %% answer, >= %.0f %% to ports >= 1024; monitor: >= %d contacts per target, interval jitter <= %.2f; scan signs: >= %d refused attempts, or that many TCP flows without ACK making >= %.0f %%",
+		c.MinPeers, 100*c.ServerShare, 100*c.Answered, 100*c.Answered, 100*c.P2PAnswered, 100*c.HighPorts, c.MinRounds, c.MaxJitter, c.MinRefused, 100*c.NoAckShare)}}
 }
+
+// serverPorts is how many source ports a server may answer from: "a few".
+const serverPorts = 5
 
 // Figure is one number that decided a role, with its threshold.
 type Figure struct {
@@ -178,9 +181,10 @@ type tkey struct {
 
 type host struct {
 	flows, tcp, noAck uint64
-	refused           uint64
+	refused           uint64 // refusals it received
+	refusals          uint64 // refusals it sent
 	peers             map[netip.Addr]uint8
-	srcPorts          map[uint32]uint64 // proto<<16 | port of its flows
+	replies           map[uint32]uint64 // flows to ports >= 1024 by proto<<16 | source port
 	highDst           uint64            // flows to ports >= 1024
 	smtpPeers         map[netip.Addr]bool
 	targets           map[tkey]*target
@@ -207,7 +211,7 @@ func (a *Analyser) host(addr netip.Addr, create bool) *host {
 			a.full = true
 			return nil
 		}
-		h = &host{peers: map[netip.Addr]uint8{}, srcPorts: map[uint32]uint64{}, smtpPeers: map[netip.Addr]bool{}, targets: map[tkey]*target{}}
+		h = &host{peers: map[netip.Addr]uint8{}, replies: map[uint32]uint64{}, smtpPeers: map[netip.Addr]bool{}, targets: map[tkey]*target{}}
 		a.hosts[addr] = h
 	}
 	return h
@@ -233,13 +237,23 @@ func (a *Analyser) one(r *flow.Record) {
 			}
 		}
 		a.peer(h, r.Dst, out)
-		if len(h.srcPorts) < 1024 {
-			h.srcPorts[uint32(r.Proto)<<16|uint32(r.SrcPort)]++
-		} else {
-			h.truncated = true
-		}
 		if r.DstPort >= 1024 {
 			h.highDst++
+		}
+		// An answer goes to the peer's client port, or to the same port
+		// for symmetric services (NTP between servers, IKE). A refusal
+		// (RST to a closed port) is neither an answer nor the host's
+		// own doing: a scanned server sends one from every port probed.
+		refusal := r.Proto == 6 && r.TCPFlags&flow.TCPRst != 0 && r.TCPFlags&flow.TCPSyn == 0 && r.Packets <= 2
+		if refusal {
+			h.refusals++
+		}
+		if (r.Proto == 6 || r.Proto == 17 || r.Proto == 132) && !refusal && (r.DstPort >= 1024 || r.DstPort == r.SrcPort) {
+			if k := uint32(r.Proto)<<16 | uint32(r.SrcPort); len(h.replies) < 1024 || h.replies[k] > 0 {
+				h.replies[k]++
+			} else {
+				h.truncated = true
+			}
 		}
 		if r.Proto == 6 && r.DstPort == 25 && len(h.smtpPeers) < a.cfg.MaxPeers {
 			h.smtpPeers[r.Dst] = true
@@ -336,29 +350,28 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 		r.ScanFigs = append(r.ScanFigs, Figure{Name: "TCP flows without ACK", Value: float64(h.noAck), Threshold: float64(c.MinRefused)},
 			Figure{Name: "share of its TCP flows without ACK", Value: ratio(h.noAck, h.tcp), Threshold: c.NoAckShare})
 	}
-	// Server: most flows leave from few ports, to many peers.
+	// Server: most flows leave from a few ports to the peers' client
+	// ports (>= 1024), the way answers do.
 	type pc struct {
 		k uint32
 		n uint64
 	}
 	var ports []pc
-	for k, n := range h.srcPorts {
+	for k, n := range h.replies {
 		ports = append(ports, pc{k, n})
 	}
 	slices.SortFunc(ports, func(x, y pc) int { return cmp.Or(cmp.Compare(y.n, x.n), cmp.Compare(x.k, y.k)) })
 	var top uint64
 	var names []string
-	for i := 0; i < len(ports) && i < 3; i++ {
-		if ports[i].k&0xffff >= 1024 && i > 0 && float64(ports[i].n) < 0.05*float64(h.flows) {
-			break // a client's ephemeral port, not a service
-		}
+	for i := 0; i < len(ports) && i < serverPorts; i++ {
 		top += ports[i].n
 		names = append(names, protoPort(ports[i].k))
 	}
 	// A scanner sends from few ports too (nmap keeps one); a server's
 	// peers speak to it.
 	spokeShare := float64(spoke) / float64(peers)
-	if len(ports) > 0 && ratio(top, h.flows) >= c.ServerShare && ports[0].k&0xffff < 49152 && spokeShare >= c.Answered {
+	own := h.flows - h.refusals
+	if len(ports) > 0 && ratio(top, own) >= c.ServerShare && ports[0].k&0xffff < 49152 && spokeShare >= c.Answered {
 		r.Role = Server
 		switch ports[0].k {
 		case 17<<16 | 53, 6<<16 | 53:
@@ -368,7 +381,7 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 		}
 		r.Detail = "answers from " + strings.Join(names, ", ")
 		r.Figures = []Figure{{Name: "peers", Value: float64(peers), Threshold: float64(c.MinPeers)},
-			{Name: "share of flows from its top source ports", Value: ratio(top, h.flows), Threshold: c.ServerShare},
+			{Name: "share of its flows (refusals aside) answering from them", Value: ratio(top, own), Threshold: c.ServerShare},
 			{Name: "share of peers that sent to it", Value: spokeShare, Threshold: c.Answered}}
 		return r, true
 	}
