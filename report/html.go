@@ -65,9 +65,9 @@ type htmlRow struct {
 
 // detailCols are the columns that go under a table's row in HTML.
 var detailCols = map[string][]string{
-	"local":      {"rules", "top_ports", "sample_targets"},
-	"answered":   {"rules", "top_ports", "sample_targets"},
-	"other":      {"rules", "top_ports", "sample_targets"},
+	"local":      {"reason", "rules", "top_ports", "sample_targets"},
+	"answered":   {"reason", "rules", "top_ports", "sample_targets"},
+	"other":      {"reason", "rules", "top_ports", "sample_targets"},
 	"background": {"top_ports"},
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flowsift/flowsift/analyze/assess"
 	"github.com/flowsift/flowsift/analyze/episode"
 	"github.com/flowsift/flowsift/analyze/talkers"
 	"github.com/flowsift/flowsift/flow"
@@ -136,6 +137,16 @@ type Scanner struct {
 	// FollowUpCmd is the command for the input kind read when it is not
 	// flow-tools or nfdump (a flowsift command for Parquet or CSV).
 	FollowUpCmd string `json:"followup_flowsift"`
+	// The assessment (package assess): severity (critical, high, medium,
+	// low, info), confidence 0..1, the one-line reason, the role inferred
+	// for the source, held back (the role explains what fired; does not
+	// count for --fail-on-findings) and the campaign number (0 = none).
+	Severity   string  `json:"severity"`
+	Confidence float64 `json:"confidence"`
+	Reason     string  `json:"reason"`
+	Role       string  `json:"role"`
+	HeldBack   bool    `json:"held_back"`
+	Campaign   int     `json:"campaign"`
 }
 
 // Rule is one detector rule that fired for an episode.
@@ -226,6 +237,8 @@ type Input struct {
 	// Local networks: they tell local scanners from outside ones and
 	// background radiation from the rest.
 	Local []netip.Prefix
+	// Assessment gives each episode its severity and reason (nil: none).
+	Assessment *assess.Result
 }
 
 // InputSource is what ingest counted for one input path (ingest.Source).
@@ -290,11 +303,19 @@ func Build(in Input) *Model {
 	if r := in.Result; r != nil {
 		top := map[int][]episode.PortCount{}
 		for i := range r.Episodes {
-			ep := &r.Episodes[i]
-			s := scannerRow(*ep)
-			classify(&s, ep, in.Local)
-			m.Scanners = append(m.Scanners, s)
-			top[i] = ep.TopPorts
+			m.Scanners = append(m.Scanners, scannerRow(r.Episodes[i]))
+			top[i] = r.Episodes[i].TopPorts
+		}
+		if a := in.Assessment; a != nil {
+			for _, f := range a.Findings {
+				if f.Episode >= 0 && f.Episode < len(m.Scanners) {
+					s := &m.Scanners[f.Episode]
+					s.Severity, s.Confidence, s.Reason, s.Role, s.HeldBack, s.Campaign = f.Severity, f.Confidence, f.Reason, f.Role, f.HeldBack, f.Campaign
+				}
+			}
+		}
+		for i := range r.Episodes {
+			classify(&m.Scanners[i], &r.Episodes[i], in.Local)
 		}
 		rank(m.Scanners)
 		m.Background = background(m.Scanners, top)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowsift/flowsift/analyze/assess"
 	"github.com/flowsift/flowsift/analyze/episode"
 )
 
@@ -22,7 +23,8 @@ const (
 	ClassAnswered = "answered"
 	// ClassOther: everything that is neither of the above nor background
 	// (no --local given, outside targets, episodes that look like
-	// service, findings built from evidence only).
+	// service or that a host's role explains, findings built from
+	// evidence only).
 	ClassOther = "other"
 	// ClassBackground: an outside source whose every target is local and
 	// none of whose flows shows an answer: Internet background radiation.
@@ -45,7 +47,7 @@ func classify(s *Scanner, ep *episode.Episode, local []netip.Prefix) {
 		}
 	}
 	switch {
-	case s.Service || s.Partial || s.Origin == "":
+	case s.Service || s.HeldBack || s.Partial || s.Origin == "":
 		s.Class = ClassOther
 	case s.Origin == "local":
 		s.Class = ClassLocal
@@ -68,10 +70,17 @@ func inLocal(a netip.Addr, local []netip.Prefix) bool {
 	return false
 }
 
-// byImportance orders episodes inside a class: the widest reach into our
-// space first, then the most flows, then time and address so that the
+// byImportance orders episodes inside a class: the most severe first
+// (the assessment's severity, then its confidence), then the widest reach
+// into our space, then the most flows, then time and address so that the
 // order never depends on anything but the data.
 func byImportance(a, b *Scanner) int {
+	if c := cmp.Compare(assess.Level(b.Severity), assess.Level(a.Severity)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Confidence, a.Confidence); c != 0 {
+		return c
+	}
 	if c := cmp.Compare(b.LocalTargets, a.LocalTargets); c != 0 {
 		return c
 	}

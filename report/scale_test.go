@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowsift/flowsift/analyze/assess"
 	"github.com/flowsift/flowsift/analyze/episode"
 	"github.com/flowsift/flowsift/analyze/talkers"
 	"github.com/flowsift/flowsift/flow"
@@ -303,5 +304,29 @@ func TestMailHTMLInline(t *testing.T) {
 	}
 	if !strings.Contains(page, `<body style="`) || !strings.Contains(page, "Local hosts that scan") {
 		t.Error("mail HTML lacks inline styles or the findings")
+	}
+}
+
+// The assessment's severity orders the findings inside a class, and a
+// finding it holds back (a role explains it) is not a local scanner.
+func TestSeverityRanksInsideClass(t *testing.T) {
+	in := hugeInput()
+	// Episode 0 is the local scanner with the fewest targets; 1 is held back.
+	in.Assessment = &assess.Result{Findings: []assess.Finding{
+		{Episode: 0, Severity: assess.Critical, Confidence: 0.9, Reason: "local host compromised"},
+		{Episode: 1, Severity: assess.Info, HeldBack: true, Reason: "held back: a monitoring host"},
+		{Episode: 2, Severity: assess.High, Confidence: 0.5}}}
+	m := Build(in)
+	loc := m.Ranked(ClassLocal)
+	if len(loc) != nLocal-1 || loc[0].Src != "10.20.0.0" || loc[0].Rank != 1 || loc[0].Severity != "critical" {
+		t.Fatalf("local section: %+v", loc)
+	}
+	if m.Scanners[1].Class != ClassOther || !m.Scanners[1].HeldBack {
+		t.Errorf("held-back episode classed %q", m.Scanners[1].Class)
+	}
+	var b bytes.Buffer
+	Text(&b, m)
+	if !strings.Contains(b.String(), "#1 10.20.0.0 host scan + trw-scan critical") || !strings.Contains(b.String(), "critical\n    local host compromised\n") {
+		t.Errorf("text does not lead with the critical finding and its reason:\n%.1200s", b.String())
 	}
 }

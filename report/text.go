@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -100,7 +101,7 @@ func columnsText(b *bytes.Buffer, t Table) bool {
 }
 
 // headCols is how many leading cells make a row's first line.
-var headCols = map[string]int{"local": 3, "answered": 3, "other": 3, "excessive": 2}
+var headCols = map[string]int{"local": 4, "answered": 4, "other": 4, "excessive": 2}
 
 // blocksText prints each row as its leading cells, then the other
 // non-empty cells as "name value" pairs, wrapped under them.
@@ -118,6 +119,11 @@ func blocksText(b *bytes.Buffer, t Table) {
 				continue
 			}
 			p := strings.ReplaceAll(t.Columns[i], "_", " ") + " " + r[i]
+			if t.Columns[i] == "reason" {
+				// The one line an analyst repeats: right under the heading.
+				long = append([]string{r[i]}, long...)
+				continue
+			}
 			if utf8.RuneCountInString(p) <= 32 {
 				short = append(short, p)
 			} else {
@@ -126,6 +132,10 @@ func blocksText(b *bytes.Buffer, t Table) {
 		}
 		b.WriteString("\n")
 		wrap(b, head, "", "    ")
+		if len(long) > 0 && slices.Contains(t.Columns, "reason") && r[slices.Index(t.Columns, "reason")] != "" {
+			wrap(b, long[0], "    ", "    ")
+			long = long[1:]
+		}
 		if len(short) > 0 {
 			wrap(b, strings.Join(short, ", "), "    ", "    ")
 		}

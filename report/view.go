@@ -62,17 +62,17 @@ func (m *Model) Headline() string {
 
 var classTitles = []struct{ class, name, title, note string }{
 	{ClassLocal, "local", "Local hosts that scan",
-		"Sources inside the local networks that a detector flagged: the usual sign of an infected or misused machine. Ranked by local targets, then targets, then flows."},
+		"Sources inside the local networks that a detector flagged: the usual sign of an infected or misused machine. In each section: by severity, then confidence, then local targets, targets and flows."},
 	{ClassAnswered, "answered", "Outside scans that got answers",
 		"Outside sources that scanned and some of whose TCP connections were answered (flows with ACK): they reached a service."},
 	{ClassOther, "other", "Other findings",
-		"Episodes of neither kind above nor background radiation: episodes that look like service, outside targets, sources when no --local was given, episodes built from finding evidence only."},
+		"Episodes of neither kind above nor background radiation: episodes that look like service or that a host's role explains (held back), outside targets, sources when no --local was given, episodes built from finding evidence only."},
 }
 
 // scannerColumns are the columns of a findings table in HTML and
 // Markdown; rules, top_ports and sample_targets go under the row in HTML.
-var scannerColumns = []string{"rank", "src", "kind", "looks_like_service", "detectors", "first_seen", "last_seen", "flows", "bytes",
-	"targets", "local_targets", "ports", "tcp_flags", "rules", "top_ports", "sample_targets"}
+var scannerColumns = []string{"rank", "src", "kind", "severity", "looks_like_service", "detectors", "first_seen", "last_seen", "flows", "bytes",
+	"targets", "local_targets", "ports", "tcp_flags", "reason", "rules", "top_ports", "sample_targets"}
 
 func yesNo(b bool) string {
 	if b {
@@ -86,8 +86,8 @@ func (l Limits) scannerRow(s Scanner) []string {
 	for _, r := range s.Rules {
 		rules = append(rules, fmt.Sprintf("%s %s: %s (%s, threshold %s)", r.Detector, r.Kind, r.Rule, f(r.Value), f(r.Threshold)))
 	}
-	return []string{n(s.Rank), s.Src, s.Kind, yesNo(s.Service), strings.Join(s.Detectors, " "), s.First, s.Last, u(s.Flows), u(s.Bytes),
-		n(s.Targets), n(s.LocalTargets), n(s.Ports), s.Flags, capList(rules, l.Cell, "; "), capList(s.TopPorts, l.Cell, ", "),
+	return []string{n(s.Rank), s.Src, s.Kind, s.Severity, yesNo(s.Service), strings.Join(s.Detectors, " "), s.First, s.Last, u(s.Flows), u(s.Bytes),
+		n(s.Targets), n(s.LocalTargets), n(s.Ports), s.Flags, s.Reason, capList(rules, l.Cell, "; "), capList(s.TopPorts, l.Cell, ", "),
 		capList(s.Sample, l.Cell, ", ")}
 }
 

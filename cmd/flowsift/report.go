@@ -298,7 +298,7 @@ func buildModel(res *pass.Result, cfg pass.Configuration, o *reportOpts, paths [
 	return report.Build(report.Input{Version: version, GeneratedAt: o.generatedAt, Zone: o.zone, From: cfg.From, To: cfg.To,
 		FirstFlow: res.FirstFlow, LastFlow: res.LastFlow, Paths: paths, Sources: sources, FilesSeen: sum.FilesSeen, FilesRead: sum.FilesRead,
 		Flows: sum.Flows, Skips: sum.Sorted(), Partial: sum.Partial(), Settings: settings, Detectors: res.Detectors,
-		Result: res.Episodes, Tables: res.Tables, Local: cfg.Local})
+		Result: res.Episodes, Tables: res.Tables, Local: cfg.Local, Assessment: res.Assessment})
 }
 
 func render(format string, m *report.Model, w io.Writer) error {
