@@ -23,7 +23,12 @@ func ReadInfo(r io.ReadSeeker) (*Header, error) {
 	}
 	rd := &Reader{hdr: h, st: newDecodeState()}
 	rd.br = newBlockReader(bufio.NewReader(r), h.OffAppendix, h.Compression)
-	rd.appendix()
+	b, err := rd.nextBlock()
+	if err != nil {
+		rd.br.close()
+		return h, fmt.Errorf("appendix at offset %d: %w", h.OffAppendix, err)
+	}
+	rd.appendix(b)
 	rd.br.close()
 	if len(rd.skips) > 0 {
 		return h, fmt.Errorf("appendix: %s", rd.skips[0].Detail)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -140,13 +141,13 @@ func (rd *Reader) nextBlock() (*block, error) {
 func (rd *Reader) Read(dst []flow.Record) ([]flow.Record, error) {
 	dst = dst[:0]
 	for !rd.done {
-		if rd.hdr.Layout == layoutV2 && rd.hdr.OffAppendix > 0 && rd.br.off >= rd.hdr.OffAppendix && rd.hdr.AppendixBlocks > 0 {
-			rd.appendix()
+		b, err := rd.nextBlock()
+		if err == io.EOF {
 			rd.finish()
 			break
 		}
-		b, err := rd.nextBlock()
-		if err == io.EOF {
+		if err == nil && rd.atAppendix(b) {
+			rd.appendix(b)
 			rd.finish()
 			break
 		}
@@ -190,12 +191,24 @@ func (rd *Reader) flowsNote() string {
 	return fmt.Sprintf(" (%d flows read before it)", rd.flows)
 }
 
-// appendix reads the layout 2 appendix: the file's ident and statistics
-// (nfdump -I prints them). It is written by nfcapd when it closes a file.
-func (rd *Reader) appendix() {
+// atAppendix reports whether b is the first block of a layout 2
+// appendix, which nfcapd writes after the data blocks when it closes a
+// file. The block's own offset decides, not how far the file was read: a
+// prefetching reader is blocks ahead.
+func (rd *Reader) atAppendix(b *block) bool {
+	h := rd.hdr
+	return h.Layout == layoutV2 && h.OffAppendix > 0 && h.AppendixBlocks > 0 && b.Offset >= h.OffAppendix
+}
+
+// appendix reads the layout 2 appendix, from its first block b on: the
+// file's ident and statistics (nfdump -I prints them).
+func (rd *Reader) appendix(b *block) {
 	le := binary.LittleEndian
 	for i := 0; i < int(rd.hdr.AppendixBlocks); i++ {
-		b, err := rd.nextBlock()
+		var err error
+		if i > 0 {
+			b, err = rd.nextBlock()
+		}
 		if err != nil {
 			var be *blockError
 			if errors.As(err, &be) {
@@ -347,15 +360,19 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 	return nil
 }
 
-// CaptureStart is the file's creation time from a layout 2 header, for
-// files whose names carry no time.
-func (Format) CaptureStart(head []byte) (time.Time, bool) {
-	if !sniff(head) || len(head) < headerV2Len || binary.LittleEndian.Uint16(head[2:]) != layoutV2 {
+// CaptureStartFile is the start of the first flow of a file, from the
+// statistics in its appendix, for files whose names carry no time. The
+// header's creation time is not used: nfdump -w stamps a rewritten file
+// with the time of the rewrite.
+func (Format) CaptureStartFile(path string) (time.Time, bool) {
+	f, err := os.Open(path)
+	if err != nil {
 		return time.Time{}, false
 	}
-	c := int64(binary.LittleEndian.Uint64(head[8:]))
-	if c <= 0 {
+	defer f.Close()
+	h, err := ReadInfo(f)
+	if err != nil || h.Stat == nil || h.Stat.FirstSeen == 0 {
 		return time.Time{}, false
 	}
-	return time.Unix(c, 0).UTC(), true
+	return time.UnixMilli(int64(h.Stat.FirstSeen)).UTC(), true
 }

@@ -215,3 +215,68 @@ func TestInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// splitBlocks rewrites an uncompressed layout 2 file with at most per
+// records a block (the appendix kept as is, after them): the many-block
+// files nfcapd writes for busy periods, from a small fixture. Synthetic:
+// built here from the layout, not by nfdump.
+func splitBlocks(t *testing.T, in []byte, per int) []byte {
+	t.Helper()
+	le := binary.LittleEndian
+	out := append([]byte(nil), in[:headerV2Len]...)
+	appendix := int(le.Uint64(in[24:]))
+	nblocks := 0
+	for _, off := range blocks(t, in) {
+		n := int(le.Uint32(in[off:]))
+		p := off + blockHdrLen
+		for n > 0 {
+			k := min(n, per)
+			start := p
+			for range k {
+				p += int(le.Uint16(in[p+2:]))
+			}
+			var hdr [blockHdrLen]byte
+			le.PutUint32(hdr[0:], uint32(k))
+			le.PutUint32(hdr[4:], uint32(p-start))
+			le.PutUint16(hdr[8:], blockTypeV3)
+			out = append(append(out, hdr[:]...), in[start:p]...)
+			n -= k
+			nblocks++
+		}
+	}
+	le.PutUint64(out[24:], uint64(len(out)))
+	le.PutUint32(out[36:], uint32(nblocks))
+	return append(out, in[appendix:]...)
+}
+
+// Many blocks, read with and without prefetch: every flow, in order, and
+// the appendix found after the last data block (the prefetcher reads
+// blocks ahead of the decoding; the appendix is told by its offset).
+func TestManyBlocks(t *testing.T) {
+	good := fixtureBytes(t, "compressed", "v5.none")
+	want, _, err := decodeBytes(t, good, false)
+	if err != nil || len(want) != 600 {
+		t.Fatal(len(want), err)
+	}
+	for _, per := range []int{1, 7, 100} {
+		many := splitBlocks(t, good, per)
+		if n := len(blocks(t, many)); n < 600/per {
+			t.Fatalf("per %d: %d blocks", per, n)
+		}
+		for _, pf := range []bool{false, true} {
+			got, skips, err := decodeBytes(t, many, pf)
+			if err != nil || len(skips) != 0 || len(got) != len(want) {
+				t.Fatalf("per %d prefetch %v: %d flows %v %v", per, pf, len(got), skips, err)
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("per %d prefetch %v: flow %d differs", per, pf, i)
+				}
+			}
+		}
+		h, err := ReadInfo(bytes.NewReader(many))
+		if err != nil || h.Stat == nil || h.Stat.Flows != 600 {
+			t.Fatalf("info: %+v %v", h, err)
+		}
+	}
+}
