@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"mime"
 	"net/mail"
-	"strings"
 	"time"
 )
 
@@ -19,9 +18,9 @@ func mailDate(rfc3339 string) string {
 }
 
 // checkAddr refuses what would break the header block (a line break would
-// let a caller's value add headers such as Bcc). To must parse as an
-// address list; From may be a bare local part ("flowsift"), which
-// sendmail and Postfix qualify with the local domain.
+// let a caller's value add headers such as Bcc) and what is no address:
+// To must parse as an address list, From as one address (RFC 5322; a
+// bare "flowsift" is refused by strict servers and spam filters).
 func checkAddr(name, v string, list bool) error {
 	if v == "" {
 		return fmt.Errorf("mail: empty %s", name)
@@ -31,10 +30,14 @@ func checkAddr(name, v string, list bool) error {
 			return fmt.Errorf("mail: control character in %s %q", name, v)
 		}
 	}
-	if list || strings.Contains(v, "@") {
-		if _, err := mail.ParseAddressList(v); err != nil {
-			return fmt.Errorf("mail: %s %q: %v", name, v, err)
-		}
+	var err error
+	if list {
+		_, err = mail.ParseAddressList(v)
+	} else {
+		_, err = mail.ParseAddress(v)
+	}
+	if err != nil {
+		return fmt.Errorf("mail: %s %q is not a mail address: %v", name, v, err)
 	}
 	return nil
 }

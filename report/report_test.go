@@ -323,6 +323,8 @@ func TestMailRejectsHeaderInjection(t *testing.T) {
 		{"flowsift@example.org", "noc@example.org\r\nBcc: evil@example.com", "s"},
 		{"flowsift@example.org\nX: y", "noc@example.org", "s"},
 		{"flowsift@example.org", "", "s"},
+		{"flowsift", "noc@example.org", "s"}, // no address
+		{"a@b, c@d", "noc@example.org", "s"}, // one sender only
 	} {
 		if err := Mail(io.Discard, handModel(), c[0], c[1], c[2]); err == nil {
 			t.Errorf("Mail(%q, %q) accepted", c[0], c[1])

@@ -56,7 +56,7 @@ options, 3 done but part of the input was skipped.`,
 			&cli.StringFlag{Name: "o", Usage: "one file (format from its extension or a single --format); - for stdout"},
 			&cli.BoolFlag{Name: "mail", Usage: "write a MIME message (text + HTML) to stdout, for sendmail -t"},
 			&cli.StringFlag{Name: "mail-to", Usage: "mail recipient"},
-			&cli.StringFlag{Name: "mail-from", Value: "flowsift", Usage: "mail sender"},
+			&cli.StringFlag{Name: "mail-from", Usage: "mail sender address (default flowsift@ this host's name)"},
 			&cli.StringFlag{Name: "subject", Usage: "mail subject (default: flowsift report and the window)"},
 			&cli.IntFlag{Name: "top", Value: def.Talkers.N, Usage: "rows of each top-talker table (policy: talkers.top)"},
 			jobsFlag(),
@@ -229,7 +229,7 @@ func reportConfig(c *cli.Command) (pass.Configuration, *reportOpts, error) {
 		return cfg, nil, fmt.Errorf("--mail needs --to ADDR (or --mail-to)")
 	}
 	if c.Bool("mail") {
-		if err := report.CheckMail(c.String("mail-from"), o.mailTo); err != nil {
+		if err := report.CheckMail(mailFrom(c.String("mail-from")), o.mailTo); err != nil {
 			return cfg, nil, err
 		}
 	}
@@ -321,7 +321,7 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model, outDir *atomicf
 			subject = fmt.Sprintf("flowsift report %s .. %s: %d scanners", m.Window.From, m.Window.To, len(m.Scanners))
 		}
 		var b bytes.Buffer
-		if err := report.Mail(&b, m, c.String("mail-from"), o.mailTo, subject); err != nil {
+		if err := report.Mail(&b, m, mailFrom(c.String("mail-from")), o.mailTo, subject); err != nil {
 			return fail(err)
 		}
 		if _, err := stdio.out.Write(b.Bytes()); err != nil {
