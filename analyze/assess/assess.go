@@ -184,7 +184,13 @@ func assess(i int, ep *episode.Episode, role map[netip.Addr]roles.Role, local []
 	}
 	f.Reason = reason(ep, isLocal)
 	r, ok := role[ep.Src]
-	explains := scan && !has(ep, "password-guessing") && !has(ep, "possible-compromise")
+	// A role explains an episode only when every kind in it is one a
+	// busy host crosses by doing its job: a policy or plan violation, a
+	// bogon or a password guess beside it is not explained away.
+	explains := len(ep.Kinds) > 0
+	for _, k := range ep.Kinds {
+		explains = explains && scanKinds[k]
+	}
 	switch {
 	case ok && r.ScanSigns:
 		f.Role, f.RoleWhy = r.Role, r.Why()

@@ -13,9 +13,14 @@ import (
 	"time"
 
 	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/analyze/assess"
 	"github.com/flowsift/flowsift/analyze/dscan"
+	"github.com/flowsift/flowsift/analyze/episode"
+	"github.com/flowsift/flowsift/analyze/guess"
 	"github.com/flowsift/flowsift/analyze/heuristics"
+	"github.com/flowsift/flowsift/analyze/roles"
 	"github.com/flowsift/flowsift/analyze/trw"
+	"github.com/flowsift/flowsift/analyze/vscan"
 	"github.com/flowsift/flowsift/analyze/weighted"
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/policy"
@@ -42,11 +47,15 @@ func siteHeuristics(*samples.Truth) heuristics.Config { return sitePolicy().Heur
 func run(recs []flow.Record, tr *samples.Truth) (map[string]map[netip.Addr]bool, map[string][]analyze.Finding) {
 	flagged := map[string]map[netip.Addr]bool{}
 	found := map[string][]analyze.Finding{}
+	var fresh []analyze.Finding // this batch's findings, for the accountant
 	sink := func(name string) analyze.Sink {
 		flagged[name] = map[netip.Addr]bool{}
 		return func(f analyze.Finding) {
 			flagged[name][f.Src] = true
 			found[name] = append(found[name], f)
+			if name != "trw initiated-only" { // no report runs it
+				fresh = append(fresh, f)
+			}
 		}
 	}
 	w := weighted.New(sitePolicy().WeightedConfig(), sink("weighted-ports"))
@@ -61,21 +70,49 @@ func run(recs []flow.Record, tr *samples.Truth) (map[string]map[netip.Addr]bool,
 			sink0 := flagged["dscan"]
 			sink0[e.Finding.Src] = true
 			found["dscan"] = append(found["dscan"], e.Finding)
+			fresh = append(fresh, e.Finding)
 		}
 	})
 	flagged["dscan"] = map[netip.Addr]bool{}
+	vs := vscan.New(vscan.DefaultConfig(), sink("vscan"))
+	gs := guess.New(guess.DefaultConfig(), sink("guess"))
+	// The report's own path: every detector's findings (but the strict
+	// TRW, which no report runs) into the episode accountant, host roles
+	// beside it, then the assessment, which holds back what roles explain.
+	acc := episode.New(episode.Config{Local: pol.LocalPrefixes()})
+	ro := roles.New(roles.DefaultConfig())
 	const bs = 1024
+	feed := func() {
+		for _, f := range fresh {
+			acc.AddFinding(f)
+		}
+		fresh = fresh[:0]
+	}
 	for i := 0; i < len(recs); i += bs {
 		b := flow.Batch(recs[i:min(i+bs, len(recs))])
+		acc.Add(b)
+		ro.Add(b)
 		w.Add(b)
 		tw.Add(b)
 		tws.Add(b)
 		h.Add(b)
 		ds.Process(b)
+		vs.Add(b)
+		gs.Add(b)
+		feed()
 	}
 	tw.Flush()
 	tws.Flush()
 	ds.Flush()
+	vs.Flush()
+	feed()
+	res := assess.Assess(acc.Result(), ro.Roles(), pol.LocalPrefixes())
+	flagged["report, counted"] = map[netip.Addr]bool{}
+	for _, f := range res.Findings {
+		if !f.HeldBack {
+			flagged["report, counted"][f.Src] = true
+		}
+	}
 	return flagged, found
 }
 
@@ -169,13 +206,21 @@ func TestEvaluation(t *testing.T) {
 	floors := map[string][2]float64{
 		"dscan": {0.7, 0.23}, "weighted-ports": {0.28, 1}, "trw": {0.71, 0.8}, "trw initiated-only": {0.71, 0.02},
 		"heuristics": {0.6, 1}, "all three": {1, 0.9}, "all + dscan": {1, 0.35},
+		// The generated archive holds no vertical scan slow enough to
+		// escape the others and no password guessing: vscan finds the
+		// port scans (B, G), guess nothing, and neither may blame a
+		// benign host. "report, counted" is what --fail-on-findings
+		// counts: every detector, dscan included, less the findings host
+		// roles hold back; measured 1.00 and 0.91 (10 of 11), where dscan's
+		// busy servers and clients made "all + dscan" 0.37.
+		"vscan": {0.28, 1}, "guess": {0, 1}, "report, counted": {1, 0.9},
 	}
 	var tab strings.Builder
 	fmt.Fprintf(&tab, "Samples: seed %d, %d flows, %d h; per source. Positives: %s\n\n", cfg.Seed, cfg.Flows, cfg.Hours,
 		"scanners (A-G) for the scan detectors; scanners + malicious hosts (P, Q, R) for heuristics and the unions")
 	fmt.Fprintf(&tab, "| detector | TP | FP | FN | recall | precision | missed | false positives |\n|---|---|---|---|---|---|---|---|\n")
-	for _, n := range []string{"dscan", "weighted-ports", "trw", "trw initiated-only", "heuristics", "all three", "all + dscan"} {
-		mal := n == "heuristics" || strings.HasPrefix(n, "all")
+	for _, n := range []string{"dscan", "weighted-ports", "trw", "trw initiated-only", "heuristics", "vscan", "guess", "all three", "all + dscan", "report, counted"} {
+		mal := n == "heuristics" || strings.HasPrefix(n, "all") || strings.HasPrefix(n, "report")
 		s := scoreOf(flagged[n], tr, mal)
 		fps := s.fals
 		if len(fps) > 5 {
@@ -193,7 +238,7 @@ func TestEvaluation(t *testing.T) {
 	for _, e := range tr.Events {
 		a := netip.MustParseAddr(e.Src)
 		var hits []string
-		for _, n := range []string{"dscan", "weighted-ports", "trw", "heuristics"} {
+		for _, n := range []string{"dscan", "weighted-ports", "trw", "heuristics", "vscan", "guess"} {
 			for _, f := range found[n] {
 				if f.Src == a {
 					h := n + ": " + string(f.Kind)

@@ -1,10 +1,11 @@
 // Package roles infers what a busy host is from its own flows, so that a
 // detector's finding against it can be explained or held back: a server
 // answering its clients, a DNS resolver or an NTP server, a mail relay, a
-// P2P client or a monitoring host. Each role comes with the figures that
-// decided it and their thresholds; ScanSigns says whether the host also
-// behaves like a scanner (refused or unanswered connection attempts), in
-// which case its role explains nothing away.
+// P2P client, a monitoring host, or a busy client whose peers nearly all
+// answer. Each role comes with the figures that decided it and their
+// thresholds; ScanSigns says whether the host also behaves like a scanner
+// (refused or unanswered connection attempts), in which case its role
+// explains nothing away.
 //
 // Everything is counted from flows where the host is the source or the
 // destination. Flows are unidirectional; a peer "answered" the host when a
@@ -35,20 +36,23 @@ type Config struct {
 	ServerShare float64 // share of a server's flows sent from its top 3 source ports (0.8)
 	Answered    float64 // share of peers that must answer a relay or a monitor (0.8)
 	P2PAnswered float64 // share of peers that must answer a P2P client (0.5)
-	HighPorts   float64 // share of a P2P client's flows to ports >= 1024 (0.9)
-	MinRounds   int     // contacts of one target before its period counts (5)
-	MaxJitter   float64 // coefficient of variation of a periodic target's interval (0.25)
-	MinRefused  int     // connection attempts refused (RST) that are scan signs (10)
-	NoAckShare  float64 // share of TCP flows without ACK that is a scan sign, with >= MinRefused of them (0.5)
-	MaxHosts    int     // hosts followed (1<<18)
-	MaxPeers    int     // peers kept per host (4096)
-	MaxTargets  int     // periodic targets kept per host (256)
-	Shard       analyze.Shard
+	// ClientAnswered is the share of peers that must answer a busy
+	// client (0.95): a scan leaves more than one in twenty silent.
+	ClientAnswered float64
+	HighPorts      float64 // share of a P2P client's flows to ports >= 1024 (0.9)
+	MinRounds      int     // contacts of one target before its period counts (5)
+	MaxJitter      float64 // coefficient of variation of a periodic target's interval (0.25)
+	MinRefused     int     // connection attempts refused (RST) that are scan signs (10)
+	NoAckShare     float64 // share of TCP flows without ACK that is a scan sign, with >= MinRefused of them (0.5)
+	MaxHosts       int     // hosts followed (1<<18)
+	MaxPeers       int     // peers kept per host (4096)
+	MaxTargets     int     // periodic targets kept per host (256)
+	Shard          analyze.Shard
 }
 
 // DefaultConfig is the package's defaults.
 func DefaultConfig() Config {
-	return Config{MinPeers: 10, ServerShare: 0.8, Answered: 0.8, P2PAnswered: 0.5, HighPorts: 0.9, MinRounds: 5,
+	return Config{MinPeers: 10, ServerShare: 0.8, Answered: 0.8, P2PAnswered: 0.5, ClientAnswered: 0.95, HighPorts: 0.9, MinRounds: 5,
 		MaxJitter: 0.25, MinRefused: 10, NoAckShare: 0.5, MaxHosts: 1 << 18, MaxPeers: 4096, MaxTargets: 256}
 }
 
@@ -68,6 +72,7 @@ func (c Config) withDefaults() Config {
 	pick(&c.ServerShare, d.ServerShare)
 	pick(&c.Answered, d.Answered)
 	pick(&c.P2PAnswered, d.P2PAnswered)
+	pick(&c.ClientAnswered, d.ClientAnswered)
 	pick(&c.HighPorts, d.HighPorts)
 	pickI(&c.MinRounds, d.MinRounds)
 	pick(&c.MaxJitter, d.MaxJitter)
@@ -81,7 +86,7 @@ func (c Config) withDefaults() Config {
 
 // Validate refuses negative values and shares above 1.
 func (c Config) Validate() error {
-	for _, s := range []float64{c.ServerShare, c.Answered, c.P2PAnswered, c.HighPorts, c.NoAckShare} {
+	for _, s := range []float64{c.ServerShare, c.Answered, c.P2PAnswered, c.ClientAnswered, c.HighPorts, c.NoAckShare} {
 		if s < 0 || s > 1 {
 			return fmt.Errorf("roles: share %v: must be between 0 and 1", s)
 		}
@@ -96,8 +101,8 @@ func (c Config) Validate() error {
 func (c Config) Settings() []analyze.Setting {
 	c = c.withDefaults()
 	return []analyze.Setting{{Name: "host roles", Value: fmt.Sprintf(
-		">= %d peers; server: >= %.0f %% of flows from its top 5 source ports to ports >= 1024, >= %.0f %% of peers sent to it; relay and monitor: >= %.0f %% of peers answer; P2P: >= %.0f %% answer, >= %.0f %% to ports >= 1024; monitor: >= %d contacts per target, interval jitter <= %.2f; scan signs: >= %d refused attempts, or that many TCP flows without ACK making >= %.0f %%",
-		c.MinPeers, 100*c.ServerShare, 100*c.Answered, 100*c.Answered, 100*c.P2PAnswered, 100*c.HighPorts, c.MinRounds, c.MaxJitter, c.MinRefused, 100*c.NoAckShare)}}
+		">= %d peers; server: >= %.0f %% of flows from its top 5 source ports to ports >= 1024, >= %.0f %% of peers sent to it; relay and monitor: >= %.0f %% of peers answer; P2P: >= %.0f %% answer, >= %.0f %% to ports >= 1024; busy client: >= %.0f %% answer; monitor: >= %d contacts per target, interval jitter <= %.2f; scan signs: >= %d refused attempts, or that many TCP flows without ACK making >= %.0f %%",
+		c.MinPeers, 100*c.ServerShare, 100*c.Answered, 100*c.Answered, 100*c.P2PAnswered, 100*c.HighPorts, 100*c.ClientAnswered, c.MinRounds, c.MaxJitter, c.MinRefused, 100*c.NoAckShare)}}
 }
 
 // serverPorts is how many source ports a server may answer from: "a few".
@@ -134,6 +139,7 @@ const (
 	MailRelay  = "mail relay"
 	P2P        = "p2p client"
 	Monitoring = "monitoring host"
+	Client     = "busy client"
 )
 
 // Role is what a host was found to be.
@@ -428,6 +434,15 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 		r.Figures = []Figure{{Name: "peers contacted", Value: float64(outPeers), Threshold: float64(c.MinPeers)},
 			{Name: "share of flows to ports >= 1024", Value: ratio(h.highDst, h.flows), Threshold: c.HighPorts},
 			{Name: "share of peers that answered", Value: answer, Threshold: c.P2PAnswered}}
+		return r, true
+	}
+	// A busy client: nearly every peer it contacted answered. A scan
+	// leaves peers silent or refusing; a client that reaches hundreds of
+	// hosts that all answer is browsing, syncing or polling.
+	if outPeers >= c.MinPeers && answer >= c.ClientAnswered {
+		r.Role = Client
+		r.Figures = []Figure{{Name: "peers contacted", Value: float64(outPeers), Threshold: float64(c.MinPeers)},
+			{Name: "share of peers that answered", Value: answer, Threshold: c.ClientAnswered}}
 		return r, true
 	}
 	return Role{}, false
