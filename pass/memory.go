@@ -17,6 +17,10 @@ const DefaultMemory = 1 << 30
 // (see the detectors' horizons).
 const talkersShare = 4
 
+// trwShare is TRW's part: its pairs and sources age out after a day, and
+// when a day's worth outgrows this, after less (trw.Config.MaxBytes).
+const trwShare = 4
+
 // ParseSize reads a --memory value: a number of bytes, or one with a
 // suffix K, M, G or T (powers of 1024, with or without "iB" or "B", any
 // case): "1GiB", "512M", "1073741824". "0" means no budget.

@@ -3,15 +3,19 @@ package pass_test
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"os"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/flowsift/flowsift/pass"
 )
 
 // A budget so small that the top talkers spill after every batch gives
 // the very documents of a run without a budget, and leaves no file in the
-// spill directory.
+// spill directory. (TRW is given room of its own: under a budget it
+// forgets early, which TestMemoryBudgetTRW checks.)
 func TestMemoryBudgetSameReport(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Memory = 0
@@ -22,7 +26,7 @@ func TestMemoryBudgetSameReport(t *testing.T) {
 	if want.TalkerSpills != 0 {
 		t.Fatalf("no budget: %d spills", want.TalkerSpills)
 	}
-	cfg.Memory, cfg.TempDir = 4, t.TempDir()
+	cfg.Memory, cfg.TempDir, cfg.TRW.MaxBytes = 4, t.TempDir(), 1<<40
 	got, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
 	if err != nil {
 		t.Fatal(err)
@@ -72,5 +76,35 @@ func TestValidateMemory(t *testing.T) {
 	c.Memory = -1
 	if err := c.Validate(); err == nil {
 		t.Fatal("--memory -1 accepted")
+	}
+}
+
+// Under a budget far too small, TRW forgets early and says so, the
+// talkers' tables stay exact, and the fast sweep of the samples is still
+// found.
+func TestMemoryBudgetTRW(t *testing.T) {
+	cfg := sampleConfig(t)
+	cfg.Memory = 0
+	want, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Memory, cfg.TempDir = 4, t.TempDir()
+	got, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TRWShed <= 0 || got.TRWShed >= 24*time.Hour || want.TRWShed != 0 {
+		t.Fatalf("TRW shed to %v with a 4-byte budget, %v without: want a short horizon, then none", got.TRWShed, want.TRWShed)
+	}
+	if !reflect.DeepEqual(got.Tables, want.Tables) {
+		t.Fatal("top talkers differ under the budget")
+	}
+	found := false
+	for _, e := range got.Episodes.Episodes {
+		found = found || e.Src == netip.MustParseAddr("203.0.113.45")
+	}
+	if !found {
+		t.Fatal("the fast sweep 203.0.113.45 is not in the episodes under the budget")
 	}
 }

@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"slices"
+	"time"
 
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/analyze/assess"
 	"github.com/flowsift/flowsift/analyze/episode"
 	"github.com/flowsift/flowsift/analyze/roles"
 	"github.com/flowsift/flowsift/analyze/talkers"
+	"github.com/flowsift/flowsift/analyze/trw"
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest"
 )
@@ -31,6 +34,9 @@ type Result struct {
 	// TalkerSpills is how many times the top talkers' pair table went to
 	// temporary files to stay within Configuration.Memory (0: it fit).
 	TalkerSpills int
+	// TRWShed is the shortest horizon TRW's share of Configuration.Memory
+	// imposed on its state (0: the default horizon held).
+	TRWShed time.Duration
 	// Assessment ranks the episodes with severity, confidence, figures
 	// and reason, holds back what host roles explain, and groups
 	// campaigns.
@@ -73,6 +79,9 @@ func NewReport(cfg Configuration) *Report {
 	dc := cfg
 	dc.Dscan.Jobs = 1
 	dc.Dscan.Sources = cfg.Shard
+	if cfg.Memory > 0 && dc.TRW.MaxBytes == 0 {
+		dc.TRW.MaxBytes = max(1, cfg.Memory/trwShare)
+	}
 	add := func(name string, a Analyser) {
 		r.names = append(r.names, name)
 		r.as = append(r.as, a)
@@ -90,8 +99,14 @@ func NewReport(cfg Configuration) *Report {
 	return r
 }
 
-// Run reads the inputs through every analyser.
+// Run reads the inputs through every analyser. With a budget, the Go
+// runtime is asked to keep the heap within it (debug.SetMemoryLimit) for
+// the run: the garbage collector then works harder near the budget
+// instead of letting the heap double past it.
 func (r *Report) Run(ctx context.Context, in Inputs) error {
+	if r.cfg.Memory > 0 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(r.cfg.Memory))
+	}
 	in.RequireAddresses = true
 	st, err := Run(ctx, r.cfg, in, r.as)
 	r.stream = st
@@ -117,6 +132,16 @@ func (r *Report) Result() *Result {
 	// were unlinked when made, so a run that ends before this leaves
 	// none either).
 	res.TalkerSpills = r.talk.Spills()
+	for _, a := range r.as {
+		if d, ok := a.(*detector); ok {
+			if t, ok := d.d.(*trw.Detector); ok {
+				if h, n := t.Shed(); n > 0 {
+					res.TRWShed = time.Duration(h) * time.Millisecond
+					slog.Warn("trw: --memory made the detector forget state early", "shortest horizon", res.TRWShed, "times", n)
+				}
+			}
+		}
+	}
 	if err := r.talk.Close(); err != nil {
 		slog.Warn("top talkers: remove the spill files", "err", err)
 	}

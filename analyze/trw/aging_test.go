@@ -146,3 +146,43 @@ func TestPairPositionWraps(t *testing.T) {
 		}
 	}
 }
+
+// Under MaxBytes the state stays within the bound: those silent longest
+// are forgotten first, the horizon imposed is reported, and a scan
+// within that horizon is still found.
+func TestMaxBytesSheds(t *testing.T) {
+	var b flow.Batch
+	for i := range 100_000 {
+		r := rec(int64(i)*1000, "0.0.0.0", "10.0.0.1", 6, flow.TCPSyn|flow.TCPAck)
+		r.Src = flow.AddrFromU32(0x2d000000 + uint32(i))
+		b = append(b, r)
+	}
+	scan := flow.Batch{}
+	for i := range 5 {
+		scan = append(scan, syn(100_000_000+int64(i)*1000, "203.0.113.9", fmt.Sprintf("10.1.0.%d", i+1)))
+	}
+	cfg := DefaultConfig()
+	cfg.MaxBytes = 1 << 20
+	var got []analyze.Finding
+	d := New(cfg, func(f analyze.Finding) { got = append(got, f) })
+	for i := 0; i < len(b); i += 4096 {
+		d.Add(b[i:min(i+4096, len(b))])
+		if m := d.memBytes(); m > cfg.MaxBytes+4096*(sourceBytes+48) {
+			t.Fatalf("after %d flows: %d bytes held, bound %d", i+4096, m, cfg.MaxBytes)
+		}
+	}
+	d.Add(scan)
+	d.Flush()
+	h, n := d.Shed()
+	if n == 0 || h <= 0 || h >= DefaultHorizon {
+		t.Fatalf("shed %d times, shortest horizon %d ms: want shedding below a day", n, h)
+	}
+	if len(got) != 1 || got[0].Src != netip.MustParseAddr("203.0.113.9") {
+		t.Fatalf("%d findings under the bound, want the scanner", len(got))
+	}
+	// Without the bound nothing is shed and every source is held.
+	d, _ = runTRW(DefaultConfig(), b)
+	if _, n := d.Shed(); n != 0 {
+		t.Fatalf("no bound: shed %d times", n)
+	}
+}

@@ -53,8 +53,11 @@ package trw
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/flow"
@@ -75,6 +78,10 @@ type Config struct {
 	// an undecided walk are kept (see the package doc); 0 = DefaultHorizon,
 	// negative = forever (state then grows with the whole archive).
 	HorizonMS int64
+	// MaxBytes bounds the detector's state (0 = none): when the pairs and
+	// sources held outgrow it, those silent longest are forgotten early,
+	// down to half of it, as if the horizon were shorter (see Shed).
+	MaxBytes int64
 }
 
 // DefaultHorizon is a day: longer than any scan the detectors are meant
@@ -196,6 +203,10 @@ type Detector struct {
 	nextSweep int64
 	// Forgotten counts what the sweeps dropped.
 	forgotPairs, forgotSources uint64
+	// shed is the shortest horizon MaxBytes imposed (0: none), and
+	// sheds how many times.
+	shed  int64
+	sheds int
 }
 
 // New makes a detector that reports to sink.
@@ -210,7 +221,59 @@ func (d *Detector) Add(b flow.Batch) {
 		d.index++
 		d.one(&b[i])
 	}
+	if d.cfg.MaxBytes > 0 && d.memBytes() > d.cfg.MaxBytes {
+		d.shedTo(d.cfg.MaxBytes / 2)
+	}
 }
+
+// sourceBytes is what a source held costs: its record, its first targets
+// and its map entry (measured: 184 bytes on a day of background radiation,
+// sources of three targets each).
+const sourceBytes = 184
+
+// memBytes estimates the detector's state: the pair table's slots, the
+// other pairs' map entries, the sources, the queue.
+func (d *Detector) memBytes() int64 {
+	return int64(d.seen.v4.Slots())*24 + int64(len(d.seen.v6))*120 + int64(d.srcs.Len())*sourceBytes +
+		int64(cap(d.queue))*int64(unsafe.Sizeof(contact{}))
+}
+
+// shedTo forgets the pairs and sources silent longest until the state is
+// about target bytes: the cut is the age (to the minute) at which what is
+// older makes up the excess.
+func (d *Detector) shedTo(target int64) {
+	now := minuteOf(d.clock)
+	ages := map[uint32]int64{} // age in minutes -> bytes
+	for _, st := range d.seen.v4.All() {
+		ages[now-min(st.min, now)] += 24 * 4 / 3 // slots are at most 3/4 full
+	}
+	for _, st := range d.seen.v6 {
+		ages[now-min(st.min, now)] += 120
+	}
+	for _, s := range d.srcs.All() {
+		ages[now-min(minuteOf(s.last), now)] += sourceBytes
+	}
+	keys := slices.Sorted(maps.Keys(ages))
+	excess := d.memBytes() - target
+	cut := uint32(0) // forget what is at least cut minutes old
+	for i := len(keys) - 1; i >= 0 && excess > 0; i-- {
+		excess -= ages[keys[i]]
+		cut = keys[i]
+	}
+	if cut == 0 {
+		cut = 1 // not the last minute's: they are what is being counted
+	}
+	h := int64(cut) * 60_000
+	d.forget(d.clock - h)
+	d.sheds++
+	if d.shed == 0 || h < d.shed {
+		d.shed = h
+	}
+}
+
+// Shed is the shortest horizon, in ms, that MaxBytes imposed and how many
+// times state was forgotten early (0, 0: it never did).
+func (d *Detector) Shed() (horizonMS int64, times int) { return d.shed, d.sheds }
 
 // Flush decides every pending contact as if the stream ran past its
 // window: call it at the end of the input.
@@ -348,7 +411,11 @@ func (d *Detector) outcome(s *source, rec *flow.Record, index uint64, success bo
 // sweep forgets the pairs and sources silent for longer than the
 // horizon (see the package doc).
 func (d *Detector) sweep() {
-	cut := d.clock - d.cfg.HorizonMS
+	d.forget(d.clock - d.cfg.HorizonMS)
+}
+
+// forget drops the pairs and sources whose last flow is older than cut.
+func (d *Detector) forget(cut int64) {
 	d.forgotPairs += uint64(d.seen.forget(cut))
 	n := d.srcs.Len()
 	// A source's pending contacts hold it by pointer and still decide

@@ -6,6 +6,7 @@ package addrkey
 
 import (
 	"encoding/binary"
+	"iter"
 	"net/netip"
 )
 
@@ -79,6 +80,26 @@ func (m *AddrMap[V]) DeleteFunc(del func(V) bool) {
 	for k, v := range m.v6 {
 		if del(v) {
 			delete(m.v6, k)
+		}
+	}
+}
+
+// All yields every address and its value, in no particular order. The
+// loop body must not add to the map.
+func (m *AddrMap[V]) All() iter.Seq2[netip.Addr, V] {
+	return func(yield func(netip.Addr, V) bool) {
+		for k, v := range m.v4 {
+			if !yield(netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)}), v) {
+				return
+			}
+		}
+		for k, v := range m.v6 {
+			var b [16]byte
+			binary.BigEndian.PutUint64(b[:8], k[0])
+			binary.BigEndian.PutUint64(b[8:], k[1])
+			if !yield(netip.AddrFrom16(b), v) {
+				return
+			}
 		}
 	}
 }

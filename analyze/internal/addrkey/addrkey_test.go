@@ -39,3 +39,25 @@ func TestAddrMapFamilies(t *testing.T) {
 		t.Fatal("Clear")
 	}
 }
+
+func TestAddrMapAll(t *testing.T) {
+	m := NewAddrMap[int]()
+	want := map[netip.Addr]int{}
+	for i, s := range []string{"10.0.0.1", "2001:db8::1", "::ffff:10.0.0.1", "0.0.0.0", "::"} {
+		a := netip.MustParseAddr(s)
+		m.Set(a, i)
+		want[a] = i
+	}
+	got := map[netip.Addr]int{}
+	for a, v := range m.All() {
+		got[a] = v
+	}
+	if len(got) != len(want) {
+		t.Fatalf("All gave %v, want %v", got, want)
+	}
+	for a, v := range want {
+		if got[a] != v {
+			t.Fatalf("All gave %v, want %v", got, want)
+		}
+	}
+}

@@ -65,6 +65,10 @@ func (m *Map[V]) Len() int {
 	return m.n
 }
 
+// Slots is the number of slots the table holds (of which Len are used):
+// its memory is Slots times the size of a key and a value.
+func (m *Map[V]) Slots() int { return len(m.slots) }
+
 // Get returns k's value.
 func (m *Map[V]) Get(k uint64) (*V, bool) {
 	if k == 0 {
