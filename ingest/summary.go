@@ -66,7 +66,8 @@ func (s *Summary) Partial() bool {
 
 func ignorable(reason string) bool {
 	switch reason {
-	case "outside-window", "hidden", "out-of-order", "beyond-delay", "partial-file", "not-followed", "not-a-file":
+	case "outside-window", "hidden", "out-of-order", "beyond-delay", "partial-file", "not-followed", "not-a-file",
+		"sampled": // a note on flows that were read (nfdump files)
 		return true
 	}
 	return false

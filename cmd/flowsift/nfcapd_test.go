@@ -1,15 +1,21 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/csv"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/ingest"
 	"github.com/flowsift/flowsift/ingest/nfcapd"
 	"github.com/flowsift/flowsift/internal/fixture"
+	"github.com/flowsift/flowsift/internal/nfv5"
 )
 
 // flowsift header on an nfdump file prints its header and, in nfdump
@@ -95,4 +101,126 @@ func TestConvertNfcapd(t *testing.T) {
 	if err != nil || want == 0 || v6 != want {
 		t.Fatalf("%d IPv6 flows, the file has %d (%v)", v6, want, err)
 	}
+}
+
+// sampleNfcapd sends the sample archive's flows as NetFlow v5 to a real
+// nfcapd and returns the directory holding its file, as an nfcapd
+// collector's directory would.
+func sampleNfcapd(t *testing.T) string {
+	t.Helper()
+	var recs []flow.Record
+	_, err := ingest.Run(context.Background(), []string{filepath.Join("..", "..", "samples", "archive")}, ingest.Options{}, func(b flow.Batch) error {
+		recs = append(recs, b...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := nfv5.CaptureWithNfcapd(t, recs)
+	if d := os.Getenv("NFCAPD_KEEP"); d != "" {
+		b, _ := os.ReadFile(file)
+		os.WriteFile(d, b, 0o644)
+	}
+	return filepath.Dir(file)
+}
+
+// flowsift report over an nfcapd directory: its follow-up commands are
+// nfdump's own (-R on the directory read) and print the episode's flows,
+// and its top-talker tables equal `nfdump -s` over the same files.
+func TestReportNfcapdDirectory(t *testing.T) {
+	nfdump := fixture.NeedProgram(t, "nfdump")
+	dir := sampleNfcapd(t)
+	m := reportJSON(t, dir)
+	n := 0
+	for _, s := range m.Scanners {
+		if s.FlowTools != "" || s.FollowUpCmd != "" || !strings.HasPrefix(s.Nfdump, "TZ=UTC nfdump -R "+dir+" ") {
+			t.Fatalf("%s: commands %q %q %q", s.Src, s.FlowTools, s.FollowUpCmd, s.Nfdump)
+		}
+		if n >= 3 {
+			continue
+		}
+		n++
+		out := sh(t, t.TempDir(), "", strings.Replace(s.Nfdump, "nfdump", nfdump, 1)+" -q -o csv")
+		rows := 0
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if strings.Contains(l, ","+s.Src+",") {
+				rows++
+			}
+		}
+		if uint64(rows) != s.Flows {
+			t.Errorf("%s: nfdump prints %d flows, the episode has %d", s.Nfdump, rows, s.Flows)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no scanner in the report")
+	}
+	tables := 0
+	for _, tb := range m.Talkers {
+		if tb.Key == "pair" {
+			continue // no nfdump -s element; analyze/talkers compares it with -A srcip,dstip
+		}
+		tables++
+		cmd := exec.Command(nfdump, "-R", dir, "-q", "-n", "0", "-s", tb.Key+"/"+tb.Order, "-o", "csv")
+		cmd.Env = append(os.Environ(), "TZ=UTC")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := nfdumpStatRows(t, out, tb.Key)
+		if len(want) != tb.Distinct {
+			t.Errorf("%s/%s: nfdump has %d keys, flowsift %d", tb.Key, tb.Order, len(want), tb.Distinct)
+		}
+		for _, r := range tb.Rows {
+			w, ok := want[r.Key]
+			if !ok || w != [3]uint64{r.Flows, r.Packets, r.Bytes} {
+				t.Errorf("%s/%s %s: flowsift %d/%d/%d, nfdump %v", tb.Key, tb.Order, r.Key, r.Flows, r.Packets, r.Bytes, w)
+			}
+		}
+	}
+	if tables < 6 {
+		t.Fatalf("%d talker tables", tables)
+	}
+}
+
+// nfdumpStatRows reads `nfdump -s KEY -o csv`: value -> flows, packets, bytes.
+func nfdumpStatRows(t *testing.T, out []byte, key string) map[string][3]uint64 {
+	t.Helper()
+	rd := csv.NewReader(bytes.NewReader(out))
+	rd.FieldsPerRecord = -1
+	recs, err := rd.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][3]uint64{}
+	var head map[string]int
+	for _, rec := range recs {
+		if len(rec) > 0 && rec[0] == "ts" {
+			head = map[string]int{}
+			for i, h := range rec {
+				head[h] = i
+			}
+			continue
+		}
+		if head == nil || len(rec) < len(head) {
+			continue
+		}
+		var v [3]uint64
+		// nfdump 1.7.1 names the columns pkt/byt or ipkt/ibyt by statistic.
+		for i, c := range []string{"fl", "pkt", "byt"} {
+			col, ok := head[c]
+			if !ok {
+				col, ok = head["i"+c]
+			}
+			if !ok {
+				t.Fatalf("%s: no column %s in %v", key, c, head)
+			}
+			n, err := strconv.ParseUint(strings.TrimSpace(rec[col]), 10, 64)
+			if err != nil {
+				t.Fatalf("%s: %v in %v", key, err, rec)
+			}
+			v[i] = n
+		}
+		rows[strings.TrimSpace(rec[head["val"]])] = v // proto: the number
+	}
+	return rows
 }

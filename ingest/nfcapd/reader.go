@@ -296,7 +296,7 @@ func (rd *Reader) samplingNote() {
 		if len(rates) > 0 {
 			rate = strings.Join(rates, "; ")
 		}
-		rd.skip("sampled", -1, fmt.Sprintf("%d flows of %s are sampled (%s); their counts are read as stored, not scaled", rd.st.sampled[id], who, rate), rd.st.sampled[id])
+		rd.skip("sampled", -1, fmt.Sprintf("%d flows of %s are sampled (%s); their counts are read as stored (nfcapd multiplies them by the sampling rate it knows), flowsift does not scale them", rd.st.sampled[id], who, rate), rd.st.sampled[id])
 	}
 }
 

@@ -45,6 +45,13 @@ func (l *lockedBuffer) String() string {
 // flow.
 func CaptureWithNfcapd(t testing.TB, recs []flow.Record) string {
 	t.Helper()
+	return CaptureWithNfcapdArgs(t, recs)
+}
+
+// CaptureWithNfcapdArgs is CaptureWithNfcapd with more nfcapd options
+// (such as -s 100, a default sampling rate).
+func CaptureWithNfcapdArgs(t testing.TB, recs []flow.Record, args ...string) string {
+	t.Helper()
 	nfcapd := fixture.NeedProgram(t, "nfcapd") // Debian package nfdump
 	pkts, err := Encode(recs, 0)
 	if err != nil {
@@ -58,7 +65,7 @@ func CaptureWithNfcapd(t testing.TB, recs []flow.Record) string {
 	port := pc.LocalAddr().(*net.UDPAddr).Port
 	pc.Close()
 	logb := &lockedBuffer{}
-	cmd := exec.Command(nfcapd, "-w", dir, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "3600")
+	cmd := exec.Command(nfcapd, append([]string{"-w", dir, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "3600"}, args...)...)
 	cmd.Stdout, cmd.Stderr = logb, logb
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start nfcapd: %v", err)
