@@ -37,6 +37,10 @@ type Model struct {
 	// Background aggregates the episodes of class "background" (outside
 	// sources that only sent unanswered probes into the local networks).
 	Background Background `json:"background"`
+	// Campaigns group scans from several sources (see assess.go), and
+	// Roles are the roles inferred for busy hosts.
+	Campaigns []Campaign `json:"campaigns"`
+	Roles     []HostRole `json:"host_roles"`
 }
 
 // Window is the time the report covers.
@@ -147,6 +151,8 @@ type Scanner struct {
 	Role       string  `json:"role"`
 	HeldBack   bool    `json:"held_back"`
 	Campaign   int     `json:"campaign"`
+	// RoleWhy is the role with the figures that decided it ("" = none).
+	RoleWhy string `json:"role_figures"`
 }
 
 // Rule is one detector rule that fired for an episode.
@@ -314,6 +320,7 @@ func Build(in Input) *Model {
 				}
 			}
 		}
+		m.fromAssessment(in.Assessment)
 		for i := range r.Episodes {
 			classify(&m.Scanners[i], &r.Episodes[i], in.Local)
 		}
@@ -455,7 +462,9 @@ func (m *Model) ServiceEpisodes() int {
 }
 
 // Findings reports whether the report holds anything an operator should
-// look at (for --fail-on-findings). Episodes that look like service still
-// count: a detector fired, and only the operator's suppress list says it
-// was a server.
-func (m *Model) Findings() bool { return len(m.Scanners) > 0 || len(m.Excessive) > 0 }
+// look at (for --fail-on-findings): an episode not held back, or an
+// excessive flow. An episode is held back when the host's role, inferred
+// from its own flows (a server, resolver, relay, P2P client, monitoring
+// host, busy client, or a host suggested for the suppress list), explains
+// everything that fired and the host shows no scan signs.
+func (m *Model) Findings() bool { return m.Counted() > 0 || len(m.Excessive) > 0 }

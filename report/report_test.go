@@ -211,6 +211,8 @@ func TestCSVColumnsStable(t *testing.T) {
 		"suppress":            "file,line,evidence",
 		"followup":            "src,flow_tools,nfdump,filter_file,flowsift",
 		"background_ports":    "port,sources,flows",
+		"campaigns":           "campaign,port,network,first_seen,last_seen,sources,members",
+		"host_roles":          "addr,role,figures,scan_signs",
 	}
 	got := map[string]string{}
 	for _, tb := range handModel().Tables() {

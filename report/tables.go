@@ -110,7 +110,7 @@ func (m *Model) Tables() []Table {
 			strings.Join(s.TopPorts, " "), strings.Join(s.Sample, " "), s.Flags,
 			s.Origin, yesNo(s.Answered), s.Class, n(s.Rank), s.Severity, f(s.Confidence), s.Reason, s.Role, yesNo(s.HeldBack), n(s.Campaign)})
 	}
-	out = append(out, sc)
+	out = append(out, sc, m.campaignTable(allRows), m.rolesTable(allRows))
 
 	for _, tg := range []struct {
 		name, title string

@@ -135,6 +135,7 @@ func (m *Model) View(l Limits) []Table {
 		follow = append(follow, rows...)
 	}
 	out = append(out, m.backgroundTable(l))
+	out = append(out, m.campaignTable(l), m.rolesTable(l))
 
 	ex := Table{Name: "excessive", Title: "Excessive flows", Columns: []string{"kind", "rule", "value", "threshold", "start", "end", "src", "src_port", "dst", "dst_port", "proto", "packets", "bytes"}}
 	for i, x := range m.Excessive {
