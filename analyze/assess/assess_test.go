@@ -54,10 +54,14 @@ func TestRankRolesAndReasons(t *testing.T) {
 	vertical.Targets, vertical.Ports, vertical.Flows, vertical.TCPFlows, vertical.NoAckFlows = 1, 22, 22, 22, 22
 	vertical.Sample = []netip.Addr{a("10.0.8.12")}
 
-	res := &episode.Result{Episodes: []episode.Episode{outside, inside, dnsServer, webScanning, suggested, guessing, compromise, vertical}}
+	// A busy client that also talks to a port its role forbids: the role
+	// explains the host scan, not the policy breach.
+	proxy := ep("10.0.2.8", 0, 3_600_000, []analyze.Kind{analyze.HostScan, analyze.PolicyPort}, []string{"dscan", "heuristics"}, scanRules[:1])
+	res := &episode.Result{Episodes: []episode.Episode{outside, inside, dnsServer, webScanning, suggested, guessing, compromise, vertical, proxy}}
 	rs := []roles.Role{
 		{Addr: a("10.0.0.53"), Role: roles.DNS, Figures: []roles.Figure{{Name: "peers", Value: 40, Threshold: 10}}},
 		{Addr: a("10.0.0.81"), Role: roles.Server, ScanSigns: true, ScanFigs: []roles.Figure{{Name: "attempts refused", Value: 30, Threshold: 10}}},
+		{Addr: a("10.0.2.8"), Role: roles.Client, Figures: []roles.Figure{{Name: "peers contacted", Value: 1905, Threshold: 10}}},
 	}
 	got := Assess(res, rs, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")})
 	var order []string
@@ -68,6 +72,7 @@ func TestRankRolesAndReasons(t *testing.T) {
 		"198.51.100.10 critical 0.50 held=false",
 		"10.0.3.66 high 0.90 held=false",
 		"198.51.100.9 high 0.90 held=false",
+		"10.0.2.8 high 0.85 held=false",
 		"10.0.0.81 high 0.50 held=false",
 		"192.0.2.7 medium 0.90 held=false",
 		"192.0.2.55 medium 0.80 held=false",
@@ -77,7 +82,7 @@ func TestRankRolesAndReasons(t *testing.T) {
 	if g, w := strings.Join(order, "\n"), strings.Join(want, "\n"); g != w {
 		t.Fatalf("ranking\n%s\nwant\n%s", g, w)
 	}
-	if got.Counted() != 6 {
+	if got.Counted() != 7 {
 		t.Fatalf("counted %d", got.Counted())
 	}
 	reasons := map[string]string{}

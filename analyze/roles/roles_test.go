@@ -85,6 +85,21 @@ func lab() []flow.Record {
 		d := fmt.Sprintf("10.6.0.%d", i+1)
 		r = append(r, fl(int64(i)*90, "10.0.0.81", 80, d, 22, 6, flow.TCPSyn, 1), fl(int64(i)*90+1, d, 22, "10.0.0.81", 80, 6, flow.TCPRst|flow.TCPAck, 1))
 	}
+	// A busy client: 300 web sites, every one answers.
+	for i := range 300 {
+		d := fmt.Sprintf("10.7.%d.%d", i/200, i%200+1)
+		t := int64(i) * 700
+		r = append(r, fl(t, "10.0.0.27", uint16(42000+i), d, 443, 6, est, 12), fl(t+1, d, 443, "10.0.0.27", uint16(42000+i), 6, est, 20))
+	}
+	// A hidden scanner: 300 hosts on two ports, one in four silent.
+	for i := range 300 {
+		d := fmt.Sprintf("10.8.%d.%d", i/200, i%200+1)
+		t := int64(i) * 700
+		r = append(r, fl(t, "10.0.0.150", uint16(43000+i), d, uint16(80+i%2), 6, est, 5))
+		if i%4 != 0 {
+			r = append(r, fl(t+1, d, uint16(80+i%2), "10.0.0.150", uint16(43000+i), 6, est, 5))
+		}
+	}
 	slices.SortStableFunc(r, func(a, b flow.Record) int { return cmp.Compare(a.End, b.End) })
 	return r
 }
@@ -97,7 +112,7 @@ func TestRoles(t *testing.T) {
 		got[r.Addr.String()] = r
 	}
 	want := map[string]string{"10.0.0.53": DNS, "10.0.0.123": NTP, "10.0.0.80": Server, "10.0.0.25": MailRelay,
-		"10.0.0.31": P2P, "10.0.0.32": Monitoring, "10.0.0.81": Server}
+		"10.0.0.31": P2P, "10.0.0.32": Monitoring, "10.0.0.81": Server, "10.0.0.27": Client}
 	for addr, role := range want {
 		r, ok := got[addr]
 		if !ok || r.Role != role {
@@ -107,8 +122,10 @@ func TestRoles(t *testing.T) {
 			t.Errorf("%s: scan signs %v (%v), want %v", addr, r.ScanSigns, r.ScanFigs, scan)
 		}
 	}
-	if r, ok := got["10.0.0.66"]; ok {
-		t.Errorf("the scanner has role %s", r.Why())
+	for _, scanner := range []string{"10.0.0.66", "10.0.0.150"} {
+		if r, ok := got[scanner]; ok {
+			t.Errorf("scanner %s has role %s", scanner, r.Why())
+		}
 	}
 	if w := got["10.0.0.53"].Why(); w != "dns server (answers from udp/53): peers 40 (>= 10), share of its flows (refusals aside) answering from them 1 (>= 0.80), share of peers that sent to it 1 (>= 0.80)" {
 		t.Errorf("why %q", w)
