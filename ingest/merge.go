@@ -325,6 +325,7 @@ type addrFilter struct {
 	path    string
 	dropped int64
 	kept    int64
+	missing uint64 // the address fields the dropped records lacked
 }
 
 func newAddrFilter(opt Options, path string) *addrFilter {
@@ -343,6 +344,7 @@ func (f *addrFilter) keep(c []flow.Record) []flow.Record {
 			out = append(out, c[i])
 		} else {
 			f.dropped++
+			f.missing |= needAddrs &^ c[i].Fields
 		}
 	}
 	f.kept += int64(len(out))
@@ -353,8 +355,16 @@ func (f *addrFilter) skips() []flow.Skip {
 	if f.dropped == 0 {
 		return nil
 	}
-	return []flow.Skip{{Path: f.path, Offset: -1, Reason: "no-addresses", Fatal: f.kept == 0, Count: f.dropped,
-		Detail: fmt.Sprintf("%d records carry no source and destination address (an aggregation such as export version 8): the detectors cannot use them", f.dropped)}}
+	detail := fmt.Sprintf("%d records carry no source and destination address (an aggregation such as export version 8): the detectors cannot use them", f.dropped)
+	// One address alone missing is a CSV without that column, not an
+	// aggregation: say which.
+	switch f.missing {
+	case flow.FDstAddr:
+		detail = fmt.Sprintf("%d records carry no destination address (no dstaddr column): the detectors cannot use them", f.dropped)
+	case flow.FSrcAddr:
+		detail = fmt.Sprintf("%d records carry no source address (no srcaddr column): the detectors cannot use them", f.dropped)
+	}
+	return []flow.Skip{{Path: f.path, Offset: -1, Reason: "no-addresses", Fatal: f.kept == 0, Count: f.dropped, Detail: detail}}
 }
 
 // merger merges the files of one group (see Run).

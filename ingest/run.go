@@ -26,8 +26,11 @@ type Options struct {
 	// and is read when that overlaps [From, To). Files with no time at all
 	// (CSV, Parquet, streams) are always read. Flows themselves are not
 	// filtered here (the caller keeps those of its window).
-	From, To        time.Time
-	Strict          bool      // a bad CSV row is fatal
+	From, To time.Time
+	// Strict stops the run at the first input not read whole (a bad row,
+	// a damaged or unreadable file: any skip that makes the run partial);
+	// Run then returns a *StrictError.
+	Strict          bool
 	CompatByteOrder bool      // reproduce flow-tools 0.68's big-endian misreads
 	Lookahead       int       // files decoded ahead of the merge point; 0 = max(Jobs, 2)
 	Progress        io.Writer // progress bar destination; nil = none
@@ -134,11 +137,13 @@ func (o Options) reorder() int {
 //
 // A context cancellation stops the run between batches and returns the
 // context's error.
-func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch) error) (*Summary, error) {
+func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch) error) (_ *Summary, err error) {
 	inputs, skips, err := Walk(paths, opt)
 	if err != nil {
 		return nil, err
 	}
+	inputs, dups := dedupe(inputs)
+	skips = append(skips, dups...)
 	if len(inputs) == 0 && len(skips) == 0 {
 		// An empty day directory is what a capture that never ran leaves:
 		// a report of nothing, exit 0, would hide that from a cron job.
@@ -152,6 +157,17 @@ func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch)
 		}
 	}()
 	sum := &Summary{FilesSeen: len(inputs) + countFatal(skips)}
+	if opt.Strict {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		sum.onPartial = func(k flow.Skip) { cancel(&StrictError{Skip: k}) }
+		defer func() {
+			if se := (*StrictError)(nil); errors.As(context.Cause(ctx), &se) {
+				err = se
+			}
+		}()
+	}
 	for _, p := range paths {
 		sum.Sources = append(sum.Sources, Source{Path: p})
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/names"
 	"github.com/flowsift/flowsift/internal/sourcelag"
 )
 
@@ -25,6 +26,10 @@ type Summary struct {
 	// router's tree in the usual archive, so that a router that stopped
 	// exporting shows at once.
 	Sources []Source
+
+	// onPartial, when set (Options.Strict), is called with each skip that
+	// makes the run partial.
+	onPartial func(flow.Skip)
 }
 
 // Source is what one input path (a tree, a file, a stream) gave.
@@ -49,7 +54,23 @@ func (s *Source) addFormat(name string) {
 	}
 }
 
-func (s *Summary) add(k ...flow.Skip) { s.Skips = append(s.Skips, k...) }
+func (s *Summary) add(k ...flow.Skip) {
+	s.Skips = append(s.Skips, k...)
+	if s.onPartial != nil {
+		for _, sk := range k {
+			if !ignorable(sk.Reason) {
+				s.onPartial(sk)
+				return
+			}
+		}
+	}
+}
+
+// StrictError is what Run returns under Options.Strict when the input is
+// not read whole: Skip is the first item passed over.
+type StrictError struct{ Skip flow.Skip }
+
+func (e *StrictError) Error() string { return "--strict: stopped at " + SkipString(e.Skip) }
 
 // Partial reports whether anything was passed over: a whole file, a tail or
 // a row. Files outside the --from/--to window, dot files and the tmp- files
@@ -66,7 +87,7 @@ func (s *Summary) Partial() bool {
 
 func ignorable(reason string) bool {
 	switch reason {
-	case "outside-window", "hidden", "out-of-order", "beyond-delay", "partial-file", "not-followed", "not-a-file",
+	case "outside-window", "hidden", "out-of-order", "beyond-delay", "partial-file", "not-followed", "not-a-file", "duplicate",
 		"sampled": // a note on flows that were read (nfdump files)
 		return true
 	}
@@ -169,7 +190,7 @@ func (s *Summary) sourceLines() []string {
 	out := make([]string, len(s.Sources))
 	for i, src := range s.Sources {
 		var b strings.Builder
-		fmt.Fprintf(&b, "%s: %s", src.Path, plural(uint64(src.Files), "file"))
+		fmt.Fprintf(&b, "%s: %s", names.Quote(src.Path), plural(uint64(src.Files), "file"))
 		if src.Flows == 0 {
 			b.WriteString(", no flows")
 		} else {
@@ -210,7 +231,9 @@ func grouped(n uint64) string {
 
 // SkipString renders one skip as "path: offset N: reason: detail".
 func SkipString(k flow.Skip) string {
-	where := k.Path
+	// A name or a detail with a newline or control bytes must not forge
+	// a line of the summary: such text is printed quoted.
+	where := names.Quote(k.Path)
 	switch {
 	case k.Line > 0:
 		where += fmt.Sprintf(": line %d", k.Line)
@@ -220,7 +243,7 @@ func SkipString(k flow.Skip) string {
 	if k.Count > 1 {
 		where += fmt.Sprintf(" (%d items)", k.Count)
 	}
-	return fmt.Sprintf("%s: %s: %s", where, k.Reason, k.Detail)
+	return fmt.Sprintf("%s: %s: %s", where, k.Reason, names.Quote(k.Detail))
 }
 
 // source is the figures of input path arg (an index into Sources).

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/flowsift/flowsift/internal/names"
 )
 
 // Entry is one suppress-list line: "IP protocol srcport dstport", with "-"
@@ -45,9 +47,25 @@ type Suppress struct {
 // accepted and a repeated address is refused with a warning; otherwise CIDR
 // prefixes and several entries per address are allowed.
 func ParseList(r io.Reader, which string, compat bool) (*List, []string, error) {
+	l, ws, err := parseList(r, which, compat)
+	var warns []string
+	for _, w := range ws {
+		warns = append(warns, w.Text)
+	}
+	return l, warns, err
+}
+
+// Warning is one line of a suppress file the parser passed over.
+type Warning struct {
+	Line int    // 1-based line number
+	Text string // flow-dscan's words, with the raw line as flow-dscan prints it
+	Raw  string // the line as read, without its newline
+}
+
+func parseList(r io.Reader, which string, compat bool) (*List, []Warning, error) {
 	l := &List{exact: map[netip.Addr][]Entry{}}
 	br := bufio.NewReader(r)
-	var warns []string
+	var warns warnList
 	lineNo := 0
 	for {
 		raw, err := br.ReadString('\n')
@@ -63,18 +81,18 @@ func ParseList(r io.Reader, which string, compat bool) (*List, []string, error) 
 			continue
 		}
 		if len(f) < 4 {
-			warns = append(warns, "suppress parser: syntax error: "+raw)
+			warns = warns.add(lineNo, raw, "suppress parser: syntax error: "+raw)
 			continue
 		}
 		if f[0] == "-" {
-			warns = append(warns, fmt.Sprintf("suppress parser: no %s ip wildcard", which))
+			warns = warns.add(lineNo, raw, fmt.Sprintf("suppress parser: no %s ip wildcard", which))
 			continue
 		}
 		e := Entry{Line: lineNo}
 		if p, err := parsePrefix(f[0], compat); err == nil {
 			e.Prefix = p
 		} else {
-			warns = append(warns, "suppress parser: syntax error: "+raw)
+			warns = warns.add(lineNo, raw, "suppress parser: syntax error: "+raw)
 			continue
 		}
 		var bad bool
@@ -82,12 +100,12 @@ func ParseList(r io.Reader, which string, compat bool) (*List, []string, error) 
 		e.SrcPort, bad = fieldOr(f[2], 65535, bad)
 		e.DstPort, bad = fieldOr(f[3], 65535, bad)
 		if bad {
-			warns = append(warns, "suppress parser: syntax error: "+raw)
+			warns = warns.add(lineNo, raw, "suppress parser: syntax error: "+raw)
 			continue
 		}
 		if e.Prefix.IsSingleIP() {
 			if compat && len(l.exact[e.Prefix.Addr()]) > 0 {
-				warns = append(warns, "suppress parser: dup ip: "+raw)
+				warns = warns.add(lineNo, raw, "suppress parser: dup ip: "+raw)
 				continue
 			}
 			l.exact[e.Prefix.Addr()] = append(l.exact[e.Prefix.Addr()], e)
@@ -97,6 +115,12 @@ func ParseList(r io.Reader, which string, compat bool) (*List, []string, error) 
 		l.Entries = append(l.Entries, e)
 	}
 	return l, warns, nil
+}
+
+type warnList []Warning
+
+func (w warnList) add(line int, raw, text string) warnList {
+	return append(w, Warning{Line: line, Text: text, Raw: strings.TrimRight(raw, "\r\n")})
 }
 
 func parsePrefix(s string, compat bool) (netip.Prefix, error) {
@@ -169,6 +193,10 @@ type SuppressLog struct {
 	Line    func(text string)
 	Warn    func(path, text string)
 	Missing func(path string, err error)
+	// Reject makes a line the parser would pass over an error naming the
+	// file and line (flowsift report); flow-dscan, and the dscan command,
+	// warn and go on.
+	Reject bool
 }
 
 // LoadSuppress reads BASE.src and BASE.dst. flow-dscan refuses to start
@@ -191,14 +219,25 @@ func LoadSuppress(base string, compat bool, log SuppressLog) (*Suppress, error) 
 			}
 			continue
 		}
-		l, warns, err := ParseList(f, which, compat)
+		l, warns, err := parseList(f, which, compat)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
+		if log.Reject && len(warns) > 0 {
+			w := warns[0]
+			what, _, _ := strings.Cut(strings.TrimPrefix(w.Text, "suppress parser: "), ":")
+			// The line is shown quoted: a suppress list of garbage must not
+			// write raw bytes to a terminal or a log.
+			more := ""
+			if len(warns) > 1 {
+				more = fmt.Sprintf(" (and %d more bad lines)", len(warns)-1)
+			}
+			return nil, fmt.Errorf("suppress list %s: line %d: %s: %s%s", names.Quote(path), w.Line, what, strconv.Quote(w.Raw), more)
+		}
 		for _, w := range warns {
 			if log.Warn != nil {
-				log.Warn(path, w)
+				log.Warn(path, w.Text)
 			}
 		}
 		if which == "src" {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowsift/flowsift/analyze/dscan"
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/ingest"
 	"github.com/flowsift/flowsift/internal/atomicfile"
 	"github.com/flowsift/flowsift/pass"
 	"github.com/flowsift/flowsift/report/dscanlog"
@@ -56,7 +57,8 @@ flowsift options:
   --include-partial    read tmp- files of a capture in progress
   --export-delay D     how long before its file's start a flow may end (default 15m;
                        the merge of several trees relies on it)
-  --strict             a bad CSV row is fatal
+  --strict             the first input not read whole (a bad row, a damaged
+                       or unreadable file) stops the run: exit 2, no state written
   --summary            always print the run summary to stderr
 `
 
@@ -254,6 +256,12 @@ func runDscan(ctx context.Context, args []string) error {
 		IncludePartial: o.includePartial, Strict: o.strict, ExportDelay: o.exportDelay, RequireAddresses: true}, []pass.Analyser{eng})
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("dscan: %w", err))
+	}
+	if i := slices.IndexFunc(sum.Summary.Skips, func(k flow.Skip) bool {
+		return k.Reason == "no-addresses" && !strings.Contains(k.Detail, "aggregation")
+	}); sum.Summary.Flows == 0 && i >= 0 {
+		// A CSV without an address column: say which, not "v8".
+		return withCode(exitUsage, fmt.Errorf("dscan: %s", ingest.SkipString(sum.Summary.Skips[i])))
 	}
 	if sum.Summary.Flows == 0 && slices.ContainsFunc(sum.Summary.Skips, func(k flow.Skip) bool { return k.Reason == "no-addresses" }) {
 		// Nothing but aggregations: flow-dscan refuses them at the start.

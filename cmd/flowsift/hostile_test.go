@@ -8,6 +8,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -551,4 +552,157 @@ func TestHostileStateFiles(t *testing.T) {
 			}
 		}
 	}
+}
+
+// routersCSV is a flow-export CSV made by the real flow-export (see
+// testdata/README.md): 6,398 rows under its "#:" header.
+func routersCSV(t *testing.T) []byte {
+	t.Helper()
+	f, err := os.Open(fixture.FlowTools(t, "expected", "routers-abc.export-f2.csv.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func gzipped(b []byte) []byte {
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	zw.Write(b)
+	zw.Close()
+	return out.Bytes()
+}
+
+// Damaged and odd CSV input: what is read, what is skipped and said, and
+// --strict stopping every command at the first damage with exit 2 and
+// nothing written.
+func TestHostileCSVInput(t *testing.T) {
+	useUTC(t)
+	good := routersCSV(t)
+	lines := strings.SplitAfter(string(good), "\n")
+	rows := len(lines) - 2 // the header, and "" after the final newline
+	withLine := func(n int, s string) []byte {
+		l := slices.Clone(lines)
+		l[n-1] = s
+		return []byte(strings.Join(l, ""))
+	}
+	noDst := func() []byte {
+		var b strings.Builder
+		for _, l := range lines {
+			f := strings.Split(l, ",")
+			if len(f) > 11 {
+				f = slices.Delete(f, 11, 12) // dstaddr
+			}
+			b.WriteString(strings.Join(f, ","))
+		}
+		return []byte(b.String())
+	}
+	gz := gzipped(good)
+	cut := good[:len(good)-3] // inside the last row's last field, no newline
+	cases := []struct {
+		name, file string
+		data       []byte
+		args       []string // before the input; the input is appended
+		code       int
+		stderr     []string // each must appear
+		flows      int      // rows read (dscan --summary), -1: not checked
+	}{
+		{"bad row", "bad.csv", withLine(100, "1795428006,garbage\n"), nil, exitPartial, []string{"bad.csv: line 100: bad-row"}, rows - 1},
+		{"bad row --strict", "bad.csv", withLine(100, "1795428006,garbage\n"), []string{"--strict"}, exitUsage, []string{"--strict: stopped at", "line 100"}, -1},
+		{"gzip cut short", "cut.csv.gz", gz[:len(gz)/2], nil, exitPartial, []string{"cut.csv.gz: line", "truncated"}, -2},
+		{"gzip cut short --strict", "cut.csv.gz", gz[:len(gz)/2], []string{"--strict"}, exitUsage, []string{"--strict: stopped at", "cut.csv.gz"}, -1},
+		{"cut in the last field", "cut.csv", cut, nil, exitPartial, []string{fmt.Sprintf("cut.csv: line %d: truncated: the last line has no newline", rows+1)}, rows - 1},
+		{"UTF-8 BOM", "bom.csv", append([]byte("\xef\xbb\xbf"), good...), nil, 0, nil, rows},
+		{"UTF-8 BOM, gzip", "bom.csv.gz", gzipped(append([]byte("\xef\xbb\xbf"), good...)), nil, 0, nil, rows},
+		{"no dstaddr column", "nodst.csv", noDst(), nil, exitUsage, []string{"no dstaddr column"}, -1},
+		{"newline in the name", "x\nflows: 9 read.csv", withLine(5, "junk\n"), nil, exitPartial, []string{`x\nflows: 9 read.csv`}, rows - 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in := filepath.Join(dir, c.file)
+			os.WriteFile(in, c.data, 0o644)
+			args := append([]string{"dscan", "-b", "--summary", "-L", filepath.Join(dir, "none")}, c.args...)
+			code, _, stderr := runCLI(t, "", append(args, in)...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d: %s", code, c.code, tail(stderr))
+			}
+			for _, w := range c.stderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q: %s", w, tail(stderr))
+				}
+			}
+			for _, l := range strings.Split(stderr, "\n") {
+				if strings.HasPrefix(l, "flows: 9") {
+					t.Errorf("a file name forged a line: %q", l)
+				}
+			}
+			switch {
+			case c.flows >= 0 && !strings.Contains(stderr, fmt.Sprintf("flows: %d\n", c.flows)):
+				t.Errorf("want %d flows read: %s", c.flows, tail(stderr))
+			case c.flows == -2 && (strings.Contains(stderr, "flows: 0\n") || !strings.Contains(stderr, "flows: ")):
+				t.Errorf("the rows before the break were not kept: %s", tail(stderr))
+			}
+			if len(c.args) > 0 && c.args[0] == "--strict" {
+				// The same for report (nothing written, not even --out)
+				// and convert.
+				out := filepath.Join(dir, "rep")
+				if code, _, stderr := runCLI(t, "", "report", "--strict", "--out", out, in); code != exitUsage || !strings.Contains(stderr, "--strict: stopped at") {
+					t.Errorf("report --strict: exit %d: %s", code, tail(stderr))
+				}
+				csvOut := filepath.Join(dir, "out.csv")
+				if code, _, stderr := runCLI(t, "", "convert", "--strict", "--to", "csv", in, csvOut); code != exitUsage || !strings.Contains(stderr, "--strict") {
+					t.Errorf("convert --strict: exit %d: %s", code, tail(stderr))
+				}
+				if got := mustReadDir(t, dir); !slices.Equal(got, []string{c.file}) {
+					t.Errorf("--strict left %v", got)
+				}
+			}
+		})
+	}
+}
+
+// The same file given twice, or a tree and a file inside it, is read once
+// with a note, and the run is not partial.
+func TestHostileDuplicateInputs(t *testing.T) {
+	useUTC(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "r.csv")
+	os.WriteFile(in, routersCSV(t), 0o644)
+	for _, args := range [][]string{{in, in}, {dir, in}, {in, filepath.Join(dir, ".", "r.csv")}} {
+		code, _, stderr := runCLI(t, "", append([]string{"dscan", "-b", "--summary", "-L", filepath.Join(dir, "none")}, args...)...)
+		if code != 0 || !strings.Contains(stderr, "flows: 6398\n") || !strings.Contains(stderr, "duplicate: the same file as") {
+			t.Errorf("%v: exit %d: %s", args, code, tail(stderr))
+		}
+	}
+}
+
+// A suppress list of garbage is an error for report naming the file and
+// line, with the bytes escaped, and exit 2.
+func TestHostileSuppressGarbage(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "sup")
+	os.WriteFile(base+".src", []byte("10.0.0.1 6 - 80\n\x1b[31mred\xff 1 2\n"), 0o644)
+	os.WriteFile(base+".dst", nil, 0o644)
+	code, _, stderr := runCLI(t, "", "report", "--suppress", base, "-o", "-", "--format", "json", sampleArchive(t))
+	if code != exitUsage || !strings.Contains(stderr, base+".src: line 2: syntax error") || !strings.Contains(stderr, `\x1b[31mred\xff 1 2`) || strings.Contains(stderr, "\x1b") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// tail is the end of a long stderr, for messages.
+func tail(s string) string {
+	if len(s) > 1500 {
+		return "..." + s[len(s)-1500:]
+	}
+	return s
 }

@@ -126,11 +126,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "flowsift: %v\n", ee.err)
+			fmt.Fprintf(stderr, "flowsift: %s\n", names.OneLine(ee.err.Error()))
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "flowsift: %v\n", err)
+	fmt.Fprintf(stderr, "flowsift: %s\n", names.OneLine(err.Error()))
 	return exitUsage
 }
 

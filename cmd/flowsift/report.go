@@ -65,7 +65,7 @@ options, 3 done but part of the input was skipped.`,
 			&cli.StringFlag{Name: "generated-at", Usage: "generated-at stamp (RFC 3339); default SOURCE_DATE_EPOCH, else now"},
 			&cli.BoolFlag{Name: "fail-on-findings", Usage: "exit 1 when the report lists scanners or excessive flows"},
 			&cli.BoolFlag{Name: "include-partial", Usage: "read tmp- files of a capture in progress"},
-			&cli.BoolFlag{Name: "strict", Usage: "a bad CSV row is fatal"},
+			&cli.BoolFlag{Name: "strict", Usage: "the first input not read whole (a bad row, a damaged or unreadable file) stops the run: exit 2, nothing written"},
 			&cli.IntFlag{Name: "depth", Value: def.Dscan.Depth, Usage: "dscan: destinations before a host scan (-D)"},
 			&cli.IntFlag{Name: "port-trigger", Value: def.Dscan.PortTrigger, Usage: "dscan: ports of one host before a port scan (-S)"},
 			&cli.Uint64Flag{Name: "ager-timeout", Value: def.Dscan.AgerTimeout, Usage: "dscan: flows a destination is remembered (-t)"},
@@ -210,7 +210,8 @@ func reportConfig(c *cli.Command) (pass.Configuration, *reportOpts, error) {
 	}
 	if base := cfg.SuppressFile; base != "" {
 		if cfg.Dscan.Suppress, err = dscan.LoadSuppress(base, false, dscan.SuppressLog{
-			Warn: func(path, text string) { fmt.Fprintf(stdio.err, "flowsift: %s: %s\n", path, strings.TrimSpace(text)) },
+			Reject: true,
+			Warn:   func(path, text string) { fmt.Fprintf(stdio.err, "flowsift: %s: %s\n", path, strings.TrimSpace(text)) },
 			Missing: func(path string, err error) {
 				fmt.Fprintf(stdio.err, "flowsift: warning: suppress list %s not read (%v)\n", path, err)
 			},

@@ -193,11 +193,11 @@ func (Format) Sniff(head []byte, _ string) bool {
 		if err != nil {
 			return false
 		}
-		var b [2]byte
+		var b [5]byte
 		n, _ := io.ReadFull(zr, b[:])
-		return n == 2 && string(b[:]) == "#:"
+		return bytes.HasPrefix(bytes.TrimPrefix(b[:n], []byte(flow.BOM)), []byte("#:"))
 	}
-	return bytes.HasPrefix(head, []byte("#:"))
+	return bytes.HasPrefix(bytes.TrimPrefix(head, []byte(flow.BOM)), []byte("#:"))
 }
 
 // Decode implements ingest.Format.
@@ -210,6 +210,9 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 		}
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 256*1024)
+	}
+	if b, _ := br.Peek(len(flow.BOM)); string(b) == flow.BOM {
+		br.Discard(len(flow.BOM))
 	}
 	first, err := br.ReadString('\n')
 	if err != nil && first == "" {
@@ -250,6 +253,11 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 			break
 		}
 		line++
+		if !strings.HasSuffix(s, "\n") {
+			bad.Flush()
+			skip(flow.Unterminated(path, line, s))
+			break
+		}
 		s = strings.TrimRight(s, "\r\n")
 		var rec flow.Record
 		rec.Fields = mask

@@ -41,7 +41,7 @@ func (Format) Name() string { return "nfdump-csv" }
 // Sniff implements ingest.Format: the header line nfdump prints starts with
 // the start/end/duration/address columns.
 func (Format) Sniff(head []byte, _ string) bool {
-	return strings.HasPrefix(string(head), "ts,te,td,sa,da,")
+	return strings.HasPrefix(strings.TrimPrefix(string(head), flow.BOM), "ts,te,td,sa,da,")
 }
 
 // fieldsSet is what an nfdump CSV row gives a record; the raw time fields
@@ -200,6 +200,9 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 		loc = time.UTC
 	}
 	br := bufio.NewReaderSize(r, 256*1024)
+	if b, _ := br.Peek(len(flow.BOM)); string(b) == flow.BOM {
+		br.Discard(len(flow.BOM))
+	}
 	first, err := br.ReadString('\n')
 	if first == "" && err != nil {
 		if err != io.EOF {
@@ -241,6 +244,11 @@ func (f Format) Decode(path string, r io.Reader, emit func(flow.Batch) error, sk
 			break
 		}
 		line++
+		if !strings.HasSuffix(s, "\n") {
+			bad.Flush()
+			skip(flow.Unterminated(path, line, s))
+			break
+		}
 		s = strings.TrimRight(s, "\r\n")
 		if s == "Summary" {
 			break // nfdump's totals follow; they are not flows

@@ -6,6 +6,7 @@ package names
 
 import (
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -23,7 +24,11 @@ func Quote(s string) string {
 // Plain reports whether s prints as itself on one line, and could not be
 // mistaken for a quoted name.
 func Plain(s string) bool {
-	if !utf8.ValidString(s) || (s != "" && s[0] == '"') {
+	return (s == "" || s[0] != '"') && printable(s)
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {
@@ -32,4 +37,15 @@ func Plain(s string) bool {
 		}
 	}
 	return true
+}
+
+// OneLine returns a message with every character that is not printable
+// (a newline, a control byte, bytes that are not UTF-8) escaped as in a
+// Go string, so that the message stays one line whatever names it holds.
+func OneLine(s string) string {
+	if printable(s) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return strings.ReplaceAll(q[1:len(q)-1], `\"`, `"`)
 }

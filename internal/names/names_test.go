@@ -19,3 +19,15 @@ func TestQuote(t *testing.T) {
 		}
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		`report: open "x": no such file`:             `report: open "x": no such file`,
+		"open /flows/a\nflows: 9 read: no such file": `open /flows/a\nflows: 9 read: no such file`,
+		"bad \xff byte": `bad \xff byte`,
+	} {
+		if got := OneLine(in); got != want {
+			t.Errorf("OneLine(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
