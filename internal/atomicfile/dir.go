@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // A Dir is an output directory whose files change together: a report's
@@ -68,7 +70,31 @@ func OpenDir(path string) (*Dir, error) {
 	d.lock = lock
 	d.sweep()
 	Sweep(path)
+	sweepLegacy(path)
+	sweepLegacy(filepath.Join(path, "csv"))
 	return d, nil
+}
+
+// legacyTemp matches the temporary names of flowsift before sets and
+// pids (".report.html.tmp-123456789"), which a killed run left and no
+// later run removed.
+var legacyTemp = regexp.MustCompile(`^\.(report\.(html|md|json)|[a-z_]+\.csv)\.tmp-[0-9]+$`)
+
+// legacyAge is how old such a file must be to be taken as stale: nothing
+// tells whether its writer still runs, but no report takes this long to
+// write its files.
+const legacyAge = 10 * time.Minute
+
+func sweepLegacy(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if !legacyTemp.MatchString(e.Name()) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > legacyAge {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // current is the set DIR/current points to ("" when none).

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 func writeSet(t *testing.T, d *Dir, files map[string]string) {
@@ -59,6 +60,12 @@ func TestDirPublishesWholeSets(t *testing.T) {
 	os.MkdirAll(filepath.Join(out, "csv"), 0o755)
 	os.WriteFile(filepath.Join(out, "report.html"), []byte("legacy"), 0o644)
 	os.WriteFile(filepath.Join(out, "csv", "scanners.csv"), []byte("legacy"), 0o644)
+	// Leftovers of a killed older flowsift: an old one goes, a recent one
+	// (its writer may still run) stays.
+	old, recent := filepath.Join(out, ".report.md.tmp-123456"), filepath.Join(out, ".report.json.tmp-654321")
+	os.WriteFile(old, nil, 0o644)
+	os.WriteFile(recent, nil, 0o644)
+	os.Chtimes(old, time.Now().Add(-time.Hour), time.Now().Add(-time.Hour))
 
 	d, err := OpenDir(out)
 	if err != nil {
@@ -69,6 +76,12 @@ func TestDirPublishesWholeSets(t *testing.T) {
 	}
 	writeSet(t, d, map[string]string{"report.html": "one", "report.json": "one", "csv/scanners.csv": "one"})
 	d.Close()
+	if _, err := os.Stat(old); err == nil {
+		t.Error("an hour-old leftover of an older flowsift was not removed")
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Error("a recent leftover of an older flowsift was removed")
+	}
 	for _, n := range []string{"report.html", "report.json", "csv/scanners.csv"} {
 		if got := read(t, filepath.Join(out, n)); got != "one" {
 			t.Errorf("%s: %q after the first set", n, got)
@@ -87,6 +100,7 @@ func TestDirPublishesWholeSets(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(out, "report.json")); err == nil {
 		t.Error("report.json link left pointing at nothing")
 	}
+	os.Remove(recent)
 	if got := dirNames(t, out); !slices.Equal(got, []string{DirMeta, "csv", "current", "report.html"}) {
 		t.Errorf("out holds %v", got)
 	}
