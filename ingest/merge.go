@@ -628,7 +628,7 @@ func (m *merger) finish(c *cursor) {
 	m.sum.add(r.skips...)
 	m.sum.Bytes += r.bytes
 	in := c.fs.in
-	m.prog.file(c.flows)
+	m.prog.file(c.flows, r.bytes)
 	if r.err != nil {
 		m.sum.add(flow.Skip{Path: in.Path, Offset: -1, Reason: "unreadable", Detail: r.err.Error(), Fatal: true, Count: 1})
 		return

@@ -182,7 +182,10 @@ func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch)
 	if stdins > 1 {
 		return nil, errors.New(`"-" (standard input) given more than once`)
 	}
-	prog := newProgress(opt.Progress, len(inputs))
+	var prog *progress
+	if opt.Progress != nil {
+		prog = newProgress(opt.Progress, len(inputs), inputBytes(inputs))
+	}
 	defer prog.done()
 	m := &merger{opt: opt, sink: sink, sum: sum, prog: prog}
 	// Standard input splits the inputs into groups merged on their own.
@@ -201,7 +204,7 @@ func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch)
 		if err := m.stream(ctx, inputs[0]); err != nil {
 			return sum, err
 		}
-		prog.file(0)
+		prog.file(0, 0)
 		inputs = inputs[1:]
 	}
 	return sum, nil

@@ -205,9 +205,13 @@ func (f *feeder) deliver() {
 	}
 }
 
-// ProgressWriter is w when it is a terminal, else nil: a progress bar is
-// for a person watching, not for cron's mail or a log file.
+// ProgressWriter is w when it is a terminal (or an ingest.Term, which the
+// CLI makes of a terminal), else nil: a progress bar is for a person
+// watching, not for cron's mail or a log file.
 func ProgressWriter(w io.Writer) io.Writer {
+	if t, ok := w.(*ingest.Term); ok {
+		return t
+	}
 	if f, ok := w.(*os.File); ok && ingest.IsTerminal(f) {
 		return f
 	}

@@ -118,6 +118,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 // run is main without os.Exit, so tests can drive the real CLI.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stdio = ioSet{in: stdin, out: stdout, err: stderr}
+	defer clearStatus(stderr)
 	app := newApp(stdout, stderr)
 	err := app.Run(ctx, args)
 	if err == nil {
@@ -144,7 +145,7 @@ var stdio = ioSet{in: os.Stdin, out: os.Stdout, err: os.Stderr}
 
 func main() {
 	stopOnSignal()
-	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, stderrFor(os.Stderr)))
 }
 
 // stopOnSignal makes SIGINT and SIGTERM stop the process at once: the

@@ -34,15 +34,18 @@ func init() {
 
 Reads anything ingest reads, runs the dscan engine in default mode plus the
 other detectors (weighted ports, TRW, heuristics; configured by --policy) and
-top-talker statistics in one pass, and writes the report. Files are written
-to temporary names and renamed once every one of them is written, so a
-failed or killed run leaves the previous report whole. generated-at:
+top-talker statistics in one pass, and writes the report. --out DIR gets
+each report as a set in DIR/.flowsift/, published by one rename of the link
+DIR/current (DIR/report.html, DIR/csv/... link into it), under a lock: a
+failed or killed run leaves the previous report whole, and a second run on
+the same DIR stops with exit 2. generated-at:
 --generated-at, else
 SOURCE_DATE_EPOCH, else now; nothing else depends on the clock.
 --to takes a time (end of the window) or, with --mail, an address (a value
 containing "@"); --mail-to is the same as the latter.
 Exit codes: 0 done, 1 findings and --fail-on-findings, 2 bad input or
-options, 3 done but part of the input was skipped.`,
+options (or --strict and damaged input), 3 done but part of the input was
+skipped, 130/143 stopped by SIGINT/SIGTERM.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "window start (RFC 3339, or YYYY-MM-DD[ HH:MM[:SS]] in --tz)"},
 			&cli.StringSliceFlag{Name: "to", Usage: "window end (time), or the mail recipient with --mail"},
@@ -268,10 +271,13 @@ func runReport(ctx context.Context, c *cli.Command) error {
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("report: %w", err))
 	}
+	phase("building the report")
 	m := buildModel(res, cfg, o, paths)
+	phase("writing the report")
 	if err := writeReport(c, o, m, outDir); err != nil {
 		return err
 	}
+	reportDone(c.String("out"), c.String("o"), c.Bool("mail"), m)
 	sum := res.Summary
 	if sum.Partial() {
 		fmt.Fprint(stdio.err, "flowsift: part of the input was skipped: ")
