@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
@@ -18,14 +19,54 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 )
 
-// JSON writes the model as one indented document.
+// JSON writes the model as one indented document (the bytes of
+// json.MarshalIndent with two spaces). It streams: each top-level field,
+// and each element of a list, is encoded and written on its own, so a
+// report with a hundred thousand episodes never holds its whole JSON
+// text, nor a copy of the model, in memory.
 func JSON(w io.Writer, m *Model) error {
-	b, err := json.MarshalIndent(withEmptyLists(m), "", "  ")
-	if err != nil {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	v := reflect.ValueOf(m).Elem()
+	t := v.Type()
+	put := func(x reflect.Value, prefix string) error {
+		b, err := json.MarshalIndent(fill(x).Interface(), prefix, "  ")
+		if err != nil {
+			return err
+		}
+		_, err = bw.Write(b)
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	bw.WriteString("{")
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if i > 0 {
+			bw.WriteString(",")
+		}
+		key, _ := json.Marshal(name)
+		bw.WriteString("\n  ")
+		bw.Write(key)
+		bw.WriteString(": ")
+		f := v.Field(i)
+		if f.Kind() != reflect.Slice || f.Len() == 0 {
+			if err := put(f, "  "); err != nil {
+				return err
+			}
+			continue
+		}
+		bw.WriteString("[")
+		for j := 0; j < f.Len(); j++ {
+			if j > 0 {
+				bw.WriteString(",")
+			}
+			bw.WriteString("\n    ")
+			if err := put(f.Index(j), "    "); err != nil {
+				return err
+			}
+		}
+		bw.WriteString("\n  ]")
+	}
+	bw.WriteString("\n}\n")
+	return bw.Flush()
 }
 
 // CSV writes one table (header row, then rows).

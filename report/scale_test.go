@@ -330,3 +330,22 @@ func TestSeverityRanksInsideClass(t *testing.T) {
 		t.Errorf("text does not lead with the critical finding and its reason:\n%.1200s", b.String())
 	}
 }
+
+// The streamed JSON is byte for byte json.MarshalIndent of the model with
+// empty lists as [].
+func TestJSONStreamEqualsMarshalIndent(t *testing.T) {
+	empty := &Model{}
+	for _, m := range []*Model{handModel(), Build(hugeInput()), empty} {
+		want, err := json.MarshalIndent(withEmptyLists(m), "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := JSON(&got, m); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), append(want, '\n')) {
+			t.Fatalf("streamed JSON differs (%d vs %d bytes)", got.Len(), len(want)+1)
+		}
+	}
+}
