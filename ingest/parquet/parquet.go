@@ -46,8 +46,13 @@ import (
 	"github.com/flowsift/flowsift/flow"
 )
 
-// RowGroup is the number of rows per row group (and per read batch).
+// RowGroup is the number of rows per row group the writer makes.
 const RowGroup = 65536
+
+// readBatch is the rows read at once, whatever the file's row groups: a
+// batch of 65,536 (the row group) made dscan -j 2 over one 16M-flow file
+// peak at 249 MB, one of 8,192 at 156 MB, for the same CPU time.
+const readBatch = 8192
 
 type kind int
 
@@ -341,7 +346,7 @@ func (d *decoder) decode(r io.Reader) error {
 			kv.Key = "flowsift-ignored:ARROW:schema"
 		}
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: RowGroup}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: readBatch}, memory.DefaultAllocator)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
@@ -365,7 +370,7 @@ func (d *decoder) decode(r io.Reader) error {
 	_, d.hasFields = fieldIndex(sch, "fields")
 	raw := flow.FUnixSecs | flow.FSysUptime | flow.FFirst | flow.FLast
 	d.rawTimes = d.present&raw == raw
-	d.batch = make(flow.Batch, 0, RowGroup)
+	d.batch = make(flow.Batch, 0, readBatch)
 	size := pf.MetaData().GetSourceFileSize()
 	for g := range pf.NumRowGroups() {
 		rg := pf.MetaData().RowGroup(g)
