@@ -100,6 +100,8 @@ func colClass(col string) string {
 		return "nw"
 	case "rules", "top_ports", "sample_targets", "scanners", "evidence", "detail":
 		return "list"
+	case "kind":
+		return "kind"
 	}
 	return ""
 }

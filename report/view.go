@@ -71,7 +71,9 @@ var classTitles = []struct{ class, name, title, note string }{
 
 // scannerColumns are the columns of a findings table in HTML and
 // Markdown; rules, top_ports and sample_targets go under the row in HTML.
-var scannerColumns = []string{"rank", "src", "kind", "severity", "looks_like_service", "detectors", "first_seen", "last_seen", "flows", "bytes",
+// Kept narrow for a mail window: bytes are in the CSV, and an episode
+// that looks like service says so in its kind.
+var scannerColumns = []string{"rank", "src", "kind", "severity", "detectors", "first_seen", "last_seen", "flows",
 	"targets", "local_targets", "ports", "tcp_flags", "reason", "rules", "top_ports", "sample_targets"}
 
 func yesNo(b bool) string {
@@ -86,7 +88,11 @@ func (l Limits) scannerRow(s Scanner) []string {
 	for _, r := range s.Rules {
 		rules = append(rules, fmt.Sprintf("%s %s: %s (%s, threshold %s)", r.Detector, r.Kind, r.Rule, f(r.Value), f(r.Threshold)))
 	}
-	return []string{n(s.Rank), s.Src, s.Kind, s.Severity, yesNo(s.Service), strings.Join(s.Detectors, " "), s.First, s.Last, u(s.Flows), u(s.Bytes),
+	kind := s.Kind
+	if s.Service {
+		kind += " (looks like service)"
+	}
+	return []string{n(s.Rank), s.Src, kind, s.Severity, strings.Join(s.Detectors, " "), s.First, s.Last, u(s.Flows),
 		n(s.Targets), n(s.LocalTargets), n(s.Ports), s.Flags, s.Reason, capList(rules, l.Cell, "; "), capList(s.TopPorts, l.Cell, ", "),
 		capList(s.Sample, l.Cell, ", ")}
 }
@@ -129,7 +135,7 @@ func (m *Model) View(l Limits) []Table {
 		}
 		t.Note = joinNotes(c.note, more(len(rows), len(t.Rows), "csv/scanners.csv and report.json"))
 		if c.class == ClassOther && m.ServiceEpisodes() > 0 {
-			t.Note += fmt.Sprintf(" %s episodes look like service (looks_like_service = yes): their hosts are suggested for the suppress list.", Commas(m.ServiceEpisodes()))
+			t.Note += fmt.Sprintf(" %s episodes look like service (marked so in their kind; looks_like_service = yes in the CSV): their hosts are suggested for the suppress list.", Commas(m.ServiceEpisodes()))
 		}
 		out = append(out, t)
 		follow = append(follow, rows...)
