@@ -124,6 +124,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return exitOK
 	}
+	if atomicfile.Interrupted() {
+		return exitUsage // main leaves the exit to the signal handler
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
@@ -145,7 +148,13 @@ var stdio = ioSet{in: os.Stdin, out: os.Stdout, err: os.Stderr}
 
 func main() {
 	stopOnSignal()
-	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, stderrFor(os.Stderr)))
+	code := run(context.Background(), os.Args, os.Stdin, os.Stdout, stderrFor(os.Stderr))
+	if atomicfile.Interrupted() {
+		// The signal handler is removing the temporaries and exits with
+		// 128+n; the error the interruption caused here must not win.
+		select {}
+	}
+	os.Exit(code)
 }
 
 // stopOnSignal makes SIGINT and SIGTERM stop the process at once: the

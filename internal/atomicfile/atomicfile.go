@@ -68,6 +68,11 @@ func create(mk func() (string, error)) (string, error) {
 // set behind.
 var publishing sync.Mutex
 
+// Interrupted reports whether Interrupt has run: the process is being
+// stopped by a signal, and must exit with the signal's code, not with the
+// error that ErrInterrupted caused on the way.
+func Interrupted() bool { return interrupted() }
+
 func interrupted() bool {
 	temps.Lock()
 	defer temps.Unlock()
