@@ -33,8 +33,9 @@ func init() {
   [--generated-at T] [--fail-on-findings] [--include-partial] [--strict] PATH...
 
 Reads anything ingest reads, runs the dscan engine in default mode plus the
-other detectors (weighted ports, TRW, heuristics; configured by --policy) and
-top-talker statistics in one pass, and writes the report. --out DIR gets
+other detectors (weighted ports, TRW, heuristics, vertical scans, password
+guessing; configured by --policy), host roles and top-talker statistics in
+one pass, and writes the report. --out DIR gets
 each report as a set in DIR/.flowsift/, published by one rename of the link
 DIR/current (DIR/report.html, DIR/csv/... link into it), under a lock: a
 failed or killed run leaves the previous report whole, and a second run on
@@ -43,7 +44,8 @@ the same DIR stops with exit 2. generated-at:
 SOURCE_DATE_EPOCH, else now; nothing else depends on the clock.
 --to takes a time (end of the window) or, with --mail, an address (a value
 containing "@"); --mail-to is the same as the latter.
-Exit codes: 0 done, 1 findings and --fail-on-findings, 2 bad input or
+Exit codes: 0 done, 1 findings not held back by a host's role and
+--fail-on-findings, 2 bad input or
 options (or --strict and damaged input), 3 done but part of the input was
 skipped, 130/143 stopped by SIGINT/SIGTERM.`,
 		Flags: []cli.Flag{
@@ -52,7 +54,7 @@ skipped, 130/143 stopped by SIGINT/SIGTERM.`,
 			&cli.StringFlag{Name: "tz", Value: "UTC", Usage: "zone for local times in the report and for --from/--to without offset"},
 			&cli.StringSliceFlag{Name: "local", Usage: "local networks (CIDR), comma-separated or repeated"},
 			&cli.StringFlag{Name: "policy", Usage: "site policy file (TOML; see samples/policy.example.toml): local networks, white-lists, address plan, roles, thresholds"},
-			&cli.StringFlag{Name: "detectors", Value: "all", Usage: "detectors beside dscan: all, dscan (dscan alone), or a list of weighted-ports, trw, heuristics"},
+			&cli.StringFlag{Name: "detectors", Value: "all", Usage: "detectors beside dscan: all, dscan (dscan alone), or a list of weighted-ports, trw, heuristics, vscan (vertical scans, slow ones too), guess (password guessing)"},
 			&cli.StringFlag{Name: "suppress", Usage: "dscan suppress lists BASE.src and BASE.dst (flow-dscan syntax, CIDR allowed); overrides the policy's dscan.suppress"},
 			&cli.StringFlag{Name: "format", Value: "html,md,csv,json", Usage: "formats to write with --out (html, md, csv, json)"},
 			&cli.StringFlag{Name: "out", Usage: "directory for report.html, report.md, report.json and csv/"},
