@@ -349,3 +349,11 @@ func TestJSONStreamEqualsMarshalIndent(t *testing.T) {
 		}
 	}
 }
+
+func TestSubject(t *testing.T) {
+	got := Build(hugeInput()).Subject()
+	want := "flowsift 2026-11-01T00:00:00Z .. 2026-12-02T00:00:00Z: 3 local scanning, 4 answered outside scans, 150 other, 12,000 background sources (PARTIAL)"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}

@@ -60,6 +60,24 @@ func (m *Model) Headline() string {
 	return s
 }
 
+// Subject is the default mail subject: the window and what an operator
+// acts on first, short enough for a phone's list of mails.
+func (m *Model) Subject() string {
+	var cl [4]int
+	for i := range m.Scanners {
+		cl[classOrder[classOf(&m.Scanners[i])]]++
+	}
+	s := fmt.Sprintf("flowsift %s .. %s: %s local scanning, %s answered outside scans, %s other",
+		m.Window.From, m.Window.To, Commas(cl[0]), Commas(cl[1]), Commas(cl[2]))
+	if m.Background.Sources > 0 {
+		s += fmt.Sprintf(", %s background sources", Commas(m.Background.Sources))
+	}
+	if m.Inputs.Partial {
+		s += " (PARTIAL)"
+	}
+	return s
+}
+
 var classTitles = []struct{ class, name, title, note string }{
 	{ClassLocal, "local", "Local hosts that scan",
 		"Sources inside the local networks that a detector flagged: the usual sign of an infected or misused machine. In each section: by severity, then confidence, then local targets, targets and flows."},

@@ -33,6 +33,9 @@ func TestReportMailFromAndParts(t *testing.T) {
 		if err != nil || !strings.HasPrefix(from.Address, c.want) {
 			t.Fatalf("From %q (%v), want %s...", msg.Header.Get("From"), err, c.want)
 		}
+		if subj := msg.Header.Get("Subject"); !strings.HasPrefix(subj, "flowsift 2026-11-20T00:00:01Z .. 2026-11-20T06:03:57Z: 3 local scanning, 0 answered outside scans, ") {
+			t.Errorf("default subject %q", subj)
+		}
 		_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
 		mr := multipart.NewReader(msg.Body, params["boundary"])
 		for {

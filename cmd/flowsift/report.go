@@ -327,7 +327,7 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model, outDir *atomicf
 	if c.Bool("mail") {
 		subject := c.String("subject")
 		if subject == "" {
-			subject = fmt.Sprintf("flowsift report %s .. %s: %d scanners", m.Window.From, m.Window.To, len(m.Scanners))
+			subject = m.Subject()
 		}
 		var b bytes.Buffer
 		if err := report.Mail(&b, m, mailFrom(c.String("mail-from")), o.mailTo, subject); err != nil {
