@@ -182,16 +182,20 @@ func TestHostileReportKilledWhileWriting(t *testing.T) {
 			if o, err := exec.Command(bin, reportArgs(cur, out, archive)...).CombinedOutput(); err != nil {
 				t.Fatalf("first report: %v\n%s", err, o)
 			}
-			const points = 14
-			inWrite, published := 0, 0
-			for i := range points {
+			// Delays grow from a third of a run in steps of a sixteenth until
+			// two runs in a row were late enough to publish: the sweep
+			// crosses the write phase whatever the machine's load.
+			const maxPoints = 40
+			inWrite, published, points, lastPublished := 0, 0, 0, false
+			for i := 0; i < maxPoints; i++ {
+				points++
 				next := reportStamps[1]
 				if cur == next {
 					next = reportStamps[0]
 				}
 				// Points from a third of a run to a little past its end, where
 				// the input is read and the set is written and published.
-				delay := took/3 + time.Duration(i)*took/points
+				delay := took/3 + time.Duration(i)*took/16
 				cmd := exec.Command(bin, reportArgs(next, out, archive)...)
 				var stderr bytes.Buffer
 				cmd.Stderr = &stderr
@@ -205,9 +209,14 @@ func TestHostileReportKilledWhileWriting(t *testing.T) {
 				got := readPublished(out)
 				switch whichSet(got, refs) {
 				case cur:
+					lastPublished = false
 				case next:
 					cur = next
 					published++
+					if lastPublished {
+						i = maxPoints
+					}
+					lastPublished = true
 				default:
 					t.Fatalf("%v after %v: a mix of two reports: %s", sig, delay, describeMix(got, refs))
 				}
