@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +142,21 @@ func TestNfcapdUnnamedFilesMerge(t *testing.T) {
 	if err != nil || sum.Partial() {
 		t.Fatal(err, sum.Skips)
 	}
+}
+
+// TestRunNfcapdFile runs the whole ingest path (decode, chunks, ordered
+// merge) over the paths in NFCAPD_RUN (colon-separated) with
+// NFCAPD_JOBS jobs: the measurement behind the README's nfcapd figures,
+// run under /usr/bin/time.
+func TestRunNfcapdFile(t *testing.T) {
+	paths := os.Getenv("NFCAPD_RUN")
+	if paths == "" {
+		t.Skip("set NFCAPD_RUN=FILE[:FILE...] and NFCAPD_JOBS=N to time a run")
+	}
+	jobs, _ := strconv.Atoi(os.Getenv("NFCAPD_JOBS"))
+	sum, err := Run(context.Background(), strings.Split(paths, ":"), Options{Jobs: jobs}, func(flow.Batch) error { return nil })
+	if err != nil || sum.Partial() {
+		t.Fatal(err, sum.Skips)
+	}
+	t.Logf("%d flows", sum.Flows)
 }

@@ -139,19 +139,22 @@ func (br *blockReader) decompress(b *block, comp uint8, raw []byte) ([]byte, err
 		b.out = out[:0]
 		return out, err
 	case CompLZ4:
-		if cap(b.out) < maxBlockSize {
-			// LZ4 needs the whole destination up front; nfdump's blocks
-			// decompress to at most a few MiB, so start there and grow
-			// only when a block says so.
-			b.out = make([]byte, 0, 8<<20)
-		}
+		// LZ4 needs the whole destination up front. A block keeps its
+		// buffer, which starts near what such a block usually expands to
+		// and doubles when too small (the library reports a short
+		// destination and damaged data alike, so damage costs at most the
+		// doublings up to maxBlockSize).
+		size := max(cap(b.out), min(4*len(raw)+64<<10, maxBlockSize))
 		for {
+			if cap(b.out) < size {
+				b.out = make([]byte, 0, size)
+			}
 			n, err := lz4.UncompressBlock(raw, b.out[:cap(b.out)])
 			if err == nil {
 				return b.out[:n], nil
 			}
-			if errors.Is(err, lz4.ErrInvalidSourceShortBuffer) && cap(b.out) < maxBlockSize {
-				b.out = make([]byte, 0, maxBlockSize)
+			if errors.Is(err, lz4.ErrInvalidSourceShortBuffer) && size < maxBlockSize {
+				size = min(2*size, maxBlockSize)
 				continue
 			}
 			return nil, err

@@ -50,7 +50,7 @@ func blocks(t testing.TB, b []byte) []int {
 // each block (appendix included) decompressed and recompressed as one
 // zstd frame, the header's compression byte 4. A synthetic file: nfdump
 // 1.7.1 cannot write ZSTD.
-func toZSTD(t *testing.T, in []byte) []byte {
+func toZSTD(t testing.TB, in []byte) []byte {
 	enc, err := zstd.NewWriter(nil)
 	if err != nil {
 		t.Fatal(err)
