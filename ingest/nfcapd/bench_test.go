@@ -98,8 +98,8 @@ func TestMake1M(t *testing.T) {
 		end := base + int64(i)*3600 + rng.Int64N(3600) // an hour, in End order within a few ms
 		r := &recs[i]
 		*r = flow.Record{Start: end - rng.Int64N(60000), End: end,
-			Src: netip.AddrFrom4([4]byte{10, byte(rng.IntN(16)), byte(rng.IntN(256)), byte(rng.IntN(256))}),
-			Dst: netip.AddrFrom4([4]byte{192, 0, byte(rng.IntN(4)), byte(rng.IntN(256))}),
+			Src:     netip.AddrFrom4([4]byte{10, byte(rng.IntN(16)), byte(rng.IntN(256)), byte(rng.IntN(256))}),
+			Dst:     netip.AddrFrom4([4]byte{192, 0, byte(rng.IntN(4)), byte(rng.IntN(256))}),
 			Nexthop: netip.AddrFrom4([4]byte{10, 255, 0, 1}), Packets: uint64(1 + rng.IntN(100)), Input: 1, Output: 2,
 			SrcAS: 64512, DstAS: 65000, Proto: 6, SrcPort: uint16(1024 + rng.IntN(60000)), DstPort: 443, TCPFlags: 0x1b}
 		r.Octets = r.Packets * 400
