@@ -192,11 +192,19 @@ func same(a, b *flow.Record) string {
 
 // TestIdentityWithNfdump: every flow of every fixture (nfcapd's v5
 // capture, nfpcapd's IPv4/IPv6 capture, their nfdump -w rewrites in every
-// compression nfdump 1.7.1 writes, an aggregated file) reads as the real
+// compression nfdump 1.7.1 writes, an aggregated file, the lab's NetFlow v9
+// capture from softflowd) reads as the real
 // nfdump prints it, field by field, in file order, with and without
 // prefetch.
 func TestIdentityWithNfdump(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(fixture.Path(t, "nfdump"), "*", "*"))
+	// A real softflowd NetFlow v9 export (IPv4 and IPv6) captured by
+	// nfcapd 1.7.1 in the lab (testdata/lab/README.md).
+	lab, _ := filepath.Glob(filepath.Join(fixture.Path(t, "lab", "nfcapd-v9"), "nfcapd.*"))
+	if len(lab) < 5 {
+		t.Fatalf("lab nfcapd files: %v", lab)
+	}
+	files = append(files, lab...)
 	var n int
 	for _, path := range files {
 		if strings.HasSuffix(path, ".md") {
@@ -227,7 +235,7 @@ func TestIdentityWithNfdump(t *testing.T) {
 			}
 		})
 	}
-	if n < 8 {
+	if n < 15 {
 		t.Fatalf("only %d fixture files", n)
 	}
 }
