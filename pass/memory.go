@@ -2,8 +2,12 @@ package pass
 
 import (
 	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // DefaultMemory is --memory's default: a share of a small server that
@@ -50,4 +54,50 @@ func FormatSize(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// holdHeap asks the Go runtime to keep the heap within budget for the
+// pass (debug.SetMemoryLimit): with the default GOGC the heap may grow to
+// twice what is live before a collection, and near the budget the
+// collector now runs earlier instead. A limit below what is live makes the
+// collector run back to back for nothing, so the live heap is watched, and
+// when it passes three quarters of the limit the limit is raised to twice
+// the live heap (the default headroom) and a warning says the budget was
+// exceeded. stop restores the previous limit.
+func holdHeap(budget int64) (stop func()) {
+	prev := debug.SetMemoryLimit(budget)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		limit := budget
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if sample[0].Value.Kind() != metrics.KindUint64 {
+				return
+			}
+			live := int64(sample[0].Value.Uint64())
+			if live > limit/4*3 {
+				if limit == budget {
+					slog.Warn("the pass holds more than --memory allows; the heap may grow past it",
+						"memory", FormatSize(budget), "live heap", FormatSize(live>>20<<20))
+				}
+				limit = 2 * live
+				debug.SetMemoryLimit(limit)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		debug.SetMemoryLimit(prev)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
 	"slices"
 	"time"
 
@@ -100,12 +99,10 @@ func NewReport(cfg Configuration) *Report {
 }
 
 // Run reads the inputs through every analyser. With a budget, the Go
-// runtime is asked to keep the heap within it (debug.SetMemoryLimit) for
-// the run: the garbage collector then works harder near the budget
-// instead of letting the heap double past it.
+// heap is held to it for the run (see holdHeap).
 func (r *Report) Run(ctx context.Context, in Inputs) error {
 	if r.cfg.Memory > 0 {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(r.cfg.Memory))
+		defer holdHeap(r.cfg.Memory)()
 	}
 	in.RequireAddresses = true
 	st, err := Run(ctx, r.cfg, in, r.as)
