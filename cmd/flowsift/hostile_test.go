@@ -11,6 +11,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -714,4 +715,38 @@ func tail(s string) string {
 		return "..." + s[len(s)-1500:]
 	}
 	return s
+}
+
+// A write that fails part way (here the file size limit, EFBIG, standing
+// in for a full disk) is exit 2 naming the file; the published report
+// stays whole, and nothing of the failed run is left, not even csv/.
+func TestHostileReportWriteFails(t *testing.T) {
+	bin := flowsiftBinary(t)
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh for ulimit")
+	}
+	archive := sampleArchive(t)
+	out := filepath.Join(t.TempDir(), "rep")
+	if o, err := exec.Command(bin, reportArgs(reportStamps[0], out, archive)...).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, o)
+	}
+	before := readPublished(out)
+	tree := dirTree(t, out)
+	// 40 blocks: the small CSV tables fit, report.html does not.
+	cmd := exec.Command(sh, append([]string{"-c", `ulimit -f 40 && exec "$0" "$@"`, bin}, reportArgs(reportStamps[1], out, archive)...)...)
+	o, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != exitUsage || !strings.Contains(string(o), "file too large") {
+		t.Fatalf("exit %d, want 2 naming the failed write: %s", code, o)
+	}
+	if !maps.Equal(readPublished(out), before) || dirTree(t, out) != tree {
+		t.Fatalf("a failed write changed --out:\n%s\n%s", tree, dirTree(t, out))
+	}
+	// Into a new directory: nothing is left at all.
+	fresh := filepath.Join(t.TempDir(), "new")
+	cmd = exec.Command(sh, append([]string{"-c", `ulimit -f 40 && exec "$0" "$@"`, bin}, reportArgs(reportStamps[1], fresh, archive)...)...)
+	cmd.Run()
+	if _, err := os.Lstat(fresh); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a failed first report left %s: %s", fresh, dirTree(t, fresh))
+	}
 }
