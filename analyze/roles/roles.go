@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/analyze/internal/addrkey"
 	"github.com/flowsift/flowsift/flow"
 )
 
@@ -179,8 +180,11 @@ type target struct {
 	sum, sq float64 // of the intervals
 }
 
+// Keys are addrkey.Addr, not netip.Addr: a netip.Addr holds a zone
+// pointer, slow to hash and scanned by the garbage collector in every
+// bucket, and these maps take several lookups per flow.
 type tkey struct {
-	dst   netip.Addr
+	dst   addrkey.Addr
 	proto uint8
 	port  uint16
 }
@@ -189,10 +193,11 @@ type host struct {
 	flows, tcp, noAck uint64
 	refused           uint64 // refusals it received
 	refusals          uint64 // refusals it sent
-	peers             map[netip.Addr]uint8
+	addr              netip.Addr
+	peers             map[addrkey.Addr]uint8
 	replies           map[uint32]uint64 // flows to ports >= 1024 by proto<<16 | source port
 	highDst           uint64            // flows to ports >= 1024
-	smtpPeers         map[netip.Addr]bool
+	smtpPeers         map[addrkey.Addr]bool
 	targets           map[tkey]*target
 	truncated         bool
 }
@@ -200,25 +205,25 @@ type host struct {
 // Analyser collects the figures. Not safe for concurrent use.
 type Analyser struct {
 	cfg   Config
-	hosts map[netip.Addr]*host
+	hosts map[addrkey.Addr]*host
 	full  bool
 	done  []Role // merged parts
 }
 
 // New makes an analyser.
 func New(cfg Config) *Analyser {
-	return &Analyser{cfg: cfg.withDefaults(), hosts: map[netip.Addr]*host{}}
+	return &Analyser{cfg: cfg.withDefaults(), hosts: map[addrkey.Addr]*host{}}
 }
 
-func (a *Analyser) host(addr netip.Addr, create bool) *host {
-	h := a.hosts[addr]
+func (a *Analyser) host(addr netip.Addr, key addrkey.Addr, create bool) *host {
+	h := a.hosts[key]
 	if h == nil && create && !a.full && a.cfg.Shard.Owns(addr) {
 		if len(a.hosts) >= a.cfg.MaxHosts {
 			a.full = true
 			return nil
 		}
-		h = &host{peers: map[netip.Addr]uint8{}, replies: map[uint32]uint64{}, smtpPeers: map[netip.Addr]bool{}, targets: map[tkey]*target{}}
-		a.hosts[addr] = h
+		h = &host{addr: addr, peers: map[addrkey.Addr]uint8{}, replies: map[uint32]uint64{}, smtpPeers: map[addrkey.Addr]bool{}, targets: map[tkey]*target{}}
+		a.hosts[key] = h
 	}
 	return h
 }
@@ -234,7 +239,8 @@ func (a *Analyser) one(r *flow.Record) {
 	if r.Src == r.Dst {
 		return
 	}
-	if h := a.host(r.Src, true); h != nil {
+	src, dst := addrkey.Of(r.Src), addrkey.Of(r.Dst)
+	if h := a.host(r.Src, src, true); h != nil {
 		h.flows++
 		if r.Proto == 6 {
 			h.tcp++
@@ -242,7 +248,7 @@ func (a *Analyser) one(r *flow.Record) {
 				h.noAck++
 			}
 		}
-		a.peer(h, r.Dst, out)
+		a.peer(h, dst, out)
 		if r.DstPort >= 1024 {
 			h.highDst++
 		}
@@ -262,7 +268,7 @@ func (a *Analyser) one(r *flow.Record) {
 			}
 		}
 		if r.Proto == 6 && r.DstPort == 25 && len(h.smtpPeers) < a.cfg.MaxPeers {
-			h.smtpPeers[r.Dst] = true
+			h.smtpPeers[dst] = true
 		}
 		if r.Proto == 6 || r.Proto == 17 || r.Proto == 1 || r.Proto == 58 {
 			port := r.DstPort
@@ -270,19 +276,19 @@ func (a *Analyser) one(r *flow.Record) {
 				port = 0 // a reply, not a check
 			}
 			if port != 0 || r.Proto == 1 || r.Proto == 58 {
-				a.contact(h, tkey{r.Dst, r.Proto, port}, r.Start)
+				a.contact(h, tkey{dst, r.Proto, port}, r.Start)
 			}
 		}
 	}
-	if h := a.host(r.Dst, false); h != nil {
-		a.peer(h, r.Src, in)
+	if h := a.host(r.Dst, dst, false); h != nil {
+		a.peer(h, src, in)
 		if r.Proto == 6 && r.TCPFlags&flow.TCPRst != 0 && r.TCPFlags&flow.TCPSyn == 0 && r.Packets <= 2 {
 			h.refused++
 		}
 	}
 }
 
-func (a *Analyser) peer(h *host, p netip.Addr, dir uint8) {
+func (a *Analyser) peer(h *host, p addrkey.Addr, dir uint8) {
 	if f, ok := h.peers[p]; ok || len(h.peers) < a.cfg.MaxPeers {
 		h.peers[p] = f | dir
 		return
@@ -318,8 +324,8 @@ func (a *Analyser) contact(h *host, k tkey, t int64) {
 // by address. Hosts with no role are left out.
 func (a *Analyser) Roles() []Role {
 	out := slices.Clone(a.done)
-	for addr, h := range a.hosts {
-		if r, ok := a.classify(addr, h); ok {
+	for _, h := range a.hosts {
+		if r, ok := a.classify(h.addr, h); ok {
 			out = append(out, r)
 		}
 	}

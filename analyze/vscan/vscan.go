@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/analyze/internal/addrkey"
 	"github.com/flowsift/flowsift/analyze/trw"
 	"github.com/flowsift/flowsift/flow"
 )
@@ -120,7 +121,8 @@ func (c Config) Settings() []analyze.Setting {
 		strconv.FormatFloat(c.Walk.Eta1(), 'g', -1, 64), c.MinFailed, c.WindowMS, time.Duration(c.HorizonMS)*time.Millisecond)}}
 }
 
-type pairKey struct{ src, dst netip.Addr }
+// pairKey is pointer-free (see addrkey): two lookups per flow hash it.
+type pairKey struct{ src, dst addrkey.Addr }
 
 type svcKey struct {
 	proto uint8
@@ -134,13 +136,16 @@ const (
 )
 
 type service struct {
+	key   svcKey
 	state uint8
 	start int64
 }
 
+// A pair holds its services in a slice: most pairs see one or two, and a
+// map per pair costs more than the scan of a scanner's few hundred.
 type pair struct {
 	walk        trw.Walk
-	svcs        map[svcKey]*service
+	svcs        []service
 	first, last int64 // first and latest contact start
 	answered    int
 	failed      int
@@ -202,8 +207,9 @@ func (d *Detector) one(r *flow.Record) {
 		return
 	}
 	// Is this the reply to a contact of the other side?
-	if rp := d.pairs[pairKey{r.Dst, r.Src}]; rp != nil {
-		if s := rp.svcs[svcKey{r.Proto, r.SrcPort}]; s != nil {
+	src, dst := addrkey.Of(r.Src), addrkey.Of(r.Dst)
+	if rp := d.pairs[pairKey{dst, src}]; rp != nil {
+		if s := rp.find(svcKey{r.Proto, r.SrcPort}); s != nil {
 			if s.state == stPending && r.Start <= s.start+d.cfg.WindowMS {
 				if refuses(r) {
 					d.outcome(rp, s, stFailed, r, d.index, true)
@@ -217,7 +223,7 @@ func (d *Detector) one(r *flow.Record) {
 	if r.SrcPort < 1024 && r.DstPort >= 1024 {
 		return // a server's answer to a client whose contact we never saw
 	}
-	k := pairKey{r.Src, r.Dst}
+	k := pairKey{src, dst}
 	p := d.pairs[k]
 	if p == nil {
 		if len(d.pairs) >= d.cfg.MaxPairs {
@@ -227,19 +233,19 @@ func (d *Detector) one(r *flow.Record) {
 				return
 			}
 		}
-		p = &pair{svcs: map[svcKey]*service{}, first: r.Start}
+		p = &pair{first: r.Start}
 		d.pairs[k] = p
 	}
 	sk := svcKey{r.Proto, r.DstPort}
-	if p.svcs[sk] != nil || p.decided {
+	if p.decided || p.find(sk) != nil {
 		return
 	}
 	if len(p.svcs) >= d.cfg.MaxServices {
 		d.untracked++
 		return
 	}
-	s := &service{state: stPending, start: r.Start}
-	p.svcs[sk] = s
+	p.svcs = append(p.svcs, service{key: sk, state: stPending, start: r.Start})
+	s := &p.svcs[len(p.svcs)-1]
 	p.last = max(p.last, r.Start)
 	if r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0 {
 		d.outcome(p, s, stAnswered, r, d.index, false)
@@ -261,7 +267,7 @@ func (d *Detector) expire(now int64) {
 			break
 		}
 		if p := d.pairs[c.key]; p != nil {
-			if s := p.svcs[c.svc]; s != nil && s.state == stPending {
+			if s := p.find(c.svc); s != nil && s.state == stPending {
 				d.outcome(p, s, stFailed, &c.rec, c.index, false)
 			}
 		}
@@ -283,6 +289,17 @@ func (d *Detector) sweep() {
 		}
 	}
 	d.nextSweep = d.clock + d.cfg.HorizonMS/8
+}
+
+// find returns the service k of p, nil if p never contacted it. The
+// pointer is valid until the next append to p.svcs.
+func (p *pair) find(k svcKey) *service {
+	for i := range p.svcs {
+		if p.svcs[i].key == k {
+			return &p.svcs[i]
+		}
+	}
+	return nil
 }
 
 func (d *Detector) hasPending(p *pair) bool {
@@ -321,8 +338,8 @@ func (d *Detector) outcome(p *pair, s *service, state uint8, rec *flow.Record, i
 		src, dst = dst, src
 	}
 	var ports []uint16
-	for k := range p.svcs {
-		ports = append(ports, k.port)
+	for _, s := range p.svcs {
+		ports = append(ports, s.key.port)
 	}
 	slices.Sort(ports)
 	ports = slices.Compact(ports)
