@@ -19,6 +19,7 @@ import (
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/ingest"
 	"github.com/flowsift/flowsift/internal/atomicfile"
+	"github.com/flowsift/flowsift/internal/names"
 	"github.com/flowsift/flowsift/pass"
 	"github.com/flowsift/flowsift/report/dscanlog"
 )
@@ -231,7 +232,7 @@ func runDscan(ctx context.Context, args []string) error {
 		Line: func(text string) { out.Line(text) },
 		Warn: func(_, text string) { out.Line(text) },
 		Missing: func(path string, err error) {
-			fmt.Fprintf(stdio.err, "flowsift: warning: suppress list %s not read (%v); going on without it\n", path, err)
+			fmt.Fprintf(stdio.err, "flowsift: warning: suppress list %s not read (%s); going on without it\n", quoteName(path), names.OneLine(err.Error()))
 		},
 	})
 	if err != nil {
@@ -316,7 +317,7 @@ func loadState(eng *pass.Dscan, o *dscanOpts) error {
 	defer f.Close()
 	if err := eng.LoadState(f, o.stateFile); err != nil {
 		if o.ignoreBadState {
-			fmt.Fprintf(stdio.err, "flowsift: warning: %v; starting with an empty table (--ignore-bad-state)\n", err)
+			fmt.Fprintf(stdio.err, "flowsift: warning: %s; starting with an empty table (--ignore-bad-state)\n", names.OneLine(err.Error()))
 			return nil
 		}
 		return withCode(exitUsage, fmt.Errorf("dscan -l: %w (use --ignore-bad-state to start empty)", err))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowsift/flowsift/ingest/ftfile"
 	"github.com/flowsift/flowsift/ingest/nfcapd"
+	"github.com/flowsift/flowsift/internal/names"
 )
 
 func init() {
@@ -28,7 +29,7 @@ func init() {
 					fmt.Fprintf(stdio.out, "==> %s <==\n", p)
 				}
 				if err := printHeader(p); err != nil {
-					fmt.Fprintf(stdio.err, "flowsift: header %s: %v\n", p, err)
+					fmt.Fprintf(stdio.err, "flowsift: header %s: %s\n", quoteName(p), names.OneLine(err.Error()))
 					failed++
 				}
 			}

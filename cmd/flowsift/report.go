@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowsift/flowsift/analyze/dscan"
 	"github.com/flowsift/flowsift/internal/atomicfile"
+	"github.com/flowsift/flowsift/internal/names"
 	"github.com/flowsift/flowsift/pass"
 	"github.com/flowsift/flowsift/policy"
 	"github.com/flowsift/flowsift/report"
@@ -218,7 +219,7 @@ func reportConfig(c *cli.Command) (pass.Configuration, *reportOpts, error) {
 			Reject: true,
 			Warn:   func(path, text string) { fmt.Fprintf(stdio.err, "flowsift: %s: %s\n", path, strings.TrimSpace(text)) },
 			Missing: func(path string, err error) {
-				fmt.Fprintf(stdio.err, "flowsift: warning: suppress list %s not read (%v)\n", path, err)
+				fmt.Fprintf(stdio.err, "flowsift: warning: suppress list %s not read (%s)\n", quoteName(path), names.OneLine(err.Error()))
 			},
 		}); err != nil {
 			return cfg, nil, err
