@@ -252,12 +252,17 @@ func (s *partitionWriter) Write(b flow.Batch) error {
 
 func (s *partitionWriter) create(k string) (*partFile, error) {
 	dir := filepath.Join(s.tmp, filepath.FromSlash(k))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
 	n := s.parts[k]
 	s.parts[k] = n + 1
-	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("part-%05d.parquet", n)))
+	var f *os.File
+	err := atomicfile.Guard(func() error {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		var err error
+		f, err = os.Create(filepath.Join(dir, fmt.Sprintf("part-%05d.parquet", n)))
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -123,10 +123,21 @@ func reportArgs(stamp, out, archive string) []string {
 	return []string{"report", "--generated-at", stamp, sampleLocal, "--out", out, archive}
 }
 
-// referenceSets runs one report per stamp to completion, and returns the
-// sets and the longest wall time of a run.
+var references struct {
+	sync.Mutex
+	refs map[string]map[string]string
+	took time.Duration
+}
+
+// referenceSets runs one report per stamp to completion, once for all the
+// tests, and returns the sets and the longest wall time of a run.
 func referenceSets(t *testing.T, bin, archive string) (map[string]map[string]string, time.Duration) {
 	t.Helper()
+	references.Lock()
+	defer references.Unlock()
+	if references.refs != nil {
+		return references.refs, references.took
+	}
 	refs := map[string]map[string]string{}
 	var longest time.Duration
 	for _, s := range reportStamps {
@@ -141,6 +152,7 @@ func referenceSets(t *testing.T, bin, archive string) (map[string]map[string]str
 			t.Fatalf("reference report %s: only %d files", s, len(refs[s]))
 		}
 	}
+	references.refs, references.took = refs, longest
 	return refs, longest
 }
 
@@ -748,5 +760,30 @@ func TestHostileReportWriteFails(t *testing.T) {
 	cmd.Run()
 	if _, err := os.Lstat(fresh); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a failed first report left %s: %s", fresh, dirTree(t, fresh))
+	}
+}
+
+// SIGTERM during the first report into a new --out leaves no directory,
+// or the whole report if it was published in time.
+func TestHostileReportFirstRunInterrupted(t *testing.T) {
+	bin := flowsiftBinary(t)
+	archive := sampleArchive(t)
+	refs, took := referenceSets(t, bin, archive)
+	for i := range 8 {
+		out := filepath.Join(t.TempDir(), "new", "rep")
+		cmd := exec.Command(bin, reportArgs(reportStamps[0], out, archive)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(i+1) * took / 7
+		time.Sleep(delay)
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if _, err := os.Lstat(filepath.Dir(out)); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if whichSet(readPublished(out), refs) != reportStamps[0] || len(leftovers(out)) > 0 {
+			t.Fatalf("SIGTERM after %v: %s", delay, dirTree(t, filepath.Dir(out)))
+		}
 	}
 }

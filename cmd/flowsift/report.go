@@ -373,7 +373,7 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model, outDir *atomicf
 			switch f {
 			case "csv":
 				csvDir := filepath.Join(dir, "csv")
-				if err := os.Mkdir(csvDir, 0o755); err != nil {
+				if err := atomicfile.Guard(func() error { return os.Mkdir(csvDir, 0o755) }); err != nil {
 					return fail(err)
 				}
 				for _, t := range m.Tables() {

@@ -79,6 +79,19 @@ func interrupted() bool {
 	return temps.closed
 }
 
+// Guard runs mk, which adds an entry inside a temporary directory (a
+// subdirectory, a file), unless Interrupt has run; Interrupt waits for it.
+// Without it an entry made while Interrupt removes the directory would
+// keep the directory from being removed.
+func Guard(mk func() error) error {
+	temps.Lock()
+	defer temps.Unlock()
+	if temps.closed {
+		return ErrInterrupted
+	}
+	return mk()
+}
+
 // Forget removes path from the temporaries Interrupt would remove (it has
 // been renamed into place or removed).
 func Forget(path string) {

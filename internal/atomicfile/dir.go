@@ -68,6 +68,13 @@ func OpenDir(path string) (*Dir, error) {
 		return nil, fmt.Errorf("lock %s: %w", lock.Name(), err)
 	}
 	d.lock = lock
+	if len(d.created) > 0 {
+		// Made for this run: a signal before the first publish removes it.
+		if _, err := create(func() (string, error) { return d.created[len(d.created)-1], nil }); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
 	d.sweep()
 	Sweep(path)
 	sweepLegacy(path)
@@ -145,6 +152,9 @@ func (d *Dir) Publish(names []string) error {
 		return err
 	}
 	Forget(d.stage)
+	if len(d.created) > 0 {
+		Forget(d.created[len(d.created)-1])
+	}
 	d.stage, d.published = "", true
 	syncDir(d.Path)
 	for _, n := range names {
@@ -231,6 +241,9 @@ func (d *Dir) Close() {
 func (d *Dir) removeCreated() {
 	for _, p := range d.created {
 		os.Remove(p)
+	}
+	if len(d.created) > 0 {
+		Forget(d.created[len(d.created)-1])
 	}
 	d.created = nil
 }
