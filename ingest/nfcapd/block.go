@@ -30,7 +30,8 @@ type block struct {
 	Flags      uint16
 	Data       []byte // decompressed records; valid until the block is read into again
 
-	raw, out []byte // the block's own buffers, kept from one read to the next
+	raw, out []byte     // the block's own buffers, kept from one read to the next
+	done     chan error // prefetch: the block's decompression is over
 }
 
 // blockError is a problem with one block: Fatal when the framing is lost
@@ -53,18 +54,26 @@ func (e *blockError) Error() string {
 type blockReader struct {
 	r      io.Reader
 	off    int64 // file offset of the next unread byte
-	comp   uint8
-	zstd   *zstd.Decoder
+	dc     decompressor
 	hdrBuf [blockHdrLen]byte
 }
 
 func newBlockReader(r io.Reader, off int64, comp uint8) *blockReader {
-	return &blockReader{r: r, off: off, comp: comp}
+	return &blockReader{r: r, off: off, dc: decompressor{comp: comp}}
 }
 
-// next reads the next block. It returns io.EOF at a clean end (no byte
-// left), a *blockError for a damaged block, or the reader's own error.
+// next reads the next block and decompresses it. It returns io.EOF at a
+// clean end (no byte left), a *blockError for a damaged block, or the
+// reader's own error.
 func (br *blockReader) next(b *block) error {
+	if err := br.readRaw(b); err != nil {
+		return err
+	}
+	return br.dc.run(b)
+}
+
+// readRaw reads the next block's header and its bytes as stored.
+func (br *blockReader) readRaw(b *block) error {
 	start := br.off
 	n, err := io.ReadFull(br.r, br.hdrBuf[:])
 	br.off += int64(n)
@@ -94,16 +103,27 @@ func (br *blockReader) next(b *block) error {
 		return &blockError{Offset: start, Reason: "truncated", Fatal: true,
 			Detail: fmt.Sprintf("file ends inside a block: %d of %d bytes (capture still open, or the file was cut)", n, b.Size)}
 	}
-	if err != nil {
-		return err
-	}
-	comp := br.comp
+	return err
+}
+
+// decompressor expands blocks: one per goroutine (it keeps a zstd
+// decoder).
+type decompressor struct {
+	comp uint8 // the file's method
+	zstd *zstd.Decoder
+}
+
+// run decompresses a block read by readRaw into b.Data; a block that does
+// not decompress is a non-fatal *blockError (the next block is framed by
+// its header all the same).
+func (d *decompressor) run(b *block) error {
+	comp := d.comp
 	if b.Flags&flagUncompressed != 0 {
 		comp = CompNone
 	}
-	data, err := br.decompress(b, comp, raw)
+	data, err := d.decompress(b, comp, b.raw[:b.Size])
 	if err != nil {
-		return &blockError{Offset: start, Reason: "corrupt", Detail: fmt.Sprintf("%s block of %d bytes does not decompress (%v): its %d records are dropped", compName(comp), b.Size, err, b.NumRecords)}
+		return &blockError{Offset: b.Offset, Reason: "corrupt", Detail: fmt.Sprintf("%s block of %d bytes does not decompress (%v): its %d records are dropped", compName(comp), b.Size, err, b.NumRecords)}
 	}
 	b.Data = data
 	return nil
@@ -130,7 +150,7 @@ var errTooLarge = errors.New("decompresses to more than 16 MiB")
 // decompress expands one block. The output buffer is kept for the next
 // block; its size is bounded by maxBlockSize, so a decompression bomb
 // costs no more than one honest block.
-func (br *blockReader) decompress(b *block, comp uint8, raw []byte) ([]byte, error) {
+func (d *decompressor) decompress(b *block, comp uint8, raw []byte) ([]byte, error) {
 	switch comp {
 	case CompNone:
 		return raw, nil
@@ -162,14 +182,14 @@ func (br *blockReader) decompress(b *block, comp uint8, raw []byte) ([]byte, err
 	case CompBZ2:
 		return readAll(b, bzip2.NewReader(bytes.NewReader(raw)))
 	case CompZSTD:
-		if br.zstd == nil {
-			d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBlockSize), zstd.WithDecoderMaxWindow(maxBlockSize))
+		if d.zstd == nil {
+			z, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBlockSize), zstd.WithDecoderMaxWindow(maxBlockSize))
 			if err != nil {
 				return nil, err
 			}
-			br.zstd = d
+			d.zstd = z
 		}
-		out, err := br.zstd.DecodeAll(raw, b.out[:0])
+		out, err := d.zstd.DecodeAll(raw, b.out[:0])
 		if err != nil {
 			return nil, err
 		}
@@ -210,8 +230,10 @@ func readAll(b *block, r io.Reader) ([]byte, error) {
 	return out, nil
 }
 
-func (br *blockReader) close() {
-	if br.zstd != nil {
-		br.zstd.Close()
+func (d *decompressor) close() {
+	if d.zstd != nil {
+		d.zstd.Close()
 	}
 }
+
+func (br *blockReader) close() { br.dc.close() }

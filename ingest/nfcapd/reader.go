@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flowsift/flowsift/flow"
@@ -26,44 +27,56 @@ type Reader struct {
 	done   bool
 	flows  int64
 
-	// With prefetch, a goroutine reads and decompresses the next blocks
-	// while the caller decodes this one.
-	ready chan blockResult
-	free  chan *block
-	stop  chan struct{}
-	cur   *block
-	one   block
+	// pos is the file offset after the last block handed to the
+	// decoding (the reading itself may be blocks ahead).
+	pos int64
+
+	// With prefetch, one goroutine reads blocks in file order and
+	// decompressors expand them in parallel while the caller decodes
+	// the records of an earlier one; blocks come back in file order.
+	ready   chan *block // read blocks, in file order
+	work    chan *block // read blocks to decompress
+	free    chan *block
+	stop    chan struct{}
+	stopped bool
+	wg      sync.WaitGroup
+	cur     *block
+	one     block
 }
 
-type blockResult struct {
-	b   *block
-	err error
-}
-
-// prefetchDepth is how many blocks the prefetching goroutine may hold
-// ready: with the one being decoded, the memory bound is that many + 1
-// blocks (a block decompresses to at most a few MiB).
-const prefetchDepth = 2
+// Prefetch figures: decompressors per file, and blocks in flight (read,
+// being decompressed, decompressed and waiting, being decoded). Memory is
+// that many blocks, each its stored and its expanded bytes (nfcapd's
+// blocks expand to 1-5 MiB), whatever the file's size.
+const (
+	prefetchWorkers = 2
+	prefetchBlocks  = prefetchWorkers + 2
+)
 
 // NewReader reads the header of r. With prefetch, blocks are read and
-// decompressed on a second goroutine ahead of the decoding (Close stops
-// it).
+// decompressed on other goroutines ahead of the decoding (Close stops
+// them).
 func NewReader(r io.Reader, path string, prefetch bool) (*Reader, error) {
 	br := bufio.NewReaderSize(r, 64*1024)
 	h, err := ReadHeader(br)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	rd := &Reader{path: path, hdr: h, st: newDecodeState()}
+	rd := &Reader{path: path, hdr: h, st: newDecodeState(), pos: h.DataOffset}
 	rd.br = newBlockReader(br, h.DataOffset, h.Compression)
 	if prefetch {
-		rd.ready = make(chan blockResult, prefetchDepth)
-		rd.free = make(chan *block, prefetchDepth+1)
+		rd.ready = make(chan *block, prefetchBlocks)
+		rd.work = make(chan *block, prefetchBlocks)
+		rd.free = make(chan *block, prefetchBlocks)
 		rd.stop = make(chan struct{})
-		for range prefetchDepth + 1 {
-			rd.free <- &block{}
+		for range prefetchBlocks {
+			rd.free <- &block{done: make(chan error, 1)}
 		}
-		go rd.prefetch()
+		rd.wg.Add(1 + prefetchWorkers)
+		go rd.produce()
+		for range prefetchWorkers {
+			go rd.decompress()
+		}
 	}
 	return rd, nil
 }
@@ -93,7 +106,12 @@ func (rd *Reader) skip(reason string, off int64, detail string, count int64) {
 	rd.skips = append(rd.skips, flow.Skip{Path: rd.path, Offset: off, Reason: reason, Detail: detail, Count: max(count, 1)})
 }
 
-func (rd *Reader) prefetch() {
+// produce reads blocks in file order: each goes to the decoding's queue
+// first, so that it is waited for in order, then to a decompressor. It
+// stops at the end of the file, at a block it cannot frame, or at Close.
+func (rd *Reader) produce() {
+	defer rd.wg.Done()
+	defer close(rd.work)
 	defer close(rd.ready)
 	for {
 		var b *block
@@ -102,36 +120,60 @@ func (rd *Reader) prefetch() {
 		case <-rd.stop:
 			return
 		}
-		err := rd.br.next(b)
+		err := rd.br.readRaw(b)
 		select {
-		case rd.ready <- blockResult{b, err}:
+		case rd.ready <- b:
 		case <-rd.stop:
 			return
 		}
 		if err != nil {
-			var be *blockError
-			if !errors.As(err, &be) || be.Fatal {
-				return
-			}
+			b.done <- err
+			return
 		}
+		select {
+		case rd.work <- b:
+		case <-rd.stop:
+			return
+		}
+	}
+}
+
+func (rd *Reader) decompress() {
+	defer rd.wg.Done()
+	dc := decompressor{comp: rd.hdr.Compression}
+	defer dc.close()
+	for b := range rd.work {
+		b.done <- dc.run(b)
 	}
 }
 
 // nextBlock gives the next block, read here or by the prefetcher.
 func (rd *Reader) nextBlock() (*block, error) {
 	if rd.ready == nil {
-		return &rd.one, rd.br.next(&rd.one)
+		err := rd.br.next(&rd.one)
+		rd.advance(&rd.one, err)
+		return &rd.one, err
 	}
 	if rd.cur != nil {
 		rd.free <- rd.cur
 		rd.cur = nil
 	}
-	res, ok := <-rd.ready
+	b, ok := <-rd.ready
 	if !ok {
 		return nil, io.EOF
 	}
-	rd.cur = res.b
-	return res.b, res.err
+	err := <-b.done
+	rd.cur = b
+	rd.advance(b, err)
+	return b, err
+}
+
+// advance moves pos past a block that was framed.
+func (rd *Reader) advance(b *block, err error) {
+	var be *blockError
+	if err == nil || errors.As(err, &be) && !be.Fatal {
+		rd.pos = b.Offset + blockHdrLen + int64(b.Size)
+	}
 }
 
 // Read appends the flows of the next data block to dst[:0] and returns
@@ -163,7 +205,7 @@ func (rd *Reader) Read(dst []flow.Record) ([]flow.Record, error) {
 		}
 		if err != nil {
 			rd.done = true
-			return dst, fmt.Errorf("read %s: block at offset %d: %w", rd.path, rd.br.off, err)
+			return dst, fmt.Errorf("read %s: block at offset %d: %w", rd.path, rd.pos, err)
 		}
 		rd.blocks++
 		switch b.Type {
@@ -214,9 +256,9 @@ func (rd *Reader) appendix(b *block) {
 			if errors.As(err, &be) {
 				rd.skip(be.Reason, be.Offset, "appendix: "+be.Detail, 1)
 			} else if err == io.EOF {
-				rd.skip("truncated", rd.br.off, fmt.Sprintf("file ends before its appendix (%d blocks announced at offset %d)", rd.hdr.AppendixBlocks, rd.hdr.OffAppendix), 1)
+				rd.skip("truncated", rd.pos, fmt.Sprintf("file ends before its appendix (%d blocks announced at offset %d)", rd.hdr.AppendixBlocks, rd.hdr.OffAppendix), 1)
 			} else {
-				rd.skip("unreadable", rd.br.off, "appendix: "+err.Error(), 1)
+				rd.skip("unreadable", rd.pos, "appendix: "+err.Error(), 1)
 			}
 			return
 		}
@@ -245,7 +287,7 @@ func (rd *Reader) appendix(b *block) {
 // what was read but is not a flow.
 func (rd *Reader) finish() {
 	rd.done = true
-	off := rd.br.off
+	off := rd.pos
 	if rd.hdr.Layout == layoutV2 && rd.hdr.NumBlocks > 0 && rd.blocks != rd.hdr.NumBlocks {
 		rd.skip("count-mismatch", off, fmt.Sprintf("header says %d data blocks, %d found", rd.hdr.NumBlocks, rd.blocks), 1)
 	}
@@ -300,15 +342,13 @@ func (rd *Reader) samplingNote() {
 	}
 }
 
-// Close stops the prefetching goroutine.
+// Close stops the prefetching goroutines and waits for them: nothing
+// reads the input after Close returns.
 func (rd *Reader) Close() error {
-	if rd.stop != nil {
+	if rd.stop != nil && !rd.stopped {
 		close(rd.stop)
-		rd.stop = nil
-		if rd.ready != nil {
-			for range rd.ready {
-			}
-		}
+		rd.stopped = true
+		rd.wg.Wait()
 	}
 	rd.br.close()
 	return nil

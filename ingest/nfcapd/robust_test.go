@@ -3,11 +3,14 @@ package nfcapd
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
@@ -278,5 +281,32 @@ func TestManyBlocks(t *testing.T) {
 		if err != nil || h.Stat == nil || h.Stat.Flows != 600 {
 			t.Fatalf("info: %+v %v", h, err)
 		}
+	}
+}
+
+// A consumer that stops early (emit returns an error) stops the
+// prefetching goroutines; none is left behind.
+func TestStopEarly(t *testing.T) {
+	many := splitBlocks(t, fixtureBytes(t, "compressed", "v5.none"), 5)
+	before := runtime.NumGoroutine()
+	stop := errors.New("enough")
+	for range 20 {
+		calls := 0
+		err := Format{Prefetch: true}.Decode("f", bytes.NewReader(many), func(flow.Batch) error {
+			calls++
+			if calls == 3 {
+				return stop
+			}
+			return nil
+		}, func(flow.Skip) {})
+		if err != stop || calls != 3 {
+			t.Fatalf("err %v after %d batches", err, calls)
+		}
+	}
+	for i := 0; runtime.NumGoroutine() > before; i++ {
+		if i > 100 {
+			t.Fatalf("%d goroutines, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
