@@ -230,7 +230,14 @@ func runDscan(ctx context.Context, args []string) error {
 
 	sup, err := dscan.LoadSuppress(o.suppressBase, o.compat, dscan.SuppressLog{
 		Line: func(text string) { out.Line(text) },
-		Warn: func(_, text string) { out.Line(text) },
+		Warn: func(_, text string) {
+			if !o.compat {
+				// flow-dscan prints the offending line raw, and --compat
+				// does too; the default mode escapes what is not printable.
+				text = names.OneLine(strings.TrimSuffix(text, "\n")) + "\n"
+			}
+			out.Line(text)
+		},
 		Missing: func(path string, err error) {
 			fmt.Fprintf(stdio.err, "flowsift: warning: suppress list %s not read (%s); going on without it\n", quoteName(path), names.OneLine(err.Error()))
 		},

@@ -725,6 +725,17 @@ func TestHostileSuppressGarbage(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, base+".src: line 2: syntax error") || !strings.Contains(stderr, `\x1b[31mred\xff 1 2`) || strings.Contains(stderr, "\x1b") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
+	// dscan warns and goes on, as flow-dscan does: the default mode shows
+	// the line escaped, --compat raw as flow-dscan prints it.
+	tree := filepath.Join(fixture.FlowTools(t), "ft-tree")
+	code, _, stderr = runCLI(t, "", "dscan", "-b", "-L", base, tree)
+	if code != 0 || !strings.Contains(stderr, `suppress parser: syntax error: \x1b[31mred\xff 1 2`) || strings.Contains(stderr, "\x1b") {
+		t.Fatalf("dscan: exit %d, stderr %q", code, tail(stderr))
+	}
+	code, _, stderr = runCLI(t, "", "dscan", "--compat", "-b", "-L", base, tree)
+	if code != 0 || !strings.Contains(stderr, "suppress parser: syntax error: \x1b[31mred\xff 1 2\n") {
+		t.Fatalf("dscan --compat: exit %d, stderr %q", code, tail(stderr))
+	}
 }
 
 // tail is the end of a long stderr, for messages.
