@@ -12,11 +12,14 @@
 // service (destination, port) are counted until a gap of Gap without one
 // (Zeek's SSH::guessing_timeout is 30 min).
 //
-// The service is reported as guessed at when MinAttempts attempts were seen
-// (Zeek's SSH::password_guesses_limit, 30) and at least MinSimilar of them
-// are of similar size (packets within half and one and a half times the
-// median): a tool repeating one failed login gives flows of the same size,
-// a person's sessions do not. Confidence grows with the count and the
+// The service is reported as guessed at when MinAttempts attempts fall
+// within GapMS (Zeek's SSH::password_guesses_limit, 30, within its
+// guessing_timeout, 30 min), at least MinSimilar of them are of similar
+// size (packets within half and one and a half times the median): a tool
+// repeating one failed login gives flows of the same size, a person's
+// sessions do not; and they do not come at a fixed period of 20 s or more,
+// which is a monitoring system checking the service (a tool goes as fast
+// as the server lets it). Confidence grows with the count and the
 // similarity; it is a figure, never a certainty.
 //
 // After a report, a flow of the same source to the same service that is
@@ -28,6 +31,7 @@ package guess
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -56,7 +60,7 @@ type Config struct {
 	MinPackets    uint64  // packets of a flow that can be a login (6)
 	MaxPackets    uint64  // packets above which a flow is a session, not an attempt (100)
 	MaxDurationMS int64   // duration above which a flow is a session (60 s)
-	GapMS         int64   // silence that ends a series of attempts (30 min)
+	GapMS         int64   // window the attempts must fall in, and silence that ends a series (30 min)
 	LongFactor    float64 // how much longer or bigger a compromise session is (10)
 	MaxTracked    int     // (source, service) series held (1<<20)
 }
@@ -126,10 +130,12 @@ type key struct {
 type attempt struct {
 	packets, octets uint64
 	ms              int64
+	start           int64
 }
 
 type series struct {
-	attempts    []attempt
+	attempts    []attempt // in the window; after the report, the first maxKept
+	count       int       // attempts, also those beyond maxKept
 	first, last int64
 	reported    bool
 	compromised bool
@@ -200,14 +206,26 @@ func (d *Detector) one(r *flow.Record) {
 	}
 	s.last = max(s.last, r.Start)
 	if s.reported {
-		s.attempts = append(s.attempts, attempt{r.Packets, r.Octets, ms})
+		if len(s.attempts) < maxKept {
+			s.attempts = append(s.attempts, attempt{r.Packets, r.Octets, ms, r.Start})
+		}
+		s.count++
 		return
 	}
-	s.attempts = append(s.attempts, attempt{r.Packets, r.Octets, ms})
+	// Only the attempts of the last GapMS count (Zeek's guesses within
+	// its guessing timeout): checks spread over a day do not add up.
+	s.attempts = append(s.attempts, attempt{r.Packets, r.Octets, ms, r.Start})
+	drop := 0
+	for drop < len(s.attempts) && s.attempts[drop].start < r.Start-d.cfg.GapMS {
+		drop++
+	}
+	s.attempts = s.attempts[drop:]
+	s.first = s.attempts[0].start
+	s.count = len(s.attempts)
 	if len(s.attempts) < d.cfg.MinAttempts {
 		return
 	}
-	if similar(s.attempts) < d.cfg.MinSimilar {
+	if similar(s.attempts) < d.cfg.MinSimilar || scheduled(s.attempts) {
 		return
 	}
 	s.reported = true
@@ -223,6 +241,29 @@ func (d *Detector) long(s *series, r *flow.Record, ms int64) bool {
 		(ms >= 30_000 && float64(ms) >= d.cfg.LongFactor*float64(max(m.ms, 1)))
 }
 
+// maxKept bounds the attempts kept after a report (for the median and
+// the count of the compromise note).
+const maxKept = 4096
+
+// scheduled says whether attempts come at a fixed period of 20 s or more
+// (interval jitter under 10 %): a monitoring system checking a service,
+// not a tool guessing, which goes as fast as the server lets it.
+func scheduled(a []attempt) bool {
+	if len(a) < 3 {
+		return false
+	}
+	var sum, sq float64
+	for i := 1; i < len(a); i++ {
+		iv := float64(a[i].start - a[i-1].start)
+		sum += iv
+		sq += iv * iv
+	}
+	n := float64(len(a) - 1)
+	m := sum / n
+	sd := math.Sqrt(max(0, sq/n-m*m))
+	return m >= 20_000 && sd < 0.1*m
+}
+
 func median(a []attempt) attempt {
 	p := make([]uint64, len(a))
 	o := make([]uint64, len(a))
@@ -234,7 +275,7 @@ func median(a []attempt) attempt {
 	slices.Sort(o)
 	slices.Sort(t)
 	n := len(a) / 2
-	return attempt{p[n], o[n], t[n]}
+	return attempt{packets: p[n], octets: o[n], ms: t[n]}
 }
 
 // similar is the share of attempts whose packets lie within half and one
@@ -261,7 +302,7 @@ func (d *Detector) report(k key, s *series, r *flow.Record, kind analyze.Kind) {
 	m := s.median
 	f := analyze.Finding{
 		Detector: "guess", Kind: kind, Src: k.src, Dst: k.dst, Time: r.Start, Index: d.index, Flow: *r,
-		Targets: []netip.Addr{k.dst}, Ports: []uint16{k.port}, Attempts: len(s.attempts),
+		Targets: []netip.Addr{k.dst}, Ports: []uint16{k.port}, Attempts: s.count,
 	}
 	switch kind {
 	case Guessing:
@@ -281,7 +322,7 @@ func (d *Detector) report(k key, s *series, r *flow.Record, kind analyze.Kind) {
 		// the same in flows: never more than even odds.
 		f.Score = 0.5
 		f.Note = fmt.Sprintf("after %d attempts, a %s session of %d packets %d bytes lasting %s (attempts: median %d packets, %s); possible compromise, confidence %.2f",
-			len(s.attempts), name, r.Packets, r.Octets, dur(ms), m.packets, dur(m.ms), f.Score)
+			s.count, name, r.Packets, r.Octets, dur(ms), m.packets, dur(m.ms), f.Score)
 	}
 	d.sink(f)
 }

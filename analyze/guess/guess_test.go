@@ -72,6 +72,15 @@ func TestNotGuessing(t *testing.T) {
 	// 40 guesses, but split by a quiet hour into 20 + 20.
 	recs = append(recs, guesses("10.0.0.67", "10.0.0.10", 21, 20, 0)...)
 	recs = append(recs, guesses("10.0.0.67", "10.0.0.10", 21, 20, 3_700_000)...)
+	// A monitoring system's SSH check (connect, banner, version string,
+	// close: 7 packets) every 30 s for a day, and one every 5 min on RDP:
+	// 30 similar connections within 30 min, but at a fixed period.
+	for i := range 2880 {
+		recs = append(recs, conn(int64(i)*30_000+int64(i%3)*200, 40, "10.0.0.33", "10.0.0.10", uint16(20000+i%40000), 22, 7))
+	}
+	for i := range 288 {
+		recs = append(recs, conn(int64(i)*300_000, 300, "10.0.0.33", "10.0.0.11", uint16(30000+i), 3389, 25))
+	}
 	// Not an authentication port.
 	recs = append(recs, guesses("10.0.0.68", "10.0.0.10", 8080, 60, 0)...)
 	slicesSortByEnd(recs)

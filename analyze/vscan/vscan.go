@@ -17,6 +17,8 @@
 //     contact; so is a flow from a port below 1024 to one at or above 1024
 //     (a server answering), which keeps busy UDP servers out.
 //
+// UDP to 33434-33534 is traceroute (a new port for every probe, and the
+// destination answers the last ones with port unreachable), not counted.
 // Only TCP, UDP and SCTP have ports to scan; ICMP and other protocols are
 // left to the horizontal detectors. IPv6 is handled like IPv4.
 //
@@ -222,6 +224,9 @@ func (d *Detector) one(r *flow.Record) {
 	}
 	if r.SrcPort < 1024 && r.DstPort >= 1024 {
 		return // a server's answer to a client whose contact we never saw
+	}
+	if r.Proto == 17 && r.DstPort >= 33434 && r.DstPort <= 33534 {
+		return // traceroute's probes: one port per hop, the last refused by design
 	}
 	k := pairKey{src, dst}
 	p := d.pairs[k]

@@ -122,6 +122,13 @@ func TestServersAndClientsAreNotScanners(t *testing.T) {
 		recs = append(recs, fl(t, "10.0.0.31", uint16(40000+i), "10.0.0.77", 6881, 17, 0))
 		recs = append(recs, fl(t+3, "10.0.0.77", 6881, "10.0.0.31", uint16(40000+i), 17, 0))
 	}
+	// traceroute (UDP, one port a probe from 33434): 3 probes for each
+	// of 30 hops to one destination, the destination refusing the last.
+	for i := range 90 {
+		t := int64(i) * 50
+		recs = append(recs, fl(t, "10.0.0.40", uint16(50000+i), "10.0.0.99", uint16(33434+i), 17, 0))
+		recs = append(recs, fl(t+1, "10.0.0.99", 0, "10.0.0.40", 0x0303, 1, 0))
+	}
 	if got := run(DefaultConfig(), recs); len(got) != 0 {
 		t.Fatalf("findings %+v", got)
 	}
