@@ -35,6 +35,43 @@ type Policy struct {
 	TRW        TRW        `toml:"trw"`
 	Heuristics Heuristics `toml:"heuristics"`
 	Talkers    Talkers    `toml:"talkers"`
+	VScan      VScan      `toml:"vscan"`
+	Guess      Guess      `toml:"guess"`
+	HostRoles  HostRoles  `toml:"host_roles"`
+}
+
+// VScan holds the vertical-scan detector's thresholds (its walk takes
+// theta0, theta1, alpha and beta from [trw]).
+type VScan struct {
+	MinFailed int   `toml:"min_failed"`
+	WindowMS  int64 `toml:"window_ms"`
+	HorizonMS int64 `toml:"horizon_ms"`
+	MaxPairs  int   `toml:"max_pairs"`
+}
+
+// Guess holds the password-guessing detector's thresholds.
+type Guess struct {
+	MinAttempts   int     `toml:"min_attempts"`
+	MinSimilar    float64 `toml:"min_similar"`
+	MinPackets    uint64  `toml:"min_packets"`
+	MaxPackets    uint64  `toml:"max_packets"`
+	MaxDurationMS int64   `toml:"max_duration_ms"`
+	WindowMS      int64   `toml:"window_ms"`
+	LongFactor    float64 `toml:"long_factor"`
+}
+
+// HostRoles holds the thresholds of the host roles.
+type HostRoles struct {
+	MinPeers       int     `toml:"min_peers"`
+	ServerShare    float64 `toml:"server_share"`
+	Answered       float64 `toml:"answered"`
+	P2PAnswered    float64 `toml:"p2p_answered"`
+	ClientAnswered float64 `toml:"client_answered"`
+	HighPorts      float64 `toml:"high_ports"`
+	MinRounds      int     `toml:"min_rounds"`
+	MaxJitter      float64 `toml:"max_jitter"`
+	MinRefused     int     `toml:"min_refused"`
+	NoAckShare     float64 `toml:"noack_share"`
 }
 
 // Range is one named block of the address plan.
@@ -116,6 +153,12 @@ func Default() *Policy {
 		Weighted:   Weighted{Threshold: w.Threshold, PrivWeight: w.PrivWeight, OtherWeight: w.OtherWeight, MaxGapMS: w.MaxGapMS},
 		TRW:        TRW{Theta0: t.Theta0, Theta1: t.Theta1, Alpha: t.Alpha, Beta: t.Beta, WindowMS: t.WindowMS, MaxPending: t.MaxPending},
 		Heuristics: Heuristics{FanOut: h.FanOut, SynOnly: h.SynOnly, WindowMS: h.WindowMS},
+		VScan:      VScan{MinFailed: c.VScan.MinFailed, WindowMS: c.VScan.WindowMS, HorizonMS: c.VScan.HorizonMS, MaxPairs: c.VScan.MaxPairs},
+		Guess: Guess{MinAttempts: c.Guess.MinAttempts, MinSimilar: c.Guess.MinSimilar, MinPackets: c.Guess.MinPackets,
+			MaxPackets: c.Guess.MaxPackets, MaxDurationMS: c.Guess.MaxDurationMS, WindowMS: c.Guess.GapMS, LongFactor: c.Guess.LongFactor},
+		HostRoles: HostRoles{MinPeers: c.Roles.MinPeers, ServerShare: c.Roles.ServerShare, Answered: c.Roles.Answered,
+			P2PAnswered: c.Roles.P2PAnswered, ClientAnswered: c.Roles.ClientAnswered, HighPorts: c.Roles.HighPorts,
+			MinRounds: c.Roles.MinRounds, MaxJitter: c.Roles.MaxJitter, MinRefused: c.Roles.MinRefused, NoAckShare: c.Roles.NoAckShare},
 	}
 	for _, s := range heuristics.DefaultSpecialText {
 		p.Special = append(p.Special, Prefix{netip.MustParsePrefix(s)})
@@ -183,6 +226,12 @@ func (p *Policy) validate() *keyErr {
 		}
 		return nil
 	}
+	share := func(key string, v float64) *keyErr {
+		if v <= 0 || v > 1 {
+			return &keyErr{key, fmt.Sprintf("must be above 0 and at most 1, got %v", v)}
+		}
+		return nil
+	}
 	prob := func(key string, v float64) *keyErr {
 		if v <= 0 || v >= 1 {
 			return &keyErr{key, fmt.Sprintf("must be between 0 and 1 (exclusive), got %v", v)}
@@ -198,6 +247,17 @@ func (p *Policy) validate() *keyErr {
 		pos("trw.window_ms", float64(p.TRW.WindowMS)), pos("trw.max_pending", float64(p.TRW.MaxPending)),
 		pos("heuristics.fan_out", float64(p.Heuristics.FanOut)), pos("heuristics.syn_only", float64(p.Heuristics.SynOnly)),
 		pos("heuristics.window_ms", float64(p.Heuristics.WindowMS)),
+		pos("vscan.min_failed", float64(p.VScan.MinFailed)), pos("vscan.window_ms", float64(p.VScan.WindowMS)),
+		pos("vscan.horizon_ms", float64(p.VScan.HorizonMS)), pos("vscan.max_pairs", float64(p.VScan.MaxPairs)),
+		pos("guess.min_attempts", float64(p.Guess.MinAttempts)), share("guess.min_similar", p.Guess.MinSimilar),
+		pos("guess.min_packets", float64(p.Guess.MinPackets)), pos("guess.max_packets", float64(p.Guess.MaxPackets)),
+		pos("guess.max_duration_ms", float64(p.Guess.MaxDurationMS)), pos("guess.window_ms", float64(p.Guess.WindowMS)),
+		pos("guess.long_factor", p.Guess.LongFactor),
+		pos("host_roles.min_peers", float64(p.HostRoles.MinPeers)), share("host_roles.server_share", p.HostRoles.ServerShare),
+		share("host_roles.answered", p.HostRoles.Answered), share("host_roles.p2p_answered", p.HostRoles.P2PAnswered),
+		share("host_roles.client_answered", p.HostRoles.ClientAnswered), share("host_roles.high_ports", p.HostRoles.HighPorts),
+		pos("host_roles.min_rounds", float64(p.HostRoles.MinRounds)), pos("host_roles.max_jitter", p.HostRoles.MaxJitter),
+		pos("host_roles.min_refused", float64(p.HostRoles.MinRefused)), share("host_roles.noack_share", p.HostRoles.NoAckShare),
 	} {
 		if e != nil {
 			return e
@@ -211,6 +271,9 @@ func (p *Policy) validate() *keyErr {
 	}
 	if p.TRW.Beta <= p.TRW.Alpha {
 		return &keyErr{"trw.beta", "must be above trw.alpha"}
+	}
+	if p.Guess.MinPackets > p.Guess.MaxPackets {
+		return &keyErr{"guess.min_packets", fmt.Sprintf("must not be above guess.max_packets (%d)", p.Guess.MaxPackets)}
 	}
 	for _, r := range p.Plan {
 		if r.Kind != "static" && r.Kind != "dhcp" {
@@ -351,6 +414,15 @@ func (p *Policy) Apply(c *pass.Configuration) {
 	}
 	c.Talkers.N = p.Talkers.Top
 	c.Weighted, c.TRW, c.Heuristics = p.WeightedConfig(), p.TRWConfig(), p.HeuristicsConfig()
+	v := &c.VScan
+	v.Walk = trw.Config{Theta0: p.TRW.Theta0, Theta1: p.TRW.Theta1, Alpha: p.TRW.Alpha, Beta: p.TRW.Beta}
+	v.MinFailed, v.WindowMS, v.HorizonMS, v.MaxPairs = p.VScan.MinFailed, p.VScan.WindowMS, p.VScan.HorizonMS, p.VScan.MaxPairs
+	g := &c.Guess
+	g.MinAttempts, g.MinSimilar, g.MinPackets, g.MaxPackets = p.Guess.MinAttempts, p.Guess.MinSimilar, p.Guess.MinPackets, p.Guess.MaxPackets
+	g.MaxDurationMS, g.GapMS, g.LongFactor = p.Guess.MaxDurationMS, p.Guess.WindowMS, p.Guess.LongFactor
+	r, h := &c.Roles, p.HostRoles
+	r.MinPeers, r.ServerShare, r.Answered, r.P2PAnswered, r.ClientAnswered = h.MinPeers, h.ServerShare, h.Answered, h.P2PAnswered, h.ClientAnswered
+	r.HighPorts, r.MinRounds, r.MaxJitter, r.MinRefused, r.NoAckShare = h.HighPorts, h.MinRounds, h.MaxJitter, h.MinRefused, h.NoAckShare
 	if local := p.LocalPrefixes(); len(local) > 0 {
 		c.Local = local
 	}

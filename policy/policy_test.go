@@ -48,7 +48,8 @@ func TestExampleLoads(t *testing.T) {
 	d := Default()
 	// The example states the defaults for everything but the site's own
 	// lists (marked "example" in the file).
-	if !reflect.DeepEqual(p.Special, d.Special) || p.Dscan != d.Dscan || p.Talkers != d.Talkers || p.Weighted != d.Weighted || p.TRW != d.TRW || p.Heuristics != d.Heuristics {
+	if !reflect.DeepEqual(p.Special, d.Special) || p.Dscan != d.Dscan || p.Talkers != d.Talkers || p.Weighted != d.Weighted || p.TRW != d.TRW || p.Heuristics != d.Heuristics ||
+		p.VScan != d.VScan || p.Guess != d.Guess || p.HostRoles != d.HostRoles {
 		t.Fatalf("example defaults differ from Default():\n%+v\n%+v", p, d)
 	}
 	if len(p.Local) != 3 || len(p.Plan) != 6 || len(p.Roles) != 1 || p.Roles[0].Connects[1].Lo != 443 {
@@ -151,5 +152,51 @@ fan_out = 300
 	}
 	if _, err := Parse([]byte("[talkers]\ntop = 0\n")); err == nil || !strings.Contains(err.Error(), "talkers.top") {
 		t.Errorf("top 0: %v", err)
+	}
+}
+
+// TestNewDetectorsKeys: [vscan], [guess] and [host_roles] reach the pass's
+// configuration, and a bad value is refused naming its key and line.
+func TestNewDetectorsKeys(t *testing.T) {
+	p, err := Parse([]byte(`[trw]
+theta0 = 0.9
+[vscan]
+min_failed = 15
+horizon_ms = 3600000
+[guess]
+min_attempts = 50
+window_ms = 600000
+min_similar = 0.75
+[host_roles]
+min_peers = 25
+client_answered = 0.99
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := pass.DefaultConfiguration()
+	p.Apply(&c)
+	if c.VScan.MinFailed != 15 || c.VScan.HorizonMS != 3_600_000 || c.VScan.WindowMS != 30_000 || c.VScan.Walk.Theta0 != 0.9 {
+		t.Errorf("vscan config %+v", c.VScan)
+	}
+	if c.Guess.MinAttempts != 50 || c.Guess.GapMS != 600_000 || c.Guess.MinSimilar != 0.75 || c.Guess.MinPackets != 6 {
+		t.Errorf("guess config %+v", c.Guess)
+	}
+	if c.Roles.MinPeers != 25 || c.Roles.ClientAnswered != 0.99 || c.Roles.ServerShare != 0.8 {
+		t.Errorf("roles config %+v", c.Roles)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"[guess]\nmin_similar = 1.5\n", "line 2: key guess.min_similar:"},
+		{"\n[host_roles]\nmin_peers = 0\n", "line 3: key host_roles.min_peers:"},
+		{"[guess]\nmin_packets = 200\n", "line 2: key guess.min_packets:"},
+		{"[vscan]\nhorizon_ms = -1\n", "line 2: key vscan.horizon_ms:"},
+	} {
+		_, err := Parse([]byte(tc.text))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want an error naming %q", tc.text, err, tc.want)
+		}
 	}
 }
