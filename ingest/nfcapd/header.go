@@ -1,9 +1,10 @@
 // Package nfcapd reads nfdump's own binary files (what nfcapd, sfcapd,
 // nfpcapd and `nfdump -w` write) without nfdump: the current layout
 // (LAYOUT_VERSION_2 of nfdump 1.7: a file header, data blocks of V3
-// records, an appendix with the ident and the statistics) and the file
-// header and statistics of the older layout 1 of nfdump 1.6, with every
-// compression nfdump writes (none, LZO, BZ2, LZ4, ZSTD).
+// records, an appendix with the ident and the statistics) and the older
+// layout 1 of nfdump 1.6 (statistics in the header, common records laid
+// out by extension maps), with every compression nfdump writes (none, LZO,
+// BZ2, LZ4, ZSTD).
 //
 // Files are read in the byte order of the machine that wrote them, as
 // nfdump itself does; only little-endian files (x86, arm64) are read, and a

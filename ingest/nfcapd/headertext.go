@@ -33,7 +33,12 @@ func (h *Header) WriteText(w io.Writer, path string) error {
 		return err
 	}
 	s := h.Stat
-	fmt.Fprintf(&b, "Ident: %s\n", h.Ident)
+	ident := h.Ident
+	if ident == "" {
+		// nfdump keeps no ident for an empty one and prints C's "(null)".
+		ident = "(null)"
+	}
+	fmt.Fprintf(&b, "Ident: %s\n", ident)
 	for _, l := range []struct {
 		k string
 		v uint64

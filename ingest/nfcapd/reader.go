@@ -216,8 +216,11 @@ func (rd *Reader) Read(dst []flow.Record) ([]flow.Record, error) {
 				rd.skip("corrupt", b.Offset, fmt.Sprintf("block decompresses, but byte %d of its %d: %s; the block's remaining records are dropped", re.at, len(b.Data), re.detail), 1)
 			}
 		case blockTypeV1:
-			rd.st.oldBlocks++
-			rd.skip("unsupported", b.Offset, fmt.Sprintf("nfdump 1.6 data block (%d records of the older common-record layout) is not decoded by this reader; convert the file with nfdump 1.7 (nfdump -r FILE -w NEW)", b.NumRecords), int64(b.NumRecords))
+			var re *recordError
+			dst, re = rd.st.decodeBlockV1(b.Data, b.NumRecords, dst)
+			if re != nil {
+				rd.skip("corrupt", b.Offset, fmt.Sprintf("block decompresses, but byte %d of its %d: %s; the block's remaining records are dropped", re.at, len(b.Data), re.detail), 1)
+			}
 		default:
 			rd.skip("unknown-block", b.Offset, fmt.Sprintf("data block of type %d (%d records) passed over", b.Type, b.NumRecords), 1)
 		}
@@ -288,7 +291,7 @@ func (rd *Reader) appendix(b *block) {
 func (rd *Reader) finish() {
 	rd.done = true
 	off := rd.pos
-	if rd.hdr.Layout == layoutV2 && rd.hdr.NumBlocks > 0 && rd.blocks != rd.hdr.NumBlocks {
+	if rd.hdr.NumBlocks > 0 && rd.blocks != rd.hdr.NumBlocks {
 		rd.skip("count-mismatch", off, fmt.Sprintf("header says %d data blocks, %d found", rd.hdr.NumBlocks, rd.blocks), 1)
 	}
 	if rd.hdr.Stat != nil && rd.hdr.Stat.Flows != 0 && len(rd.skips) == 0 && uint64(rd.flows) != rd.hdr.Stat.Flows && rd.sumFlowsKnown() {

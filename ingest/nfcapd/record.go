@@ -86,7 +86,8 @@ type decodeState struct {
 	sampled   map[uint16]int64
 	noFlow    int64            // V3 records without a generic flow element
 	unknown   map[uint16]int64 // record types not read, by type
-	oldBlocks int64            // layout 1 data blocks (not decoded)
+	// maps are the extension maps of an nfdump 1.6 file, by id.
+	maps map[uint16][]uint16
 	// aggregated is set once a record carries a flow count (nfdump -a
 	// output): the statistics record then counts flows, not records.
 	aggregated bool

@@ -310,3 +310,29 @@ func TestStopEarly(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// nfdump 1.6 files: a cut block and a record naming an extension map
+// that was never defined are skips with the block's offset.
+func TestV1Damaged(t *testing.T) {
+	good := fixtureBytes(t, "v1", "nfcapd.202605282025")
+	first := headerV1Len + statV1Len
+	if n, _, err := decodeBytes(t, good, false); err != nil || len(n) != 600 {
+		t.Fatalf("%d %v", len(n), err)
+	}
+	recs, skips, err := decodeBytes(t, good[:first+blockHdrLen+100], true)
+	if err != nil || len(recs) != 0 || len(skips) != 1 || skips[0].Reason != "truncated" || skips[0].Offset != int64(first) {
+		t.Fatalf("cut: %d %v %v", len(recs), skips, err)
+	}
+	// The first common record's map id, made one never defined.
+	bad := bytes.Clone(good)
+	le := binary.LittleEndian
+	p := first + blockHdrLen
+	for le.Uint16(bad[p:]) != recCommon {
+		p += int(le.Uint16(bad[p+2:]))
+	}
+	le.PutUint16(bad[p+6:], 999)
+	recs, skips, err = decodeBytes(t, bad, false)
+	if err != nil || len(skips) < 1 || skips[0].Reason != "corrupt" || skips[0].Offset != int64(first) || !strings.Contains(skips[0].Detail, "extension map 999") {
+		t.Fatalf("map: %d %v %v", len(recs), skips, err)
+	}
+}
