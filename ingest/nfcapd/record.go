@@ -83,9 +83,9 @@ type decodeState struct {
 	samplers  []Sampler
 	// sampled counts the flows whose record says its exporter sampled
 	// (V3 flag, or a sampler element), per exporter sysid.
-	sampled   map[uint16]int64
-	noFlow    int64            // V3 records without a generic flow element
-	unknown   map[uint16]int64 // record types not read, by type
+	sampled map[uint16]int64
+	noFlow  int64            // V3 records without a generic flow element
+	unknown map[uint16]int64 // record types not read, by type
 	// maps are the extension maps of an nfdump 1.6 file, by id.
 	maps map[uint16][]uint16
 	// aggregated is set once a record carries a flow count (nfdump -a
