@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/pierrec/lz4/v4"
@@ -124,8 +125,8 @@ func FuzzLZO(f *testing.F) {
 
 // FuzzDecode: any file decodes or fails with an error, never a panic.
 func FuzzDecode(f *testing.F) {
-	for _, n := range []string{"v5.none", "v5.lzo", "v5.lz4", "v5.bz2"} {
-		b := fixtureBytes(f, "compressed", n)
+	for _, n := range []string{"compressed/v5.none", "compressed/v5.lzo", "compressed/v5.lz4", "compressed/v5.bz2", "v1/nfcapd.202605282025", "v1/v5.lz4"} {
+		b := fixtureBytes(f, strings.Split(n, "/")...)
 		f.Add(b[:min(len(b), 3000)])
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
