@@ -52,11 +52,19 @@ func CaptureWithNfcapd(t testing.TB, recs []flow.Record) string {
 // (such as -s 100, a default sampling rate).
 func CaptureWithNfcapdArgs(t testing.TB, recs []flow.Record, args ...string) string {
 	t.Helper()
-	nfcapd := fixture.NeedProgram(t, "nfcapd") // Debian package nfdump
 	pkts, err := Encode(recs, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return CapturePackets(t, pkts, len(recs), args...)
+}
+
+// CapturePackets sends export packets of any NetFlow version nfcapd
+// reads (v5, v9, IPFIX) to a real nfcapd as CaptureWithNfcapd does, and
+// checks that it recorded flows flows.
+func CapturePackets(t testing.TB, pkts [][]byte, flows int, args ...string) string {
+	t.Helper()
+	nfcapd := fixture.NeedProgram(t, "nfcapd") // Debian package nfdump
 	dir := t.TempDir()
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -103,7 +111,7 @@ func CaptureWithNfcapdArgs(t testing.TB, recs []flow.Record, args ...string) str
 	if len(files) != 1 {
 		t.Fatalf("nfcapd files %v; log:\n%s", files, logb.String())
 	}
-	if !strings.Contains(logb.String(), fmt.Sprintf("Flows: %d,", len(recs))) {
+	if !strings.Contains(logb.String(), fmt.Sprintf("Flows: %d,", flows)) {
 		t.Fatalf("nfcapd did not receive every flow:\n%s", logb.String())
 	}
 	return files[0]
