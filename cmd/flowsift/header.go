@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/ingest"
 	"github.com/flowsift/flowsift/ingest/ftfile"
 	"github.com/flowsift/flowsift/ingest/nfcapd"
 	"github.com/flowsift/flowsift/internal/names"
@@ -67,10 +70,39 @@ func printHeader(path string) error {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
+	} else {
+		// Standard input cannot seek: an nfdump stream is read to its
+		// appendix, one block at a time.
+		br := bufio.NewReader(r)
+		if magic, _ := br.Peek(4); (nfcapd.Format{}).Sniff(magic, path) {
+			return nfcapdStreamHeader(br, path)
+		}
+		r = br
 	}
 	h, err := ftfile.ReadHeader(r)
 	if err != nil {
 		return err
 	}
 	return h.WriteText(stdio.out)
+}
+
+func nfcapdStreamHeader(r io.Reader, path string) error {
+	rd, err := nfcapd.NewReader(r, path, false)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	var buf []flow.Record
+	for err == nil {
+		buf, err = rd.Read(buf)
+	}
+	if err != io.EOF {
+		return err
+	}
+	for _, s := range rd.Skips() {
+		if s.Reason != "sampled" {
+			return fmt.Errorf("%s", ingest.SkipString(s))
+		}
+	}
+	return rd.Header().WriteText(stdio.out, path)
 }

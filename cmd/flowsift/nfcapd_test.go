@@ -48,6 +48,22 @@ func TestHeaderNfcapdMatchesNfdumpI(t *testing.T) {
 	if n < 8 {
 		t.Fatalf("%d fixtures", n)
 	}
+	// Standard input: read to the appendix, the same statistics.
+	f := fixture.Path(t, "nfdump", "compressed", "v5.lz4")
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want, _ := runCLI(t, "", "header", f)
+	code, out, stderr := runCLI(t, string(b), "header", "-")
+	if code != 0 || strings.Replace(out, "File       : -", "File       : "+f, 1) != want {
+		t.Fatalf("stdin: exit %d %s\n%s\nwant\n%s", code, stderr, out, want)
+	}
+	// A cut stream is an error naming the offset.
+	code, _, stderr = runCLI(t, string(b[:len(b)/2]), "header", "-")
+	if code != exitUsage || !strings.Contains(stderr, "offset") {
+		t.Fatalf("cut stdin: exit %d %s", code, stderr)
+	}
 }
 
 // convert reads nfdump files: CSV and Parquet carry every flow with the
