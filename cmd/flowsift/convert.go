@@ -19,8 +19,9 @@ func init() {
 		UsageText: `flowsift convert --to parquet|csv [--partition hour|day] [-j N] [--include-partial]
     [--from T] [--until T] [--tz ZONE] [--nfdump-tz ZONE] [--strict] [--compat-byte-order] INPUT... OUT
 
-Reads every INPUT as the other commands do (flow-tools files and trees, flow-export
-and nfdump CSV, Parquet; - for a flow-tools stream on stdin), in time order, and
+Reads every INPUT as the other commands do (flow-tools files and trees, nfcapd
+files and directories, flow-export and nfdump CSV, Parquet; - for a flow-tools
+stream on stdin), in time order, and
 writes OUT. CSV: OUT is a file or - for stdout; the columns are the union of the
 fields the inputs have, in flow-export -f2's format (byte-identical for one
 flow-tools file). Parquet: OUT is a file, or with --partition a new directory
