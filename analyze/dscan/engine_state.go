@@ -174,9 +174,18 @@ func (e *Engine) LoadState(r io.Reader, name string) error {
 				parseErr = bad("bad destination line")
 				continue
 			}
-			d := &dest{addr: a, seen: seen}
+			// A trimmed destination goes to the free list; taking from it
+			// keeps a list cut to D at D destinations in memory, not all
+			// the file names.
+			d := curPart.freeDst
+			if d != nil {
+				curPart.freeDst = d.next
+				*d = dest{addr: a, seen: seen}
+			} else {
+				d = &dest{addr: a, seen: seen}
+			}
 			if len(f) == 4 {
-				d.ports = &portSet{}
+				d.ports = curPart.newPorts()
 				for _, ps := range strings.Split(f[3], ",") {
 					p, err := strconv.ParseUint(ps, 10, 16)
 					if err != nil || p >= 1024 {
