@@ -160,3 +160,36 @@ func TestRunNfcapdFile(t *testing.T) {
 	}
 	t.Logf("%d flows", sum.Flows)
 }
+
+// nfcapd files merge exactly with other inputs: a flow-tools capture tree
+// and an nfcapd directory in one run give one End order, the same at every
+// -j, with every flow of both.
+func TestNfcapdMergesWithFlowTools(t *testing.T) {
+	ft := fixture.FlowTools(t, "ft-tree")
+	nf := filepath.Dir(fixture.Path(t, "nfdump", "v5", "nfcapd.202605282025"))
+	nft, _ := countFlows(t, []string{ft}, Options{})
+	nnf, _ := countFlows(t, []string{nf}, Options{})
+	var first []int64
+	for _, j := range []int{1, 2, 3} {
+		var keys []int64
+		var last int64
+		sum, err := Run(context.Background(), []string{nf, ft}, Options{Jobs: j}, func(b flow.Batch) error {
+			for i := range b {
+				if b[i].End < last {
+					t.Fatalf("-j %d: out of End order", j)
+				}
+				last = b[i].End
+				keys = append(keys, b[i].End, int64(b[i].SrcPort)<<32|int64(b[i].Packets&0xffffffff))
+			}
+			return nil
+		})
+		if err != nil || sum.Flows != nft+nnf {
+			t.Fatalf("-j %d: %d flows (want %d + %d): %v", j, sum.Flows, nft, nnf, err)
+		}
+		if first == nil {
+			first = keys
+		} else if !equalInts(first, keys) {
+			t.Fatalf("-j %d: order differs from -j 1", j)
+		}
+	}
+}
