@@ -193,3 +193,16 @@ func TestNfcapdMergesWithFlowTools(t *testing.T) {
 		}
 	}
 }
+
+// A sampling note is said, and does not make the run partial: the flows
+// were read.
+func TestSampledNoteIsNotPartial(t *testing.T) {
+	s := &Summary{Skips: []flow.Skip{{Path: "f", Offset: -1, Reason: "sampled", Detail: "90 flows of exporter 127.0.0.1 (sysid 1) are sampled", Count: 90}}}
+	if s.Partial() {
+		t.Fatal("a sampling note made the run partial")
+	}
+	var b strings.Builder
+	if err := s.WriteText(&b); err != nil || !strings.Contains(b.String(), "are sampled") {
+		t.Fatalf("summary does not say it (%v):\n%s", err, b.String())
+	}
+}
