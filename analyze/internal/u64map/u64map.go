@@ -171,7 +171,7 @@ func (m *Map[V]) DeleteFunc(del func(k uint64, v *V) bool) int {
 	if m.slots == nil {
 		return removed
 	}
-	keep := 0
+	keep, fromSlots := 0, 0
 	for i := range m.slots {
 		s := &m.slots[i]
 		if s.key == 0 {
@@ -179,10 +179,16 @@ func (m *Map[V]) DeleteFunc(del func(k uint64, v *V) bool) int {
 		}
 		if del(s.key, &s.val) {
 			s.key = 0
-			removed++
+			fromSlots++
 			continue
 		}
 		keep++
+	}
+	removed += fromSlots
+	if fromSlots == 0 {
+		// Nothing left the slots: the table stands as it is (a sweep
+		// that finds nothing old costs one pass, no allocation).
+		return removed
 	}
 	size := minSlots
 	for keep*maxLoadDen > size*maxLoadNum/2 {
