@@ -46,7 +46,7 @@ var labScenarios = []scenario{
 	{"B4", "NTP server (chronyd)", "10.77.8.13", false, "", false},
 	{"B5", "mail relay: SMTP to ~45 MX hosts", "10.77.20.30", false, "", false},
 	{"B6", "P2P client: ~78 peers on 6881-6889", "10.77.20.31", false, "", false},
-	{"B7", "monitoring host: 8 checks + 4 pings every 30 s", "10.77.20.32", false, "", false},
+	{"B7", "monitoring host: 3 SSH banner checks, 14 TCP checks, 4 pings every 30 s", "10.77.20.32", false, "", false},
 	{"B8", "web/DNS clients (curl, wget, dig), bulk transfers", "10.77.20.21-28", false, "", false},
 	{"B9", "NTP clients", "10.77.20.40-47", false, "", false},
 }

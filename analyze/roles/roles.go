@@ -397,22 +397,9 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 			{Name: "share of peers that sent to it", Value: spokeShare, Threshold: c.Answered}}
 		return r, true
 	}
-	// Mail relay: reaches many port-25 hosts, which answer.
-	if len(h.smtpPeers) >= c.MinPeers {
-		ans := 0
-		for p := range h.smtpPeers {
-			if h.peers[p]&in != 0 {
-				ans++
-			}
-		}
-		if share := float64(ans) / float64(len(h.smtpPeers)); share >= c.Answered {
-			r.Role = MailRelay
-			r.Figures = []Figure{{Name: "port-25 peers", Value: float64(len(h.smtpPeers)), Threshold: float64(c.MinPeers)},
-				{Name: "share that answered", Value: share, Threshold: c.Answered}}
-			return r, true
-		}
-	}
 	// Monitoring: the same targets at a fixed period, mostly answered.
+	// Before the relay: a monitor that checks mail servers reaches many
+	// port-25 hosts that answer, and its period is the surer sign.
 	periodic, rounds := 0, 0
 	for _, t := range h.targets {
 		if t.n < c.MinRounds {
@@ -433,6 +420,21 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 			{Name: "share of peers that answered", Value: answer, Threshold: c.Answered}}
 		r.Detail = fmt.Sprintf("%d targets, >= %d contacts each, interval jitter <= %.2f", periodic, c.MinRounds, c.MaxJitter)
 		return r, true
+	}
+	// Mail relay: reaches many port-25 hosts, which answer.
+	if len(h.smtpPeers) >= c.MinPeers {
+		ans := 0
+		for p := range h.smtpPeers {
+			if h.peers[p]&in != 0 {
+				ans++
+			}
+		}
+		if share := float64(ans) / float64(len(h.smtpPeers)); share >= c.Answered {
+			r.Role = MailRelay
+			r.Figures = []Figure{{Name: "port-25 peers", Value: float64(len(h.smtpPeers)), Threshold: float64(c.MinPeers)},
+				{Name: "share that answered", Value: share, Threshold: c.Answered}}
+			return r, true
+		}
 	}
 	// P2P client: many peers on high ports, most of which answer.
 	if outPeers >= c.MinPeers && ratio(h.highDst, h.flows) >= c.HighPorts && answer >= c.P2PAnswered {

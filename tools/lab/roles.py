@@ -2,8 +2,9 @@
 #   ntp      8 clients (10.77.20.40-47) poll the lab's chronyd at 10.77.8.13
 #   relay    a mail relay (10.77.20.30) delivers to ~45 MX hosts, nearly all answer
 #   p2p      a P2P client (10.77.20.31) talks to ~78 peers on 6881-6889, most answer
-#   monitor  a monitoring host (10.77.20.32) checks the same 8 services and
-#            pings 4 hosts every 30 s
+#   monitor  a monitoring host (10.77.20.32) checks 3 SSH servers (banner and
+#            version string, like check_ssh), 14 TCP services and pings 4
+#            hosts every 30 s
 # Usage: python3 roles.py ROLE UNTIL_EPOCH   (cwd: the capture's OUTDIR)
 import random
 import smtplib
@@ -77,11 +78,27 @@ elif role == 'p2p':
         s.close()
         time.sleep(random.uniform(0.5, 3))
 elif role == 'monitor':
-    checks = [('10.77.8.10', 80), ('10.77.8.10', 22), ('10.77.8.11', 25), ('10.77.8.11', 110),
-              ('10.77.8.12', 8000), ('10.77.9.5', 22), ('10.77.10.100', 22), ('10.77.8.10', 443)]
+    # like Nagios/Icinga: an SSH check that reads the banner and sends a
+    # version string (check_ssh), TCP connects to mail and web ports, and
+    # pings, every 30 s
+    ssh = ['10.77.8.10', '10.77.9.5', '10.77.10.100']
+    tcp = [('10.77.8.10', 80), ('10.77.8.10', 443), ('10.77.8.11', 110), ('10.77.8.12', 8000)]
+    tcp += [(h, 25) for h in live[20:30]]
+    pings = ['10.77.8.10', '10.77.8.11', '10.77.8.12', '10.77.8.13']
     while time.time() < until:
         t0 = time.time()
-        for h, p in checks:
+        for h in ssh:
+            s = socket.socket()
+            s.bind(('10.77.20.32', 0))
+            s.settimeout(3)
+            try:
+                s.connect((h, 22))
+                s.recv(256)
+                s.sendall(b'SSH-2.0-check_ssh_lab\r\n')
+            except OSError:
+                pass
+            s.close()
+        for h, p in tcp:
             s = socket.socket()
             s.bind(('10.77.20.32', 0))
             s.settimeout(3)
@@ -90,7 +107,7 @@ elif role == 'monitor':
             except OSError:
                 pass
             s.close()
-        for h in ('10.77.8.10', '10.77.8.11', '10.77.8.12', '10.77.8.13'):
+        for h in pings:
             subprocess.run(['ping', '-c1', '-W1', '-I', '10.77.20.32', h],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(max(0, 30 - (time.time() - t0)))
