@@ -21,6 +21,7 @@ import (
 	"encoding/gob"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/netip"
 	"slices"
@@ -220,6 +221,7 @@ func (a *Analyser) host(addr netip.Addr, key addrkey.Addr, create bool) *host {
 	if h == nil && create && !a.full && a.cfg.Shard.Owns(addr) {
 		if len(a.hosts) >= a.cfg.MaxHosts {
 			a.full = true
+			slog.Warn("host roles: no more hosts followed; those seen from now on get no role", "max_hosts", a.cfg.MaxHosts)
 			return nil
 		}
 		h = &host{addr: addr, peers: map[addrkey.Addr]uint8{}, replies: map[uint32]uint64{}, smtpPeers: map[addrkey.Addr]bool{}, targets: map[tkey]*target{}}

@@ -29,6 +29,7 @@ package vscan
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -193,7 +194,14 @@ func (d *Detector) Add(b flow.Batch) {
 }
 
 // Flush decides every pending contact: call it at the end of the input.
-func (d *Detector) Flush() { d.expire(1 << 62) }
+func (d *Detector) Flush() {
+	d.expire(1 << 62)
+	if d.untracked > 0 {
+		// Said, not silently dropped: a scan among them may be missed.
+		slog.Warn("vertical scan: contacts not followed (max pairs or max services reached)",
+			"contacts", d.untracked, "max_pairs", d.cfg.MaxPairs, "max_services", d.cfg.MaxServices)
+	}
+}
 
 func hasPorts(p uint8) bool { return p == 6 || p == 17 || p == 132 }
 

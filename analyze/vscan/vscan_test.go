@@ -162,3 +162,16 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestMaxPairsCountsWhatIsNotFollowed(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxPairs = 2
+	d := New(c, func(analyze.Finding) {})
+	for i := range 5 {
+		d.Add([]flow.Record{fl(int64(i), "10.0.0.1", 40000, "10.0.1."+string(rune('1'+i)), 22, 6, syn)})
+	}
+	d.Flush()
+	if d.Untracked() != 3 {
+		t.Fatalf("untracked %d, want 3", d.Untracked())
+	}
+}
