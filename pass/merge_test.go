@@ -43,7 +43,7 @@ func rendered(t *testing.T, res *pass.Result) map[string][]byte {
 	m := report.Build(report.Input{Version: "test", GeneratedAt: time.Unix(1_800_000_000, 0), Zone: time.UTC,
 		FirstFlow: res.FirstFlow, LastFlow: res.LastFlow, Paths: []string{sampleArchive}, FilesSeen: sum.FilesSeen,
 		FilesRead: sum.FilesRead, Flows: sum.Flows, Skips: sum.Sorted(), Partial: sum.Partial(), Settings: settings,
-		Detectors: res.Detectors, Result: res.Episodes, Tables: res.Tables})
+		Detectors: res.Detectors, Result: res.Episodes, Tables: res.Tables, Assessment: res.Assessment})
 	out := map[string][]byte{}
 	for name, render := range map[string]func(io.Writer, *report.Model) error{
 		"report.html": report.HTML, "report.md": report.Markdown, "report.json": report.JSON,
