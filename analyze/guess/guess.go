@@ -219,6 +219,10 @@ func (d *Detector) one(r *flow.Record) {
 	for drop < len(s.attempts) && s.attempts[drop].start < r.Start-d.cfg.GapMS {
 		drop++
 	}
+	// The latest 4 × MinAttempts decide: a busy service keeps no more,
+	// and the similarity and the period are not recomputed over
+	// thousands of connections at every one.
+	drop = max(drop, len(s.attempts)-4*d.cfg.MinAttempts)
 	s.attempts = s.attempts[drop:]
 	s.first = s.attempts[0].start
 	s.count = len(s.attempts)
