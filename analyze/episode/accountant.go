@@ -106,6 +106,10 @@ type Accountant struct {
 	findings  map[netip.Addr][]analyze.Finding
 	excess    []analyze.Finding
 	nfind     int
+	// done are the episodes of runs that ended long enough ago that no
+	// more finding can attach to them: built at the sweep that found
+	// them, their runs freed.
+	done []built
 	// merged and mergedExcess come from the parts of other shards
 	// (MergePart).
 	merged       []built
@@ -240,16 +244,36 @@ func isServiceReply(r *flow.Record) bool {
 	return false
 }
 
-// sweep frees finished runs that no finding points at. A run is finished
-// when its source has been silent for more than Gap of stream time, and is
-// judged only FindingLag flows after its last flow so that findings still
-// on their way are counted.
+// sweep frees finished runs. A run is finished when its source has been
+// silent for more than Gap of stream time, and is judged only FindingLag
+// flows after its last flow so that findings still on their way are
+// counted: a run no finding points at is dropped, and one with findings
+// is built into its episode there and then (as Result would build it) and
+// dropped, so that memory follows the active sources even when many of
+// them were flagged.
 func (a *Accountant) sweep() {
 	for src, s := range a.sources.all() {
-		kept := s.runs[:0]
+		var gone []int
 		for i, r := range s.runs {
 			finished := i < len(s.runs)-1 || a.now-r.last > a.cfg.Gap
-			if finished && r.lastIdx+a.cfg.FindingLag < a.idx && !a.hasFinding(src, s.runs, i) {
+			if finished && r.lastIdx+a.cfg.FindingLag < a.idx {
+				gone = append(gone, i)
+			}
+		}
+		if len(gone) == 0 {
+			continue
+		}
+		// Findings are attached against the runs as they stand, before
+		// any is removed.
+		for _, i := range gone {
+			if g := a.takeFindings(src, s.runs, i); len(g) > 0 {
+				a.done = append(a.done, a.buildRun(src, s.runs[i], g))
+			}
+		}
+		kept := s.runs[:0]
+		for i, r := range s.runs {
+			if len(gone) > 0 && gone[0] == i {
+				gone = gone[1:]
 				continue
 			}
 			kept = append(kept, r)
@@ -264,6 +288,32 @@ func (a *Accountant) sweep() {
 			a.sources.delete(src)
 		}
 	}
+}
+
+// takeFindings removes and returns the findings of src attached to its
+// i-th run, sorted as episodesOf sorts them.
+func (a *Accountant) takeFindings(src netip.Addr, runs []*run, i int) []analyze.Finding {
+	fs := a.findings[src]
+	var g []analyze.Finding
+	kept := fs[:0]
+	for _, f := range fs {
+		if attach(runs, f, a.cfg.Gap) == i {
+			g = append(g, f)
+		} else {
+			kept = append(kept, f)
+		}
+	}
+	if len(g) == 0 {
+		return nil
+	}
+	clear(fs[len(kept):])
+	if len(kept) == 0 {
+		delete(a.findings, src)
+	} else {
+		a.findings[src] = kept
+	}
+	sortFindings(g)
+	return g
 }
 
 func (a *Accountant) hasFinding(src netip.Addr, runs []*run, i int) bool {

@@ -429,12 +429,55 @@ func TestSweepFreesQuietSources(t *testing.T) {
 	if n := a.sources.len(); n > sweepEvery+1100 {
 		t.Errorf("sources kept after sweeps = %d, want about the last sweep's live ones", n)
 	}
-	if a.sources.get(scanner) == nil {
-		t.Fatalf("source with a finding was freed")
+	// The flagged source's run ended long ago: its episode is built and
+	// its run freed like the others.
+	if a.sources.get(scanner) != nil || len(a.done) != 1 {
+		t.Fatalf("flagged source still held (%v), %d episodes built early", a.sources.get(scanner) != nil, len(a.done))
 	}
 	res := a.Result()
-	if len(res.Episodes) != 1 || res.Episodes[0].Flows != 1 || res.Episodes[0].Partial {
+	if len(res.Episodes) != 1 || res.Episodes[0].Flows != 1 || res.Episodes[0].Partial || res.Episodes[0].Src != scanner {
 		t.Fatalf("episodes = %+v", res.Episodes)
+	}
+}
+
+// Episodes built at a sweep, once their runs ended, equal those built at
+// the end: several flagged sources with runs split by Gap, findings of
+// several detectors, among many quiet sources that keep the sweeps going.
+func TestEarlyEpisodesSameResult(t *testing.T) {
+	var flows []flow.Record
+	var fs []analyze.Finding
+	scanners := []netip.Addr{ip("203.0.113.1"), ip("203.0.113.2"), ip("2001:db8::7")}
+	for i := 0; i < 4*sweepEvery; i++ {
+		tm := t0 + int64(i)*10
+		if i%50 == 7 {
+			s := scanners[(i/50)%3]
+			// Runs of each scanner end every 2,000 flows (Gap 3 s = 300 flows of silence).
+			if (i/2000)%2 == 0 {
+				flows = append(flows, rec(s, nth("10.9.0.0", i%400), 6, 40000, uint16(20+i%30), flow.TCPSyn, tm))
+				if i%1000 == 7 {
+					fs = append(fs, analyze.Finding{Detector: "trw", Kind: analyze.TRWScan, Src: s, Index: uint64(len(flows)), Time: tm,
+						Rule: "LR", Threshold: 99, Value: float64(100 + i)})
+				}
+				if i%1500 == 7 {
+					fs = append(fs, hostScan(s, uint64(len(flows)), tm))
+				}
+				continue
+			}
+		}
+		flows = append(flows, rec(nth("100.64.0.0", i), ip("10.0.0.1"), 17, 1000, 2000, 0, tm))
+	}
+	run := func(lag uint64) (*Accountant, *Result) {
+		a := New(Config{Gap: 3000, FindingLag: lag})
+		feed(a, flows, fs)
+		return a, a.Result()
+	}
+	early, re := run(100)
+	late, rl := run(1 << 40)
+	if len(early.done) == 0 || len(late.done) != 0 {
+		t.Fatalf("episodes built early: %d with a short lag, %d with a long one", len(early.done), len(late.done))
+	}
+	if len(rl.Episodes) < 6 || !reflect.DeepEqual(re, rl) {
+		t.Fatalf("results differ (%d and %d episodes)", len(re.Episodes), len(rl.Episodes))
 	}
 }
 

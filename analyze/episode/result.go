@@ -71,7 +71,7 @@ func (a *Accountant) built() []built {
 		}()
 	}
 	wg.Wait()
-	var eps []built
+	eps := slices.Clone(a.done)
 	for _, bs := range perSrc {
 		eps = append(eps, bs...)
 	}
@@ -316,40 +316,9 @@ func (a *Accountant) episodesOf(src netip.Addr) []built {
 		}
 	}
 	for i, r := range runs {
-		g := groups[i]
-		if len(g) == 0 {
-			continue
+		if g := groups[i]; len(g) > 0 {
+			eps = append(eps, a.buildRun(src, r, g))
 		}
-		r.dsts.finish(cfg.MaxTargets)
-		r.flushSvc()
-		r.ports.compact(cfg.MaxPorts)
-		b := built{dsts: make([]addrFlows, 0, r.dsts.len()), ports: make([]portFlows, 0, len(r.ports.keys)),
-			svc: r.svc, svcN: r.service}
-		ep := Episode{
-			Src: src, First: r.first, Last: r.last,
-			Flows: r.flows, Packets: r.packets, Bytes: r.bytes,
-			Flags: FlagsSummary(r.fAnd, r.fOr, r.tcp), TCPFlows: r.tcp, NoAckFlows: r.noAck,
-			Truncated: r.dsts.truncated() || r.ports.truncated,
-		}
-		// IPv4 targets come sorted; the others (a map) follow them in
-		// address order once sorted among themselves.
-		for d, n := range r.dsts.all() {
-			b.dsts = append(b.dsts, addrFlows{d, n})
-		}
-		v6 := b.dsts[len(r.dsts.v4.keys):]
-		slices.SortFunc(v6, func(x, y addrFlows) int { return x.key.Compare(y.key) })
-		top := topPorts{n: cfg.TopPorts}
-		r.ports.each(func(k uint32, n uint64) { // by protocol, then port
-			pk := portKey(k)
-			b.ports = append(b.ports, portFlows{pk.port(), n})
-			top.offer(PortCount{Port: pk.port(), Proto: pk.proto(), Flows: n})
-		})
-		b.ports = sumPorts(b.ports)
-		ep.TopPorts = top.best
-		b.ep = ep
-		targets, ports := fillFromFindings(&b.ep, g)
-		b.dsts, b.ports = withKeys(b.dsts, targets, netip.Addr.Compare), withKeys(b.ports, ports, cmp.Compare[uint16])
-		eps = append(eps, b)
 	}
 	// Findings with no accounted flows: group by Gap on their times.
 	for len(orphans) > 0 {
@@ -371,6 +340,42 @@ func (a *Accountant) episodesOf(src netip.Addr) []built {
 		eps = append(eps, b)
 	}
 	return eps
+}
+
+// buildRun makes the episode of run r of src with the findings g
+// attached to it (sorted).
+func (a *Accountant) buildRun(src netip.Addr, r *run, g []analyze.Finding) built {
+	cfg := a.cfg
+	r.dsts.finish(cfg.MaxTargets)
+	r.flushSvc()
+	r.ports.compact(cfg.MaxPorts)
+	b := built{dsts: make([]addrFlows, 0, r.dsts.len()), ports: make([]portFlows, 0, len(r.ports.keys)),
+		svc: r.svc, svcN: r.service}
+	ep := Episode{
+		Src: src, First: r.first, Last: r.last,
+		Flows: r.flows, Packets: r.packets, Bytes: r.bytes,
+		Flags: FlagsSummary(r.fAnd, r.fOr, r.tcp), TCPFlows: r.tcp, NoAckFlows: r.noAck,
+		Truncated: r.dsts.truncated() || r.ports.truncated,
+	}
+	// IPv4 targets come sorted; the others (a map) follow them in
+	// address order once sorted among themselves.
+	for d, n := range r.dsts.all() {
+		b.dsts = append(b.dsts, addrFlows{d, n})
+	}
+	v6 := b.dsts[len(r.dsts.v4.keys):]
+	slices.SortFunc(v6, func(x, y addrFlows) int { return x.key.Compare(y.key) })
+	top := topPorts{n: cfg.TopPorts}
+	r.ports.each(func(k uint32, n uint64) { // by protocol, then port
+		pk := portKey(k)
+		b.ports = append(b.ports, portFlows{pk.port(), n})
+		top.offer(PortCount{Port: pk.port(), Proto: pk.proto(), Flows: n})
+	})
+	b.ports = sumPorts(b.ports)
+	ep.TopPorts = top.best
+	b.ep = ep
+	targets, ports := fillFromFindings(&b.ep, g)
+	b.dsts, b.ports = withKeys(b.dsts, targets, netip.Addr.Compare), withKeys(b.ports, ports, cmp.Compare[uint16])
+	return b
 }
 
 // fillFromFindings adds what the findings say: kinds, detectors, rules,

@@ -27,11 +27,13 @@
 // bytes) plus exact sets of destinations and destination ports, each capped
 // at Config.MaxTargets / MaxPorts entries (after the cap, new keys are not
 // added and the episode says Truncated). A run that has ended (no flow of its
-// source for Gap of stream time) and has no finding is freed once FindingLag
-// further flows have been read, so memory follows the active sources, not
-// the whole archive. Detectors must therefore deliver a finding within
-// FindingLag flows of its triggering flow; a later finding still makes an
-// episode, from its own evidence, flagged Partial.
+// source for Gap of stream time) is freed once FindingLag further flows have
+// been read: dropped when no finding points at it, else built into its
+// episode there and then (the same episode Result would build), so memory
+// follows the active sources, not the whole archive or every source ever
+// flagged. Detectors must therefore deliver a finding within FindingLag
+// flows of its triggering flow; a later finding still makes an episode, from
+// its own evidence, flagged Partial.
 package episode
 
 import (
