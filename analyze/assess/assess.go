@@ -308,17 +308,34 @@ func reason(ep *episode.Episode, local bool) string {
 // same time": flows of slow scanners end minutes apart.
 const campaignSlack = 5 * 60_000
 
+// maxOpen bounds the campaigns of one port and network a scan is tried
+// against.
+const maxOpen = 64
+
 // campaigns groups the scan episodes not held back that hit mostly one
-// port: same protocol and port, time spans that overlap (with
-// campaignSlack), target samples that do not intersect, every sample in
-// one /16 (IPv4) or /48 (IPv6), from two or more sources.
+// port: same protocol and port, targets sampled inside one /16 (IPv4) or
+// /48 (IPv6), time spans that overlap (with campaignSlack), target samples
+// that do not intersect, from two or more sources.
+//
+// Candidates are bucketed by protocol, port and network, then taken in
+// order of first seen: each joins the first open campaign of its bucket
+// that overlaps it in time and shares none of its sampled targets, or
+// opens a new one. The cost grows with candidates × campaigns, not with
+// the square of the candidates (an archive of background radiation has
+// tens of thousands of scanners of one port).
 func campaigns(eps []episode.Episode, fs []Finding) []Campaign {
-	type cand struct {
-		i     int
+	type bucket struct {
 		proto uint8
 		port  uint16
+		net   netip.Prefix
 	}
-	var cs []cand
+	type open struct {
+		members     []int // episode indexes
+		first, last int64
+		addrs       map[netip.Addr]bool
+		srcs        map[netip.Addr]bool
+	}
+	buckets := map[bucket][]int{}
 	for i := range eps {
 		ep := &eps[i]
 		if fs[i].HeldBack || len(ep.TopPorts) == 0 || len(ep.Sample) == 0 || ep.Targets < 2 {
@@ -329,79 +346,61 @@ func campaigns(eps []episode.Episode, fs []Finding) []Campaign {
 			scan = scan || scanKinds[k]
 		}
 		top := ep.TopPorts[0]
-		if !scan || top.Proto == 0 || float64(top.Flows) < 0.8*float64(ep.Flows) {
+		if !scan || top.Proto == 0 || float64(top.Flows) < 0.8*float64(ep.Flows) || !oneNetwork(ep.Sample) {
 			continue
 		}
-		cs = append(cs, cand{i, top.Proto, top.Port})
-	}
-	// Union-find over compatible pairs.
-	parent := make([]int, len(cs))
-	for i := range parent {
-		parent[i] = i
-	}
-	find := func(x int) int {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
+		bits := 16
+		if !ep.Sample[0].Is4() {
+			bits = 48
 		}
-		return x
-	}
-	for a := range cs {
-		for b := a + 1; b < len(cs); b++ {
-			x, y := &eps[cs[a].i], &eps[cs[b].i]
-			if cs[a].proto != cs[b].proto || cs[a].port != cs[b].port || x.Src == y.Src {
-				continue
-			}
-			if x.First > y.Last+campaignSlack || y.First > x.Last+campaignSlack {
-				continue
-			}
-			if intersect(x.Sample, y.Sample) || !oneNetwork(append(slices.Clone(x.Sample), y.Sample...)) {
-				continue
-			}
-			parent[find(a)] = find(b)
-		}
-	}
-	groups := map[int][]int{}
-	for a := range cs {
-		groups[find(a)] = append(groups[find(a)], a)
+		n, _ := ep.Sample[0].Prefix(bits)
+		k := bucket{top.Proto, top.Port, n}
+		buckets[k] = append(buckets[k], i)
 	}
 	var out []Campaign
-	for _, g := range groups {
-		// Inside a linked group, members join the first campaign whose
-		// targets they do not share, in order of first seen: a scanner
-		// that hits the same hosts as a member is not part of it.
-		slices.SortFunc(g, func(x, y int) int {
-			return cmp.Or(cmp.Compare(eps[cs[x].i].First, eps[cs[y].i].First), eps[cs[x].i].Src.Compare(eps[cs[y].i].Src))
+	for k, idx := range buckets {
+		slices.SortFunc(idx, func(x, y int) int {
+			return cmp.Or(cmp.Compare(eps[x].First, eps[y].First), eps[x].Src.Compare(eps[y].Src))
 		})
-		var parts [][]int
-		for _, a := range g {
-			placed := false
-			for k, p := range parts {
-				ok := true
-				for _, b := range p {
-					if eps[cs[a].i].Src == eps[cs[b].i].Src || intersect(eps[cs[a].i].Sample, eps[cs[b].i].Sample) {
-						ok = false
-						break
-					}
+		var camps []*open
+		for _, i := range idx {
+			ep := &eps[i]
+			var into *open
+			// Only the latest maxOpen campaigns are tried: when every
+			// scanner hits the same hosts each opens its own, and trying
+			// them all would cost the square of the scanners.
+			for _, c := range camps[max(0, len(camps)-maxOpen):] {
+				if ep.First > c.last+campaignSlack || c.first > ep.Last+campaignSlack || c.srcs[ep.Src] {
+					continue
 				}
-				if ok {
-					parts[k] = append(parts[k], a)
-					placed = true
+				shared := false
+				for _, a := range ep.Sample {
+					shared = shared || c.addrs[a]
+				}
+				if !shared {
+					into = c
 					break
 				}
 			}
-			if !placed {
-				parts = append(parts, []int{a})
+			if into == nil {
+				into = &open{first: ep.First, last: ep.Last, addrs: map[netip.Addr]bool{}, srcs: map[netip.Addr]bool{}}
+				camps = append(camps, into)
+			}
+			into.members = append(into.members, i)
+			into.first, into.last = min(into.first, ep.First), max(into.last, ep.Last)
+			into.srcs[ep.Src] = true
+			for _, a := range ep.Sample {
+				into.addrs[a] = true
 			}
 		}
-		for _, p := range parts {
-			if c, ok := campaignOf(eps, p, func(a int) (int, uint8, uint16) { return cs[a].i, cs[a].proto, cs[a].port }); ok {
-				out = append(out, c)
+		for _, c := range camps {
+			if cp, ok := campaignOf(eps, k.proto, k.port, c.members); ok {
+				out = append(out, cp)
 			}
 		}
 	}
 	slices.SortFunc(out, func(x, y Campaign) int {
-		return cmp.Or(cmp.Compare(x.First, y.First), x.Members[0].Src.Compare(y.Members[0].Src))
+		return cmp.Or(cmp.Compare(x.First, y.First), x.Members[0].Src.Compare(y.Members[0].Src), cmp.Compare(x.Port, y.Port))
 	})
 	for i := range out {
 		out[i].ID = i + 1
@@ -409,21 +408,18 @@ func campaigns(eps []episode.Episode, fs []Finding) []Campaign {
 	return out
 }
 
-// campaignOf makes the campaign of members p (indexes of candidates, which
-// at gives as episode index, protocol and port); ok is false for fewer
-// than two sources or targets outside one network.
-func campaignOf(eps []episode.Episode, p []int, at func(int) (int, uint8, uint16)) (Campaign, bool) {
+// campaignOf makes the campaign of episodes members (sorted by first
+// seen); ok is false for fewer than two sources.
+func campaignOf(eps []episode.Episode, proto uint8, port uint16, members []int) (Campaign, bool) {
 	var all []netip.Addr
-	_, proto, port := at(p[0])
 	c := Campaign{Proto: proto, Port: port}
-	for _, a := range p {
-		i, _, _ := at(a)
+	for _, i := range members {
 		ep := &eps[i]
 		all = append(all, ep.Sample...)
 		c.Members = append(c.Members, Member{Src: ep.Src, Episode: i, Targets: ep.Targets,
 			Low: slices.MinFunc(ep.Sample, netip.Addr.Compare), High: slices.MaxFunc(ep.Sample, netip.Addr.Compare), First: ep.First, Last: ep.Last})
 	}
-	if len(c.Members) < 2 || !oneNetwork(all) {
+	if len(c.Members) < 2 {
 		return Campaign{}, false
 	}
 	c.First, c.Last = c.Members[0].First, c.Members[0].Last
@@ -432,15 +428,6 @@ func campaignOf(eps []episode.Episode, p []int, at func(int) (int, uint8, uint16
 	}
 	c.Network = cover(all)
 	return c, true
-}
-
-func intersect(a, b []netip.Addr) bool {
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			return true
-		}
-	}
-	return false
 }
 
 // oneNetwork: all addresses of one family inside one /16 (IPv4) or /48.

@@ -156,3 +156,32 @@ func TestCampaigns(t *testing.T) {
 		}
 	}
 }
+
+// TestCampaignsScale: 20,000 scanners of one port in one /16, half of them
+// hitting the same ten hosts (each of those opens a campaign of its own),
+// are grouped with each tried against at most maxOpen campaigns, not
+// against the 10,000 others.
+func TestCampaignsScale(t *testing.T) {
+	scan := []analyze.Kind{analyze.HostScan}
+	var eps []episode.Episode
+	for i := range 20000 {
+		e := ep(fmt.Sprintf("100.%d.%d.%d", i/65536, i/256%256, i%256), int64(i), int64(i)+60_000, scan, []string{"dscan"}, nil)
+		if i%2 == 0 {
+			e.Sample = sample("10.77.0", 10)
+		} else {
+			e.Sample = []netip.Addr{netip.AddrFrom4([4]byte{10, 77, byte(1 + i/256%200), byte(i % 256)})}
+		}
+		eps = append(eps, e)
+	}
+	got := Assess(&episode.Result{Episodes: eps}, nil, nil)
+	members := 0
+	for _, c := range got.Campaigns {
+		members += len(c.Members)
+		if c.Network.Bits() < 16 {
+			t.Fatalf("campaign over %s", c.Network)
+		}
+	}
+	if len(got.Campaigns) == 0 || members < 10000 {
+		t.Fatalf("%d campaigns, %d members", len(got.Campaigns), members)
+	}
+}
