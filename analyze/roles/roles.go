@@ -192,6 +192,7 @@ type tkey struct {
 
 type host struct {
 	flows, tcp, noAck uint64
+	bare              uint64 // TCP flows of 3 packets or fewer: a handshake and a close, no data
 	refused           uint64 // refusals it received
 	refusals          uint64 // refusals it sent
 	addr              netip.Addr
@@ -248,6 +249,9 @@ func (a *Analyser) one(r *flow.Record) {
 			h.tcp++
 			if r.TCPFlags&flow.TCPAck == 0 {
 				h.noAck++
+			}
+			if r.Packets <= 3 {
+				h.bare++
 			}
 		}
 		a.peer(h, dst, out)
@@ -446,13 +450,16 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 			{Name: "share of peers that answered", Value: answer, Threshold: c.P2PAnswered}}
 		return r, true
 	}
-	// A busy client: nearly every peer it contacted answered. A scan
-	// leaves peers silent or refusing; a client that reaches hundreds of
-	// hosts that all answer is browsing, syncing or polling.
-	if outPeers >= c.MinPeers && answer >= c.ClientAnswered {
+	// A busy client: nearly every peer it contacted answered, and its
+	// connections carry data. A scan leaves peers silent or refusing, and
+	// a connect scan of ports that are open opens and closes without a
+	// byte (3 packets); a client that reaches hundreds of hosts that all
+	// answer and talks to them is browsing, syncing or polling.
+	if outPeers >= c.MinPeers && answer >= c.ClientAnswered && ratio(h.bare, h.tcp) <= 0.5 {
 		r.Role = Client
 		r.Figures = []Figure{{Name: "peers contacted", Value: float64(outPeers), Threshold: float64(c.MinPeers)},
-			{Name: "share of peers that answered", Value: answer, Threshold: c.ClientAnswered}}
+			{Name: "share of peers that answered", Value: answer, Threshold: c.ClientAnswered},
+			{Name: "share of its TCP flows without data (<= 3 packets)", Value: ratio(h.bare, h.tcp), Threshold: 0.5, AtMost: true}}
 		return r, true
 	}
 	return Role{}, false

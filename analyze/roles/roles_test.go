@@ -91,6 +91,13 @@ func lab() []flow.Record {
 		t := int64(i) * 700
 		r = append(r, fl(t, "10.0.0.27", uint16(42000+i), d, 443, 6, est, 12), fl(t+1, d, 443, "10.0.0.27", uint16(42000+i), 6, est, 20))
 	}
+	// A connect scan of 300 hosts whose port 22 is open: every one
+	// answers, but each connection is opened and closed at once.
+	for i := range 300 {
+		d := fmt.Sprintf("10.9.%d.%d", i/200, i%200+1)
+		t := int64(i) * 300
+		r = append(r, fl(t, "10.0.0.151", uint16(44000+i), d, 22, 6, flow.TCPSyn|flow.TCPAck|flow.TCPFin, 3), fl(t+1, d, 22, "10.0.0.151", uint16(44000+i), 6, est, 3))
+	}
 	// A hidden scanner: 300 hosts on two ports, one in four silent.
 	for i := range 300 {
 		d := fmt.Sprintf("10.8.%d.%d", i/200, i%200+1)
@@ -122,7 +129,7 @@ func TestRoles(t *testing.T) {
 			t.Errorf("%s: scan signs %v (%v), want %v", addr, r.ScanSigns, r.ScanFigs, scan)
 		}
 	}
-	for _, scanner := range []string{"10.0.0.66", "10.0.0.150"} {
+	for _, scanner := range []string{"10.0.0.66", "10.0.0.150", "10.0.0.151"} {
 		if r, ok := got[scanner]; ok {
 			t.Errorf("scanner %s has role %s", scanner, r.Why())
 		}
