@@ -96,7 +96,7 @@ func TestHorizonForgetsSilentPair(t *testing.T) {
 
 // With sources that each appear once, the state held follows the last
 // horizon of traffic, not the archive: ten days of a fresh source every
-// minute leave at most a day and a quarter of them.
+// minute leave at most a day and a half of them.
 func TestHorizonBoundsState(t *testing.T) {
 	var b flow.Batch
 	const perDay = 24 * 60
@@ -108,8 +108,8 @@ func TestHorizonBoundsState(t *testing.T) {
 	}
 	d, _ := runTRW(DefaultConfig(), b)
 	pairs, srcs := d.Tracked()
-	if pairs > perDay*5/4+1 || srcs > perDay*5/4+1 {
-		t.Fatalf("after ten days: %d pairs, %d sources held; want at most a day and a quarter's (%d)", pairs, srcs, perDay*5/4)
+	if pairs > perDay*3/2+1 || srcs > perDay*3/2+1 {
+		t.Fatalf("after ten days: %d pairs, %d sources held; want at most a day and a half's (%d)", pairs, srcs, perDay*3/2)
 	}
 	d, _ = runTRW(never(), b)
 	if pairs, srcs := d.Tracked(); pairs != 10*perDay || srcs != 10*perDay {

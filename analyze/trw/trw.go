@@ -46,8 +46,8 @@
 //     one: the test asks whether a source's first contacts fail as a
 //     scanner's do within a day, not over a month.
 //
-// Forgetting happens in sweeps every quarter Horizon of stream time, so a
-// pair or source is dropped between Horizon and 1.25 Horizon after its last
+// Forgetting happens in sweeps every half Horizon of stream time, so a
+// pair or source is dropped between Horizon and 1.5 Horizon after its last
 // flow. Pending contacts are never dropped (they wait seconds, not a day).
 package trw
 
@@ -292,7 +292,10 @@ func (d *Detector) one(r *flow.Record) {
 			if d.nextSweep != 0 {
 				d.sweep()
 			}
-			d.nextSweep = d.clock + max(d.cfg.HorizonMS/4, 1)
+			// Every half horizon: a sweep visits every pair, and at a
+			// quarter the sweeps took 0.15 of 4.3 CPU s of a report over
+			// three days of a million flows.
+			d.nextSweep = d.clock + max(d.cfg.HorizonMS/2, 1)
 		}
 	}
 	st, dir := d.seen.upsert(r.Src, r.Dst, d.clock)
