@@ -17,11 +17,11 @@ var (
 	mailTmpl = template.Must(template.ParseFS(templates.FS, "mail.html.tmpl"))
 )
 
-// MailHTML writes the HTML part of the mail: the View cut to TextLimits,
+// MailHTML writes the HTML part of the mail: the View cut to MailLimits,
 // every style inline (mail clients drop <style> blocks), no SVG (most
 // do not draw it) and no external resource.
 func MailHTML(w io.Writer, m *Model) error {
-	return mailTmpl.Execute(w, htmlView{M: m, Tables: htmlTables(m.View(TextLimits))})
+	return mailTmpl.Execute(w, htmlView{M: m, Tables: htmlTables(m.View(MailLimits))})
 }
 
 // Commands are the episode's follow-up command lines.

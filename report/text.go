@@ -13,7 +13,8 @@ import (
 // it reads on a phone and in any terminal mail reader.
 const TextWidth = 80
 
-// Text writes the report as plain text no wider than TextWidth columns
+// Text writes the report (the View cut to MailLimits: it is the mail's
+// text part) as plain text no wider than TextWidth columns
 // (a word longer than a line is broken; a command is continued with a
 // shell backslash, so it still runs when pasted). A table whose columns
 // fit the width is printed as columns, any other one row by row, each
@@ -30,7 +31,7 @@ func Text(w io.Writer, m *Model) error {
 		b.WriteString("\n")
 		wrap(&b, "WARNING: "+s+".", "", "  ")
 	}
-	for _, t := range m.View(TextLimits) {
+	for _, t := range m.View(MailLimits) {
 		title := strings.ToUpper(t.Title)
 		fmt.Fprintf(&b, "\n\n%s\n%s\n", title, strings.Repeat("=", min(utf8.RuneCountInString(title), TextWidth)))
 		if t.Note != "" {

@@ -20,8 +20,11 @@ type Limits struct {
 var (
 	// HTMLLimits keep report.html near 1 MB at most (TestSizeBounded).
 	HTMLLimits = Limits{Rows: 100, Cell: 10, FollowUps: 20, Talkers: 50}
-	// TextLimits keep report.md and the mail near 100 kB at most.
+	// TextLimits keep report.md near 100 kB at most.
 	TextLimits = Limits{Rows: 20, Cell: 5, FollowUps: 10, Talkers: 10}
+	// MailLimits keep the whole mail (text and HTML part) near 100 kB:
+	// it is read on a phone, and the full report is a file away.
+	MailLimits = Limits{Rows: 10, Cell: 5, FollowUps: 5, Talkers: 5}
 )
 
 // backgroundTop is how many background sources are listed by name.
@@ -183,9 +186,13 @@ func (m *Model) View(l Limits) []Table {
 		if len(m.Suppress) > 0 {
 			t.Note = fmt.Sprintf("Over the scanner episodes, less those of the %d hosts suggested for the suppress list (they look like servers answering clients).", len(m.Suppress))
 		}
-		for _, r := range tg.rows {
+		for i, r := range tg.rows {
+			if i == l.Rows {
+				break
+			}
 			t.Rows = append(t.Rows, []string{r.Target, n(r.Episodes), u(r.Flows), capList(r.Scanners, l.Cell, ", ")})
 		}
+		t.Note = joinNotes(t.Note, more(len(tg.rows), len(t.Rows), "csv/"+tg.name+".csv"))
 		out = append(out, t)
 	}
 
