@@ -137,6 +137,10 @@ func TestSizeBounded(t *testing.T) {
 		if !strings.Contains(s, "tcp/23 (12,000 sources)") || !strings.Contains(s, "icmp/echo-request (12,000 sources)") {
 			t.Errorf("%s: background ports not aggregated by name", name)
 		}
+		// An ICMP flow's port is its type, by name, where flows are listed.
+		if !strings.Contains(s, "echo-request") || !strings.Contains(s, "(icmp)") || strings.Contains(s, "| 2048 ") || strings.Contains(s, ">2048<") {
+			t.Errorf("%s: excessive ICMP flows not shown by type name", name)
+		}
 	}
 	// CSV and JSON are whole.
 	for _, tb := range m.Tables() {
