@@ -18,8 +18,12 @@ const (
 	// ClassLocal: the source is inside the local networks. A local host
 	// that scans is the usual sign of an infected or misused machine.
 	ClassLocal = "local"
-	// ClassAnswered: an outside source some of whose TCP flows carried
-	// ACK, so at least one connection it opened was answered.
+	// ClassAnswered: an outside source that scanned and found something:
+	// some of its TCP flows carried ACK (a connection it opened was
+	// answered) while at least half did not (most probes failed, as a
+	// scan's do), or the assessment rates it high or critical (password
+	// guessing answers every login). A source most of whose connections
+	// were answered is a busy client a detector flagged: "other".
 	ClassAnswered = "answered"
 	// ClassOther: everything that is neither of the above nor background
 	// (no --local given, outside targets, episodes that look like
@@ -51,9 +55,9 @@ func classify(s *Scanner, ep *episode.Episode, local []netip.Prefix) {
 		s.Class = ClassOther
 	case s.Origin == "local":
 		s.Class = ClassLocal
-	case s.Answered:
+	case s.Answered && (2*ep.NoAckFlows >= ep.TCPFlows || assess.Level(s.Severity) >= assess.Level(assess.High)):
 		s.Class = ClassAnswered
-	case s.Targets > 0 && s.LocalTargets == s.Targets && !s.Truncated:
+	case !s.Answered && s.Targets > 0 && s.LocalTargets == s.Targets && !s.Truncated:
 		s.Class = ClassBackground
 	default:
 		s.Class = ClassOther

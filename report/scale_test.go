@@ -362,3 +362,23 @@ func TestSubject(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
+
+// An outside source is an "answered scan" when some of its connections
+// were answered and most probes failed, or when the assessment rates it
+// high; one most of whose connections were answered is a busy client a
+// detector flagged, and goes to "other".
+func TestAnsweredNeedsScanShape(t *testing.T) {
+	local := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	mk := func(last byte, tcp, noAck uint64) episode.Episode {
+		return episode.Episode{Src: netip.AddrFrom4([4]byte{198, 51, 100, last}), Kind: "trw-scan", Targets: 50, LocalTargets: 50, Flows: tcp, TCPFlows: tcp, NoAckFlows: noAck}
+	}
+	in := Input{Local: local, Result: &episode.Result{Episodes: []episode.Episode{mk(1, 100, 90), mk(2, 100, 10), mk(3, 100, 0), mk(4, 100, 50)}},
+		Assessment: &assess.Result{Findings: []assess.Finding{{Episode: 2, Severity: assess.High, Reason: "password guessing"}}}}
+	m := Build(in)
+	want := []string{ClassAnswered, ClassOther, ClassAnswered, ClassAnswered}
+	for i, s := range m.Scanners {
+		if s.Class != want[i] {
+			t.Errorf("%s (%d of %d TCP flows without ACK, severity %q): class %q, want %q", s.Src, s.NoAckFlows, s.TCPFlows, s.Severity, s.Class, want[i])
+		}
+	}
+}
