@@ -174,6 +174,13 @@ type Detector struct {
 	clock     int64
 	nextSweep int64
 	untracked uint64
+	// nextPress is the stream time before which a full table is not swept
+	// again: with one sweep a new pair, a day of background radiation
+	// (5.3 M sources) took hours, the table being full of live pairs.
+	nextPress int64
+	// shortest is the shortest horizon a full table forced (0: none).
+	shortest int64
+	presses  int
 }
 
 // New makes a detector that reports to sink.
@@ -200,6 +207,12 @@ func (d *Detector) Flush() {
 		// Said, not silently dropped: a scan among them may be missed.
 		slog.Warn("vertical scan: contacts not followed (max pairs or max services reached)",
 			"contacts", d.untracked, "max_pairs", d.cfg.MaxPairs, "max_services", d.cfg.MaxServices)
+	}
+	if d.shortest > 0 {
+		// Said too: a scan slower than this horizon may have been missed.
+		slog.Warn("vertical scan: max pairs reached; pairs silent for less than the horizon were forgotten",
+			"max_pairs", d.cfg.MaxPairs, "horizon", time.Duration(d.cfg.HorizonMS)*time.Millisecond,
+			"shortest", time.Duration(d.shortest)*time.Millisecond, "sweeps", d.presses)
 	}
 }
 
@@ -240,7 +253,9 @@ func (d *Detector) one(r *flow.Record) {
 	p := d.pairs[k]
 	if p == nil {
 		if len(d.pairs) >= d.cfg.MaxPairs {
-			d.sweep()
+			if d.clock >= d.nextPress {
+				d.press()
+			}
 			if len(d.pairs) >= d.cfg.MaxPairs {
 				d.untracked++
 				return
@@ -291,6 +306,43 @@ func (d *Detector) expire(now int64) {
 		clear(d.queue[n:])
 		d.queue = d.queue[:n]
 		d.head = 0
+	}
+}
+
+// press makes room in a full table: it forgets the pairs silent longest,
+// at least a quarter of the table, with a horizon cut short as far as
+// needed, never below the reply window (pairs with a contact pending stay).
+// Background radiation fills the table with pairs of one probe each; a
+// scanner's pair, which gains services, stays. Two passes free a quarter
+// of the table, so each new pair costs O(1) on average; the cut depends on
+// the pairs' times only, never on map order.
+func (d *Detector) press() {
+	const buckets = 64
+	step := max(d.cfg.HorizonMS/buckets, 1)
+	var count [buckets + 1]int
+	for _, p := range d.pairs {
+		count[min(max(d.clock-p.last, 0)/step, buckets)]++
+	}
+	d.presses++
+	want, freed, cut := len(d.pairs)/4, count[buckets], int64(buckets)
+	for cut > 0 && freed < want && cut*step > d.cfg.WindowMS {
+		cut--
+		freed += count[cut]
+	}
+	horizon := max(cut*step, d.cfg.WindowMS)
+	n := len(d.pairs)
+	for k, p := range d.pairs {
+		if d.clock-p.last >= horizon && !d.hasPending(p) {
+			delete(d.pairs, k)
+		}
+	}
+	if len(d.pairs) < n && horizon < d.cfg.HorizonMS && (d.shortest == 0 || horizon < d.shortest) {
+		d.shortest = horizon
+	}
+	// Nothing to free: wait for the stream to move on by a reply window.
+	d.nextPress = d.clock
+	if len(d.pairs) >= d.cfg.MaxPairs {
+		d.nextPress = d.clock + d.cfg.WindowMS
 	}
 }
 

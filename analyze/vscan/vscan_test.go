@@ -175,3 +175,43 @@ func TestMaxPairsCountsWhatIsNotFollowed(t *testing.T) {
 		t.Fatalf("untracked %d, want 3", d.Untracked())
 	}
 }
+
+// A table full of background radiation (one probe a pair, answered by a
+// refusal so nothing is pending) makes room for new pairs by forgetting
+// those silent longest, a quarter at a time: a slow scan that comes later
+// is still followed and found, and the table is swept about once per
+// quarter of MaxPairs new pairs, not once per new pair.
+func TestFullTableMakesRoomForAScanner(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxPairs = 1000
+	var got []analyze.Finding
+	d := New(c, func(f analyze.Finding) { got = append(got, f) })
+	const noise = 20000
+	for i := range noise {
+		src := netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})
+		dst := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8 & 3), byte(i)})
+		t0 := int64(i) * 1000
+		a, b := fl(t0, src.String(), 40000, dst.String(), 23, 6, syn), fl(t0+1, dst.String(), 23, src.String(), 40000, 6, rstAck)
+		d.Add([]flow.Record{a, b})
+	}
+	base := int64(noise) * 1000
+	scan := slowTCP("203.0.113.9", "10.9.9.9", 22, nil)
+	for i := range scan {
+		scan[i].Start += base
+		scan[i].End += base
+		// the background goes on beside the scan
+		src := netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+		bg := fl(scan[i].Start, src.String(), 40000, "10.2.0.1", 23, 6, syn)
+		d.Add([]flow.Record{scan[i], bg})
+	}
+	d.Flush()
+	if len(got) != 1 || got[0].Src.String() != "203.0.113.9" {
+		t.Fatalf("findings %+v, want the slow scan", got)
+	}
+	if d.presses == 0 || d.presses > 2*noise/(c.MaxPairs/4) {
+		t.Errorf("%d sweeps of the full table for %d new pairs", d.presses, noise)
+	}
+	if d.shortest == 0 || d.shortest >= c.HorizonMS {
+		t.Errorf("shortest horizon %d ms, want one cut short", d.shortest)
+	}
+}
