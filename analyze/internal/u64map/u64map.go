@@ -157,8 +157,10 @@ func (m *Map[V]) All() iter.Seq2[uint64, *V] {
 }
 
 // DeleteFunc removes every key whose value del accepts and returns how
-// many it removed. The table is rebuilt at the size its remaining keys
-// need (it shrinks), in one pass: linear probing cannot leave holes in a
+// many it removed. The table is rebuilt at the size growth would have
+// given its remaining keys (at most three quarters full: it shrinks; a
+// table left at half that load held twice the memory until its next
+// growth, 96 MB instead of 48 for TRW on a week of flows), in one pass: linear probing cannot leave holes in a
 // probe sequence, and rebuilding is what a bulk removal costs anyway.
 func (m *Map[V]) DeleteFunc(del func(k uint64, v *V) bool) int {
 	removed := 0
@@ -191,7 +193,7 @@ func (m *Map[V]) DeleteFunc(del func(k uint64, v *V) bool) int {
 		return removed
 	}
 	size := minSlots
-	for keep*maxLoadDen > size*maxLoadNum/2 {
+	for keep*maxLoadDen > size*maxLoadNum {
 		size *= 2
 	}
 	old := m.slots
