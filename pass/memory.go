@@ -7,6 +7,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -65,6 +66,7 @@ func FormatSize(n int64) string {
 // the live heap (the default headroom) and a warning says the budget was
 // exceeded. stop restores the previous limit.
 func holdHeap(budget int64) (stop func()) {
+	heapHeld.Store(true)
 	prev := debug.SetMemoryLimit(budget)
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -99,5 +101,10 @@ func holdHeap(budget int64) (stop func()) {
 		close(done)
 		<-finished
 		debug.SetMemoryLimit(prev)
+		heapHeld.Store(false)
 	}
 }
+
+// heapHeld is set while holdHeap holds the process's heap (RunReport
+// holds it across Run and Result; Run alone holds it for itself).
+var heapHeld atomic.Bool

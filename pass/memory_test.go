@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -27,9 +28,13 @@ func TestMemoryBudgetSameReport(t *testing.T) {
 		t.Fatalf("no budget: %d spills", want.TalkerSpills)
 	}
 	cfg.Memory, cfg.TempDir, cfg.TRW.MaxBytes = 4, t.TempDir(), 1<<40
+	limit := debug.SetMemoryLimit(-1)
 	got, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if l := debug.SetMemoryLimit(-1); l != limit {
+		t.Fatalf("the Go memory limit is %d after the report, %d before", l, limit)
 	}
 	if got.TalkerSpills < 2 {
 		t.Fatalf("budget of 4 bytes: %d spills, want several", got.TalkerSpills)

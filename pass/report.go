@@ -101,7 +101,7 @@ func NewReport(cfg Configuration) *Report {
 // Run reads the inputs through every analyser. With a budget, the Go
 // heap is held to it for the run (see holdHeap).
 func (r *Report) Run(ctx context.Context, in Inputs) error {
-	if r.cfg.Memory > 0 {
+	if r.cfg.Memory > 0 && !heapHeld.Load() {
 		defer holdHeap(r.cfg.Memory)()
 	}
 	in.RequireAddresses = true
@@ -149,6 +149,11 @@ func (r *Report) Result() *Result {
 // Report runs the report's pass over the inputs.
 func RunReport(ctx context.Context, cfg Configuration, in Inputs) (*Result, error) {
 	r := NewReport(cfg)
+	// The budget holds for the tables and views built after the pass
+	// too: the source and destination tables, the episodes.
+	if cfg.Memory > 0 {
+		defer holdHeap(cfg.Memory)()
+	}
 	if err := r.Run(ctx, in); err != nil {
 		return nil, err
 	}
