@@ -11,9 +11,13 @@
 // destination. Flows are unidirectional; a peer "answered" the host when a
 // flow from the peer to the host was seen at any time of the run.
 //
-// Memory: MaxHosts hosts are followed (the first seen); per host at most
-// MaxPeers peers and MaxTargets periodic targets are kept. Roles of hosts
-// beyond those caps are computed on what was kept (Result.Truncated).
+// Memory: at most MaxHosts hosts are followed. When the table is full, the
+// hosts with the fewest peers (fewer than MinPeers: no role yet) are
+// forgotten, a quarter of the table at a time, so that a day of background
+// radiation (millions of sources of a probe or two) does not keep a server
+// that appears later from getting its role. Per host at most MaxPeers
+// peers and MaxTargets periodic targets are kept. Roles of hosts beyond
+// those caps are computed on what was kept (Result.Truncated).
 package roles
 
 import (
@@ -206,10 +210,13 @@ type host struct {
 
 // Analyser collects the figures. Not safe for concurrent use.
 type Analyser struct {
-	cfg   Config
-	hosts map[addrkey.Addr]*host
-	full  bool
-	done  []Role // merged parts
+	cfg       Config
+	hosts     map[addrkey.Addr]*host
+	full      bool
+	done      []Role // merged parts
+	forgotten int    // hosts forgotten to make room
+	presses   int
+	warned    bool
 }
 
 // New makes an analyser.
@@ -220,7 +227,7 @@ func New(cfg Config) *Analyser {
 func (a *Analyser) host(addr netip.Addr, key addrkey.Addr, create bool) *host {
 	h := a.hosts[key]
 	if h == nil && create && !a.full && a.cfg.Shard.Owns(addr) {
-		if len(a.hosts) >= a.cfg.MaxHosts {
+		if len(a.hosts) >= a.cfg.MaxHosts && !a.press() {
 			a.full = true
 			slog.Warn("host roles: no more hosts followed; those seen from now on get no role", "max_hosts", a.cfg.MaxHosts)
 			return nil
@@ -229,6 +236,44 @@ func (a *Analyser) host(addr netip.Addr, key addrkey.Addr, create bool) *host {
 		a.hosts[key] = h
 	}
 	return h
+}
+
+// press forgets the hosts with the fewest peers, below MinPeers, to free at
+// least a quarter of a full table, and says whether it did. The cut is a
+// number of peers, so which hosts go never depends on map order; freeing a
+// quarter at a time keeps the cost per new host constant on average.
+func (a *Analyser) press() bool {
+	count := make([]int, a.cfg.MinPeers)
+	for _, h := range a.hosts {
+		if n := len(h.peers); n < a.cfg.MinPeers {
+			count[n]++
+		}
+	}
+	want, freed, cut := len(a.hosts)/4, 0, -1
+	for cut+1 < a.cfg.MinPeers && freed < want {
+		cut++
+		freed += count[cut]
+	}
+	if freed < want {
+		return false
+	}
+	for k, h := range a.hosts {
+		if len(h.peers) <= cut {
+			delete(a.hosts, k)
+		}
+	}
+	a.forgotten += freed
+	a.presses++
+	return true
+}
+
+// warnForgotten says, once, what a full table made the analyser forget.
+func (a *Analyser) warnForgotten() {
+	if a.forgotten > 0 && !a.warned {
+		a.warned = true
+		slog.Warn("host roles: max hosts reached; hosts with few peers were forgotten to follow new ones (their counts restart if they come back)",
+			"max_hosts", a.cfg.MaxHosts, "forgotten", a.forgotten, "sweeps", a.presses)
+	}
 }
 
 // Add takes a batch of the stream.
@@ -329,6 +374,7 @@ func (a *Analyser) contact(h *host, k tkey, t int64) {
 // Roles classifies the hosts followed (and those of merged parts), sorted
 // by address. Hosts with no role are left out.
 func (a *Analyser) Roles() []Role {
+	a.warnForgotten()
 	out := slices.Clone(a.done)
 	for _, h := range a.hosts {
 		if r, ok := a.classify(h.addr, h); ok {

@@ -168,3 +168,39 @@ func TestShardsMerge(t *testing.T) {
 		t.Fatalf("merged\n%s\nwhole\n%s", g, w)
 	}
 }
+
+// Background radiation fills the table (sources of one probe each) before
+// the lab's servers appear: the sources with the fewest peers are
+// forgotten to make room, and every server still gets its role. Before,
+// the table stopped following new hosts once full, and the servers got
+// none.
+func TestFullTableForgetsTheQuietest(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxHosts = 400
+	a := New(c)
+	var noise []flow.Record
+	for i := range 5000 {
+		src := fmt.Sprintf("198.51.%d.%d", i/250, i%250+1)
+		noise = append(noise, fl(int64(i), src, 40000, "10.0.0.1", 23, 6, flow.TCPSyn, 1))
+	}
+	a.Add(noise)
+	base := int64(len(noise))
+	recs := lab()
+	for i := range recs {
+		recs[i].Start += base
+		recs[i].End += base
+	}
+	a.Add(recs)
+	got := map[string]string{}
+	for _, r := range a.Roles() {
+		got[r.Addr.String()] = r.Role
+	}
+	for addr, role := range map[string]string{"10.0.0.53": DNS, "10.0.0.123": NTP, "10.0.0.80": Server, "10.0.0.25": MailRelay} {
+		if got[addr] != role {
+			t.Errorf("%s: role %q, want %q", addr, got[addr], role)
+		}
+	}
+	if a.full || a.forgotten == 0 || a.presses > 2*(5000+100)/(c.MaxHosts/4) {
+		t.Errorf("full %v, forgotten %d, sweeps %d", a.full, a.forgotten, a.presses)
+	}
+}
