@@ -316,15 +316,6 @@ func (a *Accountant) takeFindings(src netip.Addr, runs []*run, i int) []analyze.
 	return g
 }
 
-func (a *Accountant) hasFinding(src netip.Addr, runs []*run, i int) bool {
-	for _, f := range a.findings[src] {
-		if attach(runs, f, a.cfg.Gap) == i {
-			return true
-		}
-	}
-	return false
-}
-
 // attach returns the index of the run a finding belongs to, or -1: the run
 // whose flow positions include the finding's Index; else the latest run
 // that started before it, if the finding came no later than Gap after that
