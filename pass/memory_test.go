@@ -15,8 +15,8 @@ import (
 
 // A budget so small that the top talkers spill after every batch gives
 // the very documents of a run without a budget, and leaves no file in the
-// spill directory. (TRW is given room of its own: under a budget it
-// forgets early, which TestMemoryBudgetTRW checks.)
+// spill directory. (TRW, vscan and the roles are given room of their own:
+// under a budget they forget early, which TestMemoryBudgetTRW checks.)
 func TestMemoryBudgetSameReport(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Memory = 0
@@ -28,6 +28,7 @@ func TestMemoryBudgetSameReport(t *testing.T) {
 		t.Fatalf("no budget: %d spills", want.TalkerSpills)
 	}
 	cfg.Memory, cfg.TempDir, cfg.TRW.MaxBytes = 4, t.TempDir(), 1<<40
+	cfg.VScan.MaxPairs, cfg.Roles.MaxHosts = 1<<30, 1<<30
 	limit := debug.SetMemoryLimit(-1)
 	got, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
 	if err != nil {

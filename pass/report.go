@@ -57,12 +57,10 @@ type Report struct {
 
 // NewReport builds the analysers of cfg, which must have passed Validate.
 func NewReport(cfg Configuration) *Report {
+	cfg = budgeted(cfg)
 	r := &Report{cfg: cfg}
 	tc := cfg.Talkers
 	tc.Shard = cfg.Shard
-	if cfg.Memory > 0 {
-		tc.MaxBytes = max(1, cfg.Memory/talkersShare)
-	}
 	tc.TempDir = cfg.TempDir
 	r.talk = talkers.New(tc)
 	ec := cfg.Episodes
@@ -78,9 +76,6 @@ func NewReport(cfg Configuration) *Report {
 	dc := cfg
 	dc.Dscan.Jobs = 1
 	dc.Dscan.Sources = cfg.Shard
-	if cfg.Memory > 0 && dc.TRW.MaxBytes == 0 {
-		dc.TRW.MaxBytes = max(1, cfg.Memory/trwShare)
-	}
 	add := func(name string, a Analyser) {
 		r.names = append(r.names, name)
 		r.as = append(r.as, a)
