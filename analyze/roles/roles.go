@@ -11,11 +11,11 @@
 // destination. Flows are unidirectional; a peer "answered" the host when a
 // flow from the peer to the host was seen at any time of the run.
 //
-// Memory: at most MaxHosts hosts are followed. When the table is full, the
-// hosts with the fewest peers (fewer than MinPeers: no role yet) are
-// forgotten, a quarter of the table at a time, so that a day of background
-// radiation (millions of sources of a probe or two) does not keep a server
-// that appears later from getting its role. Per host at most MaxPeers
+// Memory: at most MaxHosts hosts are followed. When the table is full,
+// hosts with fewer than MinPeers peers (no role yet) are forgotten, a
+// quarter of the table at a time, those no peer sent to first, so that a
+// day of background radiation (millions of sources of a probe or two) does
+// not keep a server that appears later from getting its role. Per host at most MaxPeers
 // peers and MaxTargets periodic targets are kept. Roles of hosts beyond
 // those caps are computed on what was kept (Result.Truncated).
 package roles
@@ -243,19 +243,36 @@ func (a *Analyser) host(addr netip.Addr, key addrkey.Addr, create bool) *host {
 	return h
 }
 
-// press forgets the hosts with the fewest peers, below MinPeers, to free at
-// least a quarter of a full table, and says whether it did. The cut is a
-// number of peers, so which hosts go never depends on map order; freeing a
-// quarter at a time keeps the cost per new host constant on average.
+// press forgets hosts below MinPeers to free at least a quarter of a full
+// table, and says whether it did. Hosts that neither answered anybody (a
+// flow to a client port) nor were sent to go first (a source of background
+// radiation, whose probes nobody answers), then those with the fewest
+// peers: a server in the making has answered its first client. The cut is a rank, never map order; freeing a quarter at a time
+// keeps the cost per new host constant on average.
 func (a *Analyser) press() bool {
-	count := make([]int, a.cfg.MinPeers)
+	rank := func(h *host) int {
+		n := len(h.peers)
+		if n >= a.cfg.MinPeers {
+			return -1
+		}
+		if len(h.replies) > 0 {
+			return a.cfg.MinPeers + n
+		}
+		for _, d := range h.peers {
+			if d&in != 0 {
+				return a.cfg.MinPeers + n
+			}
+		}
+		return n
+	}
+	count := make([]int, 2*a.cfg.MinPeers)
 	for _, h := range a.hosts {
-		if n := len(h.peers); n < a.cfg.MinPeers {
-			count[n]++
+		if r := rank(h); r >= 0 {
+			count[r]++
 		}
 	}
 	want, freed, cut := len(a.hosts)/4, 0, -1
-	for cut+1 < a.cfg.MinPeers && freed < want {
+	for cut+1 < len(count) && freed < want {
 		cut++
 		freed += count[cut]
 	}
@@ -263,7 +280,7 @@ func (a *Analyser) press() bool {
 		return false
 	}
 	for k, h := range a.hosts {
-		if len(h.peers) <= cut {
+		if r := rank(h); r >= 0 && r <= cut {
 			delete(a.hosts, k)
 		}
 	}

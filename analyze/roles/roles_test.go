@@ -204,3 +204,38 @@ func TestFullTableForgetsTheQuietest(t *testing.T) {
 		t.Errorf("full %v, forgotten %d, sweeps %d", a.full, a.forgotten, a.presses)
 	}
 }
+
+// A server whose clients come slowly (one every 40 background sources)
+// keeps its count through the sweeps of a full table: hosts that answered
+// nobody and that no peer sent to (background sources, here of three
+// probes each) are forgotten before a host with fewer peers that answers.
+func TestFullTableKeepsAServerInTheMaking(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxHosts = 40
+	a := New(c)
+	at := int64(0)
+	client := func(i int) {
+		cl := fmt.Sprintf("10.1.0.%d", i+1)
+		a.Add([]flow.Record{fl(at, cl, uint16(40000+i), "10.0.0.80", 443, 6, est, 12), fl(at+1, "10.0.0.80", 443, cl, uint16(40000+i), 6, est, 20)})
+		at += 2
+	}
+	for i := range 480 {
+		if i%40 == 0 {
+			client(i / 40)
+		}
+		src := fmt.Sprintf("198.51.%d.%d", i/250, i%250+1)
+		for d := range 3 {
+			a.Add([]flow.Record{fl(at, src, 40000, fmt.Sprintf("10.9.0.%d", d+1), 23, 6, flow.TCPSyn, 1)})
+			at++
+		}
+	}
+	var role string
+	for _, r := range a.Roles() {
+		if r.Addr.String() == "10.0.0.80" {
+			role = r.Role
+		}
+	}
+	if role != Server || a.presses == 0 {
+		t.Fatalf("role %q after %d sweeps, want %q", role, a.presses, Server)
+	}
+}
