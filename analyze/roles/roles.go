@@ -245,7 +245,7 @@ func (a *Analyser) host(addr netip.Addr, key addrkey.Addr, create bool) *host {
 
 // press forgets hosts below MinPeers to free at least a quarter of a full
 // table, and says whether it did. Hosts that neither answered anybody (a
-// flow to a client port) nor were sent to go first (a source of background
+// flow from a port below 1024 to a client port) nor were sent to go first (a source of background
 // radiation, whose probes nobody answers), then those with the fewest
 // peers: a server in the making has answered its first client. The cut is a rank, never map order; freeing a quarter at a time
 // keeps the cost per new host constant on average.
@@ -255,8 +255,10 @@ func (a *Analyser) press() bool {
 		if n >= a.cfg.MinPeers {
 			return -1
 		}
-		if len(h.replies) > 0 {
-			return a.cfg.MinPeers + n
+		for k := range h.replies {
+			if k&0xffff < 1024 { // answered a client from a service port
+				return a.cfg.MinPeers + n
+			}
 		}
 		for _, d := range h.peers {
 			if d&in != 0 {
