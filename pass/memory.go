@@ -46,8 +46,9 @@ const (
 )
 
 // budgeted bounds the analysers' tables by their shares of the budget. A
-// bound the policy set stands (TRW's bytes, vscan's pairs, the roles'
-// hosts); one left at its package default is replaced by the share.
+// bound set in the configuration (by the policy, or a caller of the
+// package) stands: TRW's bytes, vscan's pairs, the roles' hosts; one left
+// at its package default is replaced by the share.
 func budgeted(cfg Configuration) Configuration {
 	if cfg.Memory <= 0 {
 		return cfg
