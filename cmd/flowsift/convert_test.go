@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
-	"io"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -105,20 +103,7 @@ func TestConvertCSVEqualsFlowExport(t *testing.T) {
 
 func ftTreeCSV(t *testing.T) []byte {
 	t.Helper()
-	f, err := os.Open(fixture.FlowTools(t, "csv", "ft-tree.export-f2.csv.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return gunzipFile(t, fixture.FlowTools(t, "csv", "ft-tree.export-f2.csv.gz"))
 }
 
 // The tree goes to hourly Parquet partitions and back to CSV without losing a

@@ -586,20 +586,7 @@ func TestHostileStateFiles(t *testing.T) {
 // testdata/README.md): 6,398 rows under its "#:" header.
 func routersCSV(t *testing.T) []byte {
 	t.Helper()
-	f, err := os.Open(fixture.FlowTools(t, "expected", "routers-abc.export-f2.csv.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return gunzipFile(t, fixture.FlowTools(t, "expected", "routers-abc.export-f2.csv.gz"))
 }
 
 func gzipped(b []byte) []byte {
