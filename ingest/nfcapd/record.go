@@ -97,20 +97,52 @@ func newDecodeState() *decodeState {
 	return &decodeState{exporters: map[uint16]Exporter{}, sampled: map[uint16]int64{}, unknown: map[uint16]int64{}}
 }
 
+// recordAt returns the type and bytes of record i of nrec, which starts at
+// offset p of a block's data: both layouts begin a record with its type
+// and size (16 bits each, little-endian).
+func recordAt(data []byte, p int, i, nrec uint32) (uint16, []byte, *recordError) {
+	le := binary.LittleEndian
+	if len(data)-p < 4 {
+		return 0, nil, &recordError{p, fmt.Sprintf("record %d of %d starts past the block's %d bytes", i+1, nrec, len(data))}
+	}
+	typ := le.Uint16(data[p:])
+	size := int(le.Uint16(data[p+2:]))
+	if size < 4 || size > len(data)-p {
+		return typ, nil, &recordError{p, fmt.Sprintf("record %d of %d (type %d) has size %d, %d bytes left in the block", i+1, nrec, typ, size, len(data)-p)}
+	}
+	return typ, data[p : p+size], nil
+}
+
+// exporterInfo notes an exporter record (the same in both layouts).
+func (st *decodeState) exporterInfo(rec []byte) {
+	le := binary.LittleEndian
+	if len(rec) >= 32 {
+		e := Exporter{Version: le.Uint32(rec[4:]), SysID: le.Uint16(rec[26:]), ID: le.Uint32(rec[28:])}
+		e.Addr = ipAddrT(rec[8:24], le.Uint16(rec[24:]))
+		st.exporters[e.SysID] = e
+	}
+}
+
+// samplerLegacy notes a sampler record of nfdump 1.6's kind, which 1.7
+// files may still hold.
+func (st *decodeState) samplerLegacy(rec []byte) {
+	le := binary.LittleEndian
+	if len(rec) >= 16 {
+		st.samplers = append(st.samplers, Sampler{ID: int64(int32(le.Uint32(rec[4:]))), SpaceInterval: le.Uint32(rec[8:]),
+			PacketInterval: 1, Algorithm: le.Uint16(rec[12:]), ExporterSysID: le.Uint16(rec[14:])})
+	}
+}
+
 // decodeBlockV3 appends the flows of one type-3 data block to dst.
 func (st *decodeState) decodeBlockV3(data []byte, nrec uint32, dst []flow.Record) ([]flow.Record, *recordError) {
 	le := binary.LittleEndian
 	p := 0
 	for i := uint32(0); i < nrec; i++ {
-		if len(data)-p < 4 {
-			return dst, &recordError{p, fmt.Sprintf("record %d of %d starts past the block's %d bytes", i+1, nrec, len(data))}
+		typ, rec, rerr := recordAt(data, p, i, nrec)
+		if rerr != nil {
+			return dst, rerr
 		}
-		typ := le.Uint16(data[p:])
-		size := int(le.Uint16(data[p+2:]))
-		if size < 4 || size > len(data)-p {
-			return dst, &recordError{p, fmt.Sprintf("record %d of %d (type %d) has size %d, %d bytes left in the block", i+1, nrec, typ, size, len(data)-p)}
-		}
-		rec := data[p : p+size]
+		size := len(rec)
 		switch typ {
 		case recV3:
 			dst = append(dst, flow.Record{})
@@ -123,21 +155,14 @@ func (st *decodeState) decodeBlockV3(data []byte, nrec uint32, dst []flow.Record
 				st.noFlow++
 			}
 		case recExporterInfo:
-			if size >= 32 {
-				e := Exporter{Version: le.Uint32(rec[4:]), SysID: le.Uint16(rec[26:]), ID: le.Uint32(rec[28:])}
-				e.Addr = ipAddrT(rec[8:24], le.Uint16(rec[24:]))
-				st.exporters[e.SysID] = e
-			}
+			st.exporterInfo(rec)
 		case recSampler:
 			if size >= 24 {
 				st.samplers = append(st.samplers, Sampler{ExporterSysID: le.Uint16(rec[4:]), Algorithm: le.Uint16(rec[6:]),
 					ID: int64(le.Uint64(rec[8:])), PacketInterval: le.Uint32(rec[16:]), SpaceInterval: le.Uint32(rec[20:])})
 			}
 		case recSamplerLegacy:
-			if size >= 16 {
-				st.samplers = append(st.samplers, Sampler{ID: int64(int32(le.Uint32(rec[4:]))), SpaceInterval: le.Uint32(rec[8:]),
-					PacketInterval: 1, Algorithm: le.Uint16(rec[12:]), ExporterSysID: le.Uint16(rec[14:])})
-			}
+			st.samplerLegacy(rec)
 		case recExporterStat, recNbar, recIfName, recVrfName:
 			// Statistics and names, no flows.
 		default:

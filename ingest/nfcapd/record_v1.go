@@ -54,15 +54,11 @@ func (st *decodeState) decodeBlockV1(data []byte, nrec uint32, dst []flow.Record
 	le := binary.LittleEndian
 	p := 0
 	for i := uint32(0); i < nrec; i++ {
-		if len(data)-p < 4 {
-			return dst, &recordError{p, fmt.Sprintf("record %d of %d starts past the block's %d bytes", i+1, nrec, len(data))}
+		typ, rec, rerr := recordAt(data, p, i, nrec)
+		if rerr != nil {
+			return dst, rerr
 		}
-		typ := le.Uint16(data[p:])
-		size := int(le.Uint16(data[p+2:]))
-		if size < 4 || size > len(data)-p {
-			return dst, &recordError{p, fmt.Sprintf("record %d of %d (type %d) has size %d, %d bytes left in the block", i+1, nrec, typ, size, len(data)-p)}
-		}
-		rec := data[p : p+size]
+		size := len(rec)
 		switch typ {
 		case recCommon:
 			dst = append(dst, flow.Record{})
@@ -87,16 +83,9 @@ func (st *decodeState) decodeBlockV1(data []byte, nrec uint32, dst []flow.Record
 			}
 			st.maps[id] = ids
 		case recExporterInfo:
-			if size >= 32 {
-				e := Exporter{Version: le.Uint32(rec[4:]), SysID: le.Uint16(rec[26:]), ID: le.Uint32(rec[28:])}
-				e.Addr = ipAddrT(rec[8:24], le.Uint16(rec[24:]))
-				st.exporters[e.SysID] = e
-			}
+			st.exporterInfo(rec)
 		case recSamplerLegacy:
-			if size >= 16 {
-				st.samplers = append(st.samplers, Sampler{ID: int64(int32(le.Uint32(rec[4:]))), SpaceInterval: le.Uint32(rec[8:]),
-					PacketInterval: 1, Algorithm: le.Uint16(rec[12:]), ExporterSysID: le.Uint16(rec[14:])})
-			}
+			st.samplerLegacy(rec)
 		case recExporterStat:
 		default:
 			st.unknown[typ]++
