@@ -344,9 +344,11 @@ func (d *Detector) press() {
 	if len(d.pairs) < n && horizon < d.cfg.HorizonMS && (d.shortest == 0 || horizon < d.shortest) {
 		d.shortest = horizon
 	}
-	// Nothing to free: wait for the stream to move on by a reply window.
+	// Less than a quarter freed (every pair recent or pending): the next
+	// sweep waits for the stream to move on by a reply window, or a burst
+	// of new pairs would sweep the table for each of them.
 	d.nextPress = d.clock
-	if len(d.pairs) >= d.cfg.MaxPairs {
+	if n-len(d.pairs) < want {
 		d.nextPress = d.clock + d.cfg.WindowMS
 	}
 }

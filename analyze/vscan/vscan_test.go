@@ -215,3 +215,22 @@ func TestFullTableMakesRoomForAScanner(t *testing.T) {
 		t.Errorf("shortest horizon %d ms, want one cut short", d.shortest)
 	}
 }
+
+// A burst of new pairs within one reply window, every contact pending,
+// beside one old pair: a sweep frees that one and no more, and the table is
+// not swept again until the stream moves on by a reply window (before, the
+// next new pair swept it again).
+func TestFullTableOfPendingIsNotSweptPerPair(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxPairs = 100
+	d := New(c, func(analyze.Finding) {})
+	d.Add([]flow.Record{fl(0, "192.0.2.1", 40000, "10.1.0.1", 23, 6, syn), fl(1, "10.1.0.1", 23, "192.0.2.1", 40000, 6, rstAck)})
+	for i := range 5000 {
+		src := netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})
+		d.Add([]flow.Record{fl(40_000+int64(i), src.String(), 40000, "10.1.0.1", 23, 6, syn)})
+	}
+	d.Flush()
+	if d.presses != 1 || d.Untracked() != 4900 {
+		t.Fatalf("%d sweeps, %d untracked", d.presses, d.Untracked())
+	}
+}
