@@ -2,9 +2,6 @@ package pass
 
 import (
 	"fmt"
-
-	"github.com/flowsift/flowsift/analyze/roles"
-	"github.com/flowsift/flowsift/analyze/vscan"
 	"log/slog"
 	"runtime/debug"
 	"runtime/metrics"
@@ -12,6 +9,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/flowsift/flowsift/analyze/roles"
+	"github.com/flowsift/flowsift/analyze/vscan"
 )
 
 // DefaultMemory is --memory's default: a share of a small server that
@@ -24,8 +24,8 @@ const DefaultMemory = 1 << 30
 // distinct pairs of the whole archive, where the detectors' state ages out
 // (see the detectors' horizons). The shares of the talkers, TRW, vscan and
 // the roles add up to under a third of the budget: the accountant, the
-// engine, the heuristics and the chunks in flight take the rest, and with
-// halves of this size a day of background radiation had 1.2 GB live under
+// engine, the heuristics and the chunks in flight take the rest. With
+// shares twice these, a day of background radiation had 1.2 GB live under
 // a 1 GiB budget (2.4 GB of RSS); with these, 1.02 GiB of RSS.
 const talkersShare = 8
 
@@ -105,7 +105,7 @@ func FormatSize(n int64) string {
 // when it passes nine tenths of the limit the limit is raised to 1.25 times
 // the live heap and a warning says the budget was exceeded. (Raised to
 // twice the live heap, the default headroom, a day of background radiation
-// peaked at 2.4 GB under a 1 GiB budget; the shares below keep what is
+// peaked at 2.4 GB under a 1 GiB budget; the shares above keep what is
 // live under the budget, and the collector holds the rest.) stop restores
 // the previous limit.
 func holdHeap(budget int64) (stop func()) {
