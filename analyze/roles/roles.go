@@ -13,10 +13,11 @@
 //
 // Memory: at most MaxHosts hosts are followed. When the table is full,
 // hosts with fewer than MinPeers peers (no role yet) are forgotten, a
-// quarter of the table at a time, those no peer sent to first, so that a
-// day of background radiation (millions of sources of a probe or two) does
-// not keep a server that appears later from getting its role. Per host at most MaxPeers
-// peers and MaxTargets periodic targets are kept. Roles of hosts beyond
+// quarter of the table at a time, first those that answered nobody and
+// that no peer sent to, so that a day of background radiation (millions of
+// sources of a probe or two) does not keep a server that appears later
+// from getting its role. Per host at most MaxPeers peers and MaxTargets
+// periodic targets are kept. Roles of hosts beyond
 // those caps are computed on what was kept (Result.Truncated).
 package roles
 
@@ -245,10 +246,11 @@ func (a *Analyser) host(addr netip.Addr, key addrkey.Addr, create bool) *host {
 
 // press forgets hosts below MinPeers to free at least a quarter of a full
 // table, and says whether it did. Hosts that neither answered anybody (a
-// flow from a port below 1024 to a client port) nor were sent to go first (a source of background
-// radiation, whose probes nobody answers), then those with the fewest
-// peers: a server in the making has answered its first client. The cut is a rank, never map order; freeing a quarter at a time
-// keeps the cost per new host constant on average.
+// flow from a port below 1024 to a client port) nor were sent to go first
+// (a source of background radiation, whose probes nobody answers), then
+// those with the fewest peers: a server in the making has answered its
+// first client. The cut is a rank, never map order; freeing a quarter at a
+// time keeps the cost per new host constant on average.
 func (a *Analyser) press() bool {
 	rank := func(h *host) int {
 		n := len(h.peers)
