@@ -17,8 +17,8 @@
 // that no peer sent to, so that a day of background radiation (millions of
 // sources of a probe or two) does not keep a server that appears later
 // from getting its role. Per host at most MaxPeers peers and MaxTargets
-// periodic targets are kept. Roles of hosts beyond
-// those caps are computed on what was kept (Result.Truncated).
+// periodic targets are kept. Roles of hosts beyond those caps are computed
+// on what was kept (Result.Truncated).
 package roles
 
 import (
