@@ -1,74 +1,58 @@
 package eval
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/analyze/assess"
-	"github.com/flowsift/flowsift/analyze/dscan"
-	"github.com/flowsift/flowsift/analyze/episode"
-	"github.com/flowsift/flowsift/analyze/guess"
-	"github.com/flowsift/flowsift/analyze/heuristics"
-	"github.com/flowsift/flowsift/analyze/roles"
-	"github.com/flowsift/flowsift/analyze/trw"
-	"github.com/flowsift/flowsift/analyze/vscan"
-	"github.com/flowsift/flowsift/analyze/weighted"
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/ingest/parquet"
 	"github.com/flowsift/flowsift/pass"
 )
 
-// reportFindings runs every detector of a report with the report's
-// defaults, the episode accountant and the host roles over recs (sorted
-// by end time), and returns the assessment, as `flowsift report` makes it.
-func reportFindings(recs []flow.Record, local []netip.Prefix) *assess.Result {
+// reportFindings runs the report's pass (pass.RunReport, every detector
+// with its defaults, the accountant, the host roles) over recs, sorted by
+// end time and written to a Parquet file (which holds IPv6 too), and
+// returns the assessment as `flowsift report` makes it.
+func reportFindings(t *testing.T, recs []flow.Record, local []netip.Prefix) *assess.Result {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "flows.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := parquet.NewWriter(f, parquet.WriterOptions{})
+	if err == nil {
+		err = w.Write(recs)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := pass.DefaultConfiguration()
-	acc := episode.New(episode.Config{Local: local})
-	var fresh []analyze.Finding
-	sink := func(f analyze.Finding) { fresh = append(fresh, f) }
-	dc := cfg.Dscan
-	dc.Jobs = 1
-	ds := dscan.New(dc, func(e dscan.Event) {
-		if e.Kind == dscan.EvFinding {
-			sink(e.Finding)
-		}
-	})
-	hc := cfg.Heuristics
-	hc.Local = local
-	dets := []analyze.Detector{weighted.New(cfg.Weighted, sink), trw.New(cfg.TRW, sink), heuristics.New(hc, sink),
-		vscan.New(cfg.VScan, sink), guess.New(cfg.Guess, sink)}
-	ro := roles.New(cfg.Roles)
-	for i := 0; i < len(recs); i += 256 {
-		b := flow.Batch(recs[i:min(i+256, len(recs))])
-		acc.Add(b)
-		ro.Add(b)
-		ds.Process(b)
-		for _, d := range dets {
-			d.Add(b)
-		}
-		for _, f := range fresh {
-			acc.AddFinding(f)
-		}
-		fresh = fresh[:0]
+	cfg.Local = local
+	res, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{path}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	ds.Flush()
-	for _, d := range dets {
-		if f, ok := d.(analyze.Flusher); ok {
-			f.Flush()
-		}
-	}
-	for _, f := range fresh {
-		acc.AddFinding(f)
-	}
-	return assess.Assess(acc.Result(), ro.Roles(), local)
+	return res.Assessment
 }
 
 func rec(t int64, src string, sp uint16, dst string, dp uint16, proto, flags uint8) flow.Record {
 	return flow.Record{Start: t, End: t + 1, Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
-		SrcPort: sp, DstPort: dp, Proto: proto, TCPFlags: flags, Packets: 1, Octets: 60}
+		SrcPort: sp, DstPort: dp, Proto: proto, TCPFlags: flags, Packets: 1, Octets: 60,
+		Fields: flow.FSrcAddr | flow.FDstAddr | flow.FSrcPort | flow.FDstPort | flow.FProt | flow.FTCPFlags | flow.FDPkts | flow.FDOctets}
 }
 
 // TestProtocolsLikeIPv4TCP: a host sweep and a vertical scan are found,
@@ -110,7 +94,7 @@ func TestProtocolsLikeIPv4TCP(t *testing.T) {
 		all = append(all, s.recs...)
 	}
 	slices.SortStableFunc(all, func(a, b flow.Record) int { return int(a.End - b.End) })
-	res := reportFindings(all, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")})
+	res := reportFindings(t, all, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")})
 	by := map[netip.Addr]assess.Finding{}
 	for _, f := range res.Findings {
 		by[f.Src] = f
