@@ -84,7 +84,7 @@ func (m *Model) Counted() int {
 }
 
 // allRows cuts nothing: the CSV files hold every row.
-var allRows = Limits{Rows: -1, Cell: -1}
+var allRows = Limits{Rows: -1, Cell: -1, FollowUps: -1, Talkers: -1}
 
 func (m *Model) campaignTable(l Limits) Table {
 	t := Table{Name: "campaigns", Title: "Campaigns", Columns: []string{"campaign", "port", "network", "first_seen", "last_seen", "sources", "members"},

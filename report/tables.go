@@ -112,41 +112,9 @@ func (m *Model) Tables() []Table {
 	}
 	out = append(out, sc, m.campaignTable(allRows), m.rolesTable(allRows))
 
-	for _, tg := range []struct {
-		name, title string
-		rows        []Target
-	}{{"target_hosts", "Most scanned hosts", m.TargetHosts}, {"target_ports", "Most scanned ports", m.TargetPorts}} {
-		t := Table{Name: tg.name, Title: tg.title, Columns: []string{"target", "episodes", "flows", "scanners"}}
-		if len(m.Suppress) > 0 {
-			t.Note = fmt.Sprintf("Over the scanner episodes, less those of the %d hosts suggested for the suppress list below (they look like servers answering clients).", len(m.Suppress))
-		}
-		for _, r := range tg.rows {
-			t.Rows = append(t.Rows, []string{r.Target, n(r.Episodes), u(r.Flows), strings.Join(r.Scanners, " ")})
-		}
-		out = append(out, t)
-	}
-
-	for _, tk := range m.Talkers {
-		t := Table{Name: "talkers_" + tk.Key + "_" + tk.Order, Title: fmt.Sprintf("Top %s by %s (%d distinct)", tk.Key, tk.Order, tk.Distinct),
-			Columns: []string{tk.Key, "flows", "packets", "bytes"}}
-		for _, r := range tk.Rows {
-			t.Rows = append(t.Rows, []string{r.Key, u(r.Flows), u(r.Packets), u(r.Bytes)})
-		}
-		out = append(out, t)
-	}
-
-	ex := Table{Name: "excessive", Title: "Excessive flows", Columns: []string{"kind", "rule", "value", "threshold", "start", "end", "src", "src_port", "dst", "dst_port", "proto", "packets", "bytes"}}
-	for _, x := range m.Excessive {
-		ex.Rows = append(ex.Rows, []string{x.Kind, x.Rule, f(x.Value), f(x.Threshold), x.Start, x.End, x.Src, n(int(x.SrcPort)), x.Dst, n(int(x.DstPort)), n(int(x.Proto)), u(x.Packets), u(x.Bytes)})
-	}
-	out = append(out, ex)
-
-	sp := Table{Name: "suppress", Title: "Suggested suppress-list entries", Note: "Hosts whose many peers look like service, not scanning. Paste the lines into the file named (BASE.src or BASE.dst).",
-		Columns: []string{"file", "line", "evidence"}}
-	for _, s := range m.Suppress {
-		sp.Rows = append(sp.Rows, []string{s.File, s.Line, s.Comment})
-	}
-	out = append(out, sp)
+	out = append(out, m.targetTables(allRows)...)
+	out = append(out, m.talkerTables(allRows)...)
+	out = append(out, m.excessiveTable(allRows), m.suppressTable(allRows))
 
 	fu := Table{Name: "followup", Title: "Follow-up commands", Note: "Pull each scanner's flows from the same archive.", Columns: []string{"src", "flow_tools", "nfdump", "filter_file", "flowsift"}}
 	for _, s := range m.Scanners {

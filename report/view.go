@@ -164,61 +164,13 @@ func (m *Model) View(l Limits) []Table {
 	out = append(out, m.backgroundTable(l))
 	out = append(out, m.campaignTable(l), m.rolesTable(l))
 
-	ex := Table{Name: "excessive", Title: "Excessive flows", Columns: []string{"kind", "rule", "value", "threshold", "start", "end", "src", "src_port", "dst", "dst_port", "proto", "packets", "bytes"}}
-	for i, x := range m.Excessive {
-		if i == l.Rows {
-			break
-		}
-		dport := n(int(x.DstPort))
-		if x.Proto == 1 || x.Proto == 58 {
-			dport = ICMPName(x.Proto, x.DstPort)
-		}
-		ex.Rows = append(ex.Rows, []string{x.Kind, x.Rule, f(x.Value), f(x.Threshold), x.Start, x.End, x.Src, n(int(x.SrcPort)), x.Dst, dport, protoLabel(x.Proto), u(x.Packets), u(x.Bytes)})
-	}
-	ex.Note = more(len(m.Excessive), len(ex.Rows), "csv/excessive.csv")
-	out = append(out, ex)
+	out = append(out, m.excessiveTable(l))
 
-	for _, tg := range []struct {
-		name, title string
-		rows        []Target
-	}{{"target_hosts", "Most scanned hosts", m.TargetHosts}, {"target_ports", "Most scanned ports", m.TargetPorts}} {
-		t := Table{Name: tg.name, Title: tg.title, Columns: []string{"target", "episodes", "flows", "scanners"}}
-		if len(m.Suppress) > 0 {
-			t.Note = fmt.Sprintf("Over the scanner episodes, less those of the %d hosts suggested for the suppress list (they look like servers answering clients).", len(m.Suppress))
-		}
-		for i, r := range tg.rows {
-			if i == l.Rows {
-				break
-			}
-			t.Rows = append(t.Rows, []string{r.Target, n(r.Episodes), u(r.Flows), capList(r.Scanners, l.Cell, ", ")})
-		}
-		t.Note = joinNotes(t.Note, more(len(tg.rows), len(t.Rows), "csv/"+tg.name+".csv"))
-		out = append(out, t)
-	}
+	out = append(out, m.targetTables(l)...)
 
-	sp := Table{Name: "suppress", Title: "Suggested suppress-list entries", Columns: []string{"file", "line", "evidence"}}
-	for i, s := range m.Suppress {
-		if i == l.Rows {
-			break
-		}
-		sp.Rows = append(sp.Rows, []string{s.File, s.Line, s.Comment})
-	}
-	sp.Note = joinNotes("Hosts whose many peers look like service, not scanning. Paste the lines into the file named (BASE.src or BASE.dst).",
-		more(len(m.Suppress), len(sp.Rows), "csv/suppress.csv"))
-	out = append(out, sp)
+	out = append(out, m.suppressTable(l))
 
-	for _, tk := range m.Talkers {
-		t := Table{Name: "talkers_" + tk.Key + "_" + tk.Order, Title: fmt.Sprintf("Top %s by %s (%s distinct)", tk.Key, tk.Order, Commas(tk.Distinct)),
-			Columns: []string{tk.Key, "flows", "packets", "bytes"}}
-		for i, r := range tk.Rows {
-			if i == l.Talkers {
-				break
-			}
-			t.Rows = append(t.Rows, []string{r.Key, u(r.Flows), u(r.Packets), u(r.Bytes)})
-		}
-		t.Note = more(len(tk.Rows), len(t.Rows), "csv/"+t.Name+".csv")
-		out = append(out, t)
-	}
+	out = append(out, m.talkerTables(l)...)
 
 	fu := Table{Name: "followup", Title: "Follow-up commands", Columns: []string{"src", "flow_tools", "nfdump", "flowsift", "filter_file"}}
 	for i, s := range follow {
@@ -249,6 +201,84 @@ func (m *Model) View(l Limits) []Table {
 		}
 	}
 	out = append(out, sum)
+	return out
+}
+
+// The tables below serve both the forms for people (View, cut by l) and
+// the CSV files (Tables, with allRows): the CSV form keeps ports and
+// protocols as numbers and lists whole, space-separated.
+
+// full says whether l cuts nothing: the CSV files' limits.
+func (l Limits) full() bool { return l.Rows < 0 }
+
+// shown is how many of total items a cut of k leaves (k < 0: all).
+func shown(total, k int) int {
+	if k < 0 {
+		return total
+	}
+	return min(total, k)
+}
+
+func (m *Model) excessiveTable(l Limits) Table {
+	ex := Table{Name: "excessive", Title: "Excessive flows", Columns: []string{"kind", "rule", "value", "threshold", "start", "end", "src", "src_port", "dst", "dst_port", "proto", "packets", "bytes"}}
+	for _, x := range m.Excessive[:shown(len(m.Excessive), l.Rows)] {
+		dport, proto := n(int(x.DstPort)), n(int(x.Proto))
+		if !l.full() {
+			proto = protoLabel(x.Proto)
+			if x.Proto == 1 || x.Proto == 58 {
+				dport = ICMPName(x.Proto, x.DstPort)
+			}
+		}
+		ex.Rows = append(ex.Rows, []string{x.Kind, x.Rule, f(x.Value), f(x.Threshold), x.Start, x.End, x.Src, n(int(x.SrcPort)), x.Dst, dport, proto, u(x.Packets), u(x.Bytes)})
+	}
+	ex.Note = more(len(m.Excessive), len(ex.Rows), "csv/excessive.csv")
+	return ex
+}
+
+func (m *Model) targetTables(l Limits) []Table {
+	sep := ", "
+	if l.full() {
+		sep = " "
+	}
+	var out []Table
+	for _, tg := range []struct {
+		name, title string
+		rows        []Target
+	}{{"target_hosts", "Most scanned hosts", m.TargetHosts}, {"target_ports", "Most scanned ports", m.TargetPorts}} {
+		t := Table{Name: tg.name, Title: tg.title, Columns: []string{"target", "episodes", "flows", "scanners"}}
+		if len(m.Suppress) > 0 {
+			t.Note = fmt.Sprintf("Over the scanner episodes, less those of the %d hosts suggested for the suppress list (they look like servers answering clients).", len(m.Suppress))
+		}
+		for _, r := range tg.rows[:shown(len(tg.rows), l.Rows)] {
+			t.Rows = append(t.Rows, []string{r.Target, n(r.Episodes), u(r.Flows), capList(r.Scanners, l.Cell, sep)})
+		}
+		t.Note = joinNotes(t.Note, more(len(tg.rows), len(t.Rows), "csv/"+tg.name+".csv"))
+		out = append(out, t)
+	}
+	return out
+}
+
+func (m *Model) suppressTable(l Limits) Table {
+	sp := Table{Name: "suppress", Title: "Suggested suppress-list entries", Columns: []string{"file", "line", "evidence"}}
+	for _, s := range m.Suppress[:shown(len(m.Suppress), l.Rows)] {
+		sp.Rows = append(sp.Rows, []string{s.File, s.Line, s.Comment})
+	}
+	sp.Note = joinNotes("Hosts whose many peers look like service, not scanning. Paste the lines into the file named (BASE.src or BASE.dst).",
+		more(len(m.Suppress), len(sp.Rows), "csv/suppress.csv"))
+	return sp
+}
+
+func (m *Model) talkerTables(l Limits) []Table {
+	var out []Table
+	for _, tk := range m.Talkers {
+		t := Table{Name: "talkers_" + tk.Key + "_" + tk.Order, Title: fmt.Sprintf("Top %s by %s (%s distinct)", tk.Key, tk.Order, Commas(tk.Distinct)),
+			Columns: []string{tk.Key, "flows", "packets", "bytes"}}
+		for _, r := range tk.Rows[:shown(len(tk.Rows), l.Talkers)] {
+			t.Rows = append(t.Rows, []string{r.Key, u(r.Flows), u(r.Packets), u(r.Bytes)})
+		}
+		t.Note = more(len(tk.Rows), len(t.Rows), "csv/"+t.Name+".csv")
+		out = append(out, t)
+	}
 	return out
 }
 
