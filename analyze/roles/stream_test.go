@@ -1,0 +1,134 @@
+package roles
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/samples"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+var (
+	streams   sync.Map // flows and hours -> []flow.Record
+	streamsMu sync.Mutex
+)
+
+// stream is a generated many-source stream, held in memory: the sample
+// generator's site traffic and injected scans, plus one new background
+// source for every ten flows (three probes each), about the mix of a
+// real uplink's archive (a 3-day tree of 1.0 M flows had 105 k sources).
+func stream(tb testing.TB, flows, hours int) []flow.Record {
+	streamsMu.Lock()
+	defer streamsMu.Unlock()
+	key := [2]int{flows, hours}
+	if v, ok := streams.Load(key); ok {
+		return v.([]flow.Record)
+	}
+	recs, _, err := samples.Generate(samples.Config{Seed: 16, Flows: flows, Hours: hours, BackgroundSources: flows / 10})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	streams.Store(key, recs)
+	return recs
+}
+
+// dump writes everything the analyser found, in a stable form.
+func dump(a *Analyser) []byte {
+	var b bytes.Buffer
+	for _, r := range a.Roles() {
+		fmt.Fprintf(&b, "%s %s truncated=%v\n", r.Addr, r.Why(), r.Truncated)
+		if r.ScanSigns {
+			for _, f := range r.ScanFigs {
+				fmt.Fprintf(&b, "  scan sign: %s\n", f)
+			}
+		}
+	}
+	fmt.Fprintf(&b, "hosts held %d, forgotten %d, presses %d, full %v\n", len(a.hosts), a.forgotten, a.presses, a.full)
+	return b.Bytes()
+}
+
+// The roles of a generated many-source stream, with the default table and
+// with one small enough to be pressed many times, must stay what they
+// were: a change of the tables' layout for speed must change no result.
+func TestGeneratedStreamGolden(t *testing.T) {
+	recs := stream(t, 200_000, 48)
+	for _, c := range []struct {
+		name     string
+		maxHosts int
+	}{{"default", 0}, {"pressed", 2048}, {"full", 64}} {
+		t.Run(c.name, func(t *testing.T) {
+			a := New(Config{MaxHosts: c.maxHosts})
+			for i := 0; i < len(recs); i += 4096 {
+				a.Add(recs[i:min(i+4096, len(recs))])
+			}
+			got := dump(a)
+			path := filepath.Join("testdata", "stream-"+c.name+".golden")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to write it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("roles differ from %s:\n got: %.2000s\nwant: %.2000s", path, got, want)
+			}
+		})
+	}
+}
+
+// BenchmarkStream is the analyser's cost per flow on a 3-day stream of
+// 600 k flows and 60 k background sources.
+func BenchmarkStream(b *testing.B) {
+	recs := stream(b, 600_000, 72)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		a := New(Config{})
+		for i := 0; i < len(recs); i += 4096 {
+			a.Add(recs[i:min(i+4096, len(recs))])
+		}
+		a.Roles()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/flow")
+}
+
+// BenchmarkBytesPerHost measures what a host of background radiation (a
+// source of three probes to three destinations) takes: HostBytes.
+func BenchmarkBytesPerHost(b *testing.B) {
+	const n = 200_000
+	batch := make(flow.Batch, 0, 3*n)
+	for i := range n {
+		for k := range 3 {
+			batch = append(batch, flow.Record{Start: int64(i), End: int64(i), Src: flow.AddrFromU32(0x2D000000 + uint32(i)),
+				Dst: flow.AddrFromU32(0x0A140000 + uint32(i*3+k)&0xffff), SrcPort: 40000, DstPort: 445, Proto: 6, TCPFlags: flow.TCPSyn, Packets: 1})
+		}
+	}
+	var per float64
+	for b.Loop() {
+		before := heap()
+		a := New(Config{MaxHosts: 2 * n})
+		a.Add(batch)
+		per = float64(heap()-before) / n
+		runtime.KeepAlive(a)
+	}
+	b.ReportMetric(per, "B/host")
+}
+
+func heap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
