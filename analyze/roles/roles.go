@@ -26,6 +26,7 @@ import (
 	"encoding/gob"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"math"
 	"net/netip"
@@ -34,6 +35,7 @@ import (
 
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/analyze/internal/addrkey"
+	"github.com/flowsift/flowsift/analyze/internal/u64map"
 	"github.com/flowsift/flowsift/flow"
 )
 
@@ -206,18 +208,74 @@ type host struct {
 	refused           uint64 // refusals it received
 	refusals          uint64 // refusals it sent
 	addr              netip.Addr
-	peers             map[addrkey.Addr]uint8
-	replies           map[uint32]uint64 // flows to ports >= 1024 by proto<<16 | source port
-	highDst           uint64            // flows to ports >= 1024
-	smtpPeers         map[addrkey.Addr]bool
-	targets           map[tkey]*target
+	peers             peerSet
+	replies           small[uint32, uint64]     // flows to ports >= 1024 by proto<<16 | source port
+	highDst           uint64                    // flows to ports >= 1024
+	smtpPeers         map[addrkey.Addr]struct{} // made at the first port-25 flow: few hosts have one
+	targets           small[tkey, target]
 	truncated         bool
+}
+
+// hostTable holds the hosts followed. IPv4 addresses (plain or mapped,
+// which addrkey.Of does not tell apart either) live in an open-addressing
+// table of their own (see u64map): two lookups a flow hashed 16 bytes
+// each and took two or three cache misses in a Go map.
+type hostTable struct {
+	v4 u64map.Map[*host]
+	v6 map[addrkey.Addr]*host
+}
+
+func (t *hostTable) len() int { return t.v4.Len() + len(t.v6) }
+
+func (t *hostTable) get(k addrkey.Addr) *host {
+	if is4(k) {
+		if h, ok := t.v4.Get(k[1] & 0xffffffff); ok {
+			return *h
+		}
+		return nil
+	}
+	return t.v6[k]
+}
+
+func (t *hostTable) put(k addrkey.Addr, h *host) {
+	if is4(k) {
+		v, _ := t.v4.Upsert(k[1] & 0xffffffff)
+		*v = h
+		return
+	}
+	t.v6[k] = h
+}
+
+// deleteFunc forgets the hosts del accepts.
+func (t *hostTable) deleteFunc(del func(*host) bool) {
+	t.v4.DeleteFunc(func(_ uint64, h **host) bool { return del(*h) })
+	for k, h := range t.v6 {
+		if del(h) {
+			delete(t.v6, k)
+		}
+	}
+}
+
+// all yields every host, in no particular order.
+func (t *hostTable) all() iter.Seq[*host] {
+	return func(yield func(*host) bool) {
+		for _, h := range t.v4.All() {
+			if !yield(*h) {
+				return
+			}
+		}
+		for _, h := range t.v6 {
+			if !yield(h) {
+				return
+			}
+		}
+	}
 }
 
 // Analyser collects the figures. Not safe for concurrent use.
 type Analyser struct {
 	cfg       Config
-	hosts     map[addrkey.Addr]*host
+	hosts     hostTable
 	full      bool
 	done      []Role // merged parts
 	forgotten int    // hosts forgotten to make room
@@ -227,19 +285,19 @@ type Analyser struct {
 
 // New makes an analyser.
 func New(cfg Config) *Analyser {
-	return &Analyser{cfg: cfg.withDefaults(), hosts: map[addrkey.Addr]*host{}}
+	return &Analyser{cfg: cfg.withDefaults(), hosts: hostTable{v6: map[addrkey.Addr]*host{}}}
 }
 
 func (a *Analyser) host(addr netip.Addr, key addrkey.Addr, create bool) *host {
-	h := a.hosts[key]
+	h := a.hosts.get(key)
 	if h == nil && create && !a.full && a.cfg.Shard.Owns(addr) {
-		if len(a.hosts) >= a.cfg.MaxHosts && !a.press() {
+		if a.hosts.len() >= a.cfg.MaxHosts && !a.press() {
 			a.full = true
 			slog.Warn("host roles: no more hosts followed; those seen from now on get no role", "max_hosts", a.cfg.MaxHosts)
 			return nil
 		}
-		h = &host{addr: addr, peers: map[addrkey.Addr]uint8{}, replies: map[uint32]uint64{}, smtpPeers: map[addrkey.Addr]bool{}, targets: map[tkey]*target{}}
-		a.hosts[key] = h
+		h = &host{addr: addr}
+		a.hosts.put(key, h)
 	}
 	return h
 }
@@ -253,16 +311,16 @@ func (a *Analyser) host(addr netip.Addr, key addrkey.Addr, create bool) *host {
 // time keeps the cost per new host constant on average.
 func (a *Analyser) press() bool {
 	rank := func(h *host) int {
-		n := len(h.peers)
+		n := h.peers.len()
 		if n >= a.cfg.MinPeers {
 			return -1
 		}
-		for k := range h.replies {
+		for k := range h.replies.all() {
 			if k&0xffff < 1024 { // answered a client from a service port
 				return a.cfg.MinPeers + n
 			}
 		}
-		for _, d := range h.peers {
+		for _, d := range h.peers.all() {
 			if d&in != 0 {
 				return a.cfg.MinPeers + n
 			}
@@ -270,12 +328,12 @@ func (a *Analyser) press() bool {
 		return n
 	}
 	count := make([]int, 2*a.cfg.MinPeers)
-	for _, h := range a.hosts {
+	for h := range a.hosts.all() {
 		if r := rank(h); r >= 0 {
 			count[r]++
 		}
 	}
-	want, freed, cut := len(a.hosts)/4, 0, -1
+	want, freed, cut := a.hosts.len()/4, 0, -1
 	for cut+1 < len(count) && freed < want {
 		cut++
 		freed += count[cut]
@@ -283,11 +341,10 @@ func (a *Analyser) press() bool {
 	if freed < want {
 		return false
 	}
-	for k, h := range a.hosts {
-		if r := rank(h); r >= 0 && r <= cut {
-			delete(a.hosts, k)
-		}
-	}
+	a.hosts.deleteFunc(func(h *host) bool {
+		r := rank(h)
+		return r >= 0 && r <= cut
+	})
 	a.forgotten += freed
 	a.presses++
 	return true
@@ -338,14 +395,18 @@ func (a *Analyser) one(r *flow.Record) {
 			h.refusals++
 		}
 		if (r.Proto == 6 || r.Proto == 17 || r.Proto == 132) && !refusal && (r.DstPort >= 1024 || r.DstPort == r.SrcPort) {
-			if k := uint32(r.Proto)<<16 | uint32(r.SrcPort); len(h.replies) < 1024 || h.replies[k] > 0 {
-				h.replies[k]++
+			k := uint32(r.Proto)<<16 | uint32(r.SrcPort)
+			if n, ok := h.replies.get(k); ok || h.replies.len() < 1024 {
+				h.replies.set(k, n+1)
 			} else {
 				h.truncated = true
 			}
 		}
 		if r.Proto == 6 && r.DstPort == 25 && len(h.smtpPeers) < a.cfg.MaxPeers {
-			h.smtpPeers[dst] = true
+			if h.smtpPeers == nil {
+				h.smtpPeers = map[addrkey.Addr]struct{}{}
+			}
+			h.smtpPeers[dst] = struct{}{}
 		}
 		if r.Proto == 6 || r.Proto == 17 || r.Proto == 1 || r.Proto == 58 {
 			port := r.DstPort
@@ -366,23 +427,23 @@ func (a *Analyser) one(r *flow.Record) {
 }
 
 func (a *Analyser) peer(h *host, p addrkey.Addr, dir uint8) {
-	if f, ok := h.peers[p]; ok || len(h.peers) < a.cfg.MaxPeers {
-		h.peers[p] = f | dir
+	if f, ok := h.peers.get(p); ok || h.peers.len() < a.cfg.MaxPeers {
+		if f|dir != f || !ok {
+			h.peers.set(p, f|dir)
+		}
 		return
 	}
 	h.truncated = true
 }
 
 func (a *Analyser) contact(h *host, k tkey, t int64) {
-	c := h.targets[k]
-	if c == nil {
-		if len(h.targets) >= a.cfg.MaxTargets {
+	c, ok := h.targets.get(k)
+	if !ok {
+		if h.targets.len() >= a.cfg.MaxTargets {
 			h.truncated = true
 			return
 		}
-		c = &target{last: t}
-		h.targets[k] = c
-		c.n = 1
+		h.targets.set(k, target{n: 1, last: t})
 		return
 	}
 	// Contacts closer than a second are one check (a retry, a second
@@ -395,6 +456,7 @@ func (a *Analyser) contact(h *host, k tkey, t int64) {
 	c.sum += iv
 	c.sq += iv * iv
 	c.last = t
+	h.targets.set(k, c)
 }
 
 // Roles classifies the hosts followed (and those of merged parts), sorted
@@ -402,7 +464,7 @@ func (a *Analyser) contact(h *host, k tkey, t int64) {
 func (a *Analyser) Roles() []Role {
 	a.warnForgotten()
 	out := slices.Clone(a.done)
-	for _, h := range a.hosts {
+	for h := range a.hosts.all() {
 		if r, ok := a.classify(h.addr, h); ok {
 			out = append(out, r)
 		}
@@ -414,7 +476,7 @@ func (a *Analyser) Roles() []Role {
 func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 	c := a.cfg
 	peers, outPeers, answered, spoke := 0, 0, 0, 0
-	for _, f := range h.peers {
+	for _, f := range h.peers.all() {
 		peers++
 		if f&in != 0 {
 			spoke++
@@ -447,7 +509,7 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 		n uint64
 	}
 	var ports []pc
-	for k, n := range h.replies {
+	for k, n := range h.replies.all() {
 		ports = append(ports, pc{k, n})
 	}
 	slices.SortFunc(ports, func(x, y pc) int { return cmp.Or(cmp.Compare(y.n, x.n), cmp.Compare(x.k, y.k)) })
@@ -479,7 +541,7 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 	// Before the relay: a monitor that checks mail servers reaches many
 	// port-25 hosts that answer, and its period is the surer sign.
 	periodic, rounds := 0, 0
-	for _, t := range h.targets {
+	for _, t := range h.targets.all() {
 		if t.n < c.MinRounds {
 			continue
 		}
@@ -503,7 +565,7 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 	if len(h.smtpPeers) >= c.MinPeers {
 		ans := 0
 		for p := range h.smtpPeers {
-			if h.peers[p]&in != 0 {
+			if f, _ := h.peers.get(p); f&in != 0 {
 				ans++
 			}
 		}
