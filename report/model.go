@@ -130,9 +130,14 @@ type Scanner struct {
 	Origin     string `json:"origin"`
 	TCPFlows   uint64 `json:"tcp_flows"`
 	NoAckFlows uint64 `json:"tcp_flows_without_ack"`
+	// Replied: targets that answered the episode's UDP or ICMP echo
+	// probes with a flow back to the source (episode.Episode.Replied).
+	// RepliedProbes: the distinct (target, port) pairs so answered.
+	Replied       int `json:"replied_targets"`
+	RepliedProbes int `json:"replied_probes"`
 	// Answered: some TCP flow of the source carried ACK, so a connection
-	// it opened was answered (UDP and ICMP answers are not seen in the
-	// source's own flows).
+	// it opened was answered, or some target answered a UDP or ICMP echo
+	// probe (Replied > 0).
 	Answered bool `json:"answered"`
 	// Class is local, answered, other or background (see rank.go), and
 	// Rank the episode's place in the ranked findings (1 = first).

@@ -21,9 +21,13 @@ const (
 	// ClassAnswered: an outside source that scanned and found something:
 	// some of its TCP flows carried ACK (a connection it opened was
 	// answered) while at least half did not (most probes failed, as a
-	// scan's do), or the assessment rates it high or critical (password
-	// guessing answers every login). A source most of whose connections
-	// were answered is a busy client a detector flagged: "other".
+	// scan's do); or some of its targets answered its UDP or ICMP echo
+	// probes (episode.Episode.Replied) while at most half of its probes
+	// did (RepliedProbes against its targets or ports), when no
+	// TCP flow was answered (TCP's answers decide otherwise); or the
+	// assessment rates it high or critical (password guessing answers
+	// every login). A source most of whose connections or targets
+	// answered is a busy client a detector flagged: "other".
 	ClassAnswered = "answered"
 	// ClassOther: everything that is neither of the above nor background
 	// (no --local given, outside targets, episodes that look like
@@ -42,8 +46,20 @@ var classOrder = map[string]int{ClassLocal: 0, ClassAnswered: 1, ClassOther: 2, 
 // Local networks are needed to tell local from outside sources; without
 // them every episode is "other" (nothing can be called background).
 func classify(s *Scanner, ep *episode.Episode, local []netip.Prefix) {
-	s.TCPFlows, s.NoAckFlows = ep.TCPFlows, ep.NoAckFlows
-	s.Answered = ep.NoAckFlows < ep.TCPFlows
+	s.TCPFlows, s.NoAckFlows, s.Replied, s.RepliedProbes = ep.TCPFlows, ep.NoAckFlows, ep.Replied, ep.RepliedProbes
+	tcpAnswered := ep.NoAckFlows < ep.TCPFlows
+	s.Answered = tcpAnswered || ep.Replied > 0
+	// The same scan shape for both kinds of answer: most probes failed.
+	// A source probed at least as many (target, port) pairs as it has
+	// targets or ports, so half the larger of the two is the bound: a
+	// vertical UDP scan of one host that found two open ports out of 24
+	// is a scan, one client asking its one resolver is not. TCP's own
+	// answers decide when there are any, so that a busy TCP client that
+	// also looked up names (its resolver answered) stays where it was.
+	scanShape := ep.Replied > 0 && 2*ep.RepliedProbes <= max(s.Targets, s.Ports)
+	if tcpAnswered {
+		scanShape = 2*ep.NoAckFlows >= ep.TCPFlows
+	}
 	if len(local) > 0 {
 		s.Origin = "external"
 		if inLocal(ep.Src, local) {
@@ -55,7 +71,7 @@ func classify(s *Scanner, ep *episode.Episode, local []netip.Prefix) {
 		s.Class = ClassOther
 	case s.Origin == "local":
 		s.Class = ClassLocal
-	case s.Answered && (2*ep.NoAckFlows >= ep.TCPFlows || assess.Level(s.Severity) >= assess.Level(assess.High)):
+	case s.Answered && (scanShape || assess.Level(s.Severity) >= assess.Level(assess.High)):
 		s.Class = ClassAnswered
 	case !s.Answered && s.Targets > 0 && s.LocalTargets == s.Targets && !s.Truncated:
 		s.Class = ClassBackground

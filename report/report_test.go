@@ -203,7 +203,7 @@ func TestCSVColumnsStable(t *testing.T) {
 		"summary":             "item,value",
 		"skipped":             "path,offset,line,reason,count,detail",
 		"sources":             "path,files,flows,skipped,first_flow_end,last_flow_end,note",
-		"scanners":            "src,kind,looks_like_service,detectors,rules,first_seen,last_seen,flows,packets,bytes,targets,local_targets,ports,top_ports,sample_targets,tcp_flags,origin,answered,class,rank,severity,confidence,reason,role,held_back,campaign",
+		"scanners":            "src,kind,looks_like_service,detectors,rules,first_seen,last_seen,flows,packets,bytes,targets,local_targets,ports,top_ports,sample_targets,tcp_flags,origin,answered,class,rank,severity,confidence,reason,role,held_back,campaign,replied_targets,replied_probes",
 		"target_hosts":        "target,episodes,flows,scanners",
 		"target_ports":        "target,episodes,flows,scanners",
 		"talkers_srcip_bytes": "srcip,flows,packets,bytes",

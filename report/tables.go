@@ -95,7 +95,7 @@ func (m *Model) Tables() []Table {
 	}
 	sc := Table{Name: "scanners", Title: "Scanners", Note: note,
 		Columns: []string{"src", "kind", "looks_like_service", "detectors", "rules", "first_seen", "last_seen", "flows", "packets", "bytes", "targets", "local_targets", "ports", "top_ports", "sample_targets", "tcp_flags",
-			"origin", "answered", "class", "rank", "severity", "confidence", "reason", "role", "held_back", "campaign"}}
+			"origin", "answered", "class", "rank", "severity", "confidence", "reason", "role", "held_back", "campaign", "replied_targets", "replied_probes"}}
 	for _, s := range m.Scanners {
 		var rules []string
 		for _, r := range s.Rules {
@@ -108,7 +108,7 @@ func (m *Model) Tables() []Table {
 		sc.Rows = append(sc.Rows, []string{s.Src, s.Kind, service, strings.Join(s.Detectors, " "), strings.Join(rules, "; "), s.First, s.Last,
 			u(s.Flows), u(s.Packets), u(s.Bytes), n(s.Targets), n(s.LocalTargets), n(s.Ports),
 			strings.Join(s.TopPorts, " "), strings.Join(s.Sample, " "), s.Flags,
-			s.Origin, yesNo(s.Answered), s.Class, n(s.Rank), s.Severity, f(s.Confidence), s.Reason, s.Role, yesNo(s.HeldBack), n(s.Campaign)})
+			s.Origin, yesNo(s.Answered), s.Class, n(s.Rank), s.Severity, f(s.Confidence), s.Reason, s.Role, yesNo(s.HeldBack), n(s.Campaign), n(s.Replied), n(s.RepliedProbes)})
 	}
 	out = append(out, sc, m.campaignTable(allRows), m.rolesTable(allRows))
 

@@ -82,6 +82,9 @@ type run struct {
 	// answers (or at flushSvc), so most flows skip the map.
 	svcKey  [2]portKey
 	svcPend [2]uint64
+	// replies are the UDP and ICMP echo answers sent to the source while
+	// this run was its latest (see replies.go); nil until the first.
+	replies *replyLog
 }
 
 type source struct {
@@ -152,6 +155,9 @@ func (a *Accountant) Add(b flow.Batch) {
 func (a *Accountant) AddRecord(r *flow.Record) {
 	a.idx++
 	a.now = max(a.now, r.End)
+	if k, ok := replyProbe(r); ok && a.cfg.Shard.Owns(r.Dst) {
+		a.noteReply(r, k)
+	}
 	if !a.cfg.Shard.Owns(r.Src) {
 		return
 	}
@@ -209,6 +215,20 @@ func (a *Accountant) account(cur *run, r *flow.Record) {
 	}
 	cur.dsts.inc(r.Dst, a.cfg.MaxTargets)
 	cur.ports.add(uint32(mkPortKey(r.Proto, r.DstPort)), a.cfg.MaxPorts)
+}
+
+// noteReply notes r on the latest run of its destination, if that run's
+// source sent its last flow no more than ReplyWindow before r started.
+func (a *Accountant) noteReply(r *flow.Record, k portKey) {
+	s := a.sources.get(r.Dst)
+	if s == nil || s.last == nil || r.Start > s.last.last+ReplyWindow {
+		return
+	}
+	cur := s.last
+	if cur.replies == nil {
+		cur.replies = &replyLog{}
+	}
+	cur.replies.add(r.Src, k, a.cfg.MaxTargets)
 }
 
 // flushSvc moves the pending replies into svc; read svc only after it.

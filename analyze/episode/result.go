@@ -372,6 +372,9 @@ func (a *Accountant) buildRun(src netip.Addr, r *run, g []analyze.Finding) built
 	})
 	b.ports = sumPorts(b.ports)
 	ep.TopPorts = top.best
+	if r.replies != nil {
+		ep.Replied, ep.RepliedProbes = r.replies.answered(r, cfg.MaxTargets)
+	}
 	b.ep = ep
 	targets, ports := fillFromFindings(&b.ep, g)
 	b.dsts, b.ports = withKeys(b.dsts, targets, netip.Addr.Compare), withKeys(b.ports, ports, cmp.Compare[uint16])

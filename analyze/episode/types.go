@@ -122,6 +122,13 @@ type Episode struct {
 	Flags        string       // scanlogd-style "fsrpauxy" summary over TCP flows; "" when none
 	TCPFlows     uint64
 	NoAckFlows   uint64 // TCP flows without ACK (SYN-only, SYN+RST, FIN/NULL/XMAS probes)
+	// Replied counts the targets that answered a UDP or ICMP echo probe
+	// with a flow of their own back to the source: UDP from a port the
+	// episode probed, or an echo-reply to its echo-requests, starting no
+	// later than ReplyWindow after the source's latest flow (replies.go).
+	// TCP answers show in NoAckFlows instead. RepliedProbes counts the
+	// distinct (target, port) pairs answered, ICMP echo as one port.
+	Replied, RepliedProbes int
 
 	Truncated bool // a set hit MaxTargets/MaxPorts
 	Partial   bool // built (partly) from finding evidence only: flows were not accounted

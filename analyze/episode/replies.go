@@ -1,0 +1,141 @@
+package episode
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/flowsift/flowsift/flow"
+)
+
+// A UDP or ICMP probe that finds something shows in the target's flows,
+// not the scanner's: TCP carries the answer in the probe's own flags (ACK),
+// but a UDP service or a host answering ping sends a flow of its own back.
+// The accountant therefore notes, on the scanner's open run, every UDP flow
+// and every ICMP/ICMPv6 echo-reply sent to it, and at the episode's end
+// counts the distinct targets that answered a probe the run did send: a
+// target it sent to, from a port (or ICMP echo-request) it probed.
+//
+// ReplyWindow bounds how late an answer may start after the scanner's
+// latest flow. Flows arrive in end-time order, so an answer seen while the
+// run is open started no earlier than the run; a reply that starts more
+// than ReplyWindow after the scanner's latest flow answers nothing of it.
+const ReplyWindow = 60_000 // ms
+
+// Probe keys an answer stands for: an echo-reply answers an echo-request
+// (type 8 / ICMPv6 128, code 0, in the port's high byte as stored).
+var (
+	echoRequest4 = mkPortKey(1, 8<<8)
+	echoRequest6 = mkPortKey(58, 128<<8)
+)
+
+// replyProbe returns the probe key a flow would answer, or false when the
+// flow cannot be an answer to a UDP or ICMP echo probe.
+func replyProbe(r *flow.Record) (portKey, bool) {
+	switch r.Proto {
+	case 17:
+		return mkPortKey(17, r.SrcPort), true
+	case 1:
+		if r.DstPort>>8 == 0 {
+			return echoRequest4, true
+		}
+	case 58:
+		if r.DstPort>>8 == 129 {
+			return echoRequest6, true
+		}
+	}
+	return 0, false
+}
+
+// replyLog holds a run's possible answers as (replier, probe key) pairs,
+// distinct once compacted. IPv4 pairs pack into a uint64 so that a busy
+// client's DNS replies cost 8 bytes a distinct pair and a sort now and
+// then, not a map insert per flow.
+type replyLog struct {
+	v4        []uint64 // addr<<32 | key; sorted and distinct up to sorted
+	sorted    int
+	v6        map[replyKey6]struct{}
+	truncated bool
+}
+
+type replyKey6 struct {
+	addr netip.Addr
+	key  portKey
+}
+
+// add notes an answer; at most limit distinct pairs are kept (in arrival
+// order, as the target set does), the rest only set truncated.
+func (l *replyLog) add(from netip.Addr, key portKey, limit int) {
+	if from.Is4() {
+		l.v4 = append(l.v4, uint64(flow.AddrU32(from))<<32|uint64(key))
+		if len(l.v4) >= max(64, 2*l.sorted) {
+			l.compact(limit)
+		}
+		return
+	}
+	k := replyKey6{from, key}
+	if _, ok := l.v6[k]; ok {
+		return
+	}
+	if l.sorted+len(l.v6) >= limit {
+		l.truncated = true
+		return
+	}
+	if l.v6 == nil {
+		l.v6 = make(map[replyKey6]struct{})
+	}
+	l.v6[k] = struct{}{}
+}
+
+// compact sorts and dedupes the IPv4 pairs. Past the cap it keeps the
+// smallest pairs, not the first ones: answers only ever add to a count
+// that the report reads as "at least", so which ones are lost matters
+// less than a bounded log.
+func (l *replyLog) compact(limit int) {
+	if len(l.v4) == l.sorted {
+		return
+	}
+	slices.Sort(l.v4)
+	l.v4 = slices.Compact(l.v4)
+	if room := max(0, limit-len(l.v6)); len(l.v4) > room {
+		l.v4 = l.v4[:room]
+		l.truncated = true
+	}
+	l.sorted = len(l.v4)
+}
+
+// answered counts the distinct repliers that are among the run's targets
+// and answered a probe key the run sent, and the distinct (replier, key)
+// pairs among those: a vertical scan of one host that found two open
+// ports has one replier and two answered probes. Call after the run's
+// target and port sets are compacted.
+func (l *replyLog) answered(r *run, limit int) (targets, probes int) {
+	l.compact(limit)
+	probed := func(k portKey) bool {
+		_, ok := slices.BinarySearch(r.ports.keys, uint32(k))
+		return ok
+	}
+	last, have := uint32(0), false
+	for _, p := range l.v4 {
+		a, k := uint32(p>>32), portKey(uint32(p))
+		if _, ok := slices.BinarySearch(r.dsts.v4.keys, a); !ok || !probed(k) {
+			continue
+		}
+		probes++
+		if !have || a != last {
+			targets++
+			last, have = a, true
+		}
+	}
+	seen := map[netip.Addr]bool{}
+	for p := range l.v6 {
+		if _, ok := r.dsts.v6[p.addr]; !ok || !probed(p.key) {
+			continue
+		}
+		probes++
+		if !seen[p.addr] {
+			seen[p.addr] = true
+			targets++
+		}
+	}
+	return targets, probes
+}

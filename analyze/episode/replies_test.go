@@ -1,0 +1,113 @@
+package episode
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/flow"
+)
+
+// sweep builds a probe to each of n targets from src (proto, port as
+// stored: ICMP type<<8|code), each probe 1 s after the last, and lets
+// the targets in answer (by index) send their reply from reply(i)
+// starting delay ms after the probe. It returns the flows in end order
+// and a host-scan finding on the last probe.
+func sweepWithAnswers(src netip.Addr, proto uint8, port uint16, n int, answer map[int]bool, reply func(i int, dst netip.Addr, start int64) flow.Record, delay int64) ([]flow.Record, []analyze.Finding) {
+	var fl []flow.Record
+	for i := range n {
+		dst := nth("10.1.0.1", i)
+		at := t0 + int64(i)*1000
+		fl = append(fl, rec(src, dst, proto, 40000, port, 0, at))
+		if answer[i] {
+			fl = append(fl, reply(i, dst, at+delay))
+		}
+	}
+	// Stream order is end order.
+	for i := 1; i < len(fl); i++ {
+		for j := i; j > 0 && fl[j].End < fl[j-1].End; j-- {
+			fl[j], fl[j-1] = fl[j-1], fl[j]
+		}
+	}
+	f := analyze.Finding{Detector: "dscan", Kind: analyze.HostScan, Src: src, Index: uint64(len(fl)), Time: fl[len(fl)-1].Start, Rule: "destinations >= D", Threshold: 5, Value: float64(n)}
+	return fl, []analyze.Finding{f}
+}
+
+func TestRepliedCountsUDPAndEchoAnswers(t *testing.T) {
+	src := ip("198.51.100.7")
+	answers := map[int]bool{1: true, 4: true, 7: true}
+	udpFrom := func(port uint16) func(int, netip.Addr, int64) flow.Record {
+		return func(_ int, dst netip.Addr, at int64) flow.Record { return rec(dst, src, 17, port, 40000, 0, at) }
+	}
+	echo := func(proto uint8, typ uint16) func(int, netip.Addr, int64) flow.Record {
+		return func(_ int, dst netip.Addr, at int64) flow.Record { return rec(dst, src, proto, 0, typ<<8, 0, at) }
+	}
+	cases := []struct {
+		name   string
+		proto  uint8
+		port   uint16
+		reply  func(int, netip.Addr, int64) flow.Record
+		delay  int64
+		answer map[int]bool
+		want   int
+	}{
+		{"udp answered from the probed port", 17, 161, udpFrom(161), 5, answers, 3},
+		{"udp without answers", 17, 161, udpFrom(161), 5, nil, 0},
+		{"udp answered from another port", 17, 161, udpFrom(53), 5, answers, 0},
+		{"udp answer too late", 17, 161, udpFrom(161), 20*1000 + ReplyWindow, map[int]bool{1: true}, 0},
+		{"icmp echo answered", 1, 8 << 8, echo(1, 0), 5, answers, 3},
+		{"icmp echo met by unreachables", 1, 8 << 8, echo(1, 3), 5, answers, 0},
+		{"echo-reply to a UDP sweep", 17, 161, echo(1, 0), 5, answers, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fl, fs := sweepWithAnswers(src, c.proto, c.port, 20, c.answer, c.reply, c.delay)
+			a := New(Config{})
+			feed(a, fl, fs)
+			eps := a.Result().Episodes
+			var got *Episode
+			for i := range eps {
+				if eps[i].Src == src {
+					got = &eps[i]
+				}
+			}
+			if got == nil {
+				t.Fatalf("no episode of %s in %+v", src, eps)
+			}
+			if got.Replied != c.want {
+				t.Errorf("Replied = %d, want %d", got.Replied, c.want)
+			}
+		})
+	}
+}
+
+func TestRepliedICMPv6AndShards(t *testing.T) {
+	src := ip("2001:db8::7")
+	var fl []flow.Record
+	for i := range 10 {
+		dst := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 1, 15: byte(i + 1)})
+		at := t0 + int64(i)*1000
+		fl = append(fl, rec(src, dst, 58, 0, 128<<8, 0, at))
+		if i%2 == 0 {
+			fl = append(fl, rec(dst, src, 58, 0, 129<<8, 0, at+2))
+		}
+	}
+	f := analyze.Finding{Detector: "dscan", Kind: analyze.HostScan, Src: src, Index: uint64(len(fl)), Time: fl[len(fl)-1].Start}
+	// The answers go to the shard that owns the scanner, whichever owns
+	// the targets.
+	for _, shards := range []int{1, 3} {
+		total := 0
+		for k := range shards {
+			a := New(Config{Shard: analyze.Shard{Index: k, Count: shards}})
+			feed(a, fl, []analyze.Finding{f})
+			for _, ep := range a.Result().Episodes {
+				if ep.Src == src {
+					total += ep.Replied
+				}
+			}
+		}
+		if total != 5 {
+			t.Errorf("%d shards: Replied = %d, want 5", shards, total)
+		}
+	}
+}
