@@ -29,6 +29,7 @@ package vscan
 
 import (
 	"fmt"
+	"iter"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -150,14 +151,102 @@ type service struct {
 }
 
 // A pair holds its services in a slice: most pairs see one or two, and a
-// map per pair costs more than the scan of a scanner's few hundred.
+// map per pair costs more than the scan of a scanner's few hundred. The
+// first service is held in the pair itself: background radiation makes
+// most pairs, of one probe each, and a slice of one was an allocation
+// each. 64 bytes, a size class: the first contact's start is the first
+// service's, and of the walk only the ratio is kept (vscan reads no
+// attempts count).
 type pair struct {
-	walk        trw.Walk
-	svcs        []service
-	first, last int64 // first and latest contact start
-	answered    int
-	failed      int
-	decided     bool
+	lr       float64 // the walk's likelihood ratio; 0 before its first step
+	svc0     service // the first service; its proto is 0 until it is added
+	more     []service
+	answered int32 // at most MaxServices each
+	failed   int32
+	decided  bool
+}
+
+// pairRef is a pair's entry in the table, with the latest contact start
+// beside the pointer: the sweep, which reads it for every pair held every
+// eighth of the horizon, then touches no pair but those it may forget.
+type pairRef struct {
+	p    *pair
+	last int64 // latest contact start
+	// queued is one more than the queue position (counted from the
+	// start of the stream) of the pair's latest contact queued, 0 if
+	// none. Once the queue's head has passed it, every contact of the
+	// pair was answered or failed, and nothing of it is pending: the
+	// sweep need not read the pair, out of the caches since hours.
+	queued uint64
+}
+
+// pairTable holds the pairs. Pairs of two IPv4 addresses (plain or
+// mapped, keyed alike as addrkey.Of keys them) are keyed by the 64 bits of
+// both, which the runtime hashes on its fast path: two probes a flow hashed
+// 32-byte keys before. The entries are values: the sweep reads last from
+// the table itself.
+type pairTable struct {
+	v4 map[uint64]pairRef
+	v6 map[pairKey]pairRef
+}
+
+func is4(a addrkey.Addr) bool { return a[0] == 0 && a[1]>>32 == 0xffff }
+
+func (k pairKey) is4() (uint64, bool) {
+	if is4(k.src) && is4(k.dst) {
+		return k.src[1]<<32 | k.dst[1]&0xffffffff, true
+	}
+	return 0, false
+}
+
+func (t *pairTable) len() int { return len(t.v4) + len(t.v6) }
+
+// get returns k's entry.
+func (t *pairTable) get(k pairKey) (pairRef, bool) {
+	if k4, ok := k.is4(); ok {
+		r, ok := t.v4[k4]
+		return r, ok
+	}
+	r, ok := t.v6[k]
+	return r, ok
+}
+
+func (t *pairTable) put(k pairKey, r pairRef) {
+	if k4, ok := k.is4(); ok {
+		t.v4[k4] = r
+		return
+	}
+	t.v6[k] = r
+}
+
+// all yields every entry; the loop body must not add to t.
+func (t *pairTable) all() iter.Seq[pairRef] {
+	return func(yield func(pairRef) bool) {
+		for _, r := range t.v4 {
+			if !yield(r) {
+				return
+			}
+		}
+		for _, r := range t.v6 {
+			if !yield(r) {
+				return
+			}
+		}
+	}
+}
+
+// deleteFunc forgets the pairs del accepts.
+func (t *pairTable) deleteFunc(del func(pairRef) bool) {
+	for k, r := range t.v4 {
+		if del(r) {
+			delete(t.v4, k)
+		}
+	}
+	for k, r := range t.v6 {
+		if del(r) {
+			delete(t.v6, k)
+		}
+	}
 }
 
 type pending struct {
@@ -172,9 +261,10 @@ type pending struct {
 type Detector struct {
 	cfg       Config
 	sink      analyze.Sink
-	pairs     map[pairKey]*pair
+	pairs     pairTable
 	queue     []pending
 	head      int
+	base      uint64 // queue position of queue[0], counted from the start
 	index     uint64
 	clock     int64
 	nextSweep int64
@@ -190,7 +280,7 @@ type Detector struct {
 
 // New makes a detector that reports to sink.
 func New(cfg Config, sink analyze.Sink) *Detector {
-	return &Detector{cfg: cfg.withDefaults(), sink: sink, pairs: map[pairKey]*pair{}}
+	return &Detector{cfg: cfg.withDefaults(), sink: sink, pairs: pairTable{v4: map[uint64]pairRef{}, v6: map[pairKey]pairRef{}}}
 }
 
 // Untracked is how many contacts were not followed because MaxPairs pairs
@@ -236,8 +326,8 @@ func (d *Detector) one(r *flow.Record) {
 	}
 	// Is this the reply to a contact of the other side?
 	src, dst := addrkey.Of(r.Src), addrkey.Of(r.Dst)
-	if rp := d.pairs[pairKey{dst, src}]; rp != nil {
-		if s := rp.find(svcKey{r.Proto, r.SrcPort}); s != nil {
+	if rp, ok := d.pairs.get(pairKey{dst, src}); ok {
+		if s := rp.p.find(svcKey{r.Proto, r.SrcPort}); s != nil {
 			if s.state == stPending && r.Start <= s.start+d.cfg.WindowMS {
 				if refuses(r) {
 					d.outcome(rp, s, stFailed, r, d.index, true)
@@ -255,35 +345,39 @@ func (d *Detector) one(r *flow.Record) {
 		return // traceroute's probes: one port per hop, the last refused by design
 	}
 	k := pairKey{src, dst}
-	p := d.pairs[k]
-	if p == nil {
-		if len(d.pairs) >= d.cfg.MaxPairs {
+	e, ok := d.pairs.get(k)
+	if !ok {
+		if d.pairs.len() >= d.cfg.MaxPairs {
 			if d.clock >= d.nextPress {
 				d.press()
 			}
-			if len(d.pairs) >= d.cfg.MaxPairs {
+			if d.pairs.len() >= d.cfg.MaxPairs {
 				d.untracked++
 				return
 			}
 		}
-		p = &pair{first: r.Start}
-		d.pairs[k] = p
+		// Added below with its first service, which a new pair always
+		// gets.
+		e.p = &pair{}
 	}
+	p := e.p
 	sk := svcKey{r.Proto, r.DstPort}
 	if p.decided || p.find(sk) != nil {
 		return
 	}
-	if len(p.svcs) >= d.cfg.MaxServices {
+	if p.services() >= d.cfg.MaxServices {
 		d.untracked++
 		return
 	}
-	p.svcs = append(p.svcs, service{key: sk, state: stPending, start: r.Start})
-	s := &p.svcs[len(p.svcs)-1]
-	p.last = max(p.last, r.Start)
+	s := p.add(service{key: sk, state: stPending, start: r.Start})
+	e.last = max(e.last, r.Start)
 	if r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0 {
-		d.outcome(p, s, stAnswered, r, d.index, false)
+		d.pairs.put(k, e)
+		d.outcome(e, s, stAnswered, r, d.index, false)
 		return
 	}
+	e.queued = d.base + uint64(len(d.queue)) + 1
+	d.pairs.put(k, e)
 	d.queue = append(d.queue, pending{key: k, svc: sk, deadline: max(r.Start+d.cfg.WindowMS, d.clock), index: d.index, rec: *r})
 }
 
@@ -299,9 +393,9 @@ func (d *Detector) expire(now int64) {
 		if c.deadline >= now {
 			break
 		}
-		if p := d.pairs[c.key]; p != nil {
-			if s := p.find(c.svc); s != nil && s.state == stPending {
-				d.outcome(p, s, stFailed, &c.rec, c.index, false)
+		if e, ok := d.pairs.get(c.key); ok {
+			if s := e.p.find(c.svc); s != nil && s.state == stPending {
+				d.outcome(e, s, stFailed, &c.rec, c.index, false)
 			}
 		}
 		d.head++
@@ -310,6 +404,7 @@ func (d *Detector) expire(now int64) {
 		n := copy(d.queue, d.queue[d.head:])
 		clear(d.queue[n:])
 		d.queue = d.queue[:n]
+		d.base += uint64(d.head)
 		d.head = 0
 	}
 }
@@ -325,57 +420,81 @@ func (d *Detector) press() {
 	const buckets = 64
 	step := max(d.cfg.HorizonMS/buckets, 1)
 	var count [buckets + 1]int
-	for _, p := range d.pairs {
-		count[min(max(d.clock-p.last, 0)/step, buckets)]++
+	for e := range d.pairs.all() {
+		count[min(max(d.clock-e.last, 0)/step, buckets)]++
 	}
 	d.presses++
-	want, freed, cut := len(d.pairs)/4, count[buckets], int64(buckets)
+	want, freed, cut := d.pairs.len()/4, count[buckets], int64(buckets)
 	for cut > 0 && freed < want && cut*step > d.cfg.WindowMS {
 		cut--
 		freed += count[cut]
 	}
 	horizon := max(cut*step, d.cfg.WindowMS)
-	n := len(d.pairs)
-	for k, p := range d.pairs {
-		if d.clock-p.last >= horizon && !d.hasPending(p) {
-			delete(d.pairs, k)
-		}
-	}
-	if len(d.pairs) < n && horizon < d.cfg.HorizonMS && (d.shortest == 0 || horizon < d.shortest) {
+	n := d.pairs.len()
+	d.pairs.deleteFunc(func(e pairRef) bool { return d.clock-e.last >= horizon && !d.hasPending(e) })
+	if d.pairs.len() < n && horizon < d.cfg.HorizonMS && (d.shortest == 0 || horizon < d.shortest) {
 		d.shortest = horizon
 	}
 	// Less than a quarter freed (every pair recent or pending): the next
 	// sweep waits for the stream to move on by a reply window, or a burst
 	// of new pairs would sweep the table for each of them.
 	d.nextPress = d.clock
-	if n-len(d.pairs) < want {
+	if n-d.pairs.len() < want {
 		d.nextPress = d.clock + d.cfg.WindowMS
 	}
 }
 
 // sweep forgets the pairs with no new service for the horizon.
 func (d *Detector) sweep() {
-	for k, p := range d.pairs {
-		if p.last+d.cfg.HorizonMS < d.clock && !d.hasPending(p) {
-			delete(d.pairs, k)
-		}
-	}
+	d.pairs.deleteFunc(func(e pairRef) bool { return e.last+d.cfg.HorizonMS < d.clock && !d.hasPending(e) })
 	d.nextSweep = d.clock + d.cfg.HorizonMS/8
 }
 
 // find returns the service k of p, nil if p never contacted it. The
-// pointer is valid until the next append to p.svcs.
+// pointer is valid until the next add.
 func (p *pair) find(k svcKey) *service {
-	for i := range p.svcs {
-		if p.svcs[i].key == k {
-			return &p.svcs[i]
+	if p.svc0.key == k {
+		return &p.svc0
+	}
+	for i := range p.more {
+		if p.more[i].key == k {
+			return &p.more[i]
 		}
 	}
 	return nil
 }
 
-func (d *Detector) hasPending(p *pair) bool {
-	for _, s := range p.svcs {
+// services is how many services p holds.
+func (p *pair) services() int {
+	if p.svc0.key.proto == 0 {
+		return 0
+	}
+	return 1 + len(p.more)
+}
+
+// add appends s to p's services and returns it, valid until the next add.
+func (p *pair) add(s service) *service {
+	if p.svc0.key.proto == 0 {
+		p.svc0 = s
+		return &p.svc0
+	}
+	p.more = append(p.more, s)
+	return &p.more[len(p.more)-1]
+}
+
+// hasPending says whether a service of e waits for its reply.
+func (d *Detector) hasPending(e pairRef) bool {
+	if e.queued <= d.base+uint64(d.head) {
+		return false // all its contacts left the queue, settled
+	}
+	return e.p.hasPending()
+}
+
+func (p *pair) hasPending() bool {
+	if p.svc0.key.proto != 0 && p.svc0.state == stPending {
+		return true
+	}
+	for _, s := range p.more {
 		if s.state == stPending {
 			return true
 		}
@@ -383,9 +502,10 @@ func (d *Detector) hasPending(p *pair) bool {
 	return false
 }
 
-// outcome settles service s of pair p; rec is the flow that settled it
+// outcome settles service s of pair e; rec is the flow that settled it
 // (the contact, or the reply when reply is set), the index-th of the stream.
-func (d *Detector) outcome(p *pair, s *service, state uint8, rec *flow.Record, index uint64, reply bool) {
+func (d *Detector) outcome(e pairRef, s *service, state uint8, rec *flow.Record, index uint64, reply bool) {
+	p := e.p
 	s.state = state
 	if p.decided {
 		return
@@ -396,12 +516,14 @@ func (d *Detector) outcome(p *pair, s *service, state uint8, rec *flow.Record, i
 	} else {
 		p.failed++
 	}
-	dec := d.cfg.Walk.Step(&p.walk, ok)
+	w := trw.Walk{LR: p.lr}
+	dec := d.cfg.Walk.Step(&w, ok)
+	p.lr = w.LR
 	if dec == trw.Benign {
-		p.walk = trw.Walk{LR: 1}
+		p.lr = 1
 		return
 	}
-	if p.walk.LR < d.cfg.Walk.Eta1() || p.failed < d.cfg.MinFailed {
+	if p.lr < d.cfg.Walk.Eta1() || int(p.failed) < d.cfg.MinFailed {
 		return
 	}
 	p.decided = true
@@ -409,21 +531,21 @@ func (d *Detector) outcome(p *pair, s *service, state uint8, rec *flow.Record, i
 	if reply {
 		src, dst = dst, src
 	}
-	var ports []uint16
-	for _, s := range p.svcs {
+	ports := []uint16{p.svc0.key.port}
+	for _, s := range p.more {
 		ports = append(ports, s.key.port)
 	}
 	slices.Sort(ports)
 	ports = slices.Compact(ports)
-	tried := p.answered + p.failed
+	tried := int(p.answered + p.failed)
 	d.sink(analyze.Finding{
 		Detector: "vscan", Kind: Kind, Src: src, Dst: dst,
 		Time: rec.Start, Index: index, Flow: *rec,
 		Rule: "services of one destination refused or unanswered", Threshold: float64(d.cfg.MinFailed),
-		Value: float64(p.failed), Score: p.walk.LR, Attempts: tried,
+		Value: float64(p.failed), Score: p.lr, Attempts: tried,
 		Targets: []netip.Addr{dst}, Ports: ports,
 		Note: fmt.Sprintf("%d services of %s tried over %s, %d refused or unanswered, %d answered; likelihood ratio %.3g (threshold %g)",
-			tried, dst, span(p.last-p.first), p.failed, p.answered, p.walk.LR, d.cfg.Walk.Eta1()),
+			tried, dst, span(e.last-p.svc0.start), p.failed, p.answered, p.lr, d.cfg.Walk.Eta1()),
 	})
 }
 
