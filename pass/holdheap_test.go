@@ -31,3 +31,21 @@ func TestHoldHeapLiftsAndRestores(t *testing.T) {
 	}
 	runtime.KeepAlive(keep)
 }
+
+// The limit follows the live heap a quarter and a headroom above it, so a
+// pass holding 400 MB under a 1 GiB budget is collected at 564 MB, not at
+// the budget; it never passes the budget until the live heap nears it.
+func TestHeapLimitFollowsLiveHeap(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct{ live, budget, want int64 }{
+		{0, 1024 * mib, headroom},
+		{400 * mib, 1024 * mib, 500*mib + headroom},
+		{800 * mib, 1024 * mib, 1024 * mib},
+		{1000 * mib, 1024 * mib, 1250 * mib},
+		{10 * mib, 32 * mib, 32 * mib},
+	} {
+		if got := heapLimit(c.live, c.budget); got != c.want {
+			t.Errorf("live %d MiB, budget %d MiB: limit %d MiB, want %d", c.live/mib, c.budget/mib, got/mib, c.want/mib)
+		}
+	}
+}

@@ -98,27 +98,27 @@ func FormatSize(n int64) string {
 }
 
 // holdHeap asks the Go runtime to keep the heap within budget for the
-// pass (debug.SetMemoryLimit): with the default GOGC the heap may grow to
-// twice what is live before a collection, and near the budget the
-// collector now runs earlier instead. A limit below what is live makes the
-// collector run back to back for nothing, so the live heap is watched, and
-// when it passes nine tenths of the limit the limit is raised to 1.25 times
-// the live heap and a warning says the budget was exceeded. (Raised to
-// twice the live heap, the default headroom, a day of background radiation
-// peaked at 2.4 GB under a 1 GiB budget; the shares above keep what is
-// live under the budget, and the collector holds the rest.) stop restores
-// the previous limit.
+// pass (debug.SetMemoryLimit), and within what the pass needs below it:
+// with the default GOGC the heap may grow to twice what is live before a
+// collection, so a pass holding 500 MB took a 1 GiB budget's worth of RSS
+// where it needed 600 MB. The live heap is watched, and the limit is kept
+// at a quarter above it plus headroom (headroom), never above the budget:
+// the collector then runs when the heap has grown by that much, not when
+// it has doubled. A limit below what is live makes the collector run back
+// to back for nothing, so when the live heap passes nine tenths of the
+// budget the limit follows it above the budget and a warning says the
+// budget was exceeded. stop restores the previous limit.
 func holdHeap(budget int64) (stop func()) {
 	heapHeld.Store(true)
-	prev := debug.SetMemoryLimit(budget)
+	prev := debug.SetMemoryLimit(min(budget, headroom))
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		tick := time.NewTicker(250 * time.Millisecond)
+		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		limit := budget
+		warned := false
 		for {
 			select {
 			case <-done:
@@ -130,14 +130,12 @@ func holdHeap(budget int64) (stop func()) {
 				return
 			}
 			live := int64(sample[0].Value.Uint64())
-			if live > limit/10*9 {
-				if limit == budget {
-					slog.Warn("the pass holds more than --memory allows; the heap may grow past it",
-						"memory", FormatSize(budget), "live heap", FormatSize(live>>20<<20))
-				}
-				limit = live / 4 * 5
-				debug.SetMemoryLimit(limit)
+			if live > budget/10*9 && !warned {
+				warned = true
+				slog.Warn("the pass holds more than --memory allows; the heap may grow past it",
+					"memory", FormatSize(budget), "live heap", FormatSize(live>>20<<20))
 			}
+			debug.SetMemoryLimit(heapLimit(live, budget))
 		}
 	}()
 	return func() {
@@ -146,6 +144,21 @@ func holdHeap(budget int64) (stop func()) {
 		debug.SetMemoryLimit(prev)
 		heapHeld.Store(false)
 	}
+}
+
+// headroom is what the heap may grow by beyond a quarter above the live
+// heap before the collector runs: at a small live heap a collection every
+// few megabytes would cost more than it frees.
+const headroom = 64 << 20
+
+// heapLimit is the memory limit for a live heap: a quarter above it plus
+// headroom, at most the budget; past nine tenths of the budget, a quarter
+// above the live heap whatever the budget (see holdHeap).
+func heapLimit(live, budget int64) int64 {
+	if live > budget/10*9 {
+		return live / 4 * 5
+	}
+	return min(budget, live/4*5+headroom)
 }
 
 // heapHeld is set while holdHeap holds the process's heap (RunReport

@@ -114,16 +114,11 @@ func (r *Report) Result() *Result {
 			res.Detectors = append(res.Detectors, d.name)
 		}
 	}
-	// The two summaries are independent: side by side they take the
-	// longer of the two.
-	done := make(chan struct{})
-	go func() { res.Tables = r.talk.Tables(); close(done) }()
-	res.Episodes = r.acc.Result()
-	<-done
-	// The tables are built: spill files, if any, are of no more use (and
-	// were unlinked when made, so a run that ends before this leaves
-	// none either).
-	res.TalkerSpills = r.talk.Spills()
+	// The detectors have handed their findings to the accountant: what is
+	// left of them is the roles and TRW's shed horizon. Taken first, and
+	// the detectors let go, their state (hundreds of megabytes on a
+	// week's archive) is not held while the episodes and the tables are
+	// built.
 	for _, a := range r.as {
 		if d, ok := a.(*detector); ok {
 			if t, ok := d.d.(*trw.Detector); ok {
@@ -134,10 +129,22 @@ func (r *Report) Result() *Result {
 			}
 		}
 	}
+	hostRoles := r.roles.Roles()
+	r.as, r.roles = nil, nil
+	// The two summaries are independent: side by side they take the
+	// longer of the two.
+	done := make(chan struct{})
+	go func() { res.Tables = r.talk.Tables(); close(done) }()
+	res.Episodes = r.acc.Result()
+	<-done
+	// The tables are built: spill files, if any, are of no more use (and
+	// were unlinked when made, so a run that ends before this leaves
+	// none either).
+	res.TalkerSpills = r.talk.Spills()
 	if err := r.talk.Close(); err != nil {
 		slog.Warn("top talkers: remove the spill files", "err", err)
 	}
-	res.Assessment = assess.Assess(res.Episodes, r.roles.Roles(), r.cfg.Local)
+	res.Assessment = assess.Assess(res.Episodes, hostRoles, r.cfg.Local)
 	return res
 }
 
