@@ -51,7 +51,11 @@ func (m *Model) fromAssessment(a *assess.Result) {
 		}
 	}
 	for _, c := range a.Campaigns {
-		mc := Campaign{ID: c.ID, Port: episode.ProtoName(c.Proto) + "/" + strconv.Itoa(int(c.Port)), Network: c.Network.String(),
+		port := episode.ProtoName(c.Proto) + "/" + strconv.Itoa(int(c.Port))
+		if c.Proto == 1 || c.Proto == 58 {
+			port = portName(c.Proto, c.Port) // a ping sweep's campaign: "icmp/echo-request"
+		}
+		mc := Campaign{ID: c.ID, Port: port, Network: c.Network.String(),
 			First: utc(c.First), Last: utc(c.Last)}
 		for _, x := range c.Members {
 			mc.Members = append(mc.Members, CampaignMember{Src: x.Src.String(), Targets: x.Targets, Range: x.Low.String() + " - " + x.High.String(),

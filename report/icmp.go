@@ -1,6 +1,9 @@
 package report
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // ICMP type and code names as ping, tcpdump and iptables print them
 // (RFC 792 and the IANA registries for ICMP, RFC 4443 for ICMPv6).
@@ -45,4 +48,38 @@ func ICMPName(proto uint8, port uint16) string {
 		return name
 	}
 	return name + "/code-" + strconv.Itoa(int(code))
+}
+
+// portNames names what a port row counts when its number holds flows of
+// every protocol (a most scanned port, a top-talker port, as nfdump counts
+// them): "" when no ICMP flow is among them, else the ICMP and ICMPv6
+// types its number stands for, and how many of the row's flows they are
+// when other protocols share the number ("icmp/echo-request (256 of 300
+// flows)").
+func portNames(port uint16, flows, icmp4, icmp6 uint64) string {
+	var parts []string
+	if icmp4 > 0 {
+		parts = append(parts, portName(1, port))
+	}
+	if icmp6 > 0 {
+		parts = append(parts, portName(58, port))
+	}
+	name := strings.Join(parts, " + ")
+	if name != "" && icmp4+icmp6 < flows {
+		name += " (" + Commas(icmp4+icmp6) + " of " + Commas(flows) + " flows)"
+	}
+	return name
+}
+
+// portLabel is a port row's key for people: the ICMP name alone when
+// every flow under the number was ICMP, the number followed by the name
+// when some were, else the number.
+func portLabel(num, name string, flows, icmp uint64) string {
+	switch {
+	case name == "":
+		return num
+	case icmp >= flows:
+		return name
+	}
+	return num + ", " + name
 }

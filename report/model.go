@@ -178,6 +178,10 @@ type Target struct {
 	Episodes int      `json:"episodes"`
 	Flows    uint64   `json:"flows"`
 	Scanners []string `json:"scanners"` // "SRC (first..last)"
+	// Name is, for a port whose flows include ICMP or ICMPv6 ones, the
+	// type they stand for (see portNames); "" otherwise.
+	Name      string `json:"name,omitempty"`
+	ICMPFlows uint64 `json:"icmp_flows,omitempty"` // the ICMP and ICMPv6 flows among Flows
 }
 
 // Talkers is one top-N table.
@@ -194,6 +198,10 @@ type TalkerRow struct {
 	Flows   uint64 `json:"flows"`
 	Packets uint64 `json:"packets"`
 	Bytes   uint64 `json:"bytes"`
+	// Name and ICMPFlows as in Target: set in the dstport and port
+	// tables for a number under which ICMP or ICMPv6 flows were counted.
+	Name      string `json:"name,omitempty"`
+	ICMPFlows uint64 `json:"icmp_flows,omitempty"`
 }
 
 // Excess is a flow that tripped an excessive-flow trigger.
@@ -333,6 +341,10 @@ func Build(in Input) *Model {
 		m.Background = background(m.Scanners, top)
 		m.TargetHosts = targetRows(r.TargetHosts, func(t episode.Target) string { return t.Addr.String() })
 		m.TargetPorts = targetRows(r.TargetPorts, func(t episode.Target) string { return strconv.Itoa(int(t.Port)) })
+		for i, t := range r.TargetPorts {
+			m.TargetPorts[i].Name = portNames(t.Port, t.Flows, t.ICMPFlows, t.ICMPv6Flows)
+			m.TargetPorts[i].ICMPFlows = t.ICMPFlows + t.ICMPv6Flows
+		}
 		for _, x := range r.Excessive {
 			f := x.Flow
 			m.Excessive = append(m.Excessive, Excess{string(x.Kind), x.Rule, x.Threshold, x.Value, utc(f.Start), utc(f.End),
@@ -346,7 +358,12 @@ func Build(in Input) *Model {
 	for _, t := range in.Tables {
 		tt := Talkers{Key: t.Key.String(), Order: t.Order.String(), Distinct: t.Distinct}
 		for _, row := range t.Rows {
-			tt.Rows = append(tt.Rows, TalkerRow{row.Label(t.Key), row.Counts.Flows, row.Counts.Packets, row.Counts.Bytes})
+			tr := TalkerRow{Key: row.Label(t.Key), Flows: row.Counts.Flows, Packets: row.Counts.Packets, Bytes: row.Counts.Bytes}
+			if t.Key == talkers.DstPort || t.Key == talkers.Port {
+				tr.Name = portNames(row.Port, row.Counts.Flows, row.ICMPFlows, row.ICMPv6Flows)
+				tr.ICMPFlows = row.ICMPFlows + row.ICMPv6Flows
+			}
+			tt.Rows = append(tt.Rows, tr)
 		}
 		m.Talkers = append(m.Talkers, tt)
 	}

@@ -205,7 +205,7 @@ func TestCSVColumnsStable(t *testing.T) {
 		"sources":             "path,files,flows,skipped,first_flow_end,last_flow_end,note",
 		"scanners":            "src,kind,looks_like_service,detectors,rules,first_seen,last_seen,flows,packets,bytes,targets,local_targets,ports,top_ports,sample_targets,tcp_flags,origin,answered,class,rank,severity,confidence,reason,role,held_back,campaign,replied_targets,replied_probes",
 		"target_hosts":        "target,episodes,flows,scanners",
-		"target_ports":        "target,episodes,flows,scanners",
+		"target_ports":        "target,episodes,flows,scanners,name",
 		"talkers_srcip_bytes": "srcip,flows,packets,bytes",
 		"excessive":           "kind,rule,value,threshold,start,end,src,src_port,dst,dst_port,proto,packets,bytes",
 		"suppress":            "file,line,evidence",

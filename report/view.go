@@ -246,11 +246,21 @@ func (m *Model) targetTables(l Limits) []Table {
 		rows        []Target
 	}{{"target_hosts", "Most scanned hosts", m.TargetHosts}, {"target_ports", "Most scanned ports", m.TargetPorts}} {
 		t := Table{Name: tg.name, Title: tg.title, Columns: []string{"target", "episodes", "flows", "scanners"}}
+		// The CSV keeps the port number in target, for scripts, and
+		// names ICMP types in a column of their own.
+		named := l.full() && tg.name == "target_ports"
+		if named {
+			t.Columns = append(t.Columns, "name")
+		}
 		if len(m.Suppress) > 0 {
 			t.Note = fmt.Sprintf("Over the scanner episodes, less those of the %d hosts suggested for the suppress list (they look like servers answering clients).", len(m.Suppress))
 		}
 		for _, r := range tg.rows[:shown(len(tg.rows), l.Rows)] {
-			t.Rows = append(t.Rows, []string{r.Target, n(r.Episodes), u(r.Flows), capList(r.Scanners, l.Cell, sep)})
+			if named {
+				t.Rows = append(t.Rows, []string{r.Target, n(r.Episodes), u(r.Flows), capList(r.Scanners, l.Cell, sep), r.Name})
+				continue
+			}
+			t.Rows = append(t.Rows, []string{portLabel(r.Target, r.Name, r.Flows, r.ICMPFlows), n(r.Episodes), u(r.Flows), capList(r.Scanners, l.Cell, sep)})
 		}
 		t.Note = joinNotes(t.Note, more(len(tg.rows), len(t.Rows), "csv/"+tg.name+".csv"))
 		out = append(out, t)
@@ -273,8 +283,18 @@ func (m *Model) talkerTables(l Limits) []Table {
 	for _, tk := range m.Talkers {
 		t := Table{Name: "talkers_" + tk.Key + "_" + tk.Order, Title: fmt.Sprintf("Top %s by %s (%s distinct)", tk.Key, tk.Order, Commas(tk.Distinct)),
 			Columns: []string{tk.Key, "flows", "packets", "bytes"}}
+		// As in the most scanned ports: the CSV keeps the number (it
+		// equals nfdump's) and adds the ICMP name; people see the name.
+		named := l.full() && (tk.Key == "dstport" || tk.Key == "port")
+		if named {
+			t.Columns = append(t.Columns, "name")
+		}
 		for _, r := range tk.Rows[:shown(len(tk.Rows), l.Talkers)] {
-			t.Rows = append(t.Rows, []string{r.Key, u(r.Flows), u(r.Packets), u(r.Bytes)})
+			if named {
+				t.Rows = append(t.Rows, []string{r.Key, u(r.Flows), u(r.Packets), u(r.Bytes), r.Name})
+				continue
+			}
+			t.Rows = append(t.Rows, []string{portLabel(r.Key, r.Name, r.Flows, r.ICMPFlows), u(r.Flows), u(r.Packets), u(r.Bytes)})
 		}
 		t.Note = more(len(tk.Rows), len(t.Rows), "csv/"+t.Name+".csv")
 		out = append(out, t)

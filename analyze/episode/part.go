@@ -28,6 +28,8 @@ type partEpisode struct {
 	PortFlows []uint64
 	Svc       map[uint32]uint64
 	SvcN      uint64
+	ICMP      []uint32 // protocol<<16 | type<<8 | code, sorted
+	ICMPFlows []uint64
 }
 
 // WritePart writes the episodes of the accountant's shard for MergePart.
@@ -41,6 +43,9 @@ func (a *Accountant) WritePart(w io.Writer) error {
 		}
 		for _, d := range b.ports {
 			e.Ports, e.PortFlows = append(e.Ports, d.key), append(e.PortFlows, d.flows)
+		}
+		for _, d := range b.icmp {
+			e.ICMP, e.ICMPFlows = append(e.ICMP, uint32(d.key)), append(e.ICMPFlows, d.flows)
 		}
 		if len(b.svc) > 0 {
 			e.Svc = make(map[uint32]uint64, len(b.svc))
@@ -65,7 +70,7 @@ func (a *Accountant) MergePart(r io.Reader) error {
 		return fmt.Errorf("episodes: read part: %w", err)
 	}
 	for i, e := range p.Episodes {
-		if len(e.Dsts) != len(e.DstFlows) || len(e.Ports) != len(e.PortFlows) {
+		if len(e.Dsts) != len(e.DstFlows) || len(e.Ports) != len(e.PortFlows) || len(e.ICMP) != len(e.ICMPFlows) {
 			return fmt.Errorf("episodes: read part: episode %d: target and flow lists differ in length", i)
 		}
 		b := built{ep: e.Episode, svcN: e.SvcN}
@@ -74,6 +79,9 @@ func (a *Accountant) MergePart(r io.Reader) error {
 		}
 		for j, port := range e.Ports {
 			b.ports = append(b.ports, portFlows{port, e.PortFlows[j]})
+		}
+		for j, k := range e.ICMP {
+			b.icmp = append(b.icmp, keyFlows[portKey]{portKey(k), e.ICMPFlows[j]})
 		}
 		// The views search these sets: a part must keep them sorted.
 		if !slices.IsSortedFunc(b.dsts, func(x, y addrFlows) int { return x.key.Compare(y.key) }) ||

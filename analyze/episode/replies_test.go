@@ -1,6 +1,7 @@
 package episode
 
 import (
+	"bytes"
 	"net/netip"
 	"testing"
 
@@ -110,4 +111,50 @@ func TestRepliedICMPv6AndShards(t *testing.T) {
 			t.Errorf("%d shards: Replied = %d, want 5", shards, total)
 		}
 	}
+}
+
+// The most scanned ports count every protocol under a number and say
+// how many of those flows were ICMP or ICMPv6, also through a part.
+func TestTargetPortsCountICMP(t *testing.T) {
+	var fl []flow.Record
+	var fs []analyze.Finding
+	add := func(src netip.Addr, proto uint8, port uint16, n int) {
+		for i := range n {
+			fl = append(fl, rec(src, nth("10.9.0.1", i), proto, 40000, port, 0x02, t0+int64(len(fl))))
+		}
+		fs = append(fs, analyze.Finding{Detector: "dscan", Kind: analyze.HostScan, Src: src, Index: uint64(len(fl)), Time: t0})
+	}
+	add(ip("198.51.100.1"), 1, 8<<8, 30) // ICMP echo-request = 2048
+	add(ip("198.51.100.2"), 6, 2048, 5)  // TCP port 2048
+	add(ip("2001:db8::3"), 58, 8<<8, 4)  // ICMPv6 type 8 is no echo, but the same number
+	check := func(name string, res *Result) {
+		t.Helper()
+		for _, tg := range res.TargetPorts {
+			if tg.Port == 2048 {
+				if tg.Flows != 39 || tg.ICMPFlows != 30 || tg.ICMPv6Flows != 4 {
+					t.Errorf("%s: port 2048: flows %d, icmp %d, icmpv6 %d; want 39, 30, 4", name, tg.Flows, tg.ICMPFlows, tg.ICMPv6Flows)
+				}
+				return
+			}
+		}
+		t.Errorf("%s: port 2048 not among %+v", name, res.TargetPorts)
+	}
+	a := New(Config{})
+	feed(a, fl, fs)
+	check("one accountant", a.Result())
+
+	var parts []*Accountant
+	for k := range 2 {
+		p := New(Config{Shard: analyze.Shard{Index: k, Count: 2}})
+		feed(p, fl, fs)
+		parts = append(parts, p)
+	}
+	var buf bytes.Buffer
+	if err := parts[1].WritePart(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := parts[0].MergePart(&buf); err != nil {
+		t.Fatal(err)
+	}
+	check("merged part", parts[0].Result())
 }

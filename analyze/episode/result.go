@@ -173,7 +173,8 @@ func views(cfg Config, eps []built, excess []analyze.Finding) *Result {
 		nd += len(eps[i].dsts)
 	}
 	hosts := make(map[netip.Addr]*tally, nd)
-	ports := make([]tally, 1<<16) // by port; episodes 0 = not hit
+	ports := make([]tally, 1<<16)   // by port; episodes 0 = not hit
+	icmp := map[uint16]*[2]uint64{} // by port: ICMP and ICMPv6 flows of those
 	// By source, so that a target meets each source's episodes in a row:
 	// a source is a new scanner of the target when it differs from the
 	// last one counted there.
@@ -200,6 +201,14 @@ func views(cfg Config, eps []built, excess []analyze.Finding) *Result {
 		}
 		for _, p := range b.ports {
 			ports[p.key].add(group, p.flows)
+		}
+		for _, p := range b.icmp {
+			c := icmp[p.key.port()]
+			if c == nil {
+				c = new([2]uint64)
+				icmp[p.key.port()] = c
+			}
+			c[min(p.key.proto()/58, 1)] += p.flows
 		}
 	}
 	scannersOf := func(hit func(b *built) bool) []Scanner {
@@ -236,6 +245,11 @@ func views(cfg Config, eps []built, excess []analyze.Finding) *Result {
 	}, cfg.TopTargets, func(x, y Target) int { return cmp.Compare(x.Port, y.Port) }, func(t Target) []Scanner {
 		return scannersOf(func(b *built) bool { return has(b.ports, t.Port, cmp.Compare[uint16]) })
 	})
+	for i := range res.TargetPorts {
+		if c := icmp[res.TargetPorts[i].Port]; c != nil {
+			res.TargetPorts[i].ICMPFlows, res.TargetPorts[i].ICMPv6Flows = c[0], c[1]
+		}
+	}
 
 	// Excessive flows.
 	sortFindings(excess)
@@ -254,8 +268,11 @@ type built struct {
 	ep    Episode
 	dsts  []addrFlows // by address, distinct
 	ports []portFlows // by port, distinct
-	svc   map[portKey]uint64
-	svcN  uint64
+	// icmp are the ICMP and ICMPv6 entries among ports, by protocol
+	// and type/code: the views tell a port's ICMP flows by them.
+	icmp []keyFlows[portKey]
+	svc  map[portKey]uint64
+	svcN uint64
 }
 
 // keyFlows is a target (an address or a port) and the episode's flows to
@@ -368,6 +385,9 @@ func (a *Accountant) buildRun(src netip.Addr, r *run, g []analyze.Finding) built
 	r.ports.each(func(k uint32, n uint64) { // by protocol, then port
 		pk := portKey(k)
 		b.ports = append(b.ports, portFlows{pk.port(), n})
+		if p := pk.proto(); p == 1 || p == 58 {
+			b.icmp = append(b.icmp, keyFlows[portKey]{pk, n})
+		}
 		top.offer(PortCount{Port: pk.port(), Proto: pk.proto(), Flows: n})
 	})
 	b.ports = sumPorts(b.ports)

@@ -171,6 +171,10 @@ type Target struct {
 	Scanners []Scanner  // sorted by First, then Src; each source listed once (its first episode)
 	Episodes int        // episodes that hit it
 	Flows    uint64     // flows of those episodes to it (hosts) or hitting it (ports)
+	// A port row counts every protocol under its number; of its Flows,
+	// these were ICMP and ICMPv6, whose type and code the port carries
+	// (type<<8 | code), so that the report can name them.
+	ICMPFlows, ICMPv6Flows uint64
 }
 
 // Excessive is a -O/-P/-T trigger with its flow.

@@ -18,6 +18,13 @@ type part struct {
 	SrcPort []portCounts
 	DstPort []portCounts
 	Proto   []portCounts
+	ICMP    []icmpCounts
+}
+
+// icmpCounts is a destination port's ICMP and ICMPv6 flows.
+type icmpCounts struct {
+	Key    uint16
+	V4, V6 uint64
 }
 
 type v4Pair struct {
@@ -61,6 +68,13 @@ func (c *Counter) WritePart(w io.Writer) error {
 		return out
 	}
 	p.SrcPort, p.DstPort, p.Proto = used(c.sport), used(c.dport), used(c.proto[:])
+	if c.icmp != nil {
+		for i := range 65536 {
+			if v4, v6 := c.icmp[0][i], c.icmp[1][i]; v4|v6 != 0 {
+				p.ICMP = append(p.ICMP, icmpCounts{uint16(i), v4, v6})
+			}
+		}
+	}
 	if err := gob.NewEncoder(w).Encode(&p); err != nil {
 		return fmt.Errorf("talkers: write part: %w", err)
 	}
@@ -106,6 +120,10 @@ func (c *Counter) MergePart(r io.Reader) error {
 			return fmt.Errorf("talkers: read part: protocol %d", e.Key)
 		}
 		c.proto[e.Key].sum(&e.Counts)
+	}
+	for _, e := range p.ICMP {
+		c.addICMP(1, e.Key, e.V4)
+		c.addICMP(58, e.Key, e.V6)
 	}
 	return nil
 }

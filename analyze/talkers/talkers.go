@@ -146,6 +146,12 @@ type Row struct {
 	Port  uint16
 	Proto uint8
 	Counts
+	// ICMPFlows and ICMPv6Flows are, in the DstPort and Port tables, the
+	// flows of those protocols among Counts.Flows whose destination port
+	// (where ICMP carries type<<8 | code) is Port: the row counts every
+	// protocol under the number, as nfdump does, and these let a reader
+	// name the ICMP type.
+	ICMPFlows, ICMPv6Flows uint64
 }
 
 // Label renders the row's key for humans: "10.0.0.1", "10.0.0.1 -> 10.0.0.2",
@@ -263,7 +269,10 @@ type Counter struct {
 	sport    []Counts // 65536 entries
 	dport    []Counts
 	proto    [256]Counts
-	flowsN   uint64 // records added
+	// icmp counts ICMP [0] and ICMPv6 [1] flows by destination port
+	// (type<<8 | code); nil until the first such flow.
+	icmp   *[2][65536]uint64
+	flowsN uint64 // records added
 
 	maxBytes int64
 	tempDir  string
@@ -357,12 +366,22 @@ func (c *Counter) add(r *flow.Record) {
 	c.sport[r.SrcPort].add(r, fl)
 	c.dport[r.DstPort].add(r, fl)
 	c.proto[r.Proto].add(r, fl)
+	if r.Proto == 1 || r.Proto == 58 {
+		c.addICMP(r.Proto, r.DstPort, fl)
+	}
 	if r.Src.Is4() && r.Dst.Is4() {
 		k := uint64(flow.AddrU32(r.Src))<<32 | uint64(flow.AddrU32(r.Dst))
 		c.pair.v4.at(k, mix(k)).add(r, fl)
 	} else {
 		c.pair.get(pairKey{r.Src, r.Dst}).add(r, fl)
 	}
+}
+
+func (c *Counter) addICMP(proto uint8, port uint16, fl uint64) {
+	if c.icmp == nil {
+		c.icmp = new([2][65536]uint64)
+	}
+	c.icmp[min(proto/58, 1)][port] += fl
 }
 
 // ends returns the source and destination tables, summed from the pairs.
@@ -501,7 +520,13 @@ func (c *Counter) top(k Key, o Order, ports []Counts) (Table, error) {
 	default:
 		return Table{}, fmt.Errorf("talkers: unknown key %d", int(k))
 	}
-	return Table{Key: k, Order: o, N: c.n, Distinct: sel.seen, Rows: sel.result()}, nil
+	rows := sel.result()
+	if (k == DstPort || k == Port) && c.icmp != nil {
+		for i := range rows {
+			rows[i].ICMPFlows, rows[i].ICMPv6Flows = c.icmp[0][rows[i].Port], c.icmp[1][rows[i].Port]
+		}
+	}
+	return Table{Key: k, Order: o, N: c.n, Distinct: sel.seen, Rows: rows}, nil
 }
 
 // selector keeps the best n rows seen (all rows when n < 0) without sorting
