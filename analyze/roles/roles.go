@@ -59,10 +59,12 @@ type Config struct {
 	Shard          analyze.Shard
 }
 
-// HostBytes is what a host with a peer or two takes in the analyser's
-// tables (measured: about 190 MB for 2^18 hosts of background radiation);
-// a memory budget divides by it to bound MaxHosts.
-const HostBytes = 720
+// HostBytes is what a host of background radiation (a source of a probe
+// or three) takes in the analyser's tables; a memory budget divides by it
+// to bound MaxHosts. Measured by BenchmarkBytesPerHost, 2^18 sources of
+// three probes each: 544 bytes a host (143 MB). With four maps a host it
+// was 965 there, and 720 at a report's peak (190 MB for 2^18 hosts).
+const HostBytes = 544
 
 // DefaultConfig is the package's defaults.
 func DefaultConfig() Config {
