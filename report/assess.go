@@ -93,29 +93,25 @@ var allRows = Limits{Rows: -1, Cell: -1, FollowUps: -1, Talkers: -1}
 func (m *Model) campaignTable(l Limits) Table {
 	t := Table{Name: "campaigns", Title: "Campaigns", Columns: []string{"campaign", "port", "network", "first_seen", "last_seen", "sources", "members"},
 		Note: "Scans from several sources at one port, at the same time, on disjoint parts of one network: likely one actor. Members: source, targets, sampled target range."}
-	for i, c := range m.Campaigns {
-		if i == l.Rows {
-			break
-		}
+	t.put(len(m.Campaigns), l.Rows, func(i int) []string {
+		c := &m.Campaigns[i]
 		var ms []string
 		for _, x := range c.Members {
 			ms = append(ms, fmt.Sprintf("%s (%s targets, %s)", x.Src, Commas(x.Targets), x.Range))
 		}
-		t.Rows = append(t.Rows, []string{n(c.ID), c.Port, c.Network, c.First, c.Last, n(len(c.Members)), capList(ms, l.Cell, "; ")})
-	}
-	t.Note = joinNotes(t.Note, more(len(m.Campaigns), len(t.Rows), "report.json"))
+		return []string{n(c.ID), c.Port, c.Network, c.First, c.Last, n(len(c.Members)), capList(ms, l.Cell, "; ")}
+	})
+	t.Note = joinNotes(t.Note, more(len(m.Campaigns), t.NumRows(), "report.json"))
 	return t
 }
 
 func (m *Model) rolesTable(l Limits) Table {
 	t := Table{Name: "host_roles", Title: "Host roles", Columns: []string{"addr", "role", "figures", "scan_signs"},
 		Note: "What busy hosts are, from their own flows. A finding against a host whose role explains it and that shows no scan signs is held back: listed, but not counted for --fail-on-findings."}
-	for i, r := range m.Roles {
-		if i == l.Rows {
-			break
-		}
-		t.Rows = append(t.Rows, []string{r.Addr, r.Role, r.Figures, r.ScanSigns})
-	}
-	t.Note = joinNotes(t.Note, more(len(m.Roles), len(t.Rows), "report.json"))
+	t.put(len(m.Roles), l.Rows, func(i int) []string {
+		r := &m.Roles[i]
+		return []string{r.Addr, r.Role, r.Figures, r.ScanSigns}
+	})
+	t.Note = joinNotes(t.Note, more(len(m.Roles), t.NumRows(), "report.json"))
 	return t
 }

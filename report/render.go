@@ -69,14 +69,17 @@ func JSON(w io.Writer, m *Model) error {
 	return bw.Flush()
 }
 
-// CSV writes one table (header row, then rows).
+// CSV writes one table (header row, then rows), a row at a time: a table
+// whose rows come on demand (Table.Row) is never held whole.
 func CSV(w io.Writer, t Table) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(t.Columns); err != nil {
 		return err
 	}
-	if err := cw.WriteAll(t.Rows); err != nil {
-		return err
+	for r := range t.All {
+		if err := cw.Write(r); err != nil {
+			return err
+		}
 	}
 	cw.Flush()
 	return cw.Error()

@@ -17,9 +17,52 @@ type Table struct {
 	Note    string
 	Columns []string // stable names (CSV header)
 	Rows    [][]string
+	// Len and Row, when Row is set, give the rows on demand instead of
+	// Rows: Row(i) makes row i, 0 <= i < Len. The CSV tables come so
+	// (CSVTables), and are written a row at a time.
+	Len int
+	Row func(i int) []string
 	// Scanners are the episodes of a follow-up section, in row order (the
 	// human formats print their commands as blocks, not cells).
 	Scanners []Scanner
+}
+
+// put gives the table total rows, row(i) making row i: every one on
+// demand when limit < 0 (the CSV's full tables), else the first limit
+// made now.
+func (t *Table) put(total, limit int, row func(i int) []string) {
+	if limit < 0 {
+		t.Len, t.Row = total, row
+		return
+	}
+	for i := range min(total, limit) {
+		t.Rows = append(t.Rows, row(i))
+	}
+}
+
+// NumRows is the number of rows, made or on demand.
+func (t *Table) NumRows() int {
+	if t.Row != nil {
+		return t.Len
+	}
+	return len(t.Rows)
+}
+
+// All yields every row, made or on demand.
+func (t *Table) All(yield func([]string) bool) {
+	if t.Row == nil {
+		for _, r := range t.Rows {
+			if !yield(r) {
+				return
+			}
+		}
+		return
+	}
+	for i := range t.Len {
+		if !yield(t.Row(i)) {
+			return
+		}
+	}
 }
 
 func u(v uint64) string { return strconv.FormatUint(v, 10) }
@@ -76,18 +119,44 @@ func (m *Model) SourcesTable() Table {
 	return t
 }
 
-func (m *Model) skippedTable() Table {
+func (m *Model) skippedTable(limit int) Table {
 	sk := Table{Name: "skipped", Title: "Inputs skipped", Columns: []string{"path", "offset", "line", "reason", "count", "detail"}}
-	for _, s := range m.Inputs.Skipped {
-		sk.Rows = append(sk.Rows, []string{s.Path, strconv.FormatInt(s.Offset, 10), strconv.FormatInt(s.Line, 10), s.Reason, strconv.FormatInt(s.Count, 10), s.Detail})
-	}
+	sk.put(len(m.Inputs.Skipped), limit, func(i int) []string {
+		s := m.Inputs.Skipped[i]
+		return []string{s.Path, strconv.FormatInt(s.Offset, 10), strconv.FormatInt(s.Line, 10), s.Reason, strconv.FormatInt(s.Count, 10), s.Detail}
+	})
 	return sk
 }
 
-// Tables lists every section with every row and every list item: the CSV
-// files. The formats for people show View instead.
+// Tables lists every section with every row and every list item, made:
+// the CSV files' contents. CSVTables gives the same tables with their
+// rows on demand.
 func (m *Model) Tables() []Table {
-	out := []Table{m.SummaryTable(), m.SourcesTable(), m.skippedTable()}
+	out := m.CSVTables()
+	for i := range out {
+		materialise(&out[i])
+	}
+	return out
+}
+
+// materialise makes the rows of a table whose rows come on demand.
+func materialise(t *Table) {
+	if t.Row == nil {
+		return
+	}
+	rows := make([][]string, 0, t.Len)
+	for r := range t.All {
+		rows = append(rows, r)
+	}
+	t.Rows, t.Len, t.Row = rows, 0, nil
+}
+
+// CSVTables lists every section with every row and every list item: the
+// CSV files. The tables of one row per episode, flow, skip or host make
+// their rows on demand (Table.Row), so that writing the CSV never holds a
+// whole table as text. The formats for people show View instead.
+func (m *Model) CSVTables() []Table {
+	out := []Table{m.SummaryTable(), m.SourcesTable(), m.skippedTable(allRows.Rows)}
 
 	note := "One row per scanner episode. TCP flags in scanlogd's style: uppercase = always set, lowercase = never set, ? = varied (f s r p a u x y)."
 	if k := m.ServiceEpisodes(); k > 0 {
@@ -96,7 +165,8 @@ func (m *Model) Tables() []Table {
 	sc := Table{Name: "scanners", Title: "Scanners", Note: note,
 		Columns: []string{"src", "kind", "looks_like_service", "detectors", "rules", "first_seen", "last_seen", "flows", "packets", "bytes", "targets", "local_targets", "ports", "top_ports", "sample_targets", "tcp_flags",
 			"origin", "answered", "class", "rank", "severity", "confidence", "reason", "role", "held_back", "campaign", "replied_targets", "replied_probes"}}
-	for _, s := range m.Scanners {
+	sc.put(len(m.Scanners), allRows.Rows, func(i int) []string {
+		s := &m.Scanners[i]
 		var rules []string
 		for _, r := range s.Rules {
 			rules = append(rules, fmt.Sprintf("%s %s: %s (%s, threshold %s)", r.Detector, r.Kind, r.Rule, f(r.Value), f(r.Threshold)))
@@ -105,11 +175,11 @@ func (m *Model) Tables() []Table {
 		if s.Service {
 			service = "yes"
 		}
-		sc.Rows = append(sc.Rows, []string{s.Src, s.Kind, service, strings.Join(s.Detectors, " "), strings.Join(rules, "; "), s.First, s.Last,
+		return []string{s.Src, s.Kind, service, strings.Join(s.Detectors, " "), strings.Join(rules, "; "), s.First, s.Last,
 			u(s.Flows), u(s.Packets), u(s.Bytes), n(s.Targets), n(s.LocalTargets), n(s.Ports),
 			strings.Join(s.TopPorts, " "), strings.Join(s.Sample, " "), s.Flags,
-			s.Origin, yesNo(s.Answered), s.Class, n(s.Rank), s.Severity, f(s.Confidence), s.Reason, s.Role, yesNo(s.HeldBack), n(s.Campaign), n(s.Replied), n(s.RepliedProbes)})
-	}
+			s.Origin, yesNo(s.Answered), s.Class, n(s.Rank), s.Severity, f(s.Confidence), s.Reason, s.Role, yesNo(s.HeldBack), n(s.Campaign), n(s.Replied), n(s.RepliedProbes)}
+	})
 	out = append(out, sc, m.campaignTable(allRows), m.rolesTable(allRows))
 
 	out = append(out, m.targetTables(allRows)...)
@@ -117,15 +187,17 @@ func (m *Model) Tables() []Table {
 	out = append(out, m.excessiveTable(allRows), m.suppressTable(allRows))
 
 	fu := Table{Name: "followup", Title: "Follow-up commands", Note: "Pull each scanner's flows from the same archive.", Columns: []string{"src", "flow_tools", "nfdump", "filter_file", "flowsift"}}
-	for _, s := range m.Scanners {
-		fu.Rows = append(fu.Rows, []string{s.Src, s.FlowTools, s.Nfdump, s.FilterFile, s.FollowUpCmd})
-	}
+	fu.put(len(m.Scanners), allRows.Rows, func(i int) []string {
+		s := &m.Scanners[i]
+		return []string{s.Src, s.FlowTools, s.Nfdump, s.FilterFile, s.FollowUpCmd}
+	})
 	out = append(out, fu)
 
 	bp := Table{Name: "background_ports", Title: "Background radiation by port", Columns: []string{"port", "sources", "flows"}}
-	for _, p := range m.Background.Ports {
-		bp.Rows = append(bp.Rows, []string{p.Port, n(p.Sources), u(p.Flows)})
-	}
+	bp.put(len(m.Background.Ports), allRows.Rows, func(i int) []string {
+		p := m.Background.Ports[i]
+		return []string{p.Port, n(p.Sources), u(p.Flows)}
+	})
 	out = append(out, bp)
 	return out
 }

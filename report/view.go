@@ -185,12 +185,11 @@ func (m *Model) View(l Limits) []Table {
 	out = append(out, fu)
 
 	src := m.SourcesTable()
-	src.Note = joinNotes(src.Note, more(len(src.Rows), min(len(src.Rows), l.Rows), "csv/sources.csv"))
-	src.Rows = src.Rows[:min(len(src.Rows), l.Rows)]
+	src.Note = joinNotes(src.Note, more(len(src.Rows), shown(len(src.Rows), l.Rows), "csv/sources.csv"))
+	src.Rows = src.Rows[:shown(len(src.Rows), l.Rows)]
 	out = append(out, src)
-	sk := m.skippedTable()
-	sk.Note = more(len(sk.Rows), min(len(sk.Rows), l.Rows), "csv/skipped.csv")
-	sk.Rows = sk.Rows[:min(len(sk.Rows), l.Rows)]
+	sk := m.skippedTable(l.Rows)
+	sk.Note = more(len(m.Inputs.Skipped), sk.NumRows(), "csv/skipped.csv")
 	out = append(out, sk)
 
 	sum := m.SummaryTable()
@@ -201,6 +200,11 @@ func (m *Model) View(l Limits) []Table {
 		}
 	}
 	out = append(out, sum)
+	// The renderers read Rows: a View without a cut (l.Rows < 0) makes
+	// the rows the CSV would make on demand.
+	for i := range out {
+		materialise(&out[i])
+	}
 	return out
 }
 
@@ -221,7 +225,8 @@ func shown(total, k int) int {
 
 func (m *Model) excessiveTable(l Limits) Table {
 	ex := Table{Name: "excessive", Title: "Excessive flows", Columns: []string{"kind", "rule", "value", "threshold", "start", "end", "src", "src_port", "dst", "dst_port", "proto", "packets", "bytes"}}
-	for _, x := range m.Excessive[:shown(len(m.Excessive), l.Rows)] {
+	ex.put(len(m.Excessive), l.Rows, func(i int) []string {
+		x := m.Excessive[i]
 		dport, proto := n(int(x.DstPort)), n(int(x.Proto))
 		if !l.full() {
 			proto = protoLabel(x.Proto)
@@ -229,9 +234,9 @@ func (m *Model) excessiveTable(l Limits) Table {
 				dport = ICMPName(x.Proto, x.DstPort)
 			}
 		}
-		ex.Rows = append(ex.Rows, []string{x.Kind, x.Rule, f(x.Value), f(x.Threshold), x.Start, x.End, x.Src, n(int(x.SrcPort)), x.Dst, dport, proto, u(x.Packets), u(x.Bytes)})
-	}
-	ex.Note = more(len(m.Excessive), len(ex.Rows), "csv/excessive.csv")
+		return []string{x.Kind, x.Rule, f(x.Value), f(x.Threshold), x.Start, x.End, x.Src, n(int(x.SrcPort)), x.Dst, dport, proto, u(x.Packets), u(x.Bytes)}
+	})
+	ex.Note = more(len(m.Excessive), ex.NumRows(), "csv/excessive.csv")
 	return ex
 }
 
@@ -255,14 +260,15 @@ func (m *Model) targetTables(l Limits) []Table {
 		if len(m.Suppress) > 0 {
 			t.Note = fmt.Sprintf("Over the scanner episodes, less those of the %d hosts suggested for the suppress list (they look like servers answering clients).", len(m.Suppress))
 		}
-		for _, r := range tg.rows[:shown(len(tg.rows), l.Rows)] {
+		rows := tg.rows
+		t.put(len(rows), l.Rows, func(i int) []string {
+			r := &rows[i]
 			if named {
-				t.Rows = append(t.Rows, []string{r.Target, n(r.Episodes), u(r.Flows), capList(r.Scanners, l.Cell, sep), r.Name})
-				continue
+				return []string{r.Target, n(r.Episodes), u(r.Flows), capList(r.Scanners, l.Cell, sep), r.Name}
 			}
-			t.Rows = append(t.Rows, []string{portLabel(r.Target, r.Name, r.Flows, r.ICMPFlows), n(r.Episodes), u(r.Flows), capList(r.Scanners, l.Cell, sep)})
-		}
-		t.Note = joinNotes(t.Note, more(len(tg.rows), len(t.Rows), "csv/"+tg.name+".csv"))
+			return []string{portLabel(r.Target, r.Name, r.Flows, r.ICMPFlows), n(r.Episodes), u(r.Flows), capList(r.Scanners, l.Cell, sep)}
+		})
+		t.Note = joinNotes(t.Note, more(len(rows), t.NumRows(), "csv/"+tg.name+".csv"))
 		out = append(out, t)
 	}
 	return out
@@ -270,11 +276,12 @@ func (m *Model) targetTables(l Limits) []Table {
 
 func (m *Model) suppressTable(l Limits) Table {
 	sp := Table{Name: "suppress", Title: "Suggested suppress-list entries", Columns: []string{"file", "line", "evidence"}}
-	for _, s := range m.Suppress[:shown(len(m.Suppress), l.Rows)] {
-		sp.Rows = append(sp.Rows, []string{s.File, s.Line, s.Comment})
-	}
+	sp.put(len(m.Suppress), l.Rows, func(i int) []string {
+		s := m.Suppress[i]
+		return []string{s.File, s.Line, s.Comment}
+	})
 	sp.Note = joinNotes("Hosts whose many peers look like service, not scanning. Paste the lines into the file named (BASE.src or BASE.dst).",
-		more(len(m.Suppress), len(sp.Rows), "csv/suppress.csv"))
+		more(len(m.Suppress), sp.NumRows(), "csv/suppress.csv"))
 	return sp
 }
 
@@ -289,14 +296,15 @@ func (m *Model) talkerTables(l Limits) []Table {
 		if named {
 			t.Columns = append(t.Columns, "name")
 		}
-		for _, r := range tk.Rows[:shown(len(tk.Rows), l.Talkers)] {
+		rows := tk.Rows
+		t.put(len(rows), l.Talkers, func(i int) []string {
+			r := &rows[i]
 			if named {
-				t.Rows = append(t.Rows, []string{r.Key, u(r.Flows), u(r.Packets), u(r.Bytes), r.Name})
-				continue
+				return []string{r.Key, u(r.Flows), u(r.Packets), u(r.Bytes), r.Name}
 			}
-			t.Rows = append(t.Rows, []string{portLabel(r.Key, r.Name, r.Flows, r.ICMPFlows), u(r.Flows), u(r.Packets), u(r.Bytes)})
-		}
-		t.Note = more(len(tk.Rows), len(t.Rows), "csv/"+t.Name+".csv")
+			return []string{portLabel(r.Key, r.Name, r.Flows, r.ICMPFlows), u(r.Flows), u(r.Packets), u(r.Bytes)}
+		})
+		t.Note = more(len(rows), t.NumRows(), "csv/"+t.Name+".csv")
 		out = append(out, t)
 	}
 	return out

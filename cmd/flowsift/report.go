@@ -376,7 +376,7 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model, outDir *atomicf
 				if err := atomicfile.Guard(func() error { return os.Mkdir(csvDir, 0o755) }); err != nil {
 					return fail(err)
 				}
-				for _, t := range m.Tables() {
+				for _, t := range m.CSVTables() {
 					files.Add(filepath.Join(csvDir, t.Name+".csv"), func(w io.Writer) error { return report.CSV(w, t) })
 				}
 				names = append(names, "csv")
