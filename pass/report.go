@@ -31,8 +31,10 @@ type Result struct {
 	Episodes            *episode.Result
 	Tables              []talkers.Table
 	// TalkerSpills is how many times the top talkers' pair table went to
-	// temporary files to stay within Configuration.Memory (0: it fit).
-	TalkerSpills int
+	// temporary files to stay within Configuration.Memory (0: it fit),
+	// and TalkerSpillBytes how much was written to them.
+	TalkerSpills     int
+	TalkerSpillBytes int64
 	// TRWShed is the shortest horizon TRW's share of Configuration.Memory
 	// imposed on its state (0: the default horizon held).
 	TRWShed time.Duration
@@ -140,7 +142,7 @@ func (r *Report) Result() *Result {
 	// The tables are built: spill files, if any, are of no more use (and
 	// were unlinked when made, so a run that ends before this leaves
 	// none either).
-	res.TalkerSpills = r.talk.Spills()
+	res.TalkerSpills, res.TalkerSpillBytes = r.talk.Spills(), r.talk.SpillBytes()
 	if err := r.talk.Close(); err != nil {
 		slog.Warn("top talkers: remove the spill files", "err", err)
 	}

@@ -29,7 +29,11 @@ import (
 // stays within its share while the distinct pairs are fewer than
 // spillParts times what the share holds (for 256 MiB, some 450 M pairs);
 // beyond that the budget is exceeded by the largest file's pairs.
-const spillParts = 64
+const spillParts = SpillPartitions
+
+// SpillPartitions is the number of hash partitions (one temporary file
+// each) a spilling Counter writes its pairs to and finishes one by one.
+const SpillPartitions = 64
 
 // Record layouts in a spill file: a tag byte, the key, then flows,
 // packets and bytes (little-endian uint64s).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -42,5 +43,30 @@ func TestReportMemoryOption(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, "--memory") {
 			t.Errorf("--memory %s: exit %d, %q; want %d naming --memory", v, code, stderr, exitUsage)
 		}
+	}
+}
+
+// A run whose top talkers spilled says so among its settings (summary
+// table, JSON): how often, how many bytes, into how many partitions. A
+// run that fit in memory has no such line.
+func TestReportSaysTalkersSpilled(t *testing.T) {
+	useUTC(t)
+	archive := filepath.Join("..", "..", "samples", "archive")
+	t.Setenv("TMPDIR", t.TempDir())
+	spilled := regexp.MustCompile(`(?m)^top talkers spilled,"(once|[0-9,]+ times) to stay within --memory: ([0-9,]+) bytes \([0-9.]+ MiB\) into 64 hash partitions in temporary files, removed; the counts are exact"$`)
+	files := reportDir(t, "--memory", "4", "--format", "csv,json", sampleLocal, archive)
+	m := spilled.FindSubmatch(files[filepath.Join("csv", "summary.csv")])
+	if m == nil {
+		t.Fatalf("summary.csv under --memory 4 has no spill line:\n%s", files[filepath.Join("csv", "summary.csv")])
+	}
+	if string(m[2]) == "0" {
+		t.Errorf("spilled 0 bytes: %s", m[0])
+	}
+	if !bytes.Contains(files["report.json"], []byte(`"name": "top talkers spilled"`)) {
+		t.Errorf("report.json has no spill setting")
+	}
+	files = reportDir(t, "--format", "csv", sampleLocal, archive)
+	if bytes.Contains(files[filepath.Join("csv", "summary.csv")], []byte("top talkers spilled")) {
+		t.Errorf("a run within the default --memory says it spilled")
 	}
 }

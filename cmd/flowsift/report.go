@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/flowsift/flowsift/analyze/dscan"
+	"github.com/flowsift/flowsift/analyze/talkers"
 	"github.com/flowsift/flowsift/internal/atomicfile"
 	"github.com/flowsift/flowsift/internal/names"
 	"github.com/flowsift/flowsift/pass"
@@ -300,6 +301,9 @@ func buildModel(res *pass.Result, cfg pass.Configuration, o *reportOpts, paths [
 	for _, s := range res.Settings {
 		settings = append(settings, report.Setting(s))
 	}
+	if s, ok := spillSetting(res.TalkerSpills, res.TalkerSpillBytes); ok {
+		settings = append(settings, s)
+	}
 	sum := res.Summary
 	var sources []report.InputSource
 	for _, s := range sum.Sources {
@@ -397,4 +401,21 @@ func writeReport(c *cli.Command, o *reportOpts, m *report.Model, outDir *atomicf
 		}
 	}
 	return nil
+}
+
+// spillSetting says, among the settings, that the top talkers went to
+// temporary files to keep within --memory: an operator who sees the run
+// take longer or fill $TMPDIR finds why, and that the numbers are still
+// exact. A run that stayed in memory gets no line.
+func spillSetting(spills int, bytes int64) (report.Setting, bool) {
+	if spills == 0 {
+		return report.Setting{}, false
+	}
+	times := "once"
+	if spills > 1 {
+		times = report.Commas(spills) + " times"
+	}
+	return report.Setting{Name: "top talkers spilled",
+		Value: fmt.Sprintf("%s to stay within --memory: %s bytes (%.1f MiB) into %d hash partitions in temporary files, removed; the counts are exact",
+			times, report.Commas(bytes), float64(bytes)/(1<<20), talkers.SpillPartitions)}, true
 }
