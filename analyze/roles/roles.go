@@ -204,17 +204,22 @@ type tkey struct {
 	port  uint16
 }
 
+// pack puts an IPv4 target in 56 bits: address, protocol, port.
+func (k tkey) pack() (uint64, bool) {
+	return (k.dst[1]&0xffffffff)<<24 | uint64(k.proto)<<16 | uint64(k.port), is4(k.dst)
+}
+
 type host struct {
 	flows, tcp, noAck uint64
 	bare              uint64 // TCP flows of 3 packets or fewer: a handshake and a close, no data
 	refused           uint64 // refusals it received
 	refusals          uint64 // refusals it sent
 	addr              netip.Addr
-	peers             peerSet
+	peers             set[peerKey, uint8]
 	replies           small[uint32, uint64]     // flows to ports >= 1024 by proto<<16 | source port
 	highDst           uint64                    // flows to ports >= 1024
 	smtpPeers         map[addrkey.Addr]struct{} // made at the first port-25 flow: few hosts have one
-	targets           small[tkey, target]
+	targets           set[tkey, target]
 	truncated         bool
 }
 
@@ -322,8 +327,8 @@ func (a *Analyser) press() bool {
 				return a.cfg.MinPeers + n
 			}
 		}
-		for _, d := range h.peers.all() {
-			if d&in != 0 {
+		for d := range h.peers.values() {
+			if *d&in != 0 {
 				return a.cfg.MinPeers + n
 			}
 		}
@@ -429,23 +434,25 @@ func (a *Analyser) one(r *flow.Record) {
 }
 
 func (a *Analyser) peer(h *host, p addrkey.Addr, dir uint8) {
-	if f, ok := h.peers.get(p); ok || h.peers.len() < a.cfg.MaxPeers {
-		if f|dir != f || !ok {
-			h.peers.set(p, f|dir)
+	f := h.peers.get(peerKey(p))
+	if f == nil {
+		if h.peers.len() >= a.cfg.MaxPeers {
+			h.truncated = true
+			return
 		}
-		return
+		f = h.peers.add(peerKey(p))
 	}
-	h.truncated = true
+	*f |= dir
 }
 
 func (a *Analyser) contact(h *host, k tkey, t int64) {
-	c, ok := h.targets.get(k)
-	if !ok {
+	c := h.targets.get(k)
+	if c == nil {
 		if h.targets.len() >= a.cfg.MaxTargets {
 			h.truncated = true
 			return
 		}
-		h.targets.set(k, target{n: 1, last: t})
+		*h.targets.add(k) = target{n: 1, last: t}
 		return
 	}
 	// Contacts closer than a second are one check (a retry, a second
@@ -458,7 +465,6 @@ func (a *Analyser) contact(h *host, k tkey, t int64) {
 	c.sum += iv
 	c.sq += iv * iv
 	c.last = t
-	h.targets.set(k, c)
 }
 
 // Roles classifies the hosts followed (and those of merged parts), sorted
@@ -478,7 +484,8 @@ func (a *Analyser) Roles() []Role {
 func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 	c := a.cfg
 	peers, outPeers, answered, spoke := 0, 0, 0, 0
-	for _, f := range h.peers.all() {
+	for p := range h.peers.values() {
+		f := *p
 		peers++
 		if f&in != 0 {
 			spoke++
@@ -543,7 +550,7 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 	// Before the relay: a monitor that checks mail servers reaches many
 	// port-25 hosts that answer, and its period is the surer sign.
 	periodic, rounds := 0, 0
-	for _, t := range h.targets.all() {
+	for t := range h.targets.values() {
 		if t.n < c.MinRounds {
 			continue
 		}
@@ -567,7 +574,7 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 	if len(h.smtpPeers) >= c.MinPeers {
 		ans := 0
 		for p := range h.smtpPeers {
-			if f, _ := h.peers.get(p); f&in != 0 {
+			if f := h.peers.get(peerKey(p)); f != nil && *f&in != 0 {
 				ans++
 			}
 		}

@@ -95,103 +95,115 @@ func (s *small[K, V]) all() iter.Seq2[K, V] {
 	}
 }
 
-// peerSet is a small of peers whose spilled form keeps IPv4 peers (plain
-// or mapped, as addrkey.Of keys them) in an open-addressing table: a busy
-// server's peers are probed on every flow it sends or receives, and a Go
-// map hashed their 16-byte keys with two or three cache misses a probe.
-type peerSet struct {
-	list []kv[addrkey.Addr, uint8]
-	big  *bigPeers
+// packer is a key that may pack into 64 bits (an IPv4 address, alone or
+// with a protocol and a port): such keys of a spilled set live in an
+// open-addressing table (see u64map), one cache miss a lookup, where a Go
+// map hashed 16 or 24 bytes and took two or three. A busy host's peers and
+// targets are probed on every flow it sends or receives.
+type packer interface {
+	comparable
+	pack() (uint64, bool)
 }
 
-type bigPeers struct {
-	v4 u64map.Map[uint8]
-	v6 map[addrkey.Addr]uint8
+// set is a small whose spilled form keeps packed keys apart. Its values
+// are reached by pointer, so an update costs one lookup; a pointer is
+// valid until the next add. The zero set is empty.
+type set[K packer, V any] struct {
+	list []kv[K, V]
+	big  *spilled[K, V]
 }
 
-func is4(k addrkey.Addr) bool { return k[0] == 0 && k[1]>>32 == 0xffff }
+type spilled[K packer, V any] struct {
+	packed u64map.Map[V]
+	other  map[K]*V
+}
 
-func (s *peerSet) len() int {
+func (s *set[K, V]) len() int {
 	if s.big != nil {
-		return s.big.v4.Len() + len(s.big.v6)
+		return s.big.packed.Len() + len(s.big.other)
 	}
 	return len(s.list)
 }
 
-func (s *peerSet) get(k addrkey.Addr) (uint8, bool) {
-	if s.big != nil {
-		if is4(k) {
-			if v, ok := s.big.v4.Get(k[1] & 0xffffffff); ok {
-				return *v, true
-			}
-			return 0, false
-		}
-		v, ok := s.big.v6[k]
-		return v, ok
-	}
-	for i := range s.list {
-		if s.list[i].k == k {
-			return s.list[i].v, true
-		}
-	}
-	return 0, false
-}
-
-func (s *peerSet) set(k addrkey.Addr, v uint8) {
+// get returns k's value, nil if k is absent.
+func (s *set[K, V]) get(k K) *V {
 	if s.big == nil {
 		for i := range s.list {
 			if s.list[i].k == k {
-				s.list[i].v = v
-				return
+				return &s.list[i].v
 			}
 		}
+		return nil
+	}
+	if p, ok := k.pack(); ok {
+		v, _ := s.big.packed.Get(p)
+		return v
+	}
+	return s.big.other[k]
+}
+
+// add adds k, which must be absent, with the zero value and returns it.
+func (s *set[K, V]) add(k K) *V {
+	if s.big == nil {
 		switch {
 		case s.list == nil:
-			s.list = make([]kv[addrkey.Addr, uint8], 0, 4)
+			// Room for a background source's three probes in one
+			// allocation.
+			s.list = make([]kv[K, V], 0, 4)
 		case len(s.list) == smallMax:
-			s.big = &bigPeers{v6: map[addrkey.Addr]uint8{}}
+			s.big = &spilled[K, V]{other: map[K]*V{}}
 			for _, e := range s.list {
-				s.big.put(e.k, e.v)
+				*s.big.add(e.k) = e.v
 			}
 			s.list = nil
-			s.big.put(k, v)
-			return
+			return s.big.add(k)
 		}
-		s.list = append(s.list, kv[addrkey.Addr, uint8]{k, v})
-		return
+		s.list = append(s.list, kv[K, V]{k: k})
+		return &s.list[len(s.list)-1].v
 	}
-	s.big.put(k, v)
+	return s.big.add(k)
 }
 
-func (b *bigPeers) put(k addrkey.Addr, v uint8) {
-	if is4(k) {
-		p, _ := b.v4.Upsert(k[1] & 0xffffffff)
-		*p = v
-		return
+func (b *spilled[K, V]) add(k K) *V {
+	if p, ok := k.pack(); ok {
+		v, _ := b.packed.Upsert(p)
+		return v
 	}
-	b.v6[k] = v
+	v := new(V)
+	b.other[k] = v
+	return v
 }
 
-// all yields every peer; the loop body must not add to s.
-func (s *peerSet) all() iter.Seq2[addrkey.Addr, uint8] {
-	return func(yield func(addrkey.Addr, uint8) bool) {
+// values yields every value; the loop body must not add to s.
+func (s *set[K, V]) values() iter.Seq[*V] {
+	return func(yield func(*V) bool) {
 		if s.big == nil {
-			for _, e := range s.list {
-				if !yield(e.k, e.v) {
+			for i := range s.list {
+				if !yield(&s.list[i].v) {
 					return
 				}
 			}
 			return
 		}
-		for k, v := range s.big.v4.All() {
-			if !yield(addrkey.Addr{0, 0xffff<<32 | k}, *v) {
+		for _, v := range s.big.packed.All() {
+			if !yield(v) {
 				return
 			}
 		}
-		for k, v := range s.big.v6 {
-			if !yield(k, v) {
+		for _, v := range s.big.other {
+			if !yield(v) {
 				return
 			}
 		}
 	}
 }
+
+// peerKey is a peer's address; IPv4 ones (plain or mapped, which addrkey
+// keys alike) pack.
+type peerKey addrkey.Addr
+
+func (k peerKey) pack() (uint64, bool) {
+	return k[1] & 0xffffffff, is4(addrkey.Addr(k))
+}
+
+func is4(k addrkey.Addr) bool { return k[0] == 0 && k[1]>>32 == 0xffff }
