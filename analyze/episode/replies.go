@@ -28,11 +28,21 @@ var (
 	echoRequest6 = mkPortKey(58, 128<<8)
 )
 
+// maxReplyPort bounds the UDP ports an answer may come from. A server's
+// clients write to it from ephemeral ports (from 32768 on Linux, 49152
+// elsewhere), and every such flow looked like an answer from the port the
+// server had sent its reply to: a log entry per client for nothing. The
+// services scanners probe over UDP sit below.
+const maxReplyPort = 32768
+
 // replyProbe returns the probe key a flow would answer, or false when the
 // flow cannot be an answer to a UDP or ICMP echo probe.
 func replyProbe(r *flow.Record) (portKey, bool) {
 	switch r.Proto {
 	case 17:
+		if r.SrcPort >= maxReplyPort {
+			return 0, false
+		}
 		return mkPortKey(17, r.SrcPort), true
 	case 1:
 		if r.DstPort>>8 == 0 {
@@ -46,15 +56,23 @@ func replyProbe(r *flow.Record) (portKey, bool) {
 	return 0, false
 }
 
+// minReplyLog is the length from which a reply log is compacted. Nearly
+// every source is a client whose few servers answer it over and over
+// (its resolver, its NTP server): a short log keeps those to a few
+// entries, where 64 cost a diverse 1M-flow tree (105 k sources) 17 MB.
+const minReplyLog = 8
+
 // replyLog holds a run's possible answers as (replier, probe key) pairs,
 // distinct once compacted. IPv4 pairs pack into a uint64 so that a busy
 // client's DNS replies cost 8 bytes a distinct pair and a sort now and
 // then, not a map insert per flow.
 type replyLog struct {
-	v4        []uint64 // addr<<32 | key; sorted and distinct up to sorted
-	sorted    int
-	v6        map[replyKey6]struct{}
-	truncated bool
+	v4     []uint64 // addr<<32 | key; sorted and distinct up to sorted
+	sorted int
+	v6     map[replyKey6]struct{}
+	// recent is the last IPv4 pair added: a client's resolver answers
+	// it again and again, and those repeats skip the log altogether.
+	recent uint64
 }
 
 type replyKey6 struct {
@@ -62,12 +80,20 @@ type replyKey6 struct {
 	key  portKey
 }
 
-// add notes an answer; at most limit distinct pairs are kept (in arrival
-// order, as the target set does), the rest only set truncated.
+// add notes an answer; at most limit distinct pairs are kept, so that the
+// counts made of them are lower bounds past it.
 func (l *replyLog) add(from netip.Addr, key portKey, limit int) {
 	if from.Is4() {
-		l.v4 = append(l.v4, uint64(flow.AddrU32(from))<<32|uint64(key))
-		if len(l.v4) >= max(64, 2*l.sorted) {
+		p := uint64(flow.AddrU32(from))<<32 | uint64(key)
+		if p == l.recent && l.v4 != nil {
+			return
+		}
+		l.recent = p
+		if l.v4 == nil {
+			l.v4 = make([]uint64, 0, minReplyLog)
+		}
+		l.v4 = append(l.v4, p)
+		if len(l.v4) >= max(minReplyLog, 2*l.sorted) {
 			l.compact(limit)
 		}
 		return
@@ -77,7 +103,6 @@ func (l *replyLog) add(from netip.Addr, key portKey, limit int) {
 		return
 	}
 	if l.sorted+len(l.v6) >= limit {
-		l.truncated = true
 		return
 	}
 	if l.v6 == nil {
@@ -94,11 +119,24 @@ func (l *replyLog) compact(limit int) {
 	if len(l.v4) == l.sorted {
 		return
 	}
-	slices.Sort(l.v4)
-	l.v4 = slices.Compact(l.v4)
+	// The head is sorted already: sort the tail and merge the two.
+	head, tail := l.v4[:l.sorted], l.v4[l.sorted:]
+	slices.Sort(tail)
+	merged := make([]uint64, 0, max(minReplyLog, len(l.v4)))
+	for len(head) > 0 || len(tail) > 0 {
+		var p uint64
+		if len(tail) == 0 || len(head) > 0 && head[0] <= tail[0] {
+			p, head = head[0], head[1:]
+		} else {
+			p, tail = tail[0], tail[1:]
+		}
+		if n := len(merged); n == 0 || merged[n-1] != p {
+			merged = append(merged, p)
+		}
+	}
+	l.v4 = merged
 	if room := max(0, limit-len(l.v6)); len(l.v4) > room {
 		l.v4 = l.v4[:room]
-		l.truncated = true
 	}
 	l.sorted = len(l.v4)
 }

@@ -55,6 +55,7 @@ func TestRepliedCountsUDPAndEchoAnswers(t *testing.T) {
 		{"udp answered from the probed port", 17, 161, udpFrom(161), 5, answers, 3},
 		{"udp without answers", 17, 161, udpFrom(161), 5, nil, 0},
 		{"udp answered from another port", 17, 161, udpFrom(53), 5, answers, 0},
+		{"udp answer from an ephemeral port", 17, 40001, udpFrom(40001), 5, answers, 0},
 		{"udp answer too late", 17, 161, udpFrom(161), 20*1000 + ReplyWindow, map[int]bool{1: true}, 0},
 		{"icmp echo answered", 1, 8 << 8, echo(1, 0), 5, answers, 3},
 		{"icmp echo met by unreachables", 1, 8 << 8, echo(1, 3), 5, answers, 0},
@@ -157,4 +158,48 @@ func TestTargetPortsCountICMP(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("merged part", parts[0].Result())
+}
+
+// The log keeps each (replier, port) pair once however the answers come:
+// repeated, interleaved, past many compactions.
+func TestReplyLogCompacts(t *testing.T) {
+	src := ip("198.51.100.9")
+	var fl []flow.Record
+	at := t0
+	for i := range 300 {
+		dst := nth("10.4.0.1", i)
+		fl = append(fl, rec(src, dst, 17, 40000, uint16(100+i%7), 0, at))
+		at += 10
+	}
+	// Every third target answers, three times each and out of order,
+	// from the port it was probed on; every fifth also from one it was
+	// not (1000, never probed).
+	want, wantProbes := 0, 0
+	for round := range 3 {
+		for i := 299; i >= 0; i-- {
+			if i%3 != 0 {
+				continue
+			}
+			dst := nth("10.4.0.1", i)
+			fl = append(fl, rec(dst, src, 17, uint16(100+i%7), 40000, 0, at))
+			if i%5 == 0 {
+				fl = append(fl, rec(dst, src, 17, 1000, 40000, 0, at))
+			}
+			if round == 0 {
+				want++
+				wantProbes++
+			}
+			at += 10
+		}
+	}
+	f := analyze.Finding{Detector: "dscan", Kind: analyze.HostScan, Src: src, Index: 300, Time: t0}
+	a := New(Config{})
+	feed(a, fl, []analyze.Finding{f})
+	eps := a.Result().Episodes
+	if len(eps) == 0 || eps[0].Src != src {
+		t.Fatalf("episodes %+v", eps)
+	}
+	if eps[0].Replied != want || eps[0].RepliedProbes != wantProbes {
+		t.Errorf("replied %d targets, %d probes; want %d, %d", eps[0].Replied, eps[0].RepliedProbes, want, wantProbes)
+	}
 }
