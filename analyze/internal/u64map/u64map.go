@@ -212,3 +212,38 @@ func (m *Map[V]) DeleteFunc(del func(k uint64, v *V) bool) int {
 	}
 	return removed
 }
+
+// Delete removes k and says whether it was there. The keys after it in its
+// probe run move back into the hole (backward shift), so no tombstone
+// lengthens later probes: the dscan engine ages destinations out one at a
+// time, millions of them over a day.
+func (m *Map[V]) Delete(k uint64) bool {
+	var zero V
+	if k == 0 {
+		had := m.hasZero
+		m.hasZero, m.zero = false, zero
+		return had
+	}
+	if m.slots == nil {
+		return false
+	}
+	i := Hash(k) & m.mask
+	for m.slots[i].key != k {
+		if m.slots[i].key == 0 {
+			return false
+		}
+		i = (i + 1) & m.mask
+	}
+	for j := (i + 1) & m.mask; m.slots[j].key != 0; j = (j + 1) & m.mask {
+		// The key at j may fill the hole at i only if its home slot is not
+		// in the cyclic range (i, j]: else a probe for it, starting at its
+		// home, would stop at the hole before reaching it.
+		if home := Hash(m.slots[j].key) & m.mask; (j-home)&m.mask >= (j-i)&m.mask {
+			m.slots[i] = m.slots[j]
+			i = j
+		}
+	}
+	m.slots[i] = slot[V]{}
+	m.n--
+	return true
+}
