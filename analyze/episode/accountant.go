@@ -73,18 +73,42 @@ type run struct {
 	tcp, noAck            uint64
 	fAnd, fOr             uint8
 	service               uint64 // flows that look like service replies
-	svc                   map[portKey]uint64
-	dsts                  addrCounts
-	ports                 keyCounts // by portKey
+	// aux holds what only some runs need; nil until the first of it.
+	aux   *runAux
+	dsts  addrCounts
+	ports keyCounts // by portKey
 	// A server answers from one or two ports (80 and 443, 53 over UDP
 	// and TCP): replies from the two ports that answered last are counted
 	// here, the more recent first, and reach svc when a third port
 	// answers (or at flushSvc), so most flows skip the map.
 	svcKey  [2]portKey
 	svcPend [2]uint64
+}
+
+// runAux is the part of a run that few runs need, behind one pointer: a
+// pointer more in every run took it from the 288-byte size class to the
+// 320-byte one.
+type runAux struct {
+	svc map[portKey]uint64 // service replies by protocol and source port
 	// replies are the UDP and ICMP echo answers sent to the source while
-	// this run was its latest (see replies.go); nil until the first.
-	replies *replyLog
+	// this run was its latest (see replies.go).
+	replies replyLog
+}
+
+func (r *run) more() *runAux {
+	if r.aux == nil {
+		r.aux = &runAux{}
+	}
+	return r.aux
+}
+
+// svc is the run's service replies by protocol and port (nil: none);
+// read it after flushSvc.
+func (r *run) svc() map[portKey]uint64 {
+	if r.aux == nil {
+		return nil
+	}
+	return r.aux.svc
 }
 
 type source struct {
@@ -224,11 +248,7 @@ func (a *Accountant) noteReply(r *flow.Record, k portKey) {
 	if s == nil || s.last == nil || r.Start > s.last.last+ReplyWindow {
 		return
 	}
-	cur := s.last
-	if cur.replies == nil {
-		cur.replies = &replyLog{}
-	}
-	cur.replies.add(r.Src, k, a.cfg.MaxTargets)
+	s.last.more().replies.add(r.Src, k, a.cfg.MaxTargets)
 }
 
 // flushSvc moves the pending replies into svc; read svc only after it.
@@ -241,10 +261,11 @@ func (r *run) spillSvc(i int) {
 	if r.svcPend[i] == 0 {
 		return
 	}
-	if r.svc == nil {
-		r.svc = make(map[portKey]uint64)
+	x := r.more()
+	if x.svc == nil {
+		x.svc = make(map[portKey]uint64)
 	}
-	r.svc[r.svcKey[i]] += r.svcPend[i]
+	x.svc[r.svcKey[i]] += r.svcPend[i]
 	r.svcPend[i] = 0
 }
 

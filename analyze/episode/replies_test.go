@@ -203,3 +203,33 @@ func TestReplyLogCompacts(t *testing.T) {
 		t.Errorf("replied %d targets, %d probes; want %d, %d", eps[0].Replied, eps[0].RepliedProbes, want, wantProbes)
 	}
 }
+
+// Compaction keeps exactly the distinct pairs, in order, whatever the
+// interleaving of adds and compactions, and at most limit of them.
+func TestReplyLogDistinctSorted(t *testing.T) {
+	rng := uint64(7)
+	next := func() uint64 { rng = rng*6364136223846793005 + 1442695040888963407; return rng >> 33 }
+	for _, limit := range []int{65536, 50} {
+		var l replyLog
+		seen := map[uint64]bool{}
+		for range 5000 {
+			a, k := uint32(next()%300), portKey(next()%7)
+			l.add(flow.AddrFromU32(0x0a000000+a), k, limit)
+			seen[uint64(0x0a000000+a)<<32|uint64(k)] = true
+		}
+		l.compact(limit)
+		for i := 1; i < len(l.v4); i++ {
+			if l.v4[i-1] >= l.v4[i] {
+				t.Fatalf("limit %d: pairs not sorted and distinct at %d", limit, i)
+			}
+		}
+		for _, p := range l.v4 {
+			if !seen[p] {
+				t.Fatalf("limit %d: pair %#x never added", limit, p)
+			}
+		}
+		if want := min(len(seen), limit); len(l.v4) != want {
+			t.Errorf("limit %d: %d pairs kept, want %d", limit, len(l.v4), want)
+		}
+	}
+}

@@ -367,7 +367,7 @@ func (a *Accountant) buildRun(src netip.Addr, r *run, g []analyze.Finding) built
 	r.flushSvc()
 	r.ports.compact(cfg.MaxPorts)
 	b := built{dsts: make([]addrFlows, 0, r.dsts.len()), ports: make([]portFlows, 0, len(r.ports.keys)),
-		svc: r.svc, svcN: r.service}
+		svc: r.svc(), svcN: r.service}
 	ep := Episode{
 		Src: src, First: r.first, Last: r.last,
 		Flows: r.flows, Packets: r.packets, Bytes: r.bytes,
@@ -392,8 +392,8 @@ func (a *Accountant) buildRun(src netip.Addr, r *run, g []analyze.Finding) built
 	})
 	b.ports = sumPorts(b.ports)
 	ep.TopPorts = top.best
-	if r.replies != nil {
-		ep.Replied, ep.RepliedProbes = r.replies.answered(r, cfg.MaxTargets)
+	if r.aux != nil {
+		ep.Replied, ep.RepliedProbes = r.aux.replies.answered(r, cfg.MaxTargets)
 	}
 	b.ep = ep
 	targets, ports := fillFromFindings(&b.ep, g)
