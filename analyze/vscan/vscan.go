@@ -38,6 +38,7 @@ import (
 
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/analyze/internal/addrkey"
+	"github.com/flowsift/flowsift/analyze/internal/u64map"
 	"github.com/flowsift/flowsift/analyze/trw"
 	"github.com/flowsift/flowsift/flow"
 )
@@ -66,11 +67,13 @@ type Config struct {
 }
 
 // PairBytes is what a pair of one service takes in the detector's table,
-// map slot included; a memory budget divides by it to bound MaxPairs.
-// Measured by BenchmarkBytesPerPair, 2^21 pairs of one probe: 144 bytes a
-// pair (302 MB). With 32-byte keys and a slice of services a pair it was
-// 192 there, and 180 at a report's peak (363 MB for 2M pairs).
-const PairBytes = 144
+// table slot included; a memory budget divides by it to bound MaxPairs.
+// Measured by BenchmarkBytesPerPair, pairs of one probe: 128 bytes a pair
+// among 2^21 (268 MB), 148 among 1.6 M, just past the table's doubling,
+// its emptiest. With Go maps it was 144 among 2^21 (and 192 with 32-byte
+// keys and a slice of services a pair; 180 at a report's peak, 363 MB for
+// 2M pairs).
+const PairBytes = 148
 
 // DefaultConfig is the detector's defaults.
 func DefaultConfig() Config {
@@ -184,12 +187,13 @@ type pairRef struct {
 
 // pairTable holds the pairs. Pairs of two IPv4 addresses (plain or
 // mapped, keyed alike as addrkey.Of keys them) are keyed by the 64 bits of
-// both, which the runtime hashes on its fast path: two probes a flow hashed
-// 32-byte keys before. The entries are values: the sweep reads last from
-// the table itself.
+// both in an open-addressing table (see u64map): two probes a flow hashed
+// 32-byte keys in a Go map before, two or three cache misses each, and the
+// sweep now reads the entries in one pass over an array.
 type pairTable struct {
-	v4 map[uint64]pairRef
-	v6 map[pairKey]pairRef
+	v4     u64map.Map[pairRef]
+	v6     map[pairKey]*pairRef
+	doomed []uint64 // the sweep's keys to delete, kept for the next
 }
 
 func is4(a addrkey.Addr) bool { return a[0] == 0 && a[1]>>32 == 0xffff }
@@ -201,30 +205,37 @@ func (k pairKey) is4() (uint64, bool) {
 	return 0, false
 }
 
-func (t *pairTable) len() int { return len(t.v4) + len(t.v6) }
+func (t *pairTable) len() int { return t.v4.Len() + len(t.v6) }
 
-// get returns k's entry.
-func (t *pairTable) get(k pairKey) (pairRef, bool) {
+// get returns k's entry, nil if none. The pointer is valid until the next
+// upsert or deleteFunc.
+func (t *pairTable) get(k pairKey) *pairRef {
 	if k4, ok := k.is4(); ok {
-		r, ok := t.v4[k4]
-		return r, ok
+		r, _ := t.v4.Get(k4)
+		return r
 	}
-	r, ok := t.v6[k]
-	return r, ok
+	return t.v6[k]
 }
 
-func (t *pairTable) put(k pairKey, r pairRef) {
+// upsert returns k's entry, added empty if there was none; the pointer is
+// valid as get's.
+func (t *pairTable) upsert(k pairKey) *pairRef {
 	if k4, ok := k.is4(); ok {
-		t.v4[k4] = r
-		return
+		r, _ := t.v4.Upsert(k4)
+		return r
 	}
-	t.v6[k] = r
+	r := t.v6[k]
+	if r == nil {
+		r = &pairRef{}
+		t.v6[k] = r
+	}
+	return r
 }
 
 // all yields every entry; the loop body must not add to t.
-func (t *pairTable) all() iter.Seq[pairRef] {
-	return func(yield func(pairRef) bool) {
-		for _, r := range t.v4 {
+func (t *pairTable) all() iter.Seq[*pairRef] {
+	return func(yield func(*pairRef) bool) {
+		for _, r := range t.v4.All() {
 			if !yield(r) {
 				return
 			}
@@ -237,12 +248,19 @@ func (t *pairTable) all() iter.Seq[pairRef] {
 	}
 }
 
-// deleteFunc forgets the pairs del accepts.
-func (t *pairTable) deleteFunc(del func(pairRef) bool) {
-	for k, r := range t.v4 {
+// deleteFunc forgets the pairs del accepts. The IPv4 keys are deleted one
+// by one after the pass (a deletion moves keys back in their probe runs),
+// not by u64map's DeleteFunc, which rebuilds the table: the sweep runs
+// every eighth of the horizon and forgets a small part of the table.
+func (t *pairTable) deleteFunc(del func(*pairRef) bool) {
+	t.doomed = t.doomed[:0]
+	for k, r := range t.v4.All() {
 		if del(r) {
-			delete(t.v4, k)
+			t.doomed = append(t.doomed, k)
 		}
+	}
+	for _, k := range t.doomed {
+		t.v4.Delete(k)
 	}
 	for k, r := range t.v6 {
 		if del(r) {
@@ -282,7 +300,7 @@ type Detector struct {
 
 // New makes a detector that reports to sink.
 func New(cfg Config, sink analyze.Sink) *Detector {
-	return &Detector{cfg: cfg.withDefaults(), sink: sink, pairs: pairTable{v4: map[uint64]pairRef{}, v6: map[pairKey]pairRef{}}}
+	return &Detector{cfg: cfg.withDefaults(), sink: sink, pairs: pairTable{v6: map[pairKey]*pairRef{}}}
 }
 
 // Untracked is how many contacts were not followed because MaxPairs pairs
@@ -328,7 +346,7 @@ func (d *Detector) one(r *flow.Record) {
 	}
 	// Is this the reply to a contact of the other side?
 	src, dst := addrkey.Of(r.Src), addrkey.Of(r.Dst)
-	if rp, ok := d.pairs.get(pairKey{dst, src}); ok {
+	if rp := d.pairs.get(pairKey{dst, src}); rp != nil {
 		if s := rp.p.find(svcKey{r.Proto, r.SrcPort}); s != nil {
 			if s.state == stPending && r.Start <= s.start+d.cfg.WindowMS {
 				if refuses(r) {
@@ -347,8 +365,8 @@ func (d *Detector) one(r *flow.Record) {
 		return // traceroute's probes: one port per hop, the last refused by design
 	}
 	k := pairKey{src, dst}
-	e, ok := d.pairs.get(k)
-	if !ok {
+	e := d.pairs.get(k)
+	if e == nil {
 		if d.pairs.len() >= d.cfg.MaxPairs {
 			if d.clock >= d.nextPress {
 				d.press()
@@ -358,8 +376,8 @@ func (d *Detector) one(r *flow.Record) {
 				return
 			}
 		}
-		// Added below with its first service, which a new pair always
-		// gets.
+		// A new pair always gets its first service below.
+		e = d.pairs.upsert(k)
 		e.p = &pair{}
 	}
 	p := e.p
@@ -374,12 +392,10 @@ func (d *Detector) one(r *flow.Record) {
 	s := p.add(service{key: sk, state: stPending, start: r.Start})
 	e.last = max(e.last, r.Start)
 	if r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0 {
-		d.pairs.put(k, e)
 		d.outcome(e, s, stAnswered, r, d.index, false)
 		return
 	}
 	e.queued = d.base + uint64(len(d.queue)) + 1
-	d.pairs.put(k, e)
 	d.queue = append(d.queue, pending{key: k, svc: sk, deadline: max(r.Start+d.cfg.WindowMS, d.clock), index: d.index, rec: *r})
 }
 
@@ -395,7 +411,7 @@ func (d *Detector) expire(now int64) {
 		if c.deadline >= now {
 			break
 		}
-		if e, ok := d.pairs.get(c.key); ok {
+		if e := d.pairs.get(c.key); e != nil {
 			if s := e.p.find(c.svc); s != nil && s.state == stPending {
 				d.outcome(e, s, stFailed, &c.rec, c.index, false)
 			}
@@ -433,7 +449,7 @@ func (d *Detector) press() {
 	}
 	horizon := max(cut*step, d.cfg.WindowMS)
 	n := d.pairs.len()
-	d.pairs.deleteFunc(func(e pairRef) bool { return d.clock-e.last >= horizon && !d.hasPending(e) })
+	d.pairs.deleteFunc(func(e *pairRef) bool { return d.clock-e.last >= horizon && !d.hasPending(e) })
 	if d.pairs.len() < n && horizon < d.cfg.HorizonMS && (d.shortest == 0 || horizon < d.shortest) {
 		d.shortest = horizon
 	}
@@ -448,7 +464,7 @@ func (d *Detector) press() {
 
 // sweep forgets the pairs with no new service for the horizon.
 func (d *Detector) sweep() {
-	d.pairs.deleteFunc(func(e pairRef) bool { return e.last+d.cfg.HorizonMS < d.clock && !d.hasPending(e) })
+	d.pairs.deleteFunc(func(e *pairRef) bool { return e.last+d.cfg.HorizonMS < d.clock && !d.hasPending(e) })
 	d.nextSweep = d.clock + d.cfg.HorizonMS/8
 }
 
@@ -485,7 +501,7 @@ func (p *pair) add(s service) *service {
 }
 
 // hasPending says whether a service of e waits for its reply.
-func (d *Detector) hasPending(e pairRef) bool {
+func (d *Detector) hasPending(e *pairRef) bool {
 	if e.queued <= d.base+uint64(d.head) {
 		return false // all its contacts left the queue, settled
 	}
@@ -506,7 +522,7 @@ func (p *pair) hasPending() bool {
 
 // outcome settles service s of pair e; rec is the flow that settled it
 // (the contact, or the reply when reply is set), the index-th of the stream.
-func (d *Detector) outcome(e pairRef, s *service, state uint8, rec *flow.Record, index uint64, reply bool) {
+func (d *Detector) outcome(e *pairRef, s *service, state uint8, rec *flow.Record, index uint64, reply bool) {
 	p := e.p
 	s.state = state
 	if p.decided {
