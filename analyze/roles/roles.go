@@ -61,10 +61,11 @@ type Config struct {
 
 // HostBytes is what a host of background radiation (a source of a probe
 // or three) takes in the analyser's tables; a memory budget divides by it
-// to bound MaxHosts. Measured by BenchmarkBytesPerHost, 2^18 sources of
-// three probes each: 544 bytes a host (143 MB). With four maps a host it
-// was 965 there, and 720 at a report's peak (190 MB for 2^18 hosts).
-const HostBytes = 544
+// to bound MaxHosts. Measured by BenchmarkBytesPerHost, sources of three
+// probes each: 544 bytes a host among 2^18 (143 MB), 554 among 200 k, just
+// past the host table's doubling, its emptiest. With four maps a host it
+// was 965 among 2^18, and 720 at a report's peak (190 MB for 2^18 hosts).
+const HostBytes = 554
 
 // DefaultConfig is the package's defaults.
 func DefaultConfig() Config {

@@ -149,6 +149,7 @@ func bytesPerPair(n int) float64 {
 	d.queue = nil
 	per := float64(heap()-before) / float64(n)
 	runtime.KeepAlive(d)
+	runtime.KeepAlive(batch) // not the detector's: live on both sides
 	return per
 }
 
