@@ -293,6 +293,7 @@ func isServiceReply(r *flow.Record) bool {
 // dropped, so that memory follows the active sources even when many of
 // them were flagged.
 func (a *Accountant) sweep() {
+	var empty []netip.Addr
 	for src, s := range a.sources.all() {
 		var gone []int
 		for i, r := range s.runs {
@@ -326,8 +327,11 @@ func (a *Accountant) sweep() {
 			s.last = kept[n-1]
 		}
 		if len(s.runs) == 0 {
-			a.sources.delete(src)
+			empty = append(empty, src)
 		}
+	}
+	for _, src := range empty {
+		a.sources.delete(src)
 	}
 }
 
