@@ -56,6 +56,7 @@ func TestRepliedCountsUDPAndEchoAnswers(t *testing.T) {
 		{"udp without answers", 17, 161, udpFrom(161), 5, nil, 0},
 		{"udp answered from another port", 17, 161, udpFrom(53), 5, answers, 0},
 		{"udp answer from an ephemeral port", 17, 40001, udpFrom(40001), 5, answers, 0},
+		{"udp answer to a service port", 17, 161, func(_ int, dst netip.Addr, at int64) flow.Record { return rec(dst, src, 17, 161, 53, 0, at) }, 5, answers, 0},
 		{"udp answer too late", 17, 161, udpFrom(161), 20*1000 + ReplyWindow, map[int]bool{1: true}, 0},
 		{"icmp echo answered", 1, 8 << 8, echo(1, 0), 5, answers, 3},
 		{"icmp echo met by unreachables", 1, 8 << 8, echo(1, 3), 5, answers, 0},
