@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/flate"
@@ -81,11 +82,40 @@ func NewReader(r io.Reader, path string, opt Options) (*Reader, error) {
 	rd.mask = FlowExportMask(h.ExportVersion, h.AggMethod)
 	rd.dec = rd.decoder()
 	if h.Flags&FlagCompress != 0 {
-		rd.br = bufio.NewReaderSize(src, 64*1024)
+		rd.br = newBufReader(src)
 	} else {
-		rd.data = bufio.NewReaderSize(src, 64*1024)
+		rd.data = newBufReader(src)
 	}
 	return rd, nil
+}
+
+// A tree holds a file every five or fifteen minutes, hundreds a day, and
+// each file's reader needed a 64 KiB read buffer, an inflater (some 40 KiB
+// of window and tables) and a record buffer of a chunk (256 KiB): a third
+// of everything a report allocated on a 289-file tree, all of it garbage
+// a file later. Closed readers give them back for the next file.
+var (
+	bufPool  = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64*1024) }}
+	zlibPool sync.Pool // of io.ReadCloser that implement zlib.Resetter
+	recPool  sync.Pool // of *[]byte
+)
+
+func newBufReader(r io.Reader) *bufio.Reader {
+	br := bufPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+// newZlib starts inflating r with a pooled inflater if there is one.
+func newZlib(r io.Reader) (io.ReadCloser, error) {
+	if z, ok := zlibPool.Get().(io.ReadCloser); ok {
+		if err := z.(zlib.Resetter).Reset(r, nil); err != nil {
+			zlibPool.Put(z)
+			return nil, err
+		}
+		return z, nil
+	}
+	return zlib.NewReader(r)
 }
 
 // Header is the file's header.
@@ -125,7 +155,11 @@ func (rd *Reader) Read(dst []flow.Record) (int, error) {
 	}
 	want := recs * rd.size
 	if cap(rd.buf) < want {
-		rd.buf = make([]byte, want)
+		if b, ok := recPool.Get().(*[]byte); ok && cap(*b) >= want {
+			rd.buf = *b
+		} else {
+			rd.buf = make([]byte, want)
+		}
 	}
 	buf := rd.buf[:want]
 	n, err := readFull(rd.data, buf)
@@ -165,7 +199,7 @@ func (rd *Reader) openZlib() error {
 		}
 		return nil
 	}
-	zr, err := zlib.NewReader(rd.br)
+	zr, err := newZlib(rd.br)
 	if err != nil {
 		rd.done = true
 		switch {
@@ -290,12 +324,29 @@ func (rd *Reader) finish(err error, partial int) error {
 	return nil
 }
 
-// Close releases the inflater.
+// Close releases the inflater and gives the reader's buffers back for the
+// next file; the reader must not be used after it.
 func (rd *Reader) Close() error {
+	var err error
 	if rd.zr != nil {
-		return rd.zr.Close()
+		err = rd.zr.Close()
+		zlibPool.Put(rd.zr)
+		rd.zr, rd.data = nil, nil
 	}
-	return nil
+	for _, b := range []io.Reader{rd.br, rd.data} {
+		if br, ok := b.(*bufio.Reader); ok && br != nil {
+			br.Reset(nil)
+			bufPool.Put(br)
+		}
+	}
+	rd.br, rd.data = nil, nil
+	if rd.buf != nil {
+		b := rd.buf
+		recPool.Put(&b)
+		rd.buf = nil
+	}
+	rd.done = true
+	return err
 }
 
 // Format is the flow-tools driver for package ingest.
