@@ -377,6 +377,12 @@ func (c *Counter) add(r *flow.Record) {
 	}
 }
 
+// addICMP is kept out of add for the few flows that are ICMP: inlined
+// there, BenchmarkCount took a median 12 ns a flow more than without
+// the ICMP counts (14 pairs on a loaded machine); out of line no
+// difference showed in 8 pairs.
+//
+//go:noinline
 func (c *Counter) addICMP(proto uint8, port uint16, fl uint64) {
 	if c.icmp == nil {
 		c.icmp = new([2][65536]uint64)
