@@ -7,39 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/flowsift/flowsift/flow"
-	"github.com/flowsift/flowsift/samples"
+	"github.com/flowsift/flowsift/internal/benchfix"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-var (
-	streams   sync.Map // flows and hours -> []flow.Record
-	streamsMu sync.Mutex
-)
-
-// stream is a generated many-source stream, held in memory: the sample
-// generator's site traffic and injected scans, plus one new background
-// source for every ten flows (three probes each), about the mix of a
-// real uplink's archive (a 3-day tree of 1.0 M flows had 105 k sources).
-func stream(tb testing.TB, flows, hours int) []flow.Record {
-	streamsMu.Lock()
-	defer streamsMu.Unlock()
-	key := [2]int{flows, hours}
-	if v, ok := streams.Load(key); ok {
-		return v.([]flow.Record)
-	}
-	recs, _, err := samples.Generate(samples.Config{Seed: 16, Flows: flows, Hours: hours, BackgroundSources: flows / 10})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	streams.Store(key, recs)
-	return recs
-}
 
 // dump writes everything the analyser found, in a stable form.
 func dump(a *Analyser) []byte {
@@ -60,7 +34,7 @@ func dump(a *Analyser) []byte {
 // with one small enough to be pressed many times, must stay what they
 // were: a change of the tables' layout for speed must change no result.
 func TestGeneratedStreamGolden(t *testing.T) {
-	recs := stream(t, 200_000, 48)
+	recs := benchfix.Stream(t, 200_000, 48)
 	for _, c := range []struct {
 		name     string
 		maxHosts int
@@ -91,7 +65,7 @@ func TestGeneratedStreamGolden(t *testing.T) {
 // BenchmarkStream is the analyser's cost per flow on a 3-day stream of
 // 600 k flows and 60 k background sources.
 func BenchmarkStream(b *testing.B) {
-	benchFlows(b, stream(b, 600_000, 72))
+	benchFlows(b, benchfix.Stream(b, 600_000, 72))
 }
 
 // benchFlows runs the analyser over recs, in batches as the pass gives
@@ -99,7 +73,7 @@ func BenchmarkStream(b *testing.B) {
 func benchFlows(b *testing.B, recs []flow.Record) {
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := benchfix.CPUTime()
 	for b.Loop() {
 		a := New(Config{})
 		for i := 0; i < len(recs); i += 4096 {
@@ -110,21 +84,12 @@ func benchFlows(b *testing.B, recs []flow.Record) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/flow")
 	// CPU time, the garbage collector's included: on a shared machine
 	// the elapsed time says more about the neighbours.
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N*len(recs)), "cpu-ns/flow")
+	b.ReportMetric(float64(benchfix.CPUTime()-cpu0)/float64(b.N*len(recs)), "cpu-ns/flow")
 }
 
 // BenchmarkArchive is the cost per flow on the tree FLOWSIFT_BENCH_TREE
 // names (the 3-day, 1.0 M-flow tree of issue 16, say), held in memory.
-func BenchmarkArchive(b *testing.B) { benchFlows(b, archive(b)) }
-
-// cpuTime is the user and system time of the process so far, in ns.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
+func BenchmarkArchive(b *testing.B) { benchFlows(b, benchfix.Archive(b)) }
 
 // BenchmarkBytesPerHost measures what a host of background radiation (a
 // source of three probes to three destinations, as samples makes them)

@@ -7,48 +7,21 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/flow"
-	"github.com/flowsift/flowsift/samples"
+	"github.com/flowsift/flowsift/internal/benchfix"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-var (
-	streamsMu sync.Mutex
-	streams   = map[[2]int][]flow.Record{}
-)
-
-// stream is a generated many-source stream, held in memory: the sample
-// generator's site traffic and injected scans (vertical ones among them),
-// plus one new background source for every ten flows (three probes
-// each), about the mix of a real uplink's archive (a 3-day tree of 1.0 M
-// flows had 105 k sources).
-func stream(tb testing.TB, flows, hours int) []flow.Record {
-	streamsMu.Lock()
-	defer streamsMu.Unlock()
-	key := [2]int{flows, hours}
-	if recs, ok := streams[key]; ok {
-		return recs
-	}
-	recs, _, err := samples.Generate(samples.Config{Seed: 16, Flows: flows, Hours: hours, BackgroundSources: flows / 10})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	streams[key] = recs
-	return recs
-}
 
 // The findings on a generated many-source stream, with the default table,
 // with a short horizon (many sweeps) and with a table small enough to be
 // pressed many times, must stay what they were: a change of the tables'
 // layout for speed must change no result.
 func TestGeneratedStreamGolden(t *testing.T) {
-	recs := stream(t, 200_000, 48)
+	recs := benchfix.Stream(t, 200_000, 48)
 	for _, c := range []struct {
 		name string
 		cfg  Config
@@ -84,7 +57,7 @@ func TestGeneratedStreamGolden(t *testing.T) {
 // BenchmarkStream is the detector's cost per flow on a 3-day stream of
 // 600 k flows and 60 k background sources.
 func BenchmarkStream(b *testing.B) {
-	benchFlows(b, stream(b, 600_000, 72))
+	benchFlows(b, benchfix.Stream(b, 600_000, 72))
 }
 
 // benchFlows runs the analyser over recs, in batches as the pass gives
@@ -92,7 +65,7 @@ func BenchmarkStream(b *testing.B) {
 func benchFlows(b *testing.B, recs []flow.Record) {
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := benchfix.CPUTime()
 	for b.Loop() {
 		d := New(Config{}, func(analyze.Finding) {})
 		for i := 0; i < len(recs); i += 4096 {
@@ -103,21 +76,12 @@ func benchFlows(b *testing.B, recs []flow.Record) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/flow")
 	// CPU time, the garbage collector's included: on a shared machine
 	// the elapsed time says more about the neighbours.
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N*len(recs)), "cpu-ns/flow")
+	b.ReportMetric(float64(benchfix.CPUTime()-cpu0)/float64(b.N*len(recs)), "cpu-ns/flow")
 }
 
 // BenchmarkArchive is the cost per flow on the tree FLOWSIFT_BENCH_TREE
 // names (the 3-day, 1.0 M-flow tree of issue 16, say), held in memory.
-func BenchmarkArchive(b *testing.B) { benchFlows(b, archive(b)) }
-
-// cpuTime is the user and system time of the process so far, in ns.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
+func BenchmarkArchive(b *testing.B) { benchFlows(b, benchfix.Archive(b)) }
 
 // BenchmarkBytesPerPair measures what a pair of one service (a probe of
 // background radiation) takes, table slot included, among 2^21 (MaxPairs'
@@ -156,7 +120,7 @@ func bytesPerPair(n int) float64 {
 // The sweep and the press skip reading a pair whose queued contacts have
 // all left the queue: that must never skip a pair with a contact pending.
 func TestQueuedSaysNothingPending(t *testing.T) {
-	recs := stream(t, 200_000, 48)
+	recs := benchfix.Stream(t, 200_000, 48)
 	d := New(Config{MaxPairs: 4096, WindowMS: 600_000, HorizonMS: 1_200_000}, func(analyze.Finding) {})
 	skipped := 0
 	for i := 0; i < len(recs); i += 512 {
