@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/internal/benchfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -45,19 +45,7 @@ func TestGeneratedStreamGolden(t *testing.T) {
 				a.Add(recs[i:min(i+4096, len(recs))])
 			}
 			got := dump(a)
-			path := filepath.Join("testdata", "stream-"+c.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to write it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("roles differ from %s:\n got: %.2000s\nwant: %.2000s", path, got, want)
-			}
+			fixture.Golden(t, filepath.Join("testdata", "stream-"+c.name+".golden"), got, *update)
 		})
 	}
 }

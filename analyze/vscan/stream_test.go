@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/internal/benchfix"
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -37,19 +37,7 @@ func TestGeneratedStreamGolden(t *testing.T) {
 			d.Flush()
 			fmt.Fprintf(&b, "untracked %d, presses %d, shortest %d\n", d.Untracked(), d.presses, d.shortest)
 			got := b.Bytes()
-			path := filepath.Join("testdata", "stream-"+c.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to write it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("findings differ from %s:\n got: %.2000s\nwant: %.2000s", path, got, want)
-			}
+			fixture.Golden(t, filepath.Join("testdata", "stream-"+c.name+".golden"), got, *update)
 		})
 	}
 }
