@@ -241,15 +241,8 @@ func TestMaxSourcesBoundsMemory(t *testing.T) {
 	cfg.AgerTimeout = 0 // nothing ages: only the bound limits the table
 	before := heap()
 	e := New(cfg, nil)
-	batch := make(flow.Batch, 10_000)
-	for i := 0; i < n; i += len(batch) {
-		for k := range batch {
-			batch[k] = flow.Record{Src: flow.AddrFromU32(0x0A000000 + uint32(i+k)), Dst: flow.AddrFromU32(0xC0000201), Proto: 6, DstPort: 80}
-		}
-		e.Process(batch)
-	}
+	manySources(e, n)
 	used := heap() - before
-	runtime.KeepAlive(batch)
 	if e.Sources() > cfg.MaxSources+nParts || e.Evicted() < uint64(n-cfg.MaxSources-nParts) {
 		t.Fatalf("%d sources tracked, %d evicted", e.Sources(), e.Evicted())
 	}
@@ -261,6 +254,7 @@ func TestMaxSourcesBoundsMemory(t *testing.T) {
 
 	// One source to n destinations with no ager: once reported as a host
 	// scanner its list is held at D destinations.
+	batch := make(flow.Batch, 10_000)
 	cfg = DefaultConfig()
 	cfg.AgerTimeout = 0
 	before = heap()
@@ -290,13 +284,7 @@ func TestMaxSourcesLowersMemory(t *testing.T) {
 		cfg.AgerTimeout = 0
 		before := heap()
 		e := New(cfg, nil)
-		batch := make(flow.Batch, 10_000)
-		for i := 0; i < n; i += len(batch) {
-			for k := range batch {
-				batch[k] = flow.Record{Src: flow.AddrFromU32(0x0A000000 + uint32(i+k)), Dst: flow.AddrFromU32(0xC0000201), Proto: 6, DstPort: 80}
-			}
-			e.Process(batch)
-		}
+		manySources(e, n)
 		used := heap() - before
 		runtime.KeepAlive(e)
 		return used
@@ -306,4 +294,15 @@ func TestMaxSourcesLowersMemory(t *testing.T) {
 		t.Fatalf("200k sources: %d KiB with --max-sources 10000, %d KiB without: the cap should hold a fraction", with>>10, without>>10)
 	}
 	t.Logf("200k sources: %d KiB with --max-sources 10000, %d KiB without", with>>10, without>>10)
+}
+
+// manySources feeds e n flows, each from a new source to one web server.
+func manySources(e *Engine, n int) {
+	batch := make(flow.Batch, 10_000)
+	for i := 0; i < n; i += len(batch) {
+		for k := range batch {
+			batch[k] = flow.Record{Src: flow.AddrFromU32(0x0A000000 + uint32(i+k)), Dst: flow.AddrFromU32(0xC0000201), Proto: 6, DstPort: 80}
+		}
+		e.Process(batch)
+	}
 }
