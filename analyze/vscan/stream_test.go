@@ -48,23 +48,12 @@ func BenchmarkStream(b *testing.B) {
 	benchFlows(b, benchfix.Stream(b, 600_000, 72))
 }
 
-// benchFlows runs the analyser over recs, in batches as the pass gives
-// them, and reports its time and CPU time per flow.
+// benchFlows is the analyser's time and CPU time per flow over recs.
 func benchFlows(b *testing.B, recs []flow.Record) {
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := benchfix.CPUTime()
-	for b.Loop() {
+	benchfix.PerFlow(b, recs, func() (func(flow.Batch), func()) {
 		d := New(Config{}, func(analyze.Finding) {})
-		for i := 0; i < len(recs); i += 4096 {
-			d.Add(recs[i:min(i+4096, len(recs))])
-		}
-		d.Flush()
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/flow")
-	// CPU time, the garbage collector's included: on a shared machine
-	// the elapsed time says more about the neighbours.
-	b.ReportMetric(float64(benchfix.CPUTime()-cpu0)/float64(b.N*len(recs)), "cpu-ns/flow")
+		return d.Add, d.Flush
+	})
 }
 
 // BenchmarkArchive is the cost per flow on the tree FLOWSIFT_BENCH_TREE
