@@ -11,6 +11,7 @@ import (
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/internal/benchfix"
+	"github.com/flowsift/flowsift/internal/benchtree"
 	"github.com/flowsift/flowsift/internal/fixture"
 )
 
@@ -58,7 +59,7 @@ func benchFlows(b *testing.B, recs []flow.Record) {
 
 // BenchmarkArchive is the cost per flow on the tree FLOWSIFT_BENCH_TREE
 // names (the 3-day, 1.0 M-flow tree of issue 16, say), held in memory.
-func BenchmarkArchive(b *testing.B) { benchFlows(b, benchfix.Archive(b)) }
+func BenchmarkArchive(b *testing.B) { benchFlows(b, benchtree.Archive(b)) }
 
 // BenchmarkBytesPerPair measures what a pair of one service (a probe of
 // background radiation) takes, table slot included, among 2^21 (MaxPairs'

@@ -1,11 +1,11 @@
 // Package benchfix holds what the benchmarks share: the generated
 // 1,000,000-flow tree their figures are measured on, a generated stream of
-// many sources, a real tree named by the environment, and the process's
-// CPU time.
+// many sources, a loop that measures a consumer per flow, and the
+// process's CPU time. (A real tree read into memory is package benchtree:
+// it needs ingest, whose own benchmarks use this package.)
 package benchfix
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/flowsift/flowsift/flow"
-	"github.com/flowsift/flowsift/ingest"
 	"github.com/flowsift/flowsift/samples"
 )
 
@@ -64,7 +63,6 @@ func CPUTime() time.Duration {
 var (
 	streamsMu sync.Mutex
 	streams   = map[[2]int][]flow.Record{}
-	archived  []flow.Record
 )
 
 // Stream is a generated many-source stream, held in memory (once per
@@ -85,31 +83,6 @@ func Stream(tb testing.TB, flows, hours int) []flow.Record {
 		tb.Fatal(err)
 	}
 	streams[key] = recs
-	return recs
-}
-
-// Archive reads the tree FLOWSIFT_BENCH_TREE names into memory, once, in
-// stream order; unset, the benchmark skips (a fresh clone has no such
-// tree).
-func Archive(b *testing.B) []flow.Record {
-	b.Helper()
-	dir := os.Getenv("FLOWSIFT_BENCH_TREE")
-	if dir == "" {
-		b.Skip("FLOWSIFT_BENCH_TREE names no flow tree to replay")
-	}
-	streamsMu.Lock()
-	defer streamsMu.Unlock()
-	if archived != nil {
-		return archived
-	}
-	var recs []flow.Record
-	if _, err := ingest.Run(context.Background(), []string{dir}, ingest.Options{}, func(batch flow.Batch) error {
-		recs = append(recs, batch...)
-		return nil
-	}); err != nil {
-		b.Fatal(err)
-	}
-	archived = recs
 	return recs
 }
 
