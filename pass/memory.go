@@ -100,8 +100,9 @@ func FormatSize(n int64) string {
 // holdHeap asks the Go runtime to keep the heap within budget for the
 // pass (debug.SetMemoryLimit), and within what the pass needs below it:
 // with the default GOGC the heap may grow to twice what is live before a
-// collection, so a pass holding 500 MB took a 1 GiB budget's worth of RSS
-// where it needed 600 MB. The live heap is watched, and the limit is kept
+// collection, so a week's archive holding about 750 MB took 1.4 GB of RSS
+// under a 1 GiB budget (1.05 GB with this). The live heap is watched (as
+// of the last collection), and the limit is kept
 // at a quarter above it plus headroom (headroom), never above the budget:
 // the collector then runs when the heap has grown by that much, not when
 // it has doubled. A limit below what is live makes the collector run back
