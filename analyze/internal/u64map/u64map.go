@@ -116,10 +116,14 @@ func (m *Map[V]) Upsert(k uint64) (v *V, added bool) {
 	}
 }
 
-func (m *Map[V]) grow() {
+func (m *Map[V]) grow() { m.rehash(2 * len(m.slots)) }
+
+// rehash moves the keys into a fresh table of size slots (a power of two
+// that holds them).
+func (m *Map[V]) rehash(size int) {
 	old := m.slots
-	m.slots = make([]slot[V], 2*len(old))
-	m.mask = uint64(len(m.slots) - 1)
+	m.slots = make([]slot[V], size)
+	m.mask = uint64(size - 1)
 	for j := range old {
 		if old[j].key == 0 {
 			continue
@@ -196,20 +200,8 @@ func (m *Map[V]) DeleteFunc(del func(k uint64, v *V) bool) int {
 	for keep*maxLoadDen > size*maxLoadNum {
 		size *= 2
 	}
-	old := m.slots
-	m.slots = make([]slot[V], size)
-	m.mask = uint64(size - 1)
 	m.n = keep
-	for j := range old {
-		if old[j].key == 0 {
-			continue
-		}
-		i := Hash(old[j].key) & m.mask
-		for m.slots[i].key != 0 {
-			i = (i + 1) & m.mask
-		}
-		m.slots[i] = old[j]
-	}
+	m.rehash(size)
 	return removed
 }
 
