@@ -117,13 +117,6 @@ type source struct {
 	// every flow looks at it, and through the slice it was one more cache
 	// miss.
 	last *run
-	// end and lastIdx are last's: the sweep visits every source, and for
-	// the usual one, a single run still open or too recent, it decides
-	// from these without reaching the run (two cache misses fewer a
-	// source: the sweep took a twentieth of the report on a day of 100k
-	// sources).
-	end     int64
-	lastIdx uint64
 }
 
 // Accountant keeps the per-source accounting and collects findings. Feed it
@@ -204,7 +197,6 @@ func (a *Accountant) AddRecord(r *flow.Record) {
 		s.last = cur
 	}
 	a.account(cur, r)
-	s.end, s.lastIdx = cur.last, cur.lastIdx
 	if a.idx >= a.nextSweep {
 		// A sweep visits every source, so sweeps are at least as many flows
 		// apart as there are sources: amortised O(1) a flow, and at most
@@ -303,9 +295,6 @@ func isServiceReply(r *flow.Record) bool {
 func (a *Accountant) sweep() {
 	var empty []netip.Addr
 	for src, s := range a.sources.all() {
-		if len(s.runs) == 1 && (a.now-s.end <= a.cfg.Gap || s.lastIdx+a.cfg.FindingLag >= a.idx) {
-			continue // its one run is open, or ended too recently to judge
-		}
 		var gone []int
 		for i, r := range s.runs {
 			finished := i < len(s.runs)-1 || a.now-r.last > a.cfg.Gap
@@ -336,7 +325,6 @@ func (a *Accountant) sweep() {
 		s.last = nil
 		if n := len(kept); n > 0 {
 			s.last = kept[n-1]
-			s.end, s.lastIdx = s.last.last, s.last.lastIdx
 		}
 		if len(s.runs) == 0 {
 			empty = append(empty, src)
