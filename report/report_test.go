@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net/mail"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 const hostile = `<script>alert("x")</script> a|b "q", c`
@@ -271,27 +272,15 @@ func TestMailStructure(t *testing.T) {
 	if d, err := msg.Header.Date(); err != nil || !d.Equal(time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)) {
 		t.Fatalf("Date %v %v", d, err)
 	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/alternative" {
-		t.Fatalf("Content-Type %q", msg.Header.Get("Content-Type"))
-	}
+	_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
 	var md, html bytes.Buffer
 	Text(&md, m)
 	MailHTML(&html, m)
-	mr := multipart.NewReader(msg.Body, params["boundary"])
 	var got [][]byte
 	var types []string
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(p)
-		got = append(got, body)
-		types = append(types, p.Header.Get("Content-Type"))
+	for _, p := range fixture.MailParts(t, msg) {
+		got = append(got, p.Body)
+		types = append(types, p.Type)
 	}
 	if len(got) != 2 || !strings.HasPrefix(types[0], "text/plain") || !strings.HasPrefix(types[1], "text/html") {
 		t.Fatalf("parts %v", types)

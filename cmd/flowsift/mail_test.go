@@ -1,13 +1,12 @@
 package main
 
 import (
-	"io"
-	"mime"
-	"mime/multipart"
 	"net/mail"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowsift/flowsift/internal/fixture"
 )
 
 // --mail-from sets a real address; without it the sender is flowsift at
@@ -36,18 +35,9 @@ func TestReportMailFromAndParts(t *testing.T) {
 		if subj := msg.Header.Get("Subject"); !strings.HasPrefix(subj, "flowsift 2026-11-20T00:00:01Z .. 2026-11-20T06:03:57Z: 3 local scanning, 0 answered outside scans, ") {
 			t.Errorf("default subject %q", subj)
 		}
-		_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-		mr := multipart.NewReader(msg.Body, params["boundary"])
-		for {
-			p, err := mr.NextPart()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(p)
-			switch ct := p.Header.Get("Content-Type"); {
+		for _, p := range fixture.MailParts(t, msg) {
+			body := p.Body
+			switch ct := p.Type; {
 			case strings.HasPrefix(ct, "text/plain"):
 				for _, l := range strings.Split(string(body), "\r\n") {
 					if len([]rune(l)) > 80 {

@@ -6,9 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
-	"io"
-	"mime"
-	"mime/multipart"
 	"net/mail"
 	"os"
 	"os/exec"
@@ -149,24 +146,11 @@ func TestReportMail(t *testing.T) {
 	if msg.Header.Get("To") != "noc@example.org" || msg.Header.Get("Subject") != "nightly scan report" || msg.Header.Get("Date") != "Sun, 22 Nov 2026 06:00:00 +0000" {
 		t.Fatalf("headers %v", msg.Header)
 	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/alternative" {
-		t.Fatalf("content type %q", msg.Header.Get("Content-Type"))
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
 	var types []string
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(p) // quoted-printable is decoded by the reader
-		types = append(types, p.Header.Get("Content-Type"))
-		if !bytes.Contains(body, []byte("203.0.113.45")) {
-			t.Errorf("%s part lacks the scanner", p.Header.Get("Content-Type"))
+	for _, p := range fixture.MailParts(t, msg) {
+		types = append(types, p.Type)
+		if !bytes.Contains(p.Body, []byte("203.0.113.45")) {
+			t.Errorf("%s part lacks the scanner", p.Type)
 		}
 	}
 	if strings.Join(types, ",") != "text/plain; charset=utf-8,text/html; charset=utf-8" {
