@@ -1,6 +1,7 @@
 package episode
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 
@@ -22,36 +23,16 @@ const (
 )
 
 func (c Config) withDefaults() Config {
-	if c.Gap <= 0 {
-		c.Gap = defaultGap
-	}
-	if c.SampleTargets <= 0 {
-		c.SampleTargets = defaultSample
-	}
-	if c.TopPorts <= 0 {
-		c.TopPorts = defaultTopPorts
-	}
-	if c.MaxTargets <= 0 {
-		c.MaxTargets = defaultMaxSet
-	}
-	if c.MaxPorts <= 0 {
-		c.MaxPorts = defaultMaxSet
-	}
-	if c.FindingLag == 0 {
-		c.FindingLag = defaultFindingLag
-	}
-	if c.TopTargets <= 0 {
-		c.TopTargets = defaultTopTargets
-	}
-	if c.ServiceShare <= 0 {
-		c.ServiceShare = defaultService
-	}
-	if c.ScanShare <= 0 {
-		c.ScanShare = defaultScanShare
-	}
-	if c.MinPeers <= 0 {
-		c.MinPeers = defaultMinPeers
-	}
+	c.Gap = analyze.Positive(c.Gap, defaultGap)
+	c.SampleTargets = analyze.Positive(c.SampleTargets, defaultSample)
+	c.TopPorts = analyze.Positive(c.TopPorts, defaultTopPorts)
+	c.MaxTargets = analyze.Positive(c.MaxTargets, defaultMaxSet)
+	c.MaxPorts = analyze.Positive(c.MaxPorts, defaultMaxSet)
+	c.FindingLag = cmp.Or(c.FindingLag, defaultFindingLag)
+	c.TopTargets = analyze.Positive(c.TopTargets, defaultTopTargets)
+	c.ServiceShare = analyze.Positive(c.ServiceShare, defaultService)
+	c.ScanShare = analyze.Positive(c.ScanShare, defaultScanShare)
+	c.MinPeers = analyze.Positive(c.MinPeers, defaultMinPeers)
 	if c.Archive == "" {
 		c.Archive = "ARCHIVE"
 	}

@@ -30,6 +30,7 @@
 package guess
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
@@ -73,30 +74,14 @@ func DefaultConfig() Config {
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.MinAttempts <= 0 {
-		c.MinAttempts = d.MinAttempts
-	}
-	if c.MinSimilar <= 0 {
-		c.MinSimilar = d.MinSimilar
-	}
-	if c.MinPackets == 0 {
-		c.MinPackets = d.MinPackets
-	}
-	if c.MaxPackets == 0 {
-		c.MaxPackets = d.MaxPackets
-	}
-	if c.MaxDurationMS <= 0 {
-		c.MaxDurationMS = d.MaxDurationMS
-	}
-	if c.GapMS <= 0 {
-		c.GapMS = d.GapMS
-	}
-	if c.LongFactor <= 0 {
-		c.LongFactor = d.LongFactor
-	}
-	if c.MaxTracked <= 0 {
-		c.MaxTracked = d.MaxTracked
-	}
+	c.MinAttempts = analyze.Positive(c.MinAttempts, d.MinAttempts)
+	c.MinSimilar = analyze.Positive(c.MinSimilar, d.MinSimilar)
+	c.MinPackets = cmp.Or(c.MinPackets, d.MinPackets)
+	c.MaxPackets = cmp.Or(c.MaxPackets, d.MaxPackets)
+	c.MaxDurationMS = analyze.Positive(c.MaxDurationMS, d.MaxDurationMS)
+	c.GapMS = analyze.Positive(c.GapMS, d.GapMS)
+	c.LongFactor = analyze.Positive(c.LongFactor, d.LongFactor)
+	c.MaxTracked = analyze.Positive(c.MaxTracked, d.MaxTracked)
 	return c
 }
 

@@ -142,18 +142,10 @@ type Detector struct {
 // New makes a detector that reports to sink.
 func New(cfg Config, sink analyze.Sink) *Detector {
 	d0 := DefaultConfig()
-	if cfg.FanOut <= 0 {
-		cfg.FanOut = d0.FanOut
-	}
-	if cfg.SynOnly <= 0 {
-		cfg.SynOnly = d0.SynOnly
-	}
-	if cfg.WindowMS <= 0 {
-		cfg.WindowMS = d0.WindowMS
-	}
-	if cfg.MaxShown <= 0 {
-		cfg.MaxShown = d0.MaxShown
-	}
+	cfg.FanOut = analyze.Positive(cfg.FanOut, d0.FanOut)
+	cfg.SynOnly = analyze.Positive(cfg.SynOnly, d0.SynOnly)
+	cfg.WindowMS = analyze.Positive(cfg.WindowMS, d0.WindowMS)
+	cfg.MaxShown = analyze.Positive(cfg.MaxShown, d0.MaxShown)
 	if cfg.Special == nil {
 		cfg.Special = DefaultSpecial()
 	}

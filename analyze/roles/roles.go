@@ -75,29 +75,19 @@ func DefaultConfig() Config {
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	pick := func(v *float64, dv float64) {
-		if *v <= 0 {
-			*v = dv
-		}
-	}
-	pickI := func(v *int, dv int) {
-		if *v <= 0 {
-			*v = dv
-		}
-	}
-	pickI(&c.MinPeers, d.MinPeers)
-	pick(&c.ServerShare, d.ServerShare)
-	pick(&c.Answered, d.Answered)
-	pick(&c.P2PAnswered, d.P2PAnswered)
-	pick(&c.ClientAnswered, d.ClientAnswered)
-	pick(&c.HighPorts, d.HighPorts)
-	pickI(&c.MinRounds, d.MinRounds)
-	pick(&c.MaxJitter, d.MaxJitter)
-	pickI(&c.MinRefused, d.MinRefused)
-	pick(&c.NoAckShare, d.NoAckShare)
-	pickI(&c.MaxHosts, d.MaxHosts)
-	pickI(&c.MaxPeers, d.MaxPeers)
-	pickI(&c.MaxTargets, d.MaxTargets)
+	c.MinPeers = analyze.Positive(c.MinPeers, d.MinPeers)
+	c.ServerShare = analyze.Positive(c.ServerShare, d.ServerShare)
+	c.Answered = analyze.Positive(c.Answered, d.Answered)
+	c.P2PAnswered = analyze.Positive(c.P2PAnswered, d.P2PAnswered)
+	c.ClientAnswered = analyze.Positive(c.ClientAnswered, d.ClientAnswered)
+	c.HighPorts = analyze.Positive(c.HighPorts, d.HighPorts)
+	c.MinRounds = analyze.Positive(c.MinRounds, d.MinRounds)
+	c.MaxJitter = analyze.Positive(c.MaxJitter, d.MaxJitter)
+	c.MinRefused = analyze.Positive(c.MinRefused, d.MinRefused)
+	c.NoAckShare = analyze.Positive(c.NoAckShare, d.NoAckShare)
+	c.MaxHosts = analyze.Positive(c.MaxHosts, d.MaxHosts)
+	c.MaxPeers = analyze.Positive(c.MaxPeers, d.MaxPeers)
+	c.MaxTargets = analyze.Positive(c.MaxTargets, d.MaxTargets)
 	return c
 }
 

@@ -52,6 +52,7 @@
 package trw
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -98,27 +99,13 @@ func DefaultConfig() Config {
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Theta0 == 0 {
-		c.Theta0 = d.Theta0
-	}
-	if c.Theta1 == 0 {
-		c.Theta1 = d.Theta1
-	}
-	if c.Alpha == 0 {
-		c.Alpha = d.Alpha
-	}
-	if c.Beta == 0 {
-		c.Beta = d.Beta
-	}
-	if c.WindowMS <= 0 {
-		c.WindowMS = d.WindowMS
-	}
-	if c.MaxPending <= 0 {
-		c.MaxPending = d.MaxPending
-	}
-	if c.HorizonMS == 0 {
-		c.HorizonMS = d.HorizonMS
-	}
+	c.Theta0 = cmp.Or(c.Theta0, d.Theta0)
+	c.Theta1 = cmp.Or(c.Theta1, d.Theta1)
+	c.Alpha = cmp.Or(c.Alpha, d.Alpha)
+	c.Beta = cmp.Or(c.Beta, d.Beta)
+	c.WindowMS = analyze.Positive(c.WindowMS, d.WindowMS)
+	c.MaxPending = analyze.Positive(c.MaxPending, d.MaxPending)
+	c.HorizonMS = cmp.Or(c.HorizonMS, d.HorizonMS)
 	return c
 }
 
@@ -149,9 +136,7 @@ const (
 
 // Step applies one outcome and says whether the walk decided.
 func (c Config) Step(w *Walk, success bool) Decision {
-	if w.LR == 0 {
-		w.LR = 1
-	}
+	w.LR = cmp.Or(w.LR, 1)
 	w.Attempts++
 	if success {
 		w.LR *= c.Theta1 / c.Theta0

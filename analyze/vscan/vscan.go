@@ -28,6 +28,7 @@
 package vscan
 
 import (
+	"cmp"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -84,34 +85,16 @@ func DefaultConfig() Config {
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	w := c.Walk
-	if w.Theta0 == 0 {
-		w.Theta0 = d.Walk.Theta0
-	}
-	if w.Theta1 == 0 {
-		w.Theta1 = d.Walk.Theta1
-	}
-	if w.Alpha == 0 {
-		w.Alpha = d.Walk.Alpha
-	}
-	if w.Beta == 0 {
-		w.Beta = d.Walk.Beta
-	}
+	w.Theta0 = cmp.Or(w.Theta0, d.Walk.Theta0)
+	w.Theta1 = cmp.Or(w.Theta1, d.Walk.Theta1)
+	w.Alpha = cmp.Or(w.Alpha, d.Walk.Alpha)
+	w.Beta = cmp.Or(w.Beta, d.Walk.Beta)
 	c.Walk = w
-	if c.MinFailed <= 0 {
-		c.MinFailed = d.MinFailed
-	}
-	if c.WindowMS <= 0 {
-		c.WindowMS = d.WindowMS
-	}
-	if c.HorizonMS <= 0 {
-		c.HorizonMS = d.HorizonMS
-	}
-	if c.MaxPairs <= 0 {
-		c.MaxPairs = d.MaxPairs
-	}
-	if c.MaxServices <= 0 {
-		c.MaxServices = d.MaxServices
-	}
+	c.MinFailed = analyze.Positive(c.MinFailed, d.MinFailed)
+	c.WindowMS = analyze.Positive(c.WindowMS, d.WindowMS)
+	c.HorizonMS = analyze.Positive(c.HorizonMS, d.HorizonMS)
+	c.MaxPairs = analyze.Positive(c.MaxPairs, d.MaxPairs)
+	c.MaxServices = analyze.Positive(c.MaxServices, d.MaxServices)
 	return c
 }
 

@@ -41,21 +41,11 @@ func DefaultConfig() Config {
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Threshold <= 0 {
-		c.Threshold = d.Threshold
-	}
-	if c.PrivWeight <= 0 {
-		c.PrivWeight = d.PrivWeight
-	}
-	if c.OtherWeight <= 0 {
-		c.OtherWeight = d.OtherWeight
-	}
-	if c.MaxGapMS <= 0 {
-		c.MaxGapMS = d.MaxGapMS
-	}
-	if c.MaxPortsShown <= 0 {
-		c.MaxPortsShown = d.MaxPortsShown
-	}
+	c.Threshold = analyze.Positive(c.Threshold, d.Threshold)
+	c.PrivWeight = analyze.Positive(c.PrivWeight, d.PrivWeight)
+	c.OtherWeight = analyze.Positive(c.OtherWeight, d.OtherWeight)
+	c.MaxGapMS = analyze.Positive(c.MaxGapMS, d.MaxGapMS)
+	c.MaxPortsShown = analyze.Positive(c.MaxPortsShown, d.MaxPortsShown)
 	return c
 }
 
