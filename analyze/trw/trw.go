@@ -250,6 +250,9 @@ func (d *Detector) shedTo(target int64) {
 	}
 	h := int64(cut) * 60_000
 	d.forget(d.clock - h)
+	// A sweep keeps the pair table's size for the pairs to come; a shed
+	// is for memory, which only a smaller table gives back.
+	d.seen.v4.Shrink()
 	d.sheds++
 	if d.shed == 0 || h < d.shed {
 		d.shed = h

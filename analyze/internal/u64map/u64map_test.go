@@ -168,7 +168,19 @@ func TestDeleteFuncMatchesGoMap(t *testing.T) {
 			ref[k] = uint64(round)
 		}
 		cut := uint64(r.IntN(round + 1))
-		n := m.DeleteFunc(func(k uint64, v *uint64) bool { return *v < cut || k%97 == 0 })
+		asked := map[uint64]int{}
+		n := m.DeleteFunc(func(k uint64, v *uint64) bool {
+			asked[k]++
+			return *v < cut || k%97 == 0
+		})
+		for k := range ref {
+			if asked[k] != 1 {
+				t.Fatalf("round %d: del saw key %d %d times, want once", round, k, asked[k])
+			}
+		}
+		if len(asked) != len(ref) {
+			t.Fatalf("round %d: del saw %d keys, the table had %d", round, len(asked), len(ref))
+		}
 		want := 0
 		for k, v := range ref {
 			if v < cut || k%97 == 0 {
@@ -189,6 +201,10 @@ func TestDeleteFuncMatchesGoMap(t *testing.T) {
 				t.Fatalf("round %d: removed key %d still listed", round, k)
 			}
 		}
+	}
+	m.DeleteFunc(func(k uint64, _ *uint64) bool { return k%4 != 0 })
+	if load := float64(m.n) / float64(len(m.slots)); load <= 3.0/16 || load > 3.0/4 {
+		t.Fatalf("after removing three keys in four: load %.2f, want above 3/16 (emptier tables are rebuilt) and at most 3/4", load)
 	}
 	m.DeleteFunc(func(uint64, *uint64) bool { return true })
 	if m.Len() != 0 || len(m.slots) != minSlots {
@@ -238,6 +254,35 @@ func TestDeleteMatchesGoMap(t *testing.T) {
 		}
 		if m.Len() != len(ref) {
 			t.Fatalf("spread %d: Len %d want %d", spread, m.Len(), len(ref))
+		}
+	}
+}
+
+// A sweep that removes part of the table keeps its size, so the keys that
+// arrive next do not grow it back at once; Shrink then gives the memory
+// back.
+func TestDeleteFuncKeepsSizeShrinkGivesBack(t *testing.T) {
+	var m Map[int]
+	for k := uint64(1); k <= 3000; k++ {
+		m.Upsert(k)
+	}
+	size := len(m.slots)
+	m.DeleteFunc(func(k uint64, _ *int) bool { return k%2 == 0 })
+	if len(m.slots) != size || m.Len() != 1500 {
+		t.Fatalf("half removed: %d slots (was %d), %d keys", len(m.slots), size, m.Len())
+	}
+	for k := uint64(1); k <= 3000; k += 2 {
+		if _, ok := m.Get(k); !ok {
+			t.Fatalf("key %d lost", k)
+		}
+	}
+	m.Shrink()
+	if len(m.slots) != 2048 {
+		t.Fatalf("Shrink: %d slots for 1500 keys, want 2048", len(m.slots))
+	}
+	for k := uint64(1); k <= 3000; k += 2 {
+		if _, ok := m.Get(k); !ok {
+			t.Fatalf("key %d lost by Shrink", k)
 		}
 	}
 }
