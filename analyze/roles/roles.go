@@ -62,10 +62,11 @@ type Config struct {
 // HostBytes is what a host of background radiation (a source of a probe
 // or three) takes in the analyser's tables; a memory budget divides by it
 // to bound MaxHosts. Measured by BenchmarkBytesPerHost, sources of three
-// probes each: 544 bytes a host among 2^18 (143 MB), 554 among 200 k, just
-// past the host table's doubling, its emptiest. With four maps a host it
-// was 965 among 2^18, and 720 at a report's peak (190 MB for 2^18 hosts).
-const HostBytes = 554
+// probes each: 496 bytes a host among 2^18, 525 among 200 k, just past
+// the tables' doubling, their emptiest. With a set of peers per host
+// instead of the pair table it was 544 and 554; with four maps a host,
+// 965 among 2^18.
+const HostBytes = 525
 
 // DefaultConfig is the package's defaults.
 func DefaultConfig() Config {
@@ -175,11 +176,6 @@ func (r Role) Why() string {
 	return s + ": " + strings.Join(f, ", ")
 }
 
-const (
-	out = 1 << iota // host sent to the peer
-	in              // peer sent to the host
-)
-
 type target struct {
 	n       int
 	last    int64
@@ -206,7 +202,9 @@ type host struct {
 	refused           uint64 // refusals it received
 	refusals          uint64 // refusals it sent
 	addr              netip.Addr
-	peers             set[peerKey, uint8]
+	// The host's peers (see pairs.go): how many, how many it sent to, how
+	// many sent to it, and how many of those it sent to that sent back.
+	peers, outPeers, spoke, answered uint32
 	replies           small[uint32, uint64]     // flows to ports >= 1024 by proto<<16 | source port
 	highDst           uint64                    // flows to ports >= 1024
 	smtpPeers         map[addrkey.Addr]struct{} // made at the first port-25 flow: few hosts have one
@@ -274,6 +272,7 @@ func (t *hostTable) all() iter.Seq[*host] {
 type Analyser struct {
 	cfg       Config
 	hosts     hostTable
+	pairs     pairTable
 	full      bool
 	done      []Role // merged parts
 	forgotten int    // hosts forgotten to make room
@@ -283,7 +282,8 @@ type Analyser struct {
 
 // New makes an analyser.
 func New(cfg Config) *Analyser {
-	return &Analyser{cfg: cfg.withDefaults(), hosts: hostTable{v6: map[addrkey.Addr]*host{}}}
+	return &Analyser{cfg: cfg.withDefaults(), hosts: hostTable{v6: map[addrkey.Addr]*host{}},
+		pairs: pairTable{other: map[[2]addrkey.Addr]*pairState{}}}
 }
 
 func (a *Analyser) host(addr netip.Addr, key addrkey.Addr, create bool) *host {
@@ -309,7 +309,7 @@ func (a *Analyser) host(addr netip.Addr, key addrkey.Addr, create bool) *host {
 // time keeps the cost per new host constant on average.
 func (a *Analyser) press() bool {
 	rank := func(h *host) int {
-		n := h.peers.len()
+		n := int(h.peers)
 		if n >= a.cfg.MinPeers {
 			return -1
 		}
@@ -318,10 +318,8 @@ func (a *Analyser) press() bool {
 				return a.cfg.MinPeers + n
 			}
 		}
-		for d := range h.peers.values() {
-			if *d&in != 0 {
-				return a.cfg.MinPeers + n
-			}
+		if h.spoke > 0 {
+			return a.cfg.MinPeers + n
 		}
 		return n
 	}
@@ -339,10 +337,21 @@ func (a *Analyser) press() bool {
 	if freed < want {
 		return false
 	}
+	gone4 := &u64map.Map[struct{}]{}
+	gone := map[addrkey.Addr]bool{}
 	a.hosts.deleteFunc(func(h *host) bool {
 		r := rank(h)
-		return r >= 0 && r <= cut
+		if r < 0 || r > cut {
+			return false
+		}
+		k := addrkey.Of(h.addr)
+		gone[k] = true
+		if is4(k) {
+			gone4.Upsert(k[1] & 0xffffffff)
+		}
+		return true
 	})
+	a.pairs.forget(gone4, gone)
 	a.forgotten += freed
 	a.presses++
 	return true
@@ -369,7 +378,10 @@ func (a *Analyser) one(r *flow.Record) {
 		return
 	}
 	src, dst := addrkey.Of(r.Src), addrkey.Of(r.Dst)
-	if h := a.host(r.Src, src, true); h != nil {
+	refused := r.Proto == 6 && r.TCPFlags&flow.TCPRst != 0 && r.TCPFlags&flow.TCPSyn == 0 && r.Packets <= 2
+	hs := a.host(r.Src, src, true)
+	a.meet(r, src, dst, hs, refused)
+	if h := hs; h != nil {
 		h.flows++
 		if r.Proto == 6 {
 			h.tcp++
@@ -380,7 +392,6 @@ func (a *Analyser) one(r *flow.Record) {
 				h.bare++
 			}
 		}
-		a.peer(h, dst, out)
 		if r.DstPort >= 1024 {
 			h.highDst++
 		}
@@ -388,7 +399,7 @@ func (a *Analyser) one(r *flow.Record) {
 		// for symmetric services (NTP between servers, IKE). A refusal
 		// (RST to a closed port) is neither an answer nor the host's
 		// own doing: a scanned server sends one from every port probed.
-		refusal := r.Proto == 6 && r.TCPFlags&flow.TCPRst != 0 && r.TCPFlags&flow.TCPSyn == 0 && r.Packets <= 2
+		refusal := refused
 		if refusal {
 			h.refusals++
 		}
@@ -416,24 +427,63 @@ func (a *Analyser) one(r *flow.Record) {
 			}
 		}
 	}
-	if h := a.host(r.Dst, dst, false); h != nil {
-		a.peer(h, src, in)
-		if r.Proto == 6 && r.TCPFlags&flow.TCPRst != 0 && r.TCPFlags&flow.TCPSyn == 0 && r.Packets <= 2 {
-			h.refused++
+}
+
+// meet notes the flow in the pair of its hosts: the source sent to the
+// destination (if the source is followed), the destination heard from the
+// source (if it is followed; its host is looked up only when that changes
+// its view, or to count a refusal).
+func (a *Analyser) meet(r *flow.Record, src, dst addrkey.Addr, hs *host, refused bool) {
+	p := refOf(src, dst)
+	var st *pairState
+	if hs != nil {
+		st = a.pairs.upsert(&p)
+		a.see(hs, st, p.sa, vOut)
+	} else if st = a.pairs.get(&p); st == nil {
+		p.created = true // nothing to add unless the destination counts it
+	}
+	if st == nil || st.view(p.sb)&(vCounted|vIn) != vCounted|vIn || refused {
+		hd := a.host(r.Dst, dst, false)
+		if hd != nil {
+			if refused {
+				hd.refused++
+			}
+			if st == nil {
+				st = a.pairs.upsert(&p)
+			}
+			a.see(hd, st, p.sb, vIn)
 		}
+	}
+	if st != nil && *st == 0 && p.created {
+		a.pairs.remove(&p) // counted by neither end: a host at its cap
 	}
 }
 
-func (a *Analyser) peer(h *host, p addrkey.Addr, dir uint8) {
-	f := h.peers.get(peerKey(p))
-	if f == nil {
-		if h.peers.len() >= a.cfg.MaxPeers {
+// see adds dir to h's view of a pair (side is h's), counting the peer
+// first if h has room for it.
+func (a *Analyser) see(h *host, st *pairState, side int, dir view) {
+	v := st.view(side)
+	if v&vCounted == 0 {
+		if int(h.peers) >= a.cfg.MaxPeers {
 			h.truncated = true
 			return
 		}
-		f = h.peers.add(peerKey(p))
+		h.peers++
+		v = vCounted
 	}
-	*f |= dir
+	if v&dir != 0 {
+		return
+	}
+	v |= dir
+	if dir == vOut {
+		h.outPeers++
+	} else {
+		h.spoke++
+	}
+	if v&(vOut|vIn) == vOut|vIn {
+		h.answered++
+	}
+	st.setView(side, v)
 }
 
 func (a *Analyser) contact(h *host, k tkey, t int64) {
@@ -474,20 +524,7 @@ func (a *Analyser) Roles() []Role {
 
 func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 	c := a.cfg
-	peers, outPeers, answered, spoke := 0, 0, 0, 0
-	for p := range h.peers.values() {
-		f := *p
-		peers++
-		if f&in != 0 {
-			spoke++
-		}
-		if f&out != 0 {
-			outPeers++
-			if f&in != 0 {
-				answered++
-			}
-		}
-	}
+	peers, outPeers, answered, spoke := int(h.peers), int(h.outPeers), int(h.answered), int(h.spoke)
 	if peers < c.MinPeers {
 		return Role{}, false
 	}
@@ -564,8 +601,10 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 	// Mail relay: reaches many port-25 hosts, which answer.
 	if len(h.smtpPeers) >= c.MinPeers {
 		ans := 0
+		self := addrkey.Of(addr)
 		for p := range h.smtpPeers {
-			if f := h.peers.get(peerKey(p)); f != nil && *f&in != 0 {
+			ref := refOf(self, p)
+			if st := a.pairs.get(&ref); st != nil && st.view(ref.sa)&vIn != 0 {
 				ans++
 			}
 		}

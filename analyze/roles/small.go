@@ -198,12 +198,4 @@ func (s *set[K, V]) values() iter.Seq[*V] {
 	}
 }
 
-// peerKey is a peer's address; IPv4 ones (plain or mapped, which addrkey
-// keys alike) pack.
-type peerKey addrkey.Addr
-
-func (k peerKey) pack() (uint64, bool) {
-	return k[1] & 0xffffffff, is4(addrkey.Addr(k))
-}
-
 func is4(k addrkey.Addr) bool { return k[0] == 0 && k[1]>>32 == 0xffff }

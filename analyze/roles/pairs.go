@@ -1,0 +1,139 @@
+package roles
+
+import (
+	"github.com/flowsift/flowsift/analyze/internal/addrkey"
+	"github.com/flowsift/flowsift/analyze/internal/u64map"
+)
+
+// Peers are kept per pair of hosts, not per host: a flow's two hosts share
+// one entry, so a flow costs one probe where a set per host cost two, and
+// the destination host is looked up only when its view of the pair
+// changes (a repeated flow changes nothing). The peer sets of hosts with
+// many peers were also most of the analyser's memory.
+//
+// Each entry holds the view of each end: whether the other end is among
+// that host's peers (counted: the host was followed, and under MaxPeers,
+// when it first met it), and then whether the host sent to it and it to
+// the host. That is exactly what a set of peers per host held, so the
+// caps and the forgetting of hosts behave as they did.
+type view uint8
+
+const (
+	vCounted view = 1 << iota
+	vOut          // the host sent to the peer
+	vIn           // the peer sent to the host
+)
+
+// pairState packs the two views: the lower key's in bits 0-2, the
+// higher's in bits 3-5 (a pair of one key, an address seen both plain and
+// IPv4-mapped, uses side 0 only).
+type pairState uint8
+
+func (s pairState) view(side int) view { return view(s>>(3*side)) & 7 }
+
+func (s *pairState) setView(side int, v view) {
+	*s = *s&^(7<<(3*side)) | pairState(v)<<(3*side)
+}
+
+// pairTable holds the pairs: both ends IPv4 (plain or mapped) packed in an
+// open-addressing table, the rest in a map.
+type pairTable struct {
+	v4    u64map.Map[pairState]
+	other map[[2]addrkey.Addr]*pairState
+}
+
+// pairKey orders a and b: the key of the pair and the sides of a and b in
+// it.
+type pairRef struct {
+	v4      bool
+	packed  uint64
+	key     [2]addrkey.Addr
+	sa, sb  int
+	created bool
+}
+
+func refOf(a, b addrkey.Addr) pairRef {
+	lo, hi, sa, sb := a, b, 0, 1
+	if less(b, a) {
+		lo, hi, sa, sb = b, a, 1, 0
+	} else if a == b {
+		sb = 0
+	}
+	if is4(lo) && is4(hi) {
+		return pairRef{v4: true, packed: (lo[1]&0xffffffff)<<32 | hi[1]&0xffffffff, sa: sa, sb: sb}
+	}
+	return pairRef{key: [2]addrkey.Addr{lo, hi}, sa: sa, sb: sb}
+}
+
+func less(a, b addrkey.Addr) bool { return a[0] < b[0] || (a[0] == b[0] && a[1] < b[1]) }
+
+// get returns the pair's state, nil if it has none.
+func (t *pairTable) get(p *pairRef) *pairState {
+	if p.v4 {
+		s, _ := t.v4.Get(p.packed)
+		return s
+	}
+	return t.other[p.key]
+}
+
+// upsert returns the pair's state, adding the pair (p.created says so).
+// The pointer is valid until the next upsert or removal.
+func (t *pairTable) upsert(p *pairRef) *pairState {
+	if p.v4 {
+		s, added := t.v4.Upsert(p.packed)
+		p.created = added
+		return s
+	}
+	s := t.other[p.key]
+	if s == nil {
+		s = new(pairState)
+		t.other[p.key] = s
+		p.created = true
+	}
+	return s
+}
+
+// remove drops a pair that neither end counts.
+func (t *pairTable) remove(p *pairRef) {
+	if p.v4 {
+		t.v4.Delete(p.packed)
+		return
+	}
+	delete(t.other, p.key)
+}
+
+// forget clears the views of the hosts gone (the keys of those forgotten)
+// and drops the pairs left with no view.
+func (t *pairTable) forget(gone4 *u64map.Map[struct{}], gone map[addrkey.Addr]bool) {
+	clearGone := func(s *pairState, lo, hi addrkey.Addr, lo4, hi4 uint64, packed bool) {
+		for side := range 2 {
+			if s.view(side)&vCounted == 0 {
+				continue
+			}
+			var isGone bool
+			switch {
+			case packed && side == 0:
+				_, isGone = gone4.Get(lo4)
+			case packed:
+				_, isGone = gone4.Get(hi4)
+			case side == 0:
+				isGone = gone[lo]
+			default:
+				isGone = gone[hi]
+			}
+			if isGone {
+				s.setView(side, 0)
+			}
+		}
+	}
+	t.v4.DeleteFunc(func(k uint64, s *pairState) bool {
+		clearGone(s, addrkey.Addr{}, addrkey.Addr{}, k>>32, k&0xffffffff, true)
+		return *s == 0
+	})
+	for k, s := range t.other {
+		clearGone(s, k[0], k[1], 0, 0, false)
+		if *s == 0 {
+			delete(t.other, k)
+		}
+	}
+}
