@@ -205,11 +205,11 @@ type host struct {
 	// The host's peers (see pairs.go): how many, how many it sent to, how
 	// many sent to it, and how many of those it sent to that sent back.
 	peers, outPeers, spoke, answered uint32
-	replies           small[uint32, uint64]     // flows to ports >= 1024 by proto<<16 | source port
-	highDst           uint64                    // flows to ports >= 1024
-	smtpPeers         map[addrkey.Addr]struct{} // made at the first port-25 flow: few hosts have one
-	targets           set[tkey, target]
-	truncated         bool
+	replies                          small[uint32, uint64]     // flows to ports >= 1024 by proto<<16 | source port
+	highDst                          uint64                    // flows to ports >= 1024
+	smtpPeers                        map[addrkey.Addr]struct{} // made at the first port-25 flow: few hosts have one
+	targets                          set[tkey, target]
+	truncated                        bool
 }
 
 // hostTable holds the hosts followed. IPv4 addresses (plain or mapped,
