@@ -42,8 +42,8 @@ type pairTable struct {
 	other map[[2]addrkey.Addr]*pairState
 }
 
-// pairKey orders a and b: the key of the pair and the sides of a and b in
-// it.
+// pairRef is a pair as a flow names it: its key, the sides of the flow's
+// source (sa) and destination (sb) in it, and whether upsert added it.
 type pairRef struct {
 	v4      bool
 	packed  uint64
@@ -52,6 +52,7 @@ type pairRef struct {
 	created bool
 }
 
+// refOf orders a and b into the pair's key.
 func refOf(a, b addrkey.Addr) pairRef {
 	lo, hi, sa, sb := a, b, 0, 1
 	if less(b, a) {
