@@ -181,11 +181,16 @@ func (a *Accountant) AddRecord(r *flow.Record) {
 	if a.idx >= a.nextSweep {
 		// A sweep visits every source, so sweeps are at least as many flows
 		// apart as there are sources: amortised O(1) a flow, and at most
-		// twice the live sources held.
+		// twice the live sources held. And none comes before a run can
+		// be judged: FindingLag flows after the oldest last flow of the
+		// runs held (or of those to come). Without that bound every sweep
+		// of the first FindingLag flows found nothing, 0.14 of 4.2 CPU s
+		// of a report over a million flows.
+		oldest := a.idx
 		if a.nextSweep != 0 {
-			a.sweep()
+			oldest = a.sweep()
 		}
-		a.nextSweep = a.idx + uint64(max(sweepEvery, a.sources.len()))
+		a.nextSweep = max(a.idx+uint64(max(sweepEvery, a.sources.len())), oldest+a.cfg.FindingLag+1)
 	}
 }
 
@@ -272,8 +277,10 @@ func isServiceReply(r *flow.Record) bool {
 // counted: a run no finding points at is dropped, and one with findings
 // is built into its episode there and then (as Result would build it) and
 // dropped, so that memory follows the active sources even when many of
-// them were flagged.
-func (a *Accountant) sweep() {
+// them were flagged. It returns the oldest last flow of the runs it kept
+// (the current flow if none).
+func (a *Accountant) sweep() (oldest uint64) {
+	oldest = a.idx
 	var empty []netip.Addr
 	for src, s := range a.sources.all() {
 		var gone []int
@@ -281,6 +288,8 @@ func (a *Accountant) sweep() {
 			finished := i < len(s.runs)-1 || a.now-r.last > a.cfg.Gap
 			if finished && r.lastIdx+a.cfg.FindingLag < a.idx {
 				gone = append(gone, i)
+			} else {
+				oldest = min(oldest, r.lastIdx)
 			}
 		}
 		if len(gone) == 0 {
@@ -314,6 +323,7 @@ func (a *Accountant) sweep() {
 	for _, src := range empty {
 		a.sources.delete(src)
 	}
+	return oldest
 }
 
 // takeFindings removes and returns the findings of src attached to its

@@ -609,3 +609,24 @@ func TestEpisodeSetsMixedFamilies(t *testing.T) {
 		t.Fatalf("ports %+v", res.TargetPorts)
 	}
 }
+
+// No sweep comes before a run can be judged, FindingLag flows after the
+// oldest last flow held: before that every sweep visited every source
+// for nothing.
+func TestNoSweepBeforeRunsCanBeJudged(t *testing.T) {
+	var b flow.Batch
+	for i := 0; i < 3*sweepEvery; i++ {
+		b = append(b, rec(nth("100.64.0.0", i), ip("10.0.0.1"), 17, 1000, 2000, 0, t0+int64(i)))
+	}
+	a := New(Config{Gap: 1000, FindingLag: 1 << 20})
+	a.Add(b)
+	if a.nextSweep <= 1<<20 {
+		t.Errorf("next sweep at flow %d, before the first run can be judged (flow %d)", a.nextSweep, 1<<20+1)
+	}
+	// With a short lag the sweeps run and free the quiet sources.
+	a = New(Config{Gap: 1000, FindingLag: 100})
+	a.Add(b)
+	if a.sources.len() > sweepEvery+1100 {
+		t.Errorf("%d sources held with a short lag: the sweeps did not run", a.sources.len())
+	}
+}
