@@ -286,3 +286,19 @@ func TestDeleteFuncKeepsSizeShrinkGivesBack(t *testing.T) {
 		}
 	}
 }
+
+// Touch reads the slot a probe for k starts at: k itself when k sits in
+// its home slot, nothing (0) in an empty table or an empty slot.
+func TestTouch(t *testing.T) {
+	var m Map[int]
+	if got := m.Touch(42); got != 0 {
+		t.Fatalf("empty table: Touch = %d", got)
+	}
+	m.Upsert(42)
+	if got := m.Touch(42); got != 42 {
+		t.Fatalf("Touch(42) = %d after adding 42 alone", got)
+	}
+	if got := m.Touch(7); got != 0 && got != 42 {
+		t.Fatalf("Touch(7) = %d, a key the table does not hold", got)
+	}
+}
