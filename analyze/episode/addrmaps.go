@@ -101,21 +101,21 @@ func (c *addrCounts) inc(a netip.Addr, limit int) {
 	if len(c.v4.keys)+len(c.v6) < limit {
 		c.v6[a] = 1
 	} else {
-		c.v4.truncated = true // one flag for the whole set, read by truncated()
+		c.v4.extra().truncated = true // one flag for the whole set, read by truncated()
 	}
 }
 
 // finish compacts the counts; len and all read the compacted table.
 func (c *addrCounts) finish(limit int) { c.v4.compact(limit - len(c.v6)) }
 
-func (c *addrCounts) truncated() bool { return c.v4.truncated }
+func (c *addrCounts) truncated() bool { return c.v4.truncated() }
 
 func (c *addrCounts) len() int { return len(c.v4.keys) + len(c.v6) }
 
 func (c *addrCounts) all() iter.Seq2[netip.Addr, uint64] {
 	return func(yield func(netip.Addr, uint64) bool) {
 		for i, k := range c.v4.keys {
-			if !yield(flow.AddrFromU32(k), c.v4.counts[i]) {
+			if !yield(flow.AddrFromU32(k), c.v4.count(i)) {
 				return
 			}
 		}

@@ -52,8 +52,66 @@ func TestKeyCountsEqualsASetWithACap(t *testing.T) {
 				t.Fatalf("%+v: count[%d] = %d, want %d", tc, k, n, want[k])
 			}
 		})
-		if c.truncated != trunc {
-			t.Errorf("%+v: truncated = %v, want %v", tc, c.truncated, trunc)
+		if c.truncated() != trunc {
+			t.Errorf("%+v: truncated = %v, want %v", tc, c.truncated(), trunc)
+		}
+	}
+}
+
+// TestKeyCountsHighCounts checks the counts past a low part's range: keys
+// hit thousands of times among keys hit once (the week's shape: a client's
+// resolver and web ports among its one-off targets), the carries of one
+// merge that crosses the low part's range many times, near the cap
+// (compactCapped counts one at a time), and counts past 32 bits added in one
+// merge, which only the high part can hold.
+func TestKeyCountsHighCounts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct{ n, limit int }{{400000, 1 << 20}, {400000, 900}, {400000, 3}} {
+		hot := []uint32{53, 443, 80, 0xffffffff}
+		keys := make([]uint32, tc.n)
+		for i := range keys {
+			switch r := rng.IntN(10); {
+			case r < 6:
+				keys[i] = hot[r%len(hot)]
+			default:
+				keys[i] = uint32(rng.IntN(1000)) * 2654435761
+			}
+		}
+		var c keyCounts
+		for _, k := range keys {
+			c.add(k, tc.limit)
+		}
+		want, trunc := refCounts(keys, tc.limit)
+		c.compact(tc.limit)
+		if len(c.keys) != len(want) || c.truncated() != trunc {
+			t.Fatalf("%+v: %d keys (truncated %v), want %d (%v)", tc, len(c.keys), c.truncated(), len(want), trunc)
+		}
+		if want[443] <= 1<<(2*countBits) {
+			t.Fatalf("%+v: the hot key has %d flows: the test does not reach past two low parts", tc, want[443])
+		}
+		c.each(func(k uint32, n uint64) {
+			if want[k] != n {
+				t.Fatalf("%+v: count[%d] = %d, want %d", tc, k, n, want[k])
+			}
+		})
+	}
+
+	var c keyCounts
+	c.add(7, 10)
+	c.add(9, 10)
+	c.compact(10)
+	big := uint64(1)<<33 + 5
+	c.merge([]uint32{7, 8}, []uint64{big, 1<<countBits - 1})
+	c.merge([]uint32{8}, []uint64{1})
+	got := map[uint32]uint64{}
+	c.each(func(k uint32, n uint64) { got[k] = n })
+	want := map[uint32]uint64{7: big + 1, 8: 1 << countBits, 9: 1}
+	if len(got) != len(want) {
+		t.Fatalf("counts %v, want %v", got, want)
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("count[%d] = %d, want %d", k, got[k], n)
 		}
 	}
 }

@@ -372,7 +372,7 @@ func (a *Accountant) buildRun(src netip.Addr, r *run, g []analyze.Finding) built
 		Src: src, First: r.first, Last: r.last,
 		Flows: r.flows, Packets: r.packets, Bytes: r.bytes,
 		Flags: FlagsSummary(r.fAnd, r.fOr, r.tcp), TCPFlows: r.tcp, NoAckFlows: r.noAck,
-		Truncated: r.dsts.truncated() || r.ports.truncated,
+		Truncated: r.dsts.truncated() || r.ports.truncated(),
 	}
 	// IPv4 targets come sorted; the others (a map) follow them in
 	// address order once sorted among themselves.
