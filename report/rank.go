@@ -21,8 +21,8 @@ const (
 	// ClassAnswered: an outside source that scanned and found something:
 	// some of its TCP flows carried ACK (a connection it opened was
 	// answered) while at least half did not (most probes failed, as a
-	// scan's do); or some of its targets answered its UDP or ICMP echo
-	// probes (episode.Episode.Replied) while at most half of its probes
+	// scan's do); or some of its targets answered its UDP, TCP SYN or
+	// ICMP echo probes (episode.Episode.Replied) while at most half of its probes
 	// did (RepliedProbes against its targets or ports), when no
 	// TCP flow was answered (TCP's answers decide otherwise); or the
 	// assessment rates it high or critical (password guessing answers

@@ -124,3 +124,51 @@ func TestVerticalUDPScanAnswered(t *testing.T) {
 		}
 	}
 }
+
+// A SYN scan's own flows never carry ACK, answered or not: an open port
+// answers with a SYN-ACK flow of its own. A sweep from outside that got
+// SYN-ACKs from a few targets ranks as answered, and its reason says how
+// many hosts answered; RST-ACKs (closed ports) are no find, and a client
+// whose own flows carry ACK does not have its servers' SYN-ACKs counted.
+func TestSYNScanAnswered(t *testing.T) {
+	local := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	const t0 = int64(1_780_000_000_000)
+	src := netip.MustParseAddr("203.0.113.22")
+	for _, c := range []struct {
+		name              string
+		probeFlags, reply uint8
+		answers           int // of the 40 targets, from the 11th
+		class             string
+		replied           int
+	}{
+		{"syn-ack from 3", flow.TCPSyn | flow.TCPRst, flow.TCPSyn | flow.TCPAck, 3, ClassAnswered, 3},
+		{"rst-ack from 30", flow.TCPSyn, flow.TCPRst | flow.TCPAck, 30, ClassBackground, 0},
+		{"client with ack", flow.TCPSyn | flow.TCPAck | flow.TCPFin, flow.TCPSyn | flow.TCPAck, 3, ClassOther, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			acc := episode.New(episode.Config{Local: local})
+			idx := uint64(0)
+			for i := range 40 {
+				at := t0 + int64(i)*500
+				dst := netip.AddrFrom4([4]byte{10, 2, 0, byte(i + 1)})
+				if i >= 10 && i < 10+c.answers {
+					// The answer ends first: the probe's flow ends with
+					// the scanner's RST after it.
+					acc.AddRecord(&flow.Record{Src: dst, Dst: src, Proto: 6, SrcPort: 22, DstPort: 40000, TCPFlags: c.reply, Start: at + 1, End: at + 1, Packets: 1, Octets: 44})
+					idx++
+				}
+				acc.AddRecord(&flow.Record{Src: src, Dst: dst, Proto: 6, SrcPort: 40000, DstPort: 22, TCPFlags: c.probeFlags, Start: at, End: at + 2, Packets: 2, Octets: 84})
+				idx++
+			}
+			acc.AddFinding(analyze.Finding{Detector: "dscan", Kind: analyze.HostScan, Src: src, Index: idx, Time: t0, Rule: "destinations >= D", Threshold: 30, Value: 40})
+			m := Build(Input{Local: local, Result: acc.Result()})
+			if len(m.Scanners) != 1 {
+				t.Fatalf("%d rows, want 1: %+v", len(m.Scanners), m.Scanners)
+			}
+			got := m.Scanners[0]
+			if got.Class != c.class || got.Replied != c.replied {
+				t.Errorf("class %q, replied_targets %d; want %q, %d", got.Class, got.Replied, c.class, c.replied)
+			}
+		})
+	}
+}

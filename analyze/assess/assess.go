@@ -255,11 +255,43 @@ func topPort(ep *episode.Episode) string {
 	return fmt.Sprintf("%s/%d", name, p.Port)
 }
 
-func unanswered(ep *episode.Episode) string {
-	if ep.TCPFlows == 0 {
-		return ""
+// Scan shapes, for what answered says.
+const (
+	vertical = iota
+	portScan
+	hostScan
+)
+
+// answered says what answered the scan: the share of its TCP flows
+// without ACK (a connect scan's answered probes carry it), and the
+// targets that sent an answer back (episode.Episode.Replied). A SYN scan's
+// flows never carry ACK, answered or not: when its targets answered, a
+// share that rounds to 100 % says nothing and is left out.
+func answered(ep *episode.Episode, shape int) string {
+	var s string
+	if ep.TCPFlows > 0 {
+		pct := 100 * float64(ep.NoAckFlows) / float64(ep.TCPFlows)
+		if ep.Replied == 0 || pct < 99.5 {
+			s = fmt.Sprintf(", %.0f %% of its TCP flows unanswered", pct)
+		}
 	}
-	return fmt.Sprintf(", %.0f %% of its TCP flows unanswered", 100*float64(ep.NoAckFlows)/float64(ep.TCPFlows))
+	if ep.Replied == 0 {
+		return s
+	}
+	switch shape {
+	case vertical:
+		return s + fmt.Sprintf(", %s answered", plural(ep.RepliedProbes, "port"))
+	case hostScan:
+		return s + fmt.Sprintf(", %s answered", plural(ep.Replied, "host"))
+	}
+	return s + fmt.Sprintf(", %s answered on %s", plural(ep.RepliedProbes, "port"), plural(ep.Replied, "host"))
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // reason is the one line an analyst repeats to a colleague.
@@ -287,15 +319,15 @@ func reason(ep *episode.Episode, local bool) string {
 		}
 		return fmt.Sprintf("%s made %d connections to %s on %s in %s, short and of similar size: password guessing", who, n, target(), topPort(ep), span)
 	case has(ep, "vertical-scan") && ep.Targets <= 3:
-		return fmt.Sprintf("%s probed %d ports of %s over %s%s: a vertical scan", who, ep.Ports, target(), span, unanswered(ep))
+		return fmt.Sprintf("%s probed %d ports of %s over %s%s: a vertical scan", who, ep.Ports, target(), span, answered(ep, vertical))
 	case has(ep, analyze.PortScan) || has(ep, "vertical-scan") || has(ep, analyze.FastScan):
-		return fmt.Sprintf("%s probed %d ports on %d hosts over %s%s: a port scan", who, ep.Ports, ep.Targets, span, unanswered(ep))
+		return fmt.Sprintf("%s probed %d ports on %d hosts over %s%s: a port scan", who, ep.Ports, ep.Targets, span, answered(ep, portScan))
 	case has(ep, analyze.HostScan) || has(ep, analyze.TRWScan) || has(ep, analyze.SynOnly) || has(ep, analyze.FanOut):
 		ports := fmt.Sprintf("%d ports", ep.Ports)
 		if ep.Ports == 1 {
 			ports = topPort(ep)
 		}
-		return fmt.Sprintf("%s contacted %d hosts on %s over %s%s: a host scan", who, ep.Targets, ports, span, unanswered(ep))
+		return fmt.Sprintf("%s contacted %d hosts on %s over %s%s: a host scan", who, ep.Targets, ports, span, answered(ep, hostScan))
 	}
 	var ks []string
 	for _, k := range ep.Kinds {

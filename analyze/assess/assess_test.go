@@ -185,3 +185,29 @@ func TestCampaignsScale(t *testing.T) {
 		t.Fatalf("%d campaigns, %d members", len(got.Campaigns), members)
 	}
 }
+
+// The reason says what answered a scan: the targets that sent an answer
+// back, and the share of TCP flows without ACK unless a SYN scan's
+// answers make that share (always about 100 %) meaningless.
+func TestReasonSaysWhatAnswered(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		kind            analyze.Kind
+		targets, ports  int
+		tcp, noAck      uint64
+		replied, probes int
+		want            string
+	}{
+		{"syn sweep answered", analyze.HostScan, 1024, 1, 1024, 1024, 3, 3, "contacted 1024 hosts on tcp/445 over 1m0s, 3 hosts answered: a host scan"},
+		{"syn sweep unanswered", analyze.HostScan, 1024, 1, 1024, 1024, 0, 0, "contacted 1024 hosts on tcp/445 over 1m0s, 100 % of its TCP flows unanswered: a host scan"},
+		{"connect scan", analyze.PortScan, 4, 300, 1200, 1100, 2, 5, "probed 300 ports on 4 hosts over 1m0s, 92 % of its TCP flows unanswered, 5 ports answered on 2 hosts: a port scan"},
+		{"udp vertical", "vertical-scan", 1, 24, 0, 0, 1, 1, "probed 24 ports of 10.0.8.12 over 1m0s, 1 port answered: a vertical scan"},
+	} {
+		e := ep("192.0.2.9", 0, 60_000, []analyze.Kind{c.kind}, []string{"x"}, nil)
+		e.Targets, e.Ports, e.TCPFlows, e.NoAckFlows, e.Replied, e.RepliedProbes = c.targets, c.ports, c.tcp, c.noAck, c.replied, c.probes
+		e.Sample = []netip.Addr{a("10.0.8.12")}
+		if got := reason(&e, false); !strings.HasSuffix(got, c.want) {
+			t.Errorf("%s: reason %q\nwant it to end %q", c.name, got, c.want)
+		}
+	}
+}

@@ -228,10 +228,15 @@ func (a *Accountant) account(cur *run, r *flow.Record) {
 }
 
 // noteReply notes r on the latest run of its destination, if that run's
-// source sent its last flow no more than ReplyWindow before r started.
+// source sent its last flow no more than ReplyWindow before r started (and
+// for a SYN-ACK, if none of the run's TCP flows carried ACK: see
+// replies.go).
 func (a *Accountant) noteReply(r *flow.Record, k portKey) {
 	s := a.sources.get(r.Dst)
 	if s == nil || s.last == nil || r.Start > s.last.last+ReplyWindow {
+		return
+	}
+	if k.proto() == 6 && (s.last.tcp == 0 || s.last.noAck < s.last.tcp) {
 		return
 	}
 	s.last.more().replies.add(r.Src, k, a.cfg.MaxTargets)

@@ -8,13 +8,18 @@ import (
 	"github.com/flowsift/flowsift/flow"
 )
 
-// A UDP or ICMP probe that finds something shows in the target's flows,
-// not the scanner's: TCP carries the answer in the probe's own flags (ACK),
-// but a UDP service or a host answering ping sends a flow of its own back.
-// The accountant therefore notes, on the scanner's open run, every UDP flow
-// and every ICMP/ICMPv6 echo-reply sent to it, and at the episode's end
-// counts the distinct targets that answered a probe the run did send: a
-// target it sent to, from a port (or ICMP echo-request) it probed.
+// A probe that finds something shows in the target's flows, not always in
+// the scanner's: a UDP service or a host answering ping sends a flow of its
+// own back, and so does an open TCP port to a SYN scan (nmap -sS), whose
+// half-open probes never carry ACK, answered or not. (A connect scan's
+// answered probes carry ACK in its own flows: that shows in NoAckFlows.)
+// The accountant therefore notes, on the scanner's open run, every UDP flow,
+// every ICMP/ICMPv6 echo-reply and every TCP SYN-ACK sent to it, and at
+// the episode's end counts the distinct targets that answered a probe the
+// run did send: a target it sent to, from a port (or ICMP echo-request) it
+// probed. SYN-ACKs are noted only while none of the run's TCP flows carried
+// ACK: every client's run gets a SYN-ACK from each server it connects to,
+// and its own flows carry ACK.
 //
 // ReplyWindow bounds how late an answer may start after the scanner's
 // latest flow. Flows arrive in end-time order, so an answer seen while the
@@ -29,7 +34,7 @@ var (
 	echoRequest6 = mkPortKey(58, 128<<8)
 )
 
-// A UDP answer comes from a port below maxReplyPort and goes to one from
+// A UDP or TCP answer comes from a port below maxReplyPort and goes to one from
 // minScannerPort up. A server's clients write to it from ephemeral ports
 // (from 32768 on Linux, 49152 elsewhere) to its service port, and every
 // such flow looked like an answer to the reply the server had sent: on a
@@ -44,9 +49,15 @@ const (
 )
 
 // replyProbe returns the probe key a flow would answer, or false when the
-// flow cannot be an answer to a UDP or ICMP echo probe.
+// flow cannot be an answer to a UDP, TCP SYN or ICMP echo probe.
 func replyProbe(r *flow.Record) (portKey, bool) {
 	switch r.Proto {
+	case 6:
+		// An open port's SYN-ACK; a closed one's RST-ACK is no find.
+		if r.TCPFlags&(flow.TCPSyn|flow.TCPAck) != flow.TCPSyn|flow.TCPAck || r.SrcPort >= maxReplyPort || r.DstPort < minScannerPort {
+			return 0, false
+		}
+		return mkPortKey(6, r.SrcPort), true
 	case 17:
 		if r.SrcPort >= maxReplyPort || r.DstPort < minScannerPort {
 			return 0, false

@@ -122,12 +122,14 @@ type Episode struct {
 	Flags        string       // scanlogd-style "fsrpauxy" summary over TCP flows; "" when none
 	TCPFlows     uint64
 	NoAckFlows   uint64 // TCP flows without ACK (SYN-only, SYN+RST, FIN/NULL/XMAS probes)
-	// Replied counts the targets that answered a UDP or ICMP echo probe
-	// with a flow of their own back to the source: UDP from a port the
-	// episode probed, or an echo-reply to its echo-requests, starting no
-	// later than ReplyWindow after the source's latest flow (replies.go).
-	// TCP answers show in NoAckFlows instead. RepliedProbes counts the
-	// distinct (target, port) pairs answered, ICMP echo as one port.
+	// Replied counts the targets that answered a UDP, TCP SYN or ICMP
+	// echo probe with a flow of their own back to the source: UDP from a
+	// port the episode probed, a SYN-ACK from such a port to a source
+	// none of whose TCP flows carried ACK (a SYN scan), or an echo-reply
+	// to its echo-requests, starting no later than ReplyWindow after the
+	// source's latest flow (replies.go). A connect scan's answers show in
+	// NoAckFlows instead. RepliedProbes counts the distinct (target,
+	// port) pairs answered, ICMP echo as one port.
 	Replied, RepliedProbes int
 
 	Truncated bool // a set hit MaxTargets/MaxPorts
