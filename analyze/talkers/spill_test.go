@@ -117,6 +117,53 @@ func TestNoSpillWithinBudget(t *testing.T) {
 	}
 }
 
+// After a spill the table keeps its pages, which are the share by then:
+// the next spill waits until the table needs more than the spill left,
+// not the next batch. Batches of pairs already seen, or of a few new
+// ones, do not spill; a table that fills again does; the tables stay
+// exact.
+func TestSpillWaitsForTheTableToFillAgain(t *testing.T) {
+	const share = 256 << 10 // 16 pages of 512 slots
+	pairs := func(n int, base uint32) flow.Batch {
+		b := make(flow.Batch, n)
+		for i := range b {
+			b[i] = flow.Record{Src: flow.AddrFromU32(0x0a000000 + base + uint32(i)), Dst: flow.AddrFromU32(0xc0a80001),
+				Proto: 6, DstPort: 80, Packets: 1, Octets: 40}
+		}
+		return b
+	}
+	got, want := New(Config{MaxBytes: share, TempDir: t.TempDir()}), New(Config{})
+	defer got.Close()
+	add := func(b flow.Batch) { got.Add(b); want.Add(b) }
+	for i := 0; got.Spills() == 0; i++ {
+		if i == 100 {
+			t.Fatal("the table never spilled")
+		}
+		add(pairs(4096, uint32(i)<<16))
+	}
+	for i := range 200 {
+		add(pairs(10, uint32(i)<<4)) // seen before or a few new pairs
+	}
+	if n := got.Spills(); n != 1 {
+		t.Fatalf("%d spills after 200 small batches, want 1", n)
+	}
+	for i := 0; got.Spills() == 1; i++ {
+		if i == 100 {
+			t.Fatal("the table never spilled again")
+		}
+		add(pairs(4096, 0x800000+uint32(i)<<12))
+	}
+	if err := got.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if err := want.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Tables(), want.Tables()) {
+		t.Fatal("tables differ after spilling")
+	}
+}
+
 // A spill directory that cannot be written is an error of the pass, with
 // the reason, not a silent loss of counts.
 func TestSpillError(t *testing.T) {
