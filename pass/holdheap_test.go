@@ -9,14 +9,20 @@ import (
 
 // A budget below the live heap would keep the collector running back to
 // back: holdHeap lifts the limit above what is live, and restores the
-// previous limit when the pass ends.
+// previous limit and GOGC when the pass ends; during the pass the limit
+// alone starts a collection.
 func TestHoldHeapLiftsAndRestores(t *testing.T) {
 	prev := debug.SetMemoryLimit(-1)
+	prevGC := debug.SetGCPercent(-1)
+	debug.SetGCPercent(prevGC)
 	keep := make([]byte, 32<<20)
 	for i := range keep {
 		keep[i] = byte(i)
 	}
 	stop := holdHeap(1 << 20)
+	if gc := debug.SetGCPercent(-1); gc != -1 {
+		t.Errorf("GOGC %d during the pass, want off", gc)
+	}
 	runtime.GC()
 	deadline := time.Now().Add(5 * time.Second)
 	for debug.SetMemoryLimit(-1) <= 32<<20 && time.Now().Before(deadline) {
@@ -29,16 +35,21 @@ func TestHoldHeapLiftsAndRestores(t *testing.T) {
 	if lim := debug.SetMemoryLimit(-1); lim != prev {
 		t.Fatalf("limit %d after the pass, want %d back", lim, prev)
 	}
+	if gc := debug.SetGCPercent(prevGC); gc != prevGC {
+		t.Fatalf("GOGC %d after the pass, want %d back", gc, prevGC)
+	}
 	runtime.KeepAlive(keep)
 }
 
-// The limit follows the live heap a quarter and a headroom above it, so a
-// pass holding 400 MB under a 1 GiB budget is collected at 564 MB, not at
-// the budget; it never passes the budget until the live heap nears it.
+// The limit is half the budget while little is live, then follows the
+// live heap a quarter and a headroom above it, so a pass holding 400 MB
+// under a 1 GiB budget is collected at 564 MB, not at the budget; it
+// never passes the budget until the live heap nears it.
 func TestHeapLimitFollowsLiveHeap(t *testing.T) {
 	const mib = 1 << 20
 	for _, c := range []struct{ live, budget, want int64 }{
-		{0, 1024 * mib, headroom},
+		{0, 1024 * mib, 512 * mib},
+		{200 * mib, 1024 * mib, 512 * mib},
 		{400 * mib, 1024 * mib, 500*mib + headroom},
 		{800 * mib, 1024 * mib, 1024 * mib},
 		{1000 * mib, 1024 * mib, 1250 * mib},
