@@ -83,7 +83,6 @@ type part struct {
 	// traffic.
 	freeDst   *dest
 	freePorts []*portSet
-	touched   uint64 // what run's touches read, kept so the loads stay
 }
 
 type pending struct {
@@ -212,10 +211,9 @@ func (e *Engine) Flush() {
 }
 
 func (e *Engine) run(b flow.Batch, shard int) {
-	var touched uint64
 	for i := range b {
 		if j := i + lookAhead; j < len(b) {
-			touched ^= e.touch(&b[j], shard)
+			e.prefetch(&b[j], shard)
 		}
 		r := &b[i]
 		k := partOf(r.Src)
@@ -224,22 +222,22 @@ func (e *Engine) run(b flow.Batch, shard int) {
 		}
 		e.parts[k].flow(r, e.total+uint64(i)+1)
 	}
-	e.parts[shard].touched ^= touched
 }
 
-// lookAhead is how many flows ahead run touches the tables (see
-// u64map.Touch).
+// lookAhead is how many flows ahead run prefetches the tables' slots (see
+// u64map.Prefetch).
 const lookAhead = 16
 
-// touch loads the slots of r's source and pair, if r is the shard's.
-func (e *Engine) touch(r *flow.Record, shard int) uint64 {
+// prefetch asks for the slots of r's source and pair, if r is the shard's.
+func (e *Engine) prefetch(r *flow.Record, shard int) {
 	k := partOf(r.Src)
 	if k%e.jobs != shard || !r.Src.Is4() || !r.Dst.Is4() {
-		return 0
+		return
 	}
 	p := e.parts[k]
 	s := uint64(flow.AddrU32(r.Src))
-	return p.srcs4.Touch(s) ^ p.dsts4.Touch(s<<32|uint64(flow.AddrU32(r.Dst)))
+	p.srcs4.Prefetch(s)
+	p.dsts4.Prefetch(s<<32 | uint64(flow.AddrU32(r.Dst)))
 }
 
 func (e *Engine) deliver() {

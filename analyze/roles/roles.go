@@ -278,7 +278,6 @@ type Analyser struct {
 	forgotten int    // hosts forgotten to make room
 	presses   int
 	warned    bool
-	sink      uint64 // what touch read, kept so the loads stay
 }
 
 // New makes an analyser.
@@ -371,23 +370,24 @@ func (a *Analyser) warnForgotten() {
 func (a *Analyser) Add(b flow.Batch) {
 	for i := range b {
 		if j := i + lookAhead; j < len(b) {
-			a.sink ^= a.touch(&b[j])
+			a.prefetch(&b[j])
 		}
 		a.one(&b[i])
 	}
 }
 
-// lookAhead is how many flows ahead Add touches the tables (see
-// u64map.Touch).
+// lookAhead is how many flows ahead Add prefetches the tables' slots (see
+// u64map.Prefetch).
 const lookAhead = 16
 
-// touch loads the slots r's source and pair start at.
-func (a *Analyser) touch(r *flow.Record) uint64 {
+// prefetch asks for the slots r's source and pair start at.
+func (a *Analyser) prefetch(r *flow.Record) {
 	if !r.Src.Is4() || !r.Dst.Is4() {
-		return 0
+		return
 	}
 	s, d := uint64(flow.AddrU32(r.Src)), uint64(flow.AddrU32(r.Dst))
-	return a.hosts.v4.Touch(s) ^ a.pairs.v4.Touch(min(s, d)<<32|max(s, d))
+	a.hosts.v4.Prefetch(s)
+	a.pairs.v4.Prefetch(min(s, d)<<32 | max(s, d))
 }
 
 func (a *Analyser) one(r *flow.Record) {

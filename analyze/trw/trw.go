@@ -171,10 +171,9 @@ type source struct {
 
 // Detector is fed flows in stream order. Not safe for concurrent use.
 type Detector struct {
-	cfg     Config
-	sink    analyze.Sink
-	touched uint64 // what Add's touches read, kept so the loads stay
-	srcs    addrMap[*source]
+	cfg  Config
+	sink analyze.Sink
+	srcs addrMap[*source]
 	// seen holds every pair that carried a flow, with the queue position
 	// of each direction's contact while that is pending: one lookup
 	// serves the first-contact test, the reply test and the answer. It
@@ -202,15 +201,15 @@ func New(cfg Config, sink analyze.Sink) *Detector {
 }
 
 // Add feeds a batch in stream order.
-// lookAhead is how many flows ahead Add touches the pair table.
+// lookAhead is how many flows ahead Add prefetches the pair table's slot
+// (see u64map.Prefetch).
 const lookAhead = 16
 
 func (d *Detector) Add(b flow.Batch) {
 	for i := range b {
 		if j := i + lookAhead; j < len(b) && b[j].Src.Is4() && b[j].Dst.Is4() {
-			// See u64map.Touch.
 			k, _ := key4(b[j].Src, b[j].Dst)
-			d.touched ^= d.seen.v4.Touch(k)
+			d.seen.v4.Prefetch(k)
 		}
 		d.index++
 		d.one(&b[i])

@@ -13,7 +13,12 @@
 // once per horizon).
 package u64map
 
-import "iter"
+import (
+	"iter"
+	"unsafe"
+
+	"github.com/flowsift/flowsift/analyze/internal/prefetch"
+)
 
 // maxLoadNum/maxLoadDen is the load at which the table doubles: linear
 // probing stays short (about 2.5 slots for a hit) below three quarters.
@@ -270,15 +275,13 @@ func (m *Map[V]) removeAt(i uint64) {
 	m.n--
 }
 
-// Touch reads the slot where a probe for k starts and returns its key. A
-// detector touches the slots of the flows a few places ahead of the one it
-// handles: the loads do not wait on each other, so the processor overlaps
-// their cache misses with the work on the flows before, which otherwise
-// waited for each miss in turn. Fold the result into a value that is kept,
-// or the compiler drops the load.
-func (m *Map[V]) Touch(k uint64) uint64 {
+// Prefetch asks for the slot where a probe for k starts. A detector
+// prefetches the slots of the flow a few places ahead of the one it
+// handles, so that their cache misses overlap the work on the flows
+// before, which otherwise waited for each miss in turn.
+func (m *Map[V]) Prefetch(k uint64) {
 	if len(m.slots) == 0 {
-		return 0
+		return
 	}
-	return m.slots[Hash(k)&m.mask].key
+	prefetch.Line(unsafe.Pointer(&m.slots[Hash(k)&m.mask]))
 }
