@@ -416,11 +416,10 @@ func (a *Analyser) one(r *flow.Record) {
 		// for symmetric services (NTP between servers, IKE). A refusal
 		// (RST to a closed port) is neither an answer nor the host's
 		// own doing: a scanned server sends one from every port probed.
-		refusal := refused
-		if refusal {
+		if refused {
 			h.refusals++
 		}
-		if (r.Proto == 6 || r.Proto == 17 || r.Proto == 132) && !refusal && (r.DstPort >= 1024 || r.DstPort == r.SrcPort) {
+		if (r.Proto == 6 || r.Proto == 17 || r.Proto == 132) && !refused && (r.DstPort >= 1024 || r.DstPort == r.SrcPort) {
 			k := uint32(r.Proto)<<16 | uint32(r.SrcPort)
 			if n, ok := h.replies.get(k); ok || h.replies.len() < 1024 {
 				h.replies.set(k, n+1)
