@@ -85,7 +85,7 @@ var classTitles = []struct{ class, name, title, note string }{
 	{ClassLocal, "local", "Local hosts that scan",
 		"Sources inside the local networks that a detector flagged: the usual sign of an infected or misused machine. In each section: by severity, then confidence, then local targets, targets and flows."},
 	{ClassAnswered, "answered", "Outside scans that got answers",
-		"Outside sources that scanned and reached a service: some of their TCP connections were answered (flows with ACK), or some targets sent UDP or ICMP echo replies back to their probes, while most probes failed; or the assessment rates them high (password guessing)."},
+		"Outside sources that scanned and reached a service: some of their TCP connections were answered (flows with ACK), or some targets sent answers back to their probes (a SYN-ACK to a SYN scan, a UDP or ICMP echo reply), while most probes failed; or the assessment rates them high (password guessing)."},
 	{ClassOther, "other", "Other findings",
 		"Episodes of neither kind above nor background radiation: episodes that look like service or that a host's role explains (held back), outside sources most of whose connections were answered (busy clients a detector flagged), outside targets, sources when no --local was given, episodes built from finding evidence only (such as a host blamed for traffic it received)."},
 }
