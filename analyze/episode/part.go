@@ -41,9 +41,7 @@ func (a *Accountant) WritePart(w io.Writer) error {
 		for _, d := range b.dsts {
 			e.Dsts, e.DstFlows = append(e.Dsts, d.key), append(e.DstFlows, d.flows)
 		}
-		for _, d := range b.ports {
-			e.Ports, e.PortFlows = append(e.Ports, d.key), append(e.PortFlows, d.flows)
-		}
+		b.ports.each(func(p uint16, n uint64) { e.Ports, e.PortFlows = append(e.Ports, p), append(e.PortFlows, n) })
 		for _, d := range b.icmp {
 			e.ICMP, e.ICMPFlows = append(e.ICMP, uint32(d.key)), append(e.ICMPFlows, d.flows)
 		}
@@ -77,17 +75,15 @@ func (a *Accountant) MergePart(r io.Reader) error {
 		for j, d := range e.Dsts {
 			b.dsts = append(b.dsts, addrFlows{d, e.DstFlows[j]})
 		}
-		for j, port := range e.Ports {
-			b.ports = append(b.ports, portFlows{port, e.PortFlows[j]})
-		}
 		for j, k := range e.ICMP {
 			b.icmp = append(b.icmp, keyFlows[portKey]{portKey(k), e.ICMPFlows[j]})
 		}
-		// The views search these sets: a part must keep them sorted.
-		if !slices.IsSortedFunc(b.dsts, func(x, y addrFlows) int { return x.key.Compare(y.key) }) ||
-			!slices.IsSortedFunc(b.ports, func(x, y portFlows) int { return int(x.key) - int(y.key) }) {
+		// The views search these sets: a part must keep them sorted (the
+		// ports distinct too).
+		if !slices.IsSortedFunc(b.dsts, func(x, y addrFlows) int { return x.key.Compare(y.key) }) || !ascending(e.Ports) {
 			return fmt.Errorf("episodes: read part: episode %d: targets or ports out of order", i)
 		}
+		b.ports = portSetOf(e.Ports, e.PortFlows)
 		if len(e.Svc) > 0 {
 			b.svc = make(map[portKey]uint64, len(e.Svc))
 			for k, n := range e.Svc {
@@ -98,4 +94,14 @@ func (a *Accountant) MergePart(r io.Reader) error {
 	}
 	a.mergedExcess = append(a.mergedExcess, p.Excess...)
 	return nil
+}
+
+// ascending says whether ps goes up strictly.
+func ascending(ps []uint16) bool {
+	for i := 1; i < len(ps); i++ {
+		if ps[i] <= ps[i-1] {
+			return false
+		}
+	}
+	return true
 }

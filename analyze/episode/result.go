@@ -95,7 +95,7 @@ func views(cfg Config, eps []built, excess []analyze.Finding) *Result {
 	for i := range eps {
 		b := &eps[i]
 		b.ep.Targets = len(b.dsts)
-		b.ep.Ports = len(b.ports)
+		b.ep.Ports = b.ports.len()
 		for _, d := range b.dsts {
 			if isLocal(cfg.Local, d.key) {
 				b.ep.LocalTargets++
@@ -199,9 +199,7 @@ func views(cfg Config, eps []built, excess []analyze.Finding) *Result {
 			}
 			t.add(group, d.flows)
 		}
-		for _, p := range b.ports {
-			ports[p.key].add(group, p.flows)
-		}
+		b.ports.each(func(p uint16, n uint64) { ports[p].add(group, n) })
 		for _, p := range b.icmp {
 			c := icmp[p.key.port()]
 			if c == nil {
@@ -243,7 +241,7 @@ func views(cfg Config, eps []built, excess []analyze.Finding) *Result {
 			}
 		}
 	}, cfg.TopTargets, func(x, y Target) int { return cmp.Compare(x.Port, y.Port) }, func(t Target) []Scanner {
-		return scannersOf(func(b *built) bool { return has(b.ports, t.Port, cmp.Compare[uint16]) })
+		return scannersOf(func(b *built) bool { return b.ports.has(t.Port) })
 	})
 	for i := range res.TargetPorts {
 		if c := icmp[res.TargetPorts[i].Port]; c != nil {
@@ -267,7 +265,7 @@ func views(cfg Config, eps []built, excess []analyze.Finding) *Result {
 type built struct {
 	ep    Episode
 	dsts  []addrFlows // by address, distinct
-	ports []portFlows // by port, distinct
+	ports portSet
 	// icmp are the ICMP and ICMPv6 entries among ports, by protocol
 	// and type/code: the views tell a port's ICMP flows by them.
 	icmp []keyFlows[portKey]
@@ -285,10 +283,7 @@ type keyFlows[K any] struct {
 	flows uint64
 }
 
-type (
-	addrFlows = keyFlows[netip.Addr]
-	portFlows = keyFlows[uint16]
-)
+type addrFlows = keyFlows[netip.Addr]
 
 // has says whether the sorted set s holds k; cmp orders the keys.
 func has[K any](s []keyFlows[K], k K, cmp func(K, K) int) bool {
@@ -353,7 +348,7 @@ func (a *Accountant) episodesOf(src netip.Addr) []built {
 			b.ep.First = min(b.ep.First, f.Time)
 		}
 		targets, ports := fillFromFindings(&b.ep, g)
-		b.dsts, b.ports = withKeys(nil, targets, netip.Addr.Compare), withKeys(nil, ports, cmp.Compare[uint16])
+		b.dsts, b.ports = withKeys(nil, targets, netip.Addr.Compare), newPortSet(keyCounts{}, ports)
 		eps = append(eps, b)
 	}
 	return eps
@@ -366,8 +361,7 @@ func (a *Accountant) buildRun(src netip.Addr, r *run, g []analyze.Finding) built
 	r.dsts.finish(cfg.MaxTargets)
 	r.flushSvc()
 	r.ports.compact(cfg.MaxPorts)
-	b := built{dsts: make([]addrFlows, 0, r.dsts.len()), ports: make([]portFlows, 0, len(r.ports.keys)),
-		svc: r.svc(), svcN: r.service}
+	b := built{dsts: make([]addrFlows, 0, r.dsts.len()), svc: r.svc(), svcN: r.service}
 	ep := Episode{
 		Src: src, First: r.first, Last: r.last,
 		Flows: r.flows, Packets: r.packets, Bytes: r.bytes,
@@ -384,20 +378,24 @@ func (a *Accountant) buildRun(src netip.Addr, r *run, g []analyze.Finding) built
 	top := topPorts{n: cfg.TopPorts}
 	r.ports.each(func(k uint32, n uint64) { // by protocol, then port
 		pk := portKey(k)
-		b.ports = append(b.ports, portFlows{pk.port(), n})
 		if p := pk.proto(); p == 1 || p == 58 {
 			b.icmp = append(b.icmp, keyFlows[portKey]{pk, n})
 		}
 		top.offer(PortCount{Port: pk.port(), Proto: pk.proto(), Flows: n})
 	})
-	b.ports = sumPorts(b.ports)
 	ep.TopPorts = top.best
 	if r.aux != nil {
 		ep.Replied, ep.RepliedProbes = r.aux.replies.answered(r, cfg.MaxTargets)
 	}
 	b.ep = ep
 	targets, ports := fillFromFindings(&b.ep, g)
-	b.dsts, b.ports = withKeys(b.dsts, targets, netip.Addr.Compare), withKeys(b.ports, ports, cmp.Compare[uint16])
+	b.dsts = withKeys(b.dsts, targets, netip.Addr.Compare)
+	// The episode takes the run's port table over, and the run, built,
+	// is read no more: its targets (copied) and logs are let go now, not
+	// after every source is built.
+	r.ports.log = nil
+	b.ports = newPortSet(r.ports, ports)
+	r.ports, r.dsts = keyCounts{}, addrCounts{}
 	return b
 }
 
@@ -472,24 +470,6 @@ func kindSummary(kinds map[analyze.Kind]bool) string {
 	}
 	slices.Sort(rest)
 	return strings.Join(append(parts, rest...), " + ")
-}
-
-// sumPorts sums the flows of each port over its protocols: ps holds one
-// entry per protocol and port, sorted by protocol then port.
-func sumPorts(ps []portFlows) []portFlows {
-	byPort := func(x, y portFlows) int { return cmp.Compare(x.key, y.key) }
-	if !slices.IsSortedFunc(ps, byPort) {
-		slices.SortStableFunc(ps, byPort)
-	}
-	out := ps[:0]
-	for _, p := range ps {
-		if n := len(out); n > 0 && out[n-1].key == p.key {
-			out[n-1].flows += p.flows
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
 }
 
 // topPorts keeps the n ports with the most flows as they are offered
