@@ -201,8 +201,8 @@ func New(cfg Config, sink analyze.Sink) *Detector {
 }
 
 // Add feeds a batch in stream order.
-// lookAhead is how many flows ahead Add prefetches the pair table's slot
-// (see u64map.Prefetch).
+// lookAhead is how many flows ahead Add prefetches the slots of the pair
+// and source tables (see u64map.Prefetch).
 const lookAhead = 16
 
 func (d *Detector) Add(b flow.Batch) {
@@ -210,6 +210,7 @@ func (d *Detector) Add(b flow.Batch) {
 		if j := i + lookAhead; j < len(b) && b[j].Src.Is4() && b[j].Dst.Is4() {
 			k, _ := key4(b[j].Src, b[j].Dst)
 			d.seen.v4.Prefetch(k)
+			d.srcs.Prefetch(b[j].Src)
 		}
 		d.index++
 		d.one(&b[i])
@@ -328,7 +329,12 @@ func (d *Detector) one(r *flow.Record) {
 		return
 	}
 	s.contacts++
-	if len(s.targets) < 64 {
+	switch {
+	case s.targets == nil:
+		// Room for a background source's three probes at once: growing
+		// from one made three allocations of most sources.
+		s.targets = append(make([]netip.Addr, 0, 4), r.Dst)
+	case len(s.targets) < 64:
 		s.targets = append(s.targets, r.Dst)
 	}
 	if replied || (r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0) {

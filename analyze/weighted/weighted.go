@@ -73,6 +73,10 @@ type Detector struct {
 	index uint64
 	clock int64 // highest flow start seen
 	swept int64
+	// since is the flows seen since the last sweep, and wait the sources
+	// it kept: a sweep visits every source, so the next waits for as many
+	// flows.
+	since, wait int
 }
 
 // New makes a detector that reports to sink.
@@ -106,8 +110,13 @@ func (d *Detector) one(r *flow.Record) {
 		d.clock = r.Start
 	}
 	// Sources idle longer than the gap can never continue their run:
-	// dropping them keeps memory to the sources active in the last gap.
-	if d.clock-d.swept > d.cfg.MaxGapMS {
+	// dropping them keeps memory to the sources active in the last gap
+	// (or the last as many flows as sources, whichever is longer: a sweep
+	// every 3 s of a busy stream visited the table far more often than
+	// it changed). A source kept past its gap is reset at its next flow,
+	// so when a sweep runs changes no result.
+	d.since++
+	if d.clock-d.swept > d.cfg.MaxGapMS && d.since >= d.wait {
 		d.sweep()
 	}
 	if !attempt(r) {
@@ -163,7 +172,7 @@ func (d *Detector) reset(s *source) {
 }
 
 func (d *Detector) sweep() {
-	d.swept = d.clock
+	d.swept, d.since = d.clock, 0
 	d.srcs.DeleteFunc(func(s *source) bool {
 		if d.clock-s.last > d.cfg.MaxGapMS {
 			d.free = append(d.free, s)
@@ -174,6 +183,7 @@ func (d *Detector) sweep() {
 	if len(d.free) > 4096 {
 		d.free = d.free[:4096]
 	}
+	d.wait = d.srcs.Len()
 }
 
 // Flags renders TCP flags scanlogd's way, bits from FIN (bit 0) to CWR

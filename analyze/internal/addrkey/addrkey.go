@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"iter"
 	"net/netip"
+
+	"github.com/flowsift/flowsift/analyze/internal/u64map"
 )
 
 // Addr is an address in its 16-byte form.
@@ -26,16 +28,17 @@ func Of(a netip.Addr) Addr {
 func PairOf(a, b Addr) Pair { return Pair{a[0], a[1], b[0], b[1]} }
 
 // AddrMap is a map keyed by an address: IPv4 addresses (the bulk of real
-// traffic) take the runtime's fast 32-bit key path, where a 16-byte key
-// goes through the generic hash. Keys compare as netip.Addr does: 10.0.0.1
-// and ::ffff:10.0.0.1 are different keys.
+// traffic) live in an open-addressing table of their own (u64map: one
+// cache miss a lookup, and a slot a caller can prefetch), where a 16-byte
+// key goes through the generic hash. Keys compare as netip.Addr does:
+// 10.0.0.1 and ::ffff:10.0.0.1 are different keys.
 type AddrMap[V any] struct {
-	v4 map[uint32]V
+	v4 *u64map.Map[V]
 	v6 map[Addr]V
 }
 
 // NewAddrMap returns an empty map.
-func NewAddrMap[V any]() AddrMap[V] { return AddrMap[V]{v4: map[uint32]V{}, v6: map[Addr]V{}} }
+func NewAddrMap[V any]() AddrMap[V] { return AddrMap[V]{v4: &u64map.Map[V]{}, v6: map[Addr]V{}} }
 
 func u32(a netip.Addr) uint32 {
 	b := a.As4()
@@ -45,8 +48,11 @@ func u32(a netip.Addr) uint32 {
 // Get returns the value stored for a.
 func (m *AddrMap[V]) Get(a netip.Addr) (V, bool) {
 	if a.Is4() {
-		v, ok := m.v4[u32(a)]
-		return v, ok
+		if v, ok := m.v4.Get(uint64(u32(a))); ok {
+			return *v, true
+		}
+		var zero V
+		return zero, false
 	}
 	v, ok := m.v6[Of(a)]
 	return v, ok
@@ -55,28 +61,32 @@ func (m *AddrMap[V]) Get(a netip.Addr) (V, bool) {
 // Set stores v for a.
 func (m *AddrMap[V]) Set(a netip.Addr, v V) {
 	if a.Is4() {
-		m.v4[u32(a)] = v
+		p, _ := m.v4.Upsert(uint64(u32(a)))
+		*p = v
 		return
 	}
 	m.v6[Of(a)] = v
 }
 
 // Len is the number of addresses held.
-func (m *AddrMap[V]) Len() int { return len(m.v4) + len(m.v6) }
+func (m *AddrMap[V]) Len() int { return m.v4.Len() + len(m.v6) }
+
+// Prefetch asks for the slot of a, if it is IPv4 (see u64map.Prefetch).
+func (m *AddrMap[V]) Prefetch(a netip.Addr) {
+	if a.Is4() {
+		m.v4.Prefetch(uint64(u32(a)))
+	}
+}
 
 // Clear empties the map, keeping its storage.
 func (m *AddrMap[V]) Clear() {
-	clear(m.v4)
+	m.v4.Clear()
 	clear(m.v6)
 }
 
 // DeleteFunc removes every entry whose value del accepts.
 func (m *AddrMap[V]) DeleteFunc(del func(V) bool) {
-	for k, v := range m.v4 {
-		if del(v) {
-			delete(m.v4, k)
-		}
-	}
+	m.v4.DeleteFunc(func(_ uint64, v *V) bool { return del(*v) })
 	for k, v := range m.v6 {
 		if del(v) {
 			delete(m.v6, k)
@@ -88,8 +98,8 @@ func (m *AddrMap[V]) DeleteFunc(del func(V) bool) {
 // loop body must not add to the map.
 func (m *AddrMap[V]) All() iter.Seq2[netip.Addr, V] {
 	return func(yield func(netip.Addr, V) bool) {
-		for k, v := range m.v4 {
-			if !yield(netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)}), v) {
+		for k, v := range m.v4.All() {
+			if !yield(netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)}), *v) {
 				return
 			}
 		}
