@@ -6,6 +6,7 @@ import (
 	"github.com/flowsift/flowsift/analyze/talkers"
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/internal/benchfix"
+	"github.com/flowsift/flowsift/internal/benchtree"
 )
 
 // BenchmarkCount counts the generated million flows (the 1M tree's flows,
@@ -35,4 +36,21 @@ func BenchmarkTables(b *testing.B) {
 	for b.Loop() {
 		_ = c.Tables()
 	}
+}
+
+// BenchmarkArchive counts the tree FLOWSIFT_BENCH_TREE names (the 3-day,
+// 1.0 M-flow tree of issue 16, say), held in memory, and builds every
+// table.
+func BenchmarkArchive(b *testing.B) {
+	recs := benchtree.Archive(b)
+	start := benchfix.CPUTime()
+	b.ResetTimer()
+	for b.Loop() {
+		c := talkers.New(talkers.Config{})
+		for j := 0; j < len(recs); j += 16384 {
+			c.Add(flow.Batch(recs[j:min(j+16384, len(recs))]))
+		}
+		_ = c.Tables()
+	}
+	b.ReportMetric(float64((benchfix.CPUTime() - start).Nanoseconds())/float64(b.N*len(recs)), "cpu-ns/flow")
 }
