@@ -52,5 +52,5 @@ func BenchmarkArchive(b *testing.B) {
 		}
 		_ = c.Tables()
 	}
-	b.ReportMetric(float64((benchfix.CPUTime() - start).Nanoseconds())/float64(b.N*len(recs)), "cpu-ns/flow")
+	b.ReportMetric(float64((benchfix.CPUTime()-start).Nanoseconds())/float64(b.N*len(recs)), "cpu-ns/flow")
 }
