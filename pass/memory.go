@@ -28,10 +28,9 @@ const DefaultMemory = 1 << 30
 // shares twice these, a day of background radiation had 1.2 GB live under
 // a 1 GiB budget (2.4 GB of RSS); with these, 1.02 GiB of RSS. Spilling
 // costs little once the table spills only when full again (talkers'
-// maybeSpill): on the week's archive (50M flows) a share of an eighth
-// spilled 2 times, 879 MB of RSS; a sixteenth, 6 times, 834 MB; a 32nd,
-// 17 times (469 MiB written to temporary files), 822 MB; the CPU time
-// the same within the machine's noise.
+// spillPairs): on the week's archive (50M flows) an eighth, a sixteenth
+// and a 32nd took the same CPU time within the machine's noise, and at a
+// 32nd the table spilled 38 times (634 MiB written to temporary files).
 const talkersShare = 32
 
 // trwShare is TRW's part: its pairs and sources age out after a day, and

@@ -49,9 +49,6 @@ type spiller struct {
 	bufs   [spillParts]*bufio.Writer
 	spills int
 	bytes  int64
-	// kept is what the pair table may hold before it spills again: what
-	// the last spill left (see maybeSpill).
-	kept int64
 }
 
 func newSpiller(dir string) (*spiller, error) {
@@ -110,28 +107,21 @@ func (c *Counter) memBytes() int64 {
 	return n + int64(len(c.pair.keys))*160
 }
 
-// maybeSpill spills the pair table when it is over its share. A spill
-// keeps the table's pages, which are the share by then: the next spill
-// comes once the table needs a sixteenth of the share more than the last
-// one left (pages to split, other pairs). Against the share alone, every
-// batch after the first spill spilled again: on the week's archive (50M
-// flows) 1,601 spills of a few thousand pairs each, every one scanning
-// and clearing the whole table, a fifth of the report's CPU time.
+// maybeSpill spills the pair table when it is over its share.
 func (c *Counter) maybeSpill() {
-	if c.maxBytes <= 0 || c.err != nil {
-		return
-	}
-	limit := c.maxBytes
-	if c.spill != nil {
-		limit = max(limit, c.spill.kept)
-	}
-	if c.memBytes() > limit {
+	if c.maxBytes > 0 && c.err == nil && c.memBytes() > c.maxBytes {
 		c.err = c.spillPairs()
 	}
 }
 
 // spillPairs appends every pair of the table to its file and empties the
-// table (keeping the v4 pages: the table fills them again).
+// table. A table over its share lets its pages go and grows again from
+// one: kept, the pages were the whole share, so the table stayed over it
+// and every batch after the first spill spilled again (on the week's
+// archive, 50M flows, 1,601 spills of a few thousand pairs, each scanning
+// and clearing the whole table: a fifth of the report's CPU time); kept
+// with room to grow after each spill, the pages crept to twice the share,
+// the keys spread thin over pages split unevenly.
 func (c *Counter) spillPairs() error {
 	if c.spill == nil {
 		s, err := newSpiller(c.tempDir)
@@ -177,10 +167,13 @@ func (c *Counter) spillPairs() error {
 	if err != nil {
 		return fmt.Errorf("talkers: spill the pair table: %w", err)
 	}
-	c.pair.v4.reset()
+	if c.memBytes() > c.maxBytes {
+		c.pair.v4 = table64{}
+	} else {
+		c.pair.v4.reset()
+	}
 	c.pair.idx, c.pair.keys, c.pair.counts = make(map[pairKey]uint32), nil, nil
 	s.spills++
-	s.kept = c.memBytes() + c.maxBytes/16
 	return nil
 }
 
