@@ -42,16 +42,18 @@ func TestHoldHeapLiftsAndRestores(t *testing.T) {
 }
 
 // The limit is half the budget while little is live, then follows the
-// live heap a quarter and a headroom above it, so a pass holding 400 MB
-// under a 1 GiB budget is collected at 564 MB, not at the budget; it
+// live heap an eighth and a headroom above it, so a pass holding 480 MB
+// under a 1 GiB budget is collected at 572 MB, not at the budget; it
 // never passes the budget until the live heap nears it.
 func TestHeapLimitFollowsLiveHeap(t *testing.T) {
 	const mib = 1 << 20
 	for _, c := range []struct{ live, budget, want int64 }{
 		{0, 1024 * mib, 512 * mib},
 		{200 * mib, 1024 * mib, 512 * mib},
-		{400 * mib, 1024 * mib, 500*mib + headroom},
-		{800 * mib, 1024 * mib, 1024 * mib},
+		{400 * mib, 1024 * mib, 512 * mib},
+		{480 * mib, 1024 * mib, 540*mib + headroom},
+		{800 * mib, 1024 * mib, 900*mib + headroom},
+		{900 * mib, 1024 * mib, 1024 * mib},
 		{1000 * mib, 1024 * mib, 1250 * mib},
 		{10 * mib, 32 * mib, 32 * mib},
 	} {

@@ -115,13 +115,15 @@ func (c *Counter) maybeSpill() {
 }
 
 // spillPairs appends every pair of the table to its file and empties the
-// table. A table over its share lets its pages go and grows again from
-// one: kept, the pages were the whole share, so the table stayed over it
-// and every batch after the first spill spilled again (on the week's
-// archive, 50M flows, 1,601 spills of a few thousand pairs, each scanning
-// and clearing the whole table: a fifth of the report's CPU time); kept
-// with room to grow after each spill, the pages crept to twice the share,
-// the keys spread thin over pages split unevenly.
+// table. A table over its share starts again in half of it, its pages
+// even (table64.resetEven): kept, the pages were the whole share, so the
+// table stayed over it and every batch after the first spill spilled
+// again (on the week's archive, 50M flows, 1,601 spills of a few thousand
+// pairs, each scanning and clearing the whole table: a fifth of the
+// report's CPU time); kept with room to grow after each spill, the pages
+// crept to twice the share, the keys spread thin over pages split
+// unevenly; dropped, the table rebuilt every key once a doubling on its
+// way back.
 func (c *Counter) spillPairs() error {
 	if c.spill == nil {
 		s, err := newSpiller(c.tempDir)
@@ -168,7 +170,11 @@ func (c *Counter) spillPairs() error {
 		return fmt.Errorf("talkers: spill the pair table: %w", err)
 	}
 	if c.memBytes() > c.maxBytes {
-		c.pair.v4 = table64{}
+		n := 1
+		for int64(4*n*pageSlots*32) <= c.maxBytes {
+			n *= 2
+		}
+		c.pair.v4.resetEven(n)
 	} else {
 		c.pair.v4.reset()
 	}

@@ -164,6 +164,43 @@ func (t *table64) each(f func(key uint64, n *Counts)) {
 	}
 }
 
+// resetEven empties the table into n pages (a power of two) of one depth,
+// reusing the pages it has: a table that starts again from one page
+// rebuilds every key once for each doubling on its way back to its size
+// (on the 3-day, 1M-flow tree 0.2 of 0.75 CPU s of the talkers after
+// their spills), pages that start even split once each.
+func (t *table64) resetEven(n int) {
+	depth := uint(0)
+	for 1<<depth < n {
+		depth++
+	}
+	n = 1 << depth
+	pages := t.pages[:0]
+	for _, p := range t.pages {
+		if len(pages) == n {
+			break
+		}
+		if len(p) == pageSlots {
+			clear(p)
+			pages = append(pages, p)
+		}
+	}
+	for len(pages) < n {
+		pages = append(pages, make([]slot64, pageSlots))
+	}
+	clear(t.pages[len(pages):cap(t.pages)])
+	t.pages = pages
+	t.fill = make([]int32, n)
+	t.local = make([]uint8, n)
+	t.dir = make([]int32, n)
+	for i := range n {
+		t.local[i] = uint8(depth)
+		t.dir[i] = int32(i)
+	}
+	t.depth = depth
+	t.n = 0
+}
+
 // reset empties the table and keeps its pages and directory: a table
 // that spilled fills the same memory again.
 func (t *table64) reset() {
