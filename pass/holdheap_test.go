@@ -43,8 +43,9 @@ func TestHoldHeapLiftsAndRestores(t *testing.T) {
 
 // The limit is half the budget while little is live, then follows the
 // live heap an eighth and a headroom above it, so a pass holding 480 MB
-// under a 1 GiB budget is collected at 572 MB, not at the budget; it
-// never passes the budget until the live heap nears it.
+// under a 1 GiB budget is collected at 556 MB, not at the budget; past
+// half the budget a quarter and twice the headroom above it; it never
+// passes the budget until the live heap nears it.
 func TestHeapLimitFollowsLiveHeap(t *testing.T) {
 	const mib = 1 << 20
 	for _, c := range []struct{ live, budget, want int64 }{
@@ -52,10 +53,11 @@ func TestHeapLimitFollowsLiveHeap(t *testing.T) {
 		{200 * mib, 1024 * mib, 512 * mib},
 		{400 * mib, 1024 * mib, 512 * mib},
 		{480 * mib, 1024 * mib, 540*mib + headroom},
-		{800 * mib, 1024 * mib, 900*mib + headroom},
+		{600 * mib, 1024 * mib, 750*mib + 4*headroom},
+		{800 * mib, 1024 * mib, 1024 * mib},
 		{900 * mib, 1024 * mib, 1024 * mib},
 		{1000 * mib, 1024 * mib, 1250 * mib},
-		{10 * mib, 32 * mib, 32 * mib},
+		{10 * mib, 32 * mib, 10*mib + 10*mib/8 + headroom},
 	} {
 		if got := heapLimit(c.live, c.budget); got != c.want {
 			t.Errorf("live %d MiB, budget %d MiB: limit %d MiB, want %d", c.live/mib, c.budget/mib, got/mib, c.want/mib)

@@ -159,20 +159,29 @@ func holdHeap(budget int64) (stop func()) {
 // headroom is what the heap may grow by beyond an eighth above the live
 // heap before the collector runs: at a small live heap a collection every
 // few megabytes would cost more than it frees.
-const headroom = 32 << 20
+const headroom = 16 << 20
 
 // heapLimit is the memory limit for a live heap: half the budget while
-// that is more, else an eighth above the live heap plus headroom, at most
-// the budget; past nine tenths of the budget, a quarter above the live
-// heap whatever the budget (see holdHeap). The eighth is what brought the
-// week's archive (50M flows, about 487 MB live at its peak) within 600 MB
-// of RSS: 592-599 MB, for about 5 % more CPU (131 collections instead of
-// 79); a quarter plus 64 MiB took 681 MB, an eighth plus 64 MiB 630.
+// that is more; else, while the live heap is under half the budget, an
+// eighth above it plus headroom; past half the budget, a quarter above
+// it plus four times the headroom, at most the budget; past nine tenths
+// of the budget, a quarter above the live heap whatever the budget (see
+// holdHeap). The eighth is what brings the week's archive (50M flows,
+// about 487 MB live at its peak) within 600 MB of RSS: 577,264 KB for
+// 146 CPU s (with 32 MiB of headroom 591,036 KB; a quarter and 64 MiB
+// took 681 MB). A heap past half the budget is one the budget governs,
+// and there the eighth's collections cost most: a day of background
+// radiation (5.3 M sources, over 600 MB live) took 212 CPU s with it,
+// 134 with a quarter, both within the budget.
 func heapLimit(live, budget int64) int64 {
 	if live > budget/10*9 {
 		return live / 4 * 5
 	}
-	return min(budget, live+max(live/8+headroom, budget/2-live))
+	margin := live/8 + headroom
+	if live > budget/2 {
+		margin = live/4 + 4*headroom
+	}
+	return min(budget, live+max(margin, budget/2-live))
 }
 
 // heapHeld is set while holdHeap holds the process's heap (RunReport
