@@ -26,11 +26,7 @@ func TestTable64AgainstMap(t *testing.T) {
 		default: // pairs
 			k = uint64(0xc0a80000|rng.IntN(512))<<32 | uint64(0x0a000000|rng.IntN(1<<12))
 		}
-		r := flow.Record{Packets: uint64(rng.IntN(10)), Octets: uint64(rng.IntN(1500))}
-		tb.at(k, mix(k)).add(&r, 1)
-		w := want[k]
-		w.add(&r, 1)
-		want[k] = w
+		countBoth(&tb, want, k, rng)
 	}
 	got := map[uint64]Counts{}
 	tb.each(func(k uint64, n *Counts) {
@@ -188,11 +184,7 @@ func TestTable64ResetEven(t *testing.T) {
 		want := map[uint64]Counts{}
 		for range 100_000 {
 			k := uint64(0xc0a80000|rng.IntN(1<<10))<<32 | uint64(0x0a000000|rng.IntN(1<<8))
-			r := flow.Record{Packets: uint64(rng.IntN(10)), Octets: uint64(rng.IntN(1500))}
-			tb.at(k, mix(k)).add(&r, 1)
-			w := want[k]
-			w.add(&r, 1)
-			want[k] = w
+			countBoth(&tb, want, k, rng)
 		}
 		got := map[uint64]Counts{}
 		tb.each(func(k uint64, c *Counts) { got[k] = *c })
@@ -200,4 +192,14 @@ func TestTable64ResetEven(t *testing.T) {
 			t.Fatalf("after resetEven(%d): %d keys (n=%d), want %d; equal=%v", n, len(got), tb.n, len(want), reflect.DeepEqual(got, want))
 		}
 	}
+}
+
+// countBoth counts a flow of random size for key k into the table and
+// into the reference map.
+func countBoth(tb *table64, want map[uint64]Counts, k uint64, rng *rand.Rand) {
+	r := flow.Record{Packets: uint64(rng.IntN(10)), Octets: uint64(rng.IntN(1500))}
+	tb.at(k, mix(k)).add(&r, 1)
+	w := want[k]
+	w.add(&r, 1)
+	want[k] = w
 }
