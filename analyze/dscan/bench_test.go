@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/benchfix"
 	"github.com/flowsift/flowsift/samples"
 )
 
@@ -93,10 +94,10 @@ func bytesPer(mk func(int) flow.Record) float64 {
 	for i := range batch {
 		batch[i] = mk(i)
 	}
-	before := int64(heap())
+	before := benchfix.HeapAlloc()
 	e := New(cfg, nil)
 	e.Process(batch)
-	after := int64(heap())
+	after := benchfix.HeapAlloc()
 	runtime.KeepAlive(e)
 	runtime.KeepAlive(batch) // else it is freed before after is read
 	return float64(after-before) / n

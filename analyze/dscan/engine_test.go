@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flowsift/flowsift/flow"
+	"github.com/flowsift/flowsift/internal/benchfix"
 )
 
 func rec(src, dst string, proto uint8, sp, dp uint16) flow.Record {
@@ -222,13 +223,6 @@ func TestDefaultStateContinuesAcrossRuns(t *testing.T) {
 	}
 }
 
-func heap() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
-
 // --max-sources bounds memory: millions of sources with one destination
 // each, and one source talking to millions of destinations.
 func TestMaxSourcesBoundsMemory(t *testing.T) {
@@ -239,10 +233,10 @@ func TestMaxSourcesBoundsMemory(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxSources = 10_000
 	cfg.AgerTimeout = 0 // nothing ages: only the bound limits the table
-	before := heap()
+	before := benchfix.HeapAlloc()
 	e := New(cfg, nil)
 	manySources(e, n)
-	used := heap() - before
+	used := benchfix.HeapAlloc() - before
 	if e.Sources() > cfg.MaxSources+nParts || e.Evicted() < uint64(n-cfg.MaxSources-nParts) {
 		t.Fatalf("%d sources tracked, %d evicted", e.Sources(), e.Evicted())
 	}
@@ -257,7 +251,7 @@ func TestMaxSourcesBoundsMemory(t *testing.T) {
 	batch := make(flow.Batch, 10_000)
 	cfg = DefaultConfig()
 	cfg.AgerTimeout = 0
-	before = heap()
+	before = benchfix.HeapAlloc()
 	e = New(cfg, nil)
 	for i := 0; i < n; i += len(batch) {
 		for k := range batch {
@@ -265,7 +259,7 @@ func TestMaxSourcesBoundsMemory(t *testing.T) {
 		}
 		e.Process(batch)
 	}
-	used = heap() - before
+	used = benchfix.HeapAlloc() - before
 	runtime.KeepAlive(batch)
 	if used > 1<<20 {
 		t.Fatalf("one source to %d destinations uses %d KiB with -t 0, want < 1 MiB (D = 200 destinations)", n, used>>10)
@@ -278,14 +272,14 @@ func TestMaxSourcesBoundsMemory(t *testing.T) {
 // flow each, nothing aging them out.
 func TestMaxSourcesLowersMemory(t *testing.T) {
 	const n = 200_000
-	run := func(maxSources int) uint64 {
+	run := func(maxSources int) int64 {
 		cfg := DefaultConfig()
 		cfg.MaxSources = maxSources
 		cfg.AgerTimeout = 0
-		before := heap()
+		before := benchfix.HeapAlloc()
 		e := New(cfg, nil)
 		manySources(e, n)
-		used := heap() - before
+		used := benchfix.HeapAlloc() - before
 		runtime.KeepAlive(e)
 		return used
 	}

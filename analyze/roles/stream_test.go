@@ -91,19 +91,11 @@ func bytesPerHost(n int) float64 {
 				Dst: flow.AddrFromU32(0x0A140000 + uint32(i*3+k)&0xffff), SrcPort: 40000, DstPort: 445, Proto: 6, TCPFlags: flow.TCPSyn, Packets: 1})
 		}
 	}
-	before := heap()
+	before := benchfix.HeapAlloc()
 	a := New(Config{MaxHosts: 2 * n})
 	a.Add(batch)
-	per := float64(heap()-before) / float64(n)
+	per := float64(benchfix.HeapAlloc()-before) / float64(n)
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(batch) // not the analyser's: live on both sides
 	return per
-}
-
-func heap() int64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
 }

@@ -77,7 +77,7 @@ func BenchmarkBytesPerPair(b *testing.B) {
 
 func bytesPerPair(n int) float64 {
 	batch := make(flow.Batch, 4096)
-	before := heap()
+	before := benchfix.HeapAlloc()
 	d := New(Config{MaxPairs: n}, func(analyze.Finding) {})
 	for i := 0; i < n; i += len(batch) {
 		batch = batch[:min(len(batch), n-i)]
@@ -89,7 +89,7 @@ func bytesPerPair(n int) float64 {
 	}
 	d.expire(1 << 62) // the pending queue is not the pairs' cost
 	d.queue = nil
-	per := float64(heap()-before) / float64(n)
+	per := float64(benchfix.HeapAlloc()-before) / float64(n)
 	runtime.KeepAlive(d)
 	runtime.KeepAlive(batch) // not the detector's: live on both sides
 	return per
@@ -115,12 +115,4 @@ func TestQueuedSaysNothingPending(t *testing.T) {
 	if skipped == 0 {
 		t.Fatal("no pair was ever settled: the test tests nothing")
 	}
-}
-
-func heap() int64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
 }

@@ -8,6 +8,7 @@ package benchfix
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -104,4 +105,16 @@ func PerFlow(b *testing.B, recs []flow.Record, start func() (add func(flow.Batch
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/flow")
 	b.ReportMetric(float64(CPUTime()-cpu0)/float64(b.N*len(recs)), "cpu-ns/flow")
+}
+
+// HeapAlloc is the live heap after two collections (the second frees what
+// the first's finalizers let go), as a signed number so that a heap that
+// shrank between two readings gives a negative difference, not a wrapped
+// one.
+func HeapAlloc() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
