@@ -169,10 +169,10 @@ const headroom = 16 << 20
 // holdHeap). The eighth is what brings the week's archive (50M flows,
 // about 487 MB live at its peak) within 600 MB of RSS: 577,264 KB for
 // 146 CPU s (with 32 MiB of headroom 591,036 KB; a quarter and 64 MiB
-// took 681 MB). A heap past half the budget is one the budget governs,
-// and there the eighth's collections cost most: a day of background
-// radiation (5.3 M sources, over 600 MB live) took 212 CPU s with it,
-// 134 with a quarter, both within the budget.
+// took 681 MB in the memory helper's runs). A heap past half the budget
+// is one the budget governs, and there the eighth's collections cost
+// most: a day of background radiation (5.3 M sources; 848 MB of RSS with
+// the quarter) took 212 CPU s with the eighth, 134 with a quarter.
 func heapLimit(live, budget int64) int64 {
 	if live > budget/10*9 {
 		return live / 4 * 5

@@ -455,8 +455,8 @@ func (a *Analyser) meet(r *flow.Record, src, dst addrkey.Addr, hs *host, refused
 	if hs != nil {
 		st = a.pairs.upsert(&p)
 		a.see(hs, st, p.sa, vOut)
-	} else if st = a.pairs.get(&p); st == nil {
-		p.created = true // nothing to add unless the destination counts it
+	} else {
+		st = a.pairs.get(&p) // nil: added below only if the destination counts it
 	}
 	if st == nil || st.view(p.sb)&(vCounted|vIn) != vCounted|vIn || refused {
 		hd := a.host(r.Dst, dst, false)
