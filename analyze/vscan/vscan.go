@@ -174,9 +174,8 @@ type pairRef struct {
 // 32-byte keys in a Go map before, two or three cache misses each, and the
 // sweep now reads the entries in one pass over an array.
 type pairTable struct {
-	v4     u64map.Map[pairRef]
-	v6     map[pairKey]*pairRef
-	doomed []uint64 // the sweep's keys to delete, kept for the next
+	v4 u64map.Map[pairRef]
+	v6 map[pairKey]*pairRef
 }
 
 func is4(a addrkey.Addr) bool { return a[0] == 0 && a[1]>>32 == 0xffff }
@@ -231,20 +230,9 @@ func (t *pairTable) all() iter.Seq[*pairRef] {
 	}
 }
 
-// deleteFunc forgets the pairs del accepts. The IPv4 keys are deleted one
-// by one after the pass (a deletion moves keys back in their probe runs),
-// not by u64map's DeleteFunc, which rebuilds the table: the sweep runs
-// every eighth of the horizon and forgets a small part of the table.
+// deleteFunc forgets the pairs del accepts.
 func (t *pairTable) deleteFunc(del func(*pairRef) bool) {
-	t.doomed = t.doomed[:0]
-	for k, r := range t.v4.All() {
-		if del(r) {
-			t.doomed = append(t.doomed, k)
-		}
-	}
-	for _, k := range t.doomed {
-		t.v4.Delete(k)
-	}
+	t.v4.DeleteFunc(func(_ uint64, r *pairRef) bool { return del(r) })
 	for k, r := range t.v6 {
 		if del(r) {
 			delete(t.v6, k)
