@@ -46,7 +46,7 @@ type portCounts struct {
 func (c *Counter) WritePart(w io.Writer) error {
 	p := part{Total: c.total, Records: c.flowsN}
 	pairs := func() {
-		c.pair.v4.each(func(k uint64, n *Counts) { p.V4Pairs = append(p.V4Pairs, v4Pair{k, *n}) })
+		c.pair.v4.each(func(k uint64, n Counts) { p.V4Pairs = append(p.V4Pairs, v4Pair{k, n}) })
 		for i, k := range c.pair.keys {
 			p.Pairs = append(p.Pairs, addrPair{k.src, k.dst, c.pair.counts[i]})
 		}
@@ -94,10 +94,11 @@ func (c *Counter) MergePart(r io.Reader) error {
 	c.flowsN += p.Records
 	for i, e := range p.V4Pairs {
 		if e.Flows == 0 {
-			// table64 takes a slot with no flow for an empty one.
+			// Every pair counted has a flow: a part without one is
+			// damaged.
 			return fmt.Errorf("talkers: read part: pair %#x has no flow", e.Key)
 		}
-		c.pair.v4.at(e.Key, mix(e.Key)).sum(&e.Counts)
+		c.pair.v4.add(e.Key, mix(e.Key), e.Counts)
 		if i%4096 == 0 {
 			c.maybeSpill()
 		}

@@ -27,7 +27,7 @@ import (
 //
 // A file holds about 1/spillParts of the distinct pairs, so the table
 // stays within its share while the distinct pairs are fewer than
-// spillParts times what the share holds (for 256 MiB, some 450 M pairs);
+// spillParts times what the share holds (for 256 MiB, some 680 M pairs);
 // beyond that the budget is exceeded by the largest file's pairs.
 const spillParts = SpillPartitions
 
@@ -95,16 +95,11 @@ func hashPair(k pairKey) uint64 {
 	return mix(a[0] ^ mix(a[1]^mix(b[0]^mix(b[1]))))
 }
 
-// memBytes is what the pair table holds in memory: its pages and
-// directory, and for the other pairs (IPv6, mixed) an estimate of a Go
-// map entry with its key and counters.
+// memBytes is what the pair table holds in memory: its pages, directory
+// and side table, and for the other pairs (IPv6, mixed) an estimate of a
+// Go map entry with its key and counters.
 func (c *Counter) memBytes() int64 {
-	t := &c.pair.v4
-	n := int64(len(t.dir)) * 4
-	for _, p := range t.pages {
-		n += int64(len(p)) * 32
-	}
-	return n + int64(len(c.pair.keys))*160
+	return c.pair.v4.bytes() + int64(len(c.pair.keys))*160
 }
 
 // maybeSpill spills the pair table when it is over its share.
@@ -146,10 +141,10 @@ func (c *Counter) spillPairs() error {
 		binary.LittleEndian.PutUint64(b[8:], n.Packets)
 		binary.LittleEndian.PutUint64(b[16:], n.Bytes)
 	}
-	c.pair.v4.each(func(k uint64, n *Counts) {
+	c.pair.v4.each(func(k uint64, n Counts) {
 		rec[0] = tagV4
 		binary.LittleEndian.PutUint64(rec[1:], k)
-		counts(rec[9:], n)
+		counts(rec[9:], &n)
 		write(mix(k), rec[:lenV4])
 	})
 	for i, p := range c.pair.keys {
@@ -171,7 +166,7 @@ func (c *Counter) spillPairs() error {
 	}
 	if c.memBytes() > c.maxBytes {
 		n := 1
-		for int64(4*n*pageSlots*32) <= c.maxBytes {
+		for int64(4*n*pageSlots*16) <= c.maxBytes {
 			n *= 2
 		}
 		c.pair.v4.resetEven(n)
@@ -247,7 +242,7 @@ func (c *Counter) readSpill(r *bufio.Reader) error {
 			}
 			k := binary.LittleEndian.Uint64(rec[:])
 			n := counts(rec[8:])
-			c.pair.v4.at(k, mix(k)).sum(&n)
+			c.pair.v4.add(k, mix(k), n)
 		case tag&^3 == tagAddr:
 			if _, err := io.ReadFull(r, rec[:lenAddr-1]); err != nil {
 				return err
@@ -278,21 +273,21 @@ func (c *Counter) finishSpill() error {
 	}
 	src, dst := newAddrTable[netip.Addr](), newAddrTable[netip.Addr]()
 	err := c.eachSpilled(func() {
-		c.pair.v4.each(func(k uint64, n *Counts) {
+		c.pair.v4.each(func(k uint64, n Counts) {
 			s, d := k>>32, k&0xffff_ffff
-			src.v4.at(s, mix(s)).sum(n)
-			dst.v4.at(d, mix(d)).sum(n)
+			src.v4.add(s, mix(s), n)
+			dst.v4.add(d, mix(d), n)
 			row := Row{Addr: flow.AddrFromU32(uint32(s)), Dst: flow.AddrFromU32(uint32(d))}
 			for i := range sels {
-				sels[i].offer(row, *n)
+				sels[i].offer(row, n)
 			}
 		})
 		for i, p := range c.pair.keys {
-			n := &c.pair.counts[i]
-			addrCounts(src, p.src).sum(n)
-			addrCounts(dst, p.dst).sum(n)
+			n := c.pair.counts[i]
+			addAddr(src, p.src, n)
+			addAddr(dst, p.dst, n)
 			for j := range sels {
-				sels[j].offer(Row{Addr: p.src, Dst: p.dst}, *n)
+				sels[j].offer(Row{Addr: p.src, Dst: p.dst}, n)
 			}
 		}
 	})

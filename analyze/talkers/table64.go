@@ -7,6 +7,14 @@ import "github.com/flowsift/flowsift/analyze/internal/u64map"
 // addressing, linear probing), so a lookup costs one cache miss, and the
 // table holds no pointer for the garbage collector to scan.
 //
+// A slot is 16 bytes: the key and one word that packs the three counters
+// in 62 bits. Most pairs carry a few flows, packets and kilobytes, which
+// the word holds; a counter that would outgrow its field moves all three
+// into an exact side table (over), and the word counts on from zero. The
+// slot was 32 bytes (three uint64s): half the pairs fitted in the
+// talkers' share of the budget, and the 3-day, 1M-flow tree spilled
+// twice under the default 1 GiB.
+//
 // It grows by extendible hashing: slots live in pages of a fixed size, a
 // directory indexed by the top bits of the hash names each key's page, and
 // a full page splits in two, keeping its memory and taking one new page. A
@@ -22,20 +30,47 @@ type table64 struct {
 	local []uint8 // bits of the hash a page's keys share (its depth)
 	n     int     // keys in the table
 	spare []slot64
+	// over holds the counts that left a slot's word, by key; a slot
+	// whose word has wOver set has an entry.
+	over u64map.Map[Counts]
 }
 
 const (
-	pageSlots = 512 // 16 KiB pages
+	pageSlots = 512 // 8 KiB pages
 	// maxDepth bounds the directory (4 MiB). Keys whose hashes agree in
 	// that many top bits beyond a page's worth (only crafted input could)
 	// make their page grow instead of split.
 	maxDepth = 20
 )
 
-// slot64 is empty while Flows is 0: a key counted has at least one flow.
+// slot64 is empty while w is 0.
 type slot64 struct {
 	key uint64
-	Counts
+	w   uint64 // wUsed | wOver | bytes<<byteShift | packets<<pktShift | flows
+}
+
+// The word's fields. 12 bits of flows, 20 of packets and 30 of bytes: a
+// field fills after 4,095 flows, a million packets or a gigabyte, and
+// then costs one side-table update.
+const (
+	wUsed     = 1 << 63
+	wOver     = 1 << 62
+	flowMask  = 1<<12 - 1
+	pktShift  = 12
+	pktMask   = 1<<20 - 1
+	byteShift = 32
+	byteMask  = 1<<30 - 1
+)
+
+// counts returns a slot's whole counts.
+func (t *table64) counts(s *slot64) Counts {
+	c := Counts{Flows: s.w & flowMask, Packets: s.w >> pktShift & pktMask, Bytes: s.w >> byteShift & byteMask}
+	if s.w&wOver != 0 {
+		if o, ok := t.over.Get(s.key); ok {
+			c.sum(o)
+		}
+	}
+	return c
 }
 
 // mix spreads a packed key over the word: pages take its top bits, slots
@@ -50,9 +85,36 @@ func (t *table64) page(h uint64) int32 {
 	return t.dir[h>>(64-t.depth)]
 }
 
-// at returns the counters of key k (whose mix is h), adding it if absent.
-// The caller adds at least one flow to a key it adds.
-func (t *table64) at(k, h uint64) *Counts {
+// add adds c to key k (whose mix is h), adding the key if absent.
+func (t *table64) add(k, h uint64, c Counts) {
+	s := t.at(k, h)
+	if c.Flows <= flowMask && c.Packets <= pktMask && c.Bytes <= byteMask {
+		f := s.w&flowMask + c.Flows
+		p := s.w>>pktShift&pktMask + c.Packets
+		b := s.w>>byteShift&byteMask + c.Bytes
+		if f <= flowMask && p <= pktMask && b <= byteMask {
+			s.w = s.w&(wUsed|wOver) | b<<byteShift | p<<pktShift | f
+			return
+		}
+	}
+	t.carry(s, c)
+}
+
+// carry moves a slot's counts and c to the side table: kept out of add,
+// which the compiler then inlines into the per-flow path.
+//
+//go:noinline
+func (t *table64) carry(s *slot64, c Counts) {
+	o, _ := t.over.Upsert(s.key)
+	o.sum(&c)
+	o.Flows += s.w & flowMask
+	o.Packets += s.w >> pktShift & pktMask
+	o.Bytes += s.w >> byteShift & byteMask
+	s.w = wUsed | wOver
+}
+
+// at returns key k's slot (whose mix is h), adding it if absent.
+func (t *table64) at(k, h uint64) *slot64 {
 	if t.pages == nil {
 		t.pages = [][]slot64{make([]slot64, pageSlots)}
 		t.fill, t.local, t.dir = []int32{0}, []uint8{0}, []int32{0}
@@ -62,7 +124,7 @@ func (t *table64) at(k, h uint64) *Counts {
 	mask := uint64(len(p) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &p[i]
-		if s.Flows == 0 {
+		if s.w == 0 {
 			// Seven eighths full at most: splitting at three quarters
 			// took 38.8 MB for the generated 1M flows instead of 23.8,
 			// and fresh memory cost more than the longer probes.
@@ -70,13 +132,13 @@ func (t *table64) at(k, h uint64) *Counts {
 				t.split(pi)
 				return t.at(k, h)
 			}
-			s.key = k
+			s.key, s.w = k, wUsed
 			t.fill[pi]++
 			t.n++
-			return &s.Counts
+			return s
 		}
 		if s.key == k {
-			return &s.Counts
+			return s
 		}
 	}
 }
@@ -106,7 +168,7 @@ func (t *table64) split(pi int32) {
 	// keys' top ld bits; the upper half now names the new page.
 	var h0 uint64
 	for _, s := range t.pages[pi] {
-		if s.Flows != 0 {
+		if s.w != 0 {
 			h0 = mix(s.key)
 			break
 		}
@@ -134,7 +196,7 @@ func (t *table64) rebuild(pi int32, into []slot64, other int32) {
 	t.pages[pi] = into
 	t.fill[pi] = 0
 	for _, s := range old {
-		if s.Flows == 0 {
+		if s.w == 0 {
 			continue
 		}
 		h := mix(s.key)
@@ -145,7 +207,7 @@ func (t *table64) rebuild(pi int32, into []slot64, other int32) {
 		p := t.pages[dst]
 		mask := uint64(len(p) - 1)
 		i := h & mask
-		for p[i].Flows != 0 {
+		for p[i].w != 0 {
 			i = (i + 1) & mask
 		}
 		p[i] = s
@@ -154,14 +216,23 @@ func (t *table64) rebuild(pi int32, into []slot64, other int32) {
 }
 
 // each calls f for every key, in no particular order (the tables sort).
-func (t *table64) each(f func(key uint64, n *Counts)) {
+func (t *table64) each(f func(key uint64, n Counts)) {
 	for _, p := range t.pages {
 		for i := range p {
-			if s := &p[i]; s.Flows != 0 {
-				f(s.key, &s.Counts)
+			if s := &p[i]; s.w != 0 {
+				f(s.key, t.counts(s))
 			}
 		}
 	}
+}
+
+// bytes is the table's memory: pages, directory and side table.
+func (t *table64) bytes() int64 {
+	n := int64(len(t.dir)) * 4
+	for _, p := range t.pages {
+		n += int64(len(p)) * 16
+	}
+	return n + int64(t.over.Slots())*32 // a key and a Counts
 }
 
 // resetEven empties the table into n pages (a power of two) of one depth,
@@ -199,6 +270,7 @@ func (t *table64) resetEven(n int) {
 	}
 	t.depth = depth
 	t.n = 0
+	t.over = u64map.Map[Counts]{} // its memory goes with the pages'
 }
 
 // reset empties the table and keeps its pages and directory: a table
@@ -209,4 +281,5 @@ func (t *table64) reset() {
 		t.fill[i] = 0
 	}
 	t.n = 0
+	t.over.Clear()
 }

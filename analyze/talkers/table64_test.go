@@ -29,11 +29,11 @@ func TestTable64AgainstMap(t *testing.T) {
 		countBoth(&tb, want, k, rng)
 	}
 	got := map[uint64]Counts{}
-	tb.each(func(k uint64, n *Counts) {
+	tb.each(func(k uint64, n Counts) {
 		if _, dup := got[k]; dup {
 			t.Fatalf("key %#x listed twice", k)
 		}
-		got[k] = *n
+		got[k] = n
 	})
 	if tb.n != len(want) || !reflect.DeepEqual(got, want) {
 		t.Fatalf("table64 holds %d keys (n=%d), want %d; equal=%v", len(got), tb.n, len(want), reflect.DeepEqual(got, want))
@@ -140,8 +140,7 @@ func TestTable64SameTopBits(t *testing.T) {
 			if mix(k) != h {
 				t.Fatalf("unmix(%#x) does not invert mix", h)
 			}
-			r := flow.Record{Packets: 1, Octets: 100}
-			tb.at(k, h).add(&r, 1)
+			tb.add(k, h, Counts{Flows: 1, Packets: 1, Bytes: 100})
 		}
 	}
 	if tb.n != n || len(tb.dir) > 1<<maxDepth {
@@ -155,10 +154,10 @@ func TestTable64SameTopBits(t *testing.T) {
 		t.Fatal("no page grew: the test no longer reaches maxDepth")
 	}
 	seen := 0
-	tb.each(func(_ uint64, c *Counts) {
+	tb.each(func(_ uint64, c Counts) {
 		seen++
-		if *c != (Counts{Flows: 2, Packets: 2, Bytes: 200}) {
-			t.Fatalf("counts %+v", *c)
+		if c != (Counts{Flows: 2, Packets: 2, Bytes: 200}) {
+			t.Fatalf("counts %+v", c)
 		}
 	})
 	if seen != n {
@@ -173,8 +172,7 @@ func TestTable64ResetEven(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var tb table64
 	for k := uint64(1); k <= 50_000; k++ {
-		r := flow.Record{Packets: 1}
-		tb.at(k, mix(k)).add(&r, 1)
+		tb.add(k, mix(k), Counts{Flows: 1, Packets: 1})
 	}
 	for _, n := range []int{64, 8} {
 		tb.resetEven(n)
@@ -187,7 +185,7 @@ func TestTable64ResetEven(t *testing.T) {
 			countBoth(&tb, want, k, rng)
 		}
 		got := map[uint64]Counts{}
-		tb.each(func(k uint64, c *Counts) { got[k] = *c })
+		tb.each(func(k uint64, c Counts) { got[k] = c })
 		if tb.n != len(want) || !reflect.DeepEqual(got, want) {
 			t.Fatalf("after resetEven(%d): %d keys (n=%d), want %d; equal=%v", n, len(got), tb.n, len(want), reflect.DeepEqual(got, want))
 		}
@@ -195,11 +193,58 @@ func TestTable64ResetEven(t *testing.T) {
 }
 
 // countBoth counts a flow of random size for key k into the table and
-// into the reference map.
+// into the reference map. One flow in a hundred is huge (a field's worth
+// of packets or bytes, or an aggregate of thousands of flows), so the
+// hot keys' words fill and carry into the side table again and again.
 func countBoth(tb *table64, want map[uint64]Counts, k uint64, rng *rand.Rand) {
-	r := flow.Record{Packets: uint64(rng.IntN(10)), Octets: uint64(rng.IntN(1500))}
-	tb.at(k, mix(k)).add(&r, 1)
+	c := Counts{Flows: 1, Packets: uint64(rng.IntN(10)), Bytes: uint64(rng.IntN(1500))}
+	if rng.IntN(100) == 0 {
+		switch rng.IntN(4) {
+		case 0:
+			c.Flows = uint64(rng.IntN(2 * flowMask))
+		case 1:
+			c.Packets = uint64(rng.IntN(2 * pktMask))
+		case 2:
+			c.Bytes = uint64(rng.IntN(2 * byteMask))
+		default:
+			c.Bytes = 1<<62 + uint64(rng.IntN(1000)) // past any field, as a bad record's might be
+		}
+	}
+	tb.add(k, mix(k), c)
 	w := want[k]
-	w.add(&r, 1)
+	w.sum(&c)
 	want[k] = w
+}
+
+// TestTable64Carries: counters that fill their fields of a slot's word go
+// on exactly in the side table, through page splits and a reset; a
+// key that never fills has no side entry.
+func TestTable64Carries(t *testing.T) {
+	var tb table64
+	const hot, cold = 7, 8
+	for i := range 3 * pageSlots {
+		tb.add(hot, mix(hot), Counts{Flows: 1, Packets: 700, Bytes: 1 << 20})
+		k := uint64(100 + i) // split the pages under the hot key
+		tb.add(k, mix(k), Counts{Flows: 1, Packets: 1, Bytes: 60})
+	}
+	tb.add(cold, mix(cold), Counts{Flows: 2, Packets: 3, Bytes: 4})
+	n := uint64(3 * pageSlots)
+	got := map[uint64]Counts{}
+	tb.each(func(k uint64, c Counts) { got[k] = c })
+	if want := (Counts{Flows: n, Packets: 700 * n, Bytes: n << 20}); got[hot] != want {
+		t.Fatalf("hot key: %+v, want %+v", got[hot], want)
+	}
+	if got[cold] != (Counts{Flows: 2, Packets: 3, Bytes: 4}) || got[100] != (Counts{Flows: 1, Packets: 1, Bytes: 60}) {
+		t.Fatalf("cold keys: %+v, %+v", got[cold], got[100])
+	}
+	if _, ok := tb.over.Get(cold); ok || tb.over.Len() != 1 {
+		t.Fatalf("side table holds %d keys (cold key among them: %v), want the hot key only", tb.over.Len(), ok)
+	}
+	tb.reset()
+	tb.add(hot, mix(hot), Counts{Flows: 1, Packets: 1, Bytes: 1})
+	tb.each(func(k uint64, c Counts) {
+		if k != hot || c != (Counts{Flows: 1, Packets: 1, Bytes: 1}) {
+			t.Fatalf("after reset: key %d %+v", k, c)
+		}
+	})
 }

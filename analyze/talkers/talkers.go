@@ -371,7 +371,7 @@ func (c *Counter) add(r *flow.Record) {
 	}
 	if r.Src.Is4() && r.Dst.Is4() {
 		k := uint64(flow.AddrU32(r.Src))<<32 | uint64(flow.AddrU32(r.Dst))
-		c.pair.v4.at(k, mix(k)).add(r, fl)
+		c.pair.v4.add(k, mix(k), Counts{Flows: fl, Packets: r.Packets, Bytes: r.Octets})
 	} else {
 		c.pair.get(pairKey{r.Src, r.Dst}).add(r, fl)
 	}
@@ -403,26 +403,27 @@ func (c *Counter) ends() (src, dst *addrTable[netip.Addr]) {
 		return c.src, c.dst
 	}
 	src, dst = newAddrTable[netip.Addr](), newAddrTable[netip.Addr]()
-	c.pair.v4.each(func(k uint64, n *Counts) {
+	c.pair.v4.each(func(k uint64, n Counts) {
 		s, d := k>>32, k&0xffff_ffff
-		src.v4.at(s, mix(s)).sum(n)
-		dst.v4.at(d, mix(d)).sum(n)
+		src.v4.add(s, mix(s), n)
+		dst.v4.add(d, mix(d), n)
 	})
 	for i, p := range c.pair.keys {
-		addrCounts(src, p.src).sum(&c.pair.counts[i])
-		addrCounts(dst, p.dst).sum(&c.pair.counts[i])
+		addAddr(src, p.src, c.pair.counts[i])
+		addAddr(dst, p.dst, c.pair.counts[i])
 	}
 	c.src, c.dst = src, dst
 	return src, dst
 }
 
-// addrCounts returns a's counters in t, adding a if absent.
-func addrCounts(t *addrTable[netip.Addr], a netip.Addr) *Counts {
+// addAddr adds n to a's counters in t.
+func addAddr(t *addrTable[netip.Addr], a netip.Addr, n Counts) {
 	if a.Is4() {
 		k := uint64(flow.AddrU32(a))
-		return t.v4.at(k, mix(k))
+		t.v4.add(k, mix(k), n)
+		return
 	}
-	return t.get(a)
+	t.get(a).sum(&n)
 }
 
 // Totals are the sums over every flow added (nfdump's summary line).
@@ -502,8 +503,8 @@ func (c *Counter) top(k Key, o Order, ports []Counts) (Table, error) {
 			c.ends()
 			return Table{Key: k, Order: o, N: c.n, Distinct: c.pairTop.distinct, Rows: slices.Clone(c.pairTop.rows[o])}, nil
 		}
-		c.pair.v4.each(func(k uint64, n *Counts) {
-			sel.offer(Row{Addr: flow.AddrFromU32(uint32(k >> 32)), Dst: flow.AddrFromU32(uint32(k))}, *n)
+		c.pair.v4.each(func(k uint64, n Counts) {
+			sel.offer(Row{Addr: flow.AddrFromU32(uint32(k >> 32)), Dst: flow.AddrFromU32(uint32(k))}, n)
 		})
 		for i, p := range c.pair.keys {
 			sel.offer(Row{Addr: p.src, Dst: p.dst}, c.pair.counts[i])
@@ -571,7 +572,7 @@ func (s *selector) result() []Row {
 }
 
 func offerAddrs(s *selector, t *addrTable[netip.Addr]) {
-	t.v4.each(func(k uint64, n *Counts) { s.offer(Row{Addr: flow.AddrFromU32(uint32(k))}, *n) })
+	t.v4.each(func(k uint64, n Counts) { s.offer(Row{Addr: flow.AddrFromU32(uint32(k))}, n) })
 	for i, a := range t.keys {
 		s.offer(Row{Addr: a}, t.counts[i])
 	}
