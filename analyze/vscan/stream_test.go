@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"iter"
 	"path/filepath"
 	"runtime"
 	"testing"
 
 	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/analyze/internal/addrkey"
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/internal/benchfix"
 	"github.com/flowsift/flowsift/internal/benchtree"
@@ -95,24 +97,63 @@ func bytesPerPair(n int) float64 {
 	return per
 }
 
-// The sweep and the press skip reading a pair whose queued contacts have
-// all left the queue: that must never skip a pair with a contact pending.
-func TestQueuedSaysNothingPending(t *testing.T) {
+// The sweep and the press keep a pair while a service of it waits for its
+// reply: hasPending, which reads the first service's state packed beside
+// the decided flag and the others in the side list, must say so exactly
+// when a contact of the pair is still in the queue unsettled, through
+// presses, sweeps and the side list's reuse of forgotten pairs' entries.
+func TestHasPendingMatchesTheQueue(t *testing.T) {
 	recs := benchfix.Stream(t, 200_000, 48)
-	d := New(Config{MaxPairs: 4096, WindowMS: 600_000, HorizonMS: 1_200_000}, func(analyze.Finding) {})
-	skipped := 0
+	d := New(Config{MaxPairs: 1024, WindowMS: 600_000, HorizonMS: 1_200_000}, func(analyze.Finding) {})
+	var pending, multi int
 	for i := 0; i < len(recs); i += 512 {
 		d.Add(recs[i:min(i+512, len(recs))])
-		for e := range d.pairs.all() {
-			if e.queued <= d.base+uint64(d.head) {
-				skipped++
-				if e.p.hasPending() {
-					t.Fatalf("after flow %d: a pair with a contact pending passes for settled", i+512)
+		queued := map[pairKey]int{}
+		for _, c := range d.queue[d.head:] {
+			k := pairKey{addrkey.Of(c.src), addrkey.Of(c.dst)}
+			if p := d.pairs.get(k); p != nil {
+				if j := d.pairs.find(p, svcKey{c.proto, c.dstPort}); j != noService && d.pairs.state(p, j) == stPending {
+					queued[k]++
 				}
+			} else {
+				t.Fatalf("after flow %d: a pair with a contact queued was forgotten", i+512)
+			}
+		}
+		for k, p := range pairsOf(&d.pairs) {
+			if got, want := d.pairs.hasPending(p), queued[k] > 0; got != want {
+				t.Fatalf("after flow %d: pair %v says pending %v, the queue %v", i+512, k, got, want)
+			}
+			if got, want := d.pairs.services(p), 1+len(d.pairs.others(p)); got != want || p.proto0 == 0 {
+				t.Fatalf("after flow %d: pair %v holds %d services, or none", i+512, k, got)
+			}
+			if queued[k] > 0 {
+				pending++
+			}
+			if p.more != 0 {
+				multi++
 			}
 		}
 	}
-	if skipped == 0 {
-		t.Fatal("no pair was ever settled: the test tests nothing")
+	if pending == 0 || multi == 0 || d.presses == 0 || len(d.pairs.free) == 0 {
+		t.Fatalf("pending %d, pairs of several services %d, presses %d, side entries freed %d: the test tests too little",
+			pending, multi, d.presses, len(d.pairs.free))
+	}
+}
+
+// pairsOf yields every pair of t with its key.
+func pairsOf(t *pairTable) iter.Seq2[pairKey, *pair] {
+	return func(yield func(pairKey, *pair) bool) {
+		for k4, p := range t.v4.All() {
+			// The inverse of pairKey.is4.
+			k := pairKey{addrkey.Addr{0, 0xffff<<32 | k4>>32}, addrkey.Addr{0, 0xffff<<32 | k4&0xffffffff}}
+			if !yield(k, p) {
+				return
+			}
+		}
+		for k, p := range t.v6 {
+			if !yield(k, p) {
+				return
+			}
+		}
 	}
 }

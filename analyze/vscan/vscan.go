@@ -69,12 +69,14 @@ type Config struct {
 
 // PairBytes is what a pair of one service takes in the detector's table,
 // table slot included; a memory budget divides by it to bound MaxPairs.
-// Measured by BenchmarkBytesPerPair, pairs of one probe: 128 bytes a pair
-// among 2^21 (268 MB), 148 among 1.6 M, just past the table's doubling,
-// its emptiest. With Go maps it was 144 among 2^21 (and 192 with 32-byte
-// keys and a slice of services a pair; 180 at a report's peak, 363 MB for
-// 2M pairs).
-const PairBytes = 148
+// Measured by BenchmarkBytesPerPair, pairs of one probe: 96 bytes a pair
+// among 2^21 (201 MB), 126.7 among 1.6 M, just past the table's doubling,
+// its emptiest; a pair is its 48-byte slot. With a 32-byte slot pointing
+// to a 64-byte pair it was 128 and 148; with Go maps 144 among 2^21 (and
+// 192 with 32-byte keys and a slice of services a pair; 180 at a report's
+// peak, 363 MB for 2M pairs). A pair's services after the first take 16
+// bytes each and a slice header more, outside the slot.
+const PairBytes = 127
 
 // DefaultConfig is the detector's defaults.
 func DefaultConfig() Config {
@@ -132,41 +134,48 @@ const (
 	stFailed
 )
 
+// service is one of a pair's services after its first.
 type service struct {
+	start int64
 	key   svcKey
 	state uint8
-	start int64
 }
 
-// A pair holds its services in a slice: most pairs see one or two, and a
-// map per pair costs more than the scan of a scanner's few hundred. The
-// first service is held in the pair itself: background radiation makes
-// most pairs, of one probe each, and a slice of one was an allocation
-// each. 64 bytes, a size class: the first contact's start is the first
-// service's, and of the walk only the ratio is kept (vscan reads no
-// attempts count).
+// A pair is held in the table's slot itself, with its first service:
+// background radiation makes most pairs, of one probe each, and a pair
+// behind a pointer cost each flow a second cache miss after the slot's
+// (twice a flow: the reply test reads the reverse pair). The services
+// after the first, of scanners and of clients that use several, live in
+// the table's side list (more). 40 bytes, a 48-byte slot with its key:
+// of the walk only the ratio is kept (vscan reads no attempts count).
 type pair struct {
-	lr       float64 // the walk's likelihood ratio; 0 before its first step
-	svc0     service // the first service; its proto is 0 until it is added
-	more     []service
-	answered int32 // at most MaxServices each
-	failed   int32
-	decided  bool
+	lr     float64 // the walk's likelihood ratio; 0 before its first step
+	last   int64   // latest contact start
+	start0 int64   // the first service's start
+	// more is one more than the index of the pair's other services in
+	// the table's side list, 0 if it has none.
+	more             uint32
+	answered, failed int32 // at most MaxServices each
+	port0            uint16
+	proto0           uint8 // 0 until the first service is added
+	// bits holds the first service's state (stateMask) and decided:
+	// a byte of its own would make the slot 56 bytes.
+	bits uint8
 }
 
-// pairRef is a pair's entry in the table, with the latest contact start
-// beside the pointer: the sweep, which reads it for every pair held every
-// eighth of the horizon, then touches no pair but those it may forget.
-type pairRef struct {
-	p    *pair
-	last int64 // latest contact start
-	// queued is one more than the queue position (counted from the
-	// start of the stream) of the pair's latest contact queued, 0 if
-	// none. Once the queue's head has passed it, every contact of the
-	// pair was answered or failed, and nothing of it is pending: the
-	// sweep need not read the pair, out of the caches since hours.
-	queued uint64
-}
+const (
+	stateMask   = 3
+	decidedFlag = 4
+)
+
+func (p *pair) decided() bool { return p.bits&decidedFlag != 0 }
+
+// first and noService are the places find returns besides an index in
+// the pair's side list.
+const (
+	first     = -1
+	noService = -2
+)
 
 // pairTable holds the pairs. Pairs of two IPv4 addresses (plain or
 // mapped, keyed alike as addrkey.Of keys them) are keyed by the 64 bits of
@@ -174,8 +183,12 @@ type pairRef struct {
 // 32-byte keys in a Go map before, two or three cache misses each, and the
 // sweep now reads the entries in one pass over an array.
 type pairTable struct {
-	v4 u64map.Map[pairRef]
-	v6 map[pairKey]*pairRef
+	v4 u64map.Map[pair]
+	v6 map[pairKey]*pair
+	// more holds the services after the first of the pairs that have
+	// some, by pair.more; free lists the entries forgotten pairs left.
+	more [][]service
+	free []uint32
 }
 
 func is4(a addrkey.Addr) bool { return a[0] == 0 && a[1]>>32 == 0xffff }
@@ -189,63 +202,175 @@ func (k pairKey) is4() (uint64, bool) {
 
 func (t *pairTable) len() int { return t.v4.Len() + len(t.v6) }
 
-// get returns k's entry, nil if none. The pointer is valid until the next
+// get returns k's pair, nil if none. The pointer is valid until the next
 // upsert or deleteFunc.
-func (t *pairTable) get(k pairKey) *pairRef {
+func (t *pairTable) get(k pairKey) *pair {
 	if k4, ok := k.is4(); ok {
-		r, _ := t.v4.Get(k4)
-		return r
+		p, _ := t.v4.Get(k4)
+		return p
 	}
 	return t.v6[k]
 }
 
-// upsert returns k's entry, added empty if there was none; the pointer is
+// upsert returns k's pair, added empty if there was none; the pointer is
 // valid as get's.
-func (t *pairTable) upsert(k pairKey) *pairRef {
+func (t *pairTable) upsert(k pairKey) *pair {
 	if k4, ok := k.is4(); ok {
-		r, _ := t.v4.Upsert(k4)
-		return r
+		p, _ := t.v4.Upsert(k4)
+		return p
 	}
-	r := t.v6[k]
-	if r == nil {
-		r = &pairRef{}
-		t.v6[k] = r
+	p := t.v6[k]
+	if p == nil {
+		p = &pair{}
+		t.v6[k] = p
 	}
-	return r
+	return p
 }
 
-// all yields every entry; the loop body must not add to t.
-func (t *pairTable) all() iter.Seq[*pairRef] {
-	return func(yield func(*pairRef) bool) {
-		for _, r := range t.v4.All() {
-			if !yield(r) {
+// all yields every pair; the loop body must not add to t.
+func (t *pairTable) all() iter.Seq[*pair] {
+	return func(yield func(*pair) bool) {
+		for _, p := range t.v4.All() {
+			if !yield(p) {
 				return
 			}
 		}
-		for _, r := range t.v6 {
-			if !yield(r) {
+		for _, p := range t.v6 {
+			if !yield(p) {
 				return
 			}
 		}
 	}
 }
 
-// deleteFunc forgets the pairs del accepts.
-func (t *pairTable) deleteFunc(del func(*pairRef) bool) {
-	t.v4.DeleteFunc(func(_ uint64, r *pairRef) bool { return del(r) })
-	for k, r := range t.v6 {
-		if del(r) {
+// deleteFunc forgets the pairs del accepts, and their other services.
+func (t *pairTable) deleteFunc(del func(*pair) bool) {
+	drop := func(p *pair) bool {
+		if !del(p) {
+			return false
+		}
+		if p.more != 0 {
+			t.more[p.more-1] = nil
+			t.free = append(t.free, p.more-1)
+		}
+		return true
+	}
+	t.v4.DeleteFunc(func(_ uint64, p *pair) bool { return drop(p) })
+	for k, p := range t.v6 {
+		if drop(p) {
 			delete(t.v6, k)
 		}
 	}
 }
 
-type pending struct {
-	key      pairKey
-	svc      svcKey
-	deadline int64
-	index    uint64
-	rec      flow.Record
+// others returns p's services after the first.
+func (t *pairTable) others(p *pair) []service {
+	if p.more == 0 {
+		return nil
+	}
+	return t.more[p.more-1]
+}
+
+// find returns where p holds service k: first, an index in others(p), or
+// noService if p never contacted it.
+func (t *pairTable) find(p *pair, k svcKey) int {
+	if p.proto0 == k.proto && p.port0 == k.port {
+		return first
+	}
+	for i, s := range t.others(p) {
+		if s.key == k {
+			return i
+		}
+	}
+	return noService
+}
+
+// services is how many services p holds.
+func (t *pairTable) services(p *pair) int {
+	if p.proto0 == 0 {
+		return 0
+	}
+	return 1 + len(t.others(p))
+}
+
+// add gives p service k, pending, contacted at start, and returns where
+// find would.
+func (t *pairTable) add(p *pair, k svcKey, start int64) int {
+	if p.proto0 == 0 {
+		p.proto0, p.port0, p.start0 = k.proto, k.port, start
+		p.bits &^= stateMask // stPending
+		return first
+	}
+	if p.more == 0 {
+		if n := len(t.free); n > 0 {
+			p.more = t.free[n-1] + 1
+			t.free = t.free[:n-1]
+		} else {
+			t.more = append(t.more, nil)
+			p.more = uint32(len(t.more))
+		}
+	}
+	i := p.more - 1
+	t.more[i] = append(t.more[i], service{start: start, key: k, state: stPending})
+	return len(t.more[i]) - 1
+}
+
+// state and start are those of p's service at i (first or an index).
+func (t *pairTable) state(p *pair, i int) uint8 {
+	if i == first {
+		return p.bits & stateMask
+	}
+	return t.more[p.more-1][i].state
+}
+
+func (t *pairTable) start(p *pair, i int) int64 {
+	if i == first {
+		return p.start0
+	}
+	return t.more[p.more-1][i].start
+}
+
+func (t *pairTable) setState(p *pair, i int, st uint8) {
+	if i == first {
+		p.bits = p.bits&^stateMask | st
+		return
+	}
+	t.more[p.more-1][i].state = st
+}
+
+// hasPending says whether a service of p waits for its reply.
+func (t *pairTable) hasPending(p *pair) bool {
+	if p.proto0 != 0 && p.bits&stateMask == stPending {
+		return true
+	}
+	for _, s := range t.others(p) {
+		if s.state == stPending {
+			return true
+		}
+	}
+	return false
+}
+
+// contact is a first contact of a service waiting for its reply, or the
+// flow that settles one: of the flow only what a finding shows is kept
+// (a whole flow.Record is 256 bytes, copied for every contact queued),
+// and a finding's Flow holds only these fields.
+type contact struct {
+	src, dst         netip.Addr
+	start            int64
+	deadline         int64
+	index            uint64
+	srcPort, dstPort uint16
+	proto            uint8
+}
+
+func contactOf(r *flow.Record, index uint64) contact {
+	return contact{src: r.Src, dst: r.Dst, start: r.Start, index: index, srcPort: r.SrcPort, dstPort: r.DstPort, proto: r.Proto}
+}
+
+// flow is the part of c's flow a finding carries.
+func (c *contact) flow() flow.Record {
+	return flow.Record{Start: c.start, Src: c.src, Dst: c.dst, SrcPort: c.srcPort, DstPort: c.dstPort, Proto: c.proto}
 }
 
 // Detector is fed flows in stream order. Not safe for concurrent use.
@@ -253,9 +378,8 @@ type Detector struct {
 	cfg       Config
 	sink      analyze.Sink
 	pairs     pairTable
-	queue     []pending
+	queue     []contact
 	head      int
-	base      uint64 // queue position of queue[0], counted from the start
 	index     uint64
 	clock     int64
 	nextSweep int64
@@ -271,7 +395,7 @@ type Detector struct {
 
 // New makes a detector that reports to sink.
 func New(cfg Config, sink analyze.Sink) *Detector {
-	return &Detector{cfg: cfg.withDefaults(), sink: sink, pairs: pairTable{v6: map[pairKey]*pairRef{}}}
+	return &Detector{cfg: cfg.withDefaults(), sink: sink, pairs: pairTable{v6: map[pairKey]*pair{}}}
 }
 
 // Untracked is how many contacts were not followed because MaxPairs pairs
@@ -318,12 +442,13 @@ func (d *Detector) one(r *flow.Record) {
 	// Is this the reply to a contact of the other side?
 	src, dst := addrkey.Of(r.Src), addrkey.Of(r.Dst)
 	if rp := d.pairs.get(pairKey{dst, src}); rp != nil {
-		if s := rp.p.find(svcKey{r.Proto, r.SrcPort}); s != nil {
-			if s.state == stPending && r.Start <= s.start+d.cfg.WindowMS {
+		if i := d.pairs.find(rp, svcKey{r.Proto, r.SrcPort}); i != noService {
+			if d.pairs.state(rp, i) == stPending && r.Start <= d.pairs.start(rp, i)+d.cfg.WindowMS {
+				c := contactOf(r, d.index)
 				if refuses(r) {
-					d.outcome(rp, s, stFailed, r, d.index, true)
+					d.outcome(rp, i, stFailed, &c, true)
 				} else {
-					d.outcome(rp, s, stAnswered, r, d.index, true)
+					d.outcome(rp, i, stAnswered, &c, true)
 				}
 			}
 			return
@@ -336,8 +461,8 @@ func (d *Detector) one(r *flow.Record) {
 		return // traceroute's probes: one port per hop, the last refused by design
 	}
 	k := pairKey{src, dst}
-	e := d.pairs.get(k)
-	if e == nil {
+	p := d.pairs.get(k)
+	if p == nil {
 		if d.pairs.len() >= d.cfg.MaxPairs {
 			if d.clock >= d.nextPress {
 				d.press()
@@ -348,26 +473,25 @@ func (d *Detector) one(r *flow.Record) {
 			}
 		}
 		// A new pair always gets its first service below.
-		e = d.pairs.upsert(k)
-		e.p = &pair{}
+		p = d.pairs.upsert(k)
 	}
-	p := e.p
 	sk := svcKey{r.Proto, r.DstPort}
-	if p.decided || p.find(sk) != nil {
+	if p.decided() || d.pairs.find(p, sk) != noService {
 		return
 	}
-	if p.services() >= d.cfg.MaxServices {
+	if d.pairs.services(p) >= d.cfg.MaxServices {
 		d.untracked++
 		return
 	}
-	s := p.add(service{key: sk, state: stPending, start: r.Start})
-	e.last = max(e.last, r.Start)
+	i := d.pairs.add(p, sk, r.Start)
+	p.last = max(p.last, r.Start)
+	c := contactOf(r, d.index)
 	if r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0 {
-		d.outcome(e, s, stAnswered, r, d.index, false)
+		d.outcome(p, i, stAnswered, &c, false)
 		return
 	}
-	e.queued = d.base + uint64(len(d.queue)) + 1
-	d.queue = append(d.queue, pending{key: k, svc: sk, deadline: max(r.Start+d.cfg.WindowMS, d.clock), index: d.index, rec: *r})
+	c.deadline = max(r.Start+d.cfg.WindowMS, d.clock)
+	d.queue = append(d.queue, c)
 }
 
 // refuses says whether r, the reverse of a contact, turns it down: a TCP
@@ -382,9 +506,9 @@ func (d *Detector) expire(now int64) {
 		if c.deadline >= now {
 			break
 		}
-		if e := d.pairs.get(c.key); e != nil {
-			if s := e.p.find(c.svc); s != nil && s.state == stPending {
-				d.outcome(e, s, stFailed, &c.rec, c.index, false)
+		if p := d.pairs.get(pairKey{addrkey.Of(c.src), addrkey.Of(c.dst)}); p != nil {
+			if i := d.pairs.find(p, svcKey{c.proto, c.dstPort}); i != noService && d.pairs.state(p, i) == stPending {
+				d.outcome(p, i, stFailed, c, false)
 			}
 		}
 		d.head++
@@ -393,7 +517,6 @@ func (d *Detector) expire(now int64) {
 		n := copy(d.queue, d.queue[d.head:])
 		clear(d.queue[n:])
 		d.queue = d.queue[:n]
-		d.base += uint64(d.head)
 		d.head = 0
 	}
 }
@@ -409,8 +532,8 @@ func (d *Detector) press() {
 	const buckets = 64
 	step := max(d.cfg.HorizonMS/buckets, 1)
 	var count [buckets + 1]int
-	for e := range d.pairs.all() {
-		count[min(max(d.clock-e.last, 0)/step, buckets)]++
+	for p := range d.pairs.all() {
+		count[min(max(d.clock-p.last, 0)/step, buckets)]++
 	}
 	d.presses++
 	want, freed, cut := d.pairs.len()/4, count[buckets], int64(buckets)
@@ -420,7 +543,7 @@ func (d *Detector) press() {
 	}
 	horizon := max(cut*step, d.cfg.WindowMS)
 	n := d.pairs.len()
-	d.pairs.deleteFunc(func(e *pairRef) bool { return d.clock-e.last >= horizon && !d.hasPending(e) })
+	d.pairs.deleteFunc(func(p *pair) bool { return d.clock-p.last >= horizon && !d.pairs.hasPending(p) })
 	if d.pairs.len() < n && horizon < d.cfg.HorizonMS && (d.shortest == 0 || horizon < d.shortest) {
 		d.shortest = horizon
 	}
@@ -435,68 +558,15 @@ func (d *Detector) press() {
 
 // sweep forgets the pairs with no new service for the horizon.
 func (d *Detector) sweep() {
-	d.pairs.deleteFunc(func(e *pairRef) bool { return e.last+d.cfg.HorizonMS < d.clock && !d.hasPending(e) })
+	d.pairs.deleteFunc(func(p *pair) bool { return p.last+d.cfg.HorizonMS < d.clock && !d.pairs.hasPending(p) })
 	d.nextSweep = d.clock + d.cfg.HorizonMS/8
 }
 
-// find returns the service k of p, nil if p never contacted it. The
-// pointer is valid until the next add.
-func (p *pair) find(k svcKey) *service {
-	if p.svc0.key == k {
-		return &p.svc0
-	}
-	for i := range p.more {
-		if p.more[i].key == k {
-			return &p.more[i]
-		}
-	}
-	return nil
-}
-
-// services is how many services p holds.
-func (p *pair) services() int {
-	if p.svc0.key.proto == 0 {
-		return 0
-	}
-	return 1 + len(p.more)
-}
-
-// add appends s to p's services and returns it, valid until the next add.
-func (p *pair) add(s service) *service {
-	if p.svc0.key.proto == 0 {
-		p.svc0 = s
-		return &p.svc0
-	}
-	p.more = append(p.more, s)
-	return &p.more[len(p.more)-1]
-}
-
-// hasPending says whether a service of e waits for its reply.
-func (d *Detector) hasPending(e *pairRef) bool {
-	if e.queued <= d.base+uint64(d.head) {
-		return false // all its contacts left the queue, settled
-	}
-	return e.p.hasPending()
-}
-
-func (p *pair) hasPending() bool {
-	if p.svc0.key.proto != 0 && p.svc0.state == stPending {
-		return true
-	}
-	for _, s := range p.more {
-		if s.state == stPending {
-			return true
-		}
-	}
-	return false
-}
-
-// outcome settles service s of pair e; rec is the flow that settled it
-// (the contact, or the reply when reply is set), the index-th of the stream.
-func (d *Detector) outcome(e *pairRef, s *service, state uint8, rec *flow.Record, index uint64, reply bool) {
-	p := e.p
-	s.state = state
-	if p.decided {
+// outcome settles service i of pair p; c is the flow that settled it (the
+// contact, or the reply when reply is set).
+func (d *Detector) outcome(p *pair, i int, state uint8, c *contact, reply bool) {
+	d.pairs.setState(p, i, state)
+	if p.decided() {
 		return
 	}
 	ok := state == stAnswered
@@ -515,13 +585,13 @@ func (d *Detector) outcome(e *pairRef, s *service, state uint8, rec *flow.Record
 	if p.lr < d.cfg.Walk.Eta1() || int(p.failed) < d.cfg.MinFailed {
 		return
 	}
-	p.decided = true
-	src, dst := rec.Src, rec.Dst
+	p.bits |= decidedFlag
+	src, dst := c.src, c.dst
 	if reply {
 		src, dst = dst, src
 	}
-	ports := []uint16{p.svc0.key.port}
-	for _, s := range p.more {
+	ports := []uint16{p.port0}
+	for _, s := range d.pairs.others(p) {
 		ports = append(ports, s.key.port)
 	}
 	slices.Sort(ports)
@@ -529,12 +599,12 @@ func (d *Detector) outcome(e *pairRef, s *service, state uint8, rec *flow.Record
 	tried := int(p.answered + p.failed)
 	d.sink(analyze.Finding{
 		Detector: "vscan", Kind: Kind, Src: src, Dst: dst,
-		Time: rec.Start, Index: index, Flow: *rec,
+		Time: c.start, Index: c.index, Flow: c.flow(),
 		Rule: "services of one destination refused or unanswered", Threshold: float64(d.cfg.MinFailed),
 		Value: float64(p.failed), Score: p.lr, Attempts: tried,
 		Targets: []netip.Addr{dst}, Ports: ports,
 		Note: fmt.Sprintf("%d services of %s tried over %s, %d refused or unanswered, %d answered; likelihood ratio %.3g (threshold %g)",
-			tried, dst, span(e.last-p.svc0.start), p.failed, p.answered, p.lr, d.cfg.Walk.Eta1()),
+			tried, dst, span(p.last-p.start0), p.failed, p.answered, p.lr, d.cfg.Walk.Eta1()),
 	})
 }
 
