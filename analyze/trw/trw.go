@@ -152,12 +152,28 @@ func (c Config) Step(w *Walk, success bool) Decision {
 	return Pending
 }
 
+// contact is a first contact waiting for its answer, or one decided at
+// once. Of its flow only what a finding shows is kept, 88 bytes where a
+// copy of the flow.Record was 256 for every contact queued; a finding's
+// Flow holds only these fields (addresses, ports, protocol, start).
 type contact struct {
-	src      *source // of rec.Src
-	deadline int64   // stream time after which a missing answer is a failure
-	index    uint64
-	rec      flow.Record
-	done     bool // answered or decided
+	src              *source // of from
+	from, to         netip.Addr
+	start            int64
+	deadline         int64 // stream time after which a missing answer is a failure
+	index            uint64
+	srcPort, dstPort uint16
+	proto            uint8
+	done             bool // answered or decided
+}
+
+func contactOf(s *source, r *flow.Record, index uint64) contact {
+	return contact{src: s, from: r.Src, to: r.Dst, start: r.Start, index: index, srcPort: r.SrcPort, dstPort: r.DstPort, proto: r.Proto}
+}
+
+// flow is the part of c's flow a finding carries.
+func (c *contact) flow() flow.Record {
+	return flow.Record{Start: c.start, Src: c.from, Dst: c.to, SrcPort: c.srcPort, DstPort: c.dstPort, Proto: c.proto}
 }
 
 type source struct {
@@ -306,10 +322,10 @@ func (d *Detector) one(r *flow.Record) {
 		if st.pending(1-dir) && answers(r) {
 			// This flow answers the other side's pending contact.
 			c := &d.queue[st.pos(1-dir, d.base)-d.base]
-			if !c.done && r.Start <= c.rec.Start+d.cfg.WindowMS {
+			if !c.done && r.Start <= c.start+d.cfg.WindowMS {
 				c.done = true
 				st.d[1-dir] = seenDone
-				d.outcome(c.src, &c.rec, c.index, true)
+				d.outcome(c, true)
 			}
 		}
 	}
@@ -337,8 +353,9 @@ func (d *Detector) one(r *flow.Record) {
 	case len(s.targets) < 64:
 		s.targets = append(s.targets, r.Dst)
 	}
+	c := contactOf(s, r, d.index)
 	if replied || (r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0) {
-		d.outcome(s, r, d.index, true)
+		d.outcome(&c, true)
 		return
 	}
 	if d.Pending() >= d.cfg.MaxPending {
@@ -351,8 +368,8 @@ func (d *Detector) one(r *flow.Record) {
 		deadline = d.clock
 	}
 	st.setPos(dir, d.base+int64(len(d.queue)))
-	d.queue = append(d.queue, contact{src: s, index: d.index, deadline: deadline})
-	d.queue[len(d.queue)-1].rec = *r
+	c.deadline = deadline
+	d.queue = append(d.queue, c)
 }
 
 // expire decides contacts whose window has passed (or the oldest one when
@@ -366,9 +383,9 @@ func (d *Detector) expire(now int64, force bool) {
 		force = false
 		if !c.done {
 			c.done = true
-			st, dir := d.seen.upsert(c.rec.Src, c.rec.Dst, d.clock) // there since its flow (pending pairs are never swept): adds nothing
+			st, dir := d.seen.upsert(c.from, c.to, d.clock) // there since its flow (pending pairs are never swept): adds nothing
 			st.d[dir] = seenDone
-			d.outcome(c.src, &c.rec, c.index, false)
+			d.outcome(c, false)
 		}
 		d.head++
 	}
@@ -381,19 +398,19 @@ func (d *Detector) expire(now int64, force bool) {
 	}
 }
 
-// outcome applies the result of source s's first contact rec, the
-// index-th flow of the stream.
-func (d *Detector) outcome(s *source, rec *flow.Record, index uint64, success bool) {
+// outcome applies the result of first contact c to its source.
+func (d *Detector) outcome(c *contact, success bool) {
+	s := c.src
 	if s.decided {
 		return
 	}
 	// By the contacts' own times: a failure is known a reply window
 	// after its flow, and the next flow may come hours later.
 	if s.walk.Attempts == 0 {
-		s.started = rec.Start
-	} else if h := d.cfg.HorizonMS; h > 0 && rec.Start-s.started > h {
+		s.started = c.start
+	} else if h := d.cfg.HorizonMS; h > 0 && c.start-s.started > h {
 		// Undecided for a whole horizon: this outcome starts a new walk.
-		s.walk, s.started = Walk{LR: 1}, rec.Start
+		s.walk, s.started = Walk{LR: 1}, c.start
 	}
 	switch d.cfg.Step(&s.walk, success) {
 	case Scanner:
@@ -402,8 +419,8 @@ func (d *Detector) outcome(s *source, rec *flow.Record, index uint64, success bo
 		s.targets = nil
 		sortAddrs(targets)
 		d.sink(analyze.Finding{
-			Detector: "trw", Kind: analyze.TRWScan, Src: rec.Src, Dst: rec.Dst,
-			Time: rec.Start, Index: index, Flow: *rec,
+			Detector: "trw", Kind: analyze.TRWScan, Src: c.from, Dst: c.to,
+			Time: c.start, Index: c.index, Flow: c.flow(),
 			Rule: "likelihood ratio >= beta/alpha", Threshold: d.cfg.Eta1(),
 			Value: s.walk.LR, Score: s.walk.LR, Attempts: s.walk.Attempts,
 			Targets: targets, Note: fmt.Sprintf("%d first contacts", s.contacts),
