@@ -9,6 +9,7 @@ import (
 	"github.com/flowsift/flowsift/analyze/talkers"
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/internal/benchfix"
+	"github.com/flowsift/flowsift/internal/benchtree"
 )
 
 // benchFlows is a day of synthetic traffic: 20 000 clients talking to 2 000
@@ -160,4 +161,19 @@ func BenchmarkAccountGenerated(b *testing.B) {
 		_ = a.Result()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/flow")
+}
+
+// BenchmarkArchive is the accountant's cost per flow on the tree
+// FLOWSIFT_BENCH_TREE names (the 3-day, 1.0 M-flow tree of issue 16, say),
+// held in memory; BenchmarkStream on 600 k generated flows of 60 k
+// background sources over 3 days.
+func BenchmarkArchive(b *testing.B) { benchAccount(b, benchtree.Archive(b)) }
+
+func BenchmarkStream(b *testing.B) { benchAccount(b, benchfix.Stream(b, 600_000, 72)) }
+
+func benchAccount(b *testing.B, recs []flow.Record) {
+	benchfix.PerFlow(b, recs, func() (func(flow.Batch), func()) {
+		a := New(Config{})
+		return a.Add, func() { a.Result() }
+	})
 }
