@@ -7,6 +7,7 @@ import (
 
 	"github.com/flowsift/flowsift/flow"
 	"github.com/flowsift/flowsift/internal/benchfix"
+	"github.com/flowsift/flowsift/internal/benchtree"
 	"github.com/flowsift/flowsift/samples"
 )
 
@@ -101,4 +102,14 @@ func bytesPer(mk func(int) flow.Record) float64 {
 	runtime.KeepAlive(e)
 	runtime.KeepAlive(batch) // else it is freed before after is read
 	return float64(after-before) / n
+}
+
+// BenchmarkArchive is the default engine's cost per flow, one goroutine,
+// on the tree FLOWSIFT_BENCH_TREE names (the 3-day, 1.0 M-flow tree of
+// issue 16, say), held in memory.
+func BenchmarkArchive(b *testing.B) {
+	benchfix.PerFlow(b, benchtree.Archive(b), func() (func(flow.Batch), func()) {
+		e := New(DefaultConfig(), func(Event) {})
+		return e.Process, e.Flush
+	})
 }

@@ -4,8 +4,10 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/analyze/internal/prefetch"
 	"github.com/flowsift/flowsift/analyze/internal/u64map"
 	"github.com/flowsift/flowsift/flow"
 )
@@ -92,12 +94,16 @@ type pending struct {
 }
 
 type source struct {
-	addr       netip.Addr
-	flags      uint8
-	lastSeen   uint64
+	addr     netip.Addr
+	lastSeen uint64
+	// headSeen is at most the seen of the list's head, which only grows
+	// (the list is in seen order): the ager reads the head, a cache miss
+	// a flow, only when headSeen says a destination may be due.
+	headSeen   uint64
 	prev, next *source
-	ndst       int
 	dl         destList // least recently seen first
+	ndst       int32    // 80 bytes with the flags, as before headSeen
+	flags      uint8
 }
 
 type dest struct {
@@ -301,9 +307,14 @@ func (p *part) flow(r *flow.Record, idx uint64) {
 		p.lru.pushBack(s)
 		return
 	}
-	if T != 0 {
+	if T != 0 && idx-s.headSeen > T {
 		for d := s.dl.head; d != nil && idx-d.seen > T; d = s.dl.head {
 			p.delDst(s, d)
+		}
+		if s.dl.head != nil {
+			s.headSeen = s.dl.head.seen
+		} else {
+			s.headSeen = idx // what comes later is seen later
 		}
 	}
 	if d := p.getDst(s, r.Dst); d != nil {
@@ -324,7 +335,7 @@ func (p *part) flow(r *flow.Record, idx uint64) {
 			}
 		}
 	} else {
-		if s.ndst >= c.Depth && s.flags&FlagHostScan == 0 {
+		if int(s.ndst) >= c.Depth && s.flags&FlagHostScan == 0 {
 			p.emit(idx, 3, analyze.Finding{Kind: analyze.HostScan, Src: r.Src, Dst: r.Dst, Time: r.Start, Flow: *r,
 				Rule: "destinations >= D", Threshold: float64(c.Depth), Value: float64(s.ndst + 1),
 				Targets: s.targets(), Ports: s.ports()})
@@ -334,7 +345,7 @@ func (p *part) flow(r *flow.Record, idx uint64) {
 		// A reported host scanner needs no more than D destinations (the
 		// list only serves port counts and aging now): dropping its least
 		// recently seen one bounds every source's list by D, even with -t 0.
-		if s.flags&FlagHostScan != 0 && s.ndst > c.Depth {
+		if s.flags&FlagHostScan != 0 && int(s.ndst) > c.Depth {
 			p.delDst(s, s.dl.head)
 		}
 	}
@@ -346,6 +357,11 @@ func (p *part) addDest(s *source, r *flow.Record, idx uint64) {
 	d := p.freeDst
 	if d != nil {
 		p.freeDst = d.next
+		// The free list is in no order of memory: ask now for the node
+		// the next new destination takes.
+		if p.freeDst != nil {
+			prefetch.Line(unsafe.Pointer(p.freeDst))
+		}
 		*d = dest{addr: r.Dst, seen: idx}
 	} else {
 		d = &dest{addr: r.Dst, seen: idx}

@@ -207,7 +207,7 @@ func (e *Engine) LoadState(r io.Reader, name string) error {
 				continue
 			}
 			curPart.putDst(cur, d)
-			if cur.ndst > e.cfg.Depth && e.cfg.Depth > 0 {
+			if int(cur.ndst) > e.cfg.Depth && e.cfg.Depth > 0 {
 				curPart.delDst(cur, cur.dl.head)
 				trimDst++
 				if lastTrim != cur {
