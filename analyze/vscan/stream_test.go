@@ -111,7 +111,7 @@ func TestHasPendingMatchesTheQueue(t *testing.T) {
 		queued := map[pairKey]int{}
 		for _, c := range d.queue[d.head:] {
 			k := pairKey{addrkey.Of(c.src), addrkey.Of(c.dst)}
-			if p := d.pairs.get(k); p != nil {
+			if p := d.pairs.get(c.src, c.dst); p != nil {
 				if j := d.pairs.find(p, svcKey{c.proto, c.dstPort}); j != noService && d.pairs.state(p, j) == stPending {
 					queued[k]++
 				}
@@ -144,7 +144,7 @@ func TestHasPendingMatchesTheQueue(t *testing.T) {
 func pairsOf(t *pairTable) iter.Seq2[pairKey, *pair] {
 	return func(yield func(pairKey, *pair) bool) {
 		for k4, p := range t.v4.All() {
-			// The inverse of pairKey.is4.
+			// The inverse of key4.
 			k := pairKey{addrkey.Addr{0, 0xffff<<32 | k4>>32}, addrkey.Addr{0, 0xffff<<32 | k4&0xffffffff}}
 			if !yield(k, p) {
 				return

@@ -200,25 +200,35 @@ func (k pairKey) is4() (uint64, bool) {
 	return 0, false
 }
 
+// key4 returns the key of (src, dst) in the IPv4 table, if it goes there.
+// Plain IPv4 addresses, nearly every flow's, skip the 16-byte form.
+func key4(src, dst netip.Addr) (uint64, bool) {
+	if src.Is4() && dst.Is4() {
+		return uint64(flow.AddrU32(src))<<32 | uint64(flow.AddrU32(dst)), true
+	}
+	return pairKey{addrkey.Of(src), addrkey.Of(dst)}.is4()
+}
+
 func (t *pairTable) len() int { return t.v4.Len() + len(t.v6) }
 
 // get returns k's pair, nil if none. The pointer is valid until the next
-// upsert or deleteFunc.
-func (t *pairTable) get(k pairKey) *pair {
-	if k4, ok := k.is4(); ok {
+// upsert or forget.
+func (t *pairTable) get(src, dst netip.Addr) *pair {
+	if k4, ok := key4(src, dst); ok {
 		p, _ := t.v4.Get(k4)
 		return p
 	}
-	return t.v6[k]
+	return t.v6[pairKey{addrkey.Of(src), addrkey.Of(dst)}]
 }
 
 // upsert returns k's pair, added empty if there was none; the pointer is
 // valid as get's.
-func (t *pairTable) upsert(k pairKey) *pair {
-	if k4, ok := k.is4(); ok {
+func (t *pairTable) upsert(src, dst netip.Addr) *pair {
+	if k4, ok := key4(src, dst); ok {
 		p, _ := t.v4.Upsert(k4)
 		return p
 	}
+	k := pairKey{addrkey.Of(src), addrkey.Of(dst)}
 	p := t.v6[k]
 	if p == nil {
 		p = &pair{}
@@ -243,24 +253,31 @@ func (t *pairTable) all() iter.Seq[*pair] {
 	}
 }
 
-// deleteFunc forgets the pairs del accepts, and their other services.
-func (t *pairTable) deleteFunc(del func(*pair) bool) {
-	drop := func(p *pair) bool {
-		if !del(p) {
-			return false
-		}
-		if p.more != 0 {
-			t.more[p.more-1] = nil
-			t.free = append(t.free, p.more-1)
-		}
-		return true
-	}
-	t.v4.DeleteFunc(func(_ uint64, p *pair) bool { return drop(p) })
+// forget drops the pairs whose latest contact started before cut and
+// that wait for no reply, and their other services. The test of the
+// start is made in the loop's own function: a sweep reads every slot of
+// the table and keeps most, and a call more a slot was a fifth of the
+// detector's time.
+func (t *pairTable) forget(cut int64) {
+	t.v4.DeleteFunc(func(_ uint64, p *pair) bool { return p.last < cut && t.drop(p) })
 	for k, p := range t.v6 {
-		if drop(p) {
+		if p.last < cut && t.drop(p) {
 			delete(t.v6, k)
 		}
 	}
+}
+
+// drop says whether p, silent long enough, may go (no service of it
+// waits for a reply), and if so gives back its other services.
+func (t *pairTable) drop(p *pair) bool {
+	if t.hasPending(p) {
+		return false
+	}
+	if p.more != 0 {
+		t.more[p.more-1] = nil
+		t.free = append(t.free, p.more-1)
+	}
+	return true
 }
 
 // others returns p's services after the first.
@@ -402,9 +419,21 @@ func New(cfg Config, sink analyze.Sink) *Detector {
 // were held.
 func (d *Detector) Untracked() uint64 { return d.untracked }
 
+// lookAhead is how many flows ahead Add prefetches the slots of a flow's
+// pair and of its reverse (see u64map.Prefetch).
+const lookAhead = 16
+
 // Add feeds a batch in stream order.
 func (d *Detector) Add(b flow.Batch) {
 	for i := range b {
+		if j := i + lookAhead; j < len(b) {
+			if r := &b[j]; hasPorts(r.Proto) && r.Src.Is4() && r.Dst.Is4() {
+				// key4's keys of the pair and of its reverse.
+				s, t := uint64(flow.AddrU32(r.Src)), uint64(flow.AddrU32(r.Dst))
+				d.pairs.v4.Prefetch(t<<32 | s)
+				d.pairs.v4.Prefetch(s<<32 | t)
+			}
+		}
 		d.index++
 		d.one(&b[i])
 	}
@@ -440,8 +469,7 @@ func (d *Detector) one(r *flow.Record) {
 		return
 	}
 	// Is this the reply to a contact of the other side?
-	src, dst := addrkey.Of(r.Src), addrkey.Of(r.Dst)
-	if rp := d.pairs.get(pairKey{dst, src}); rp != nil {
+	if rp := d.pairs.get(r.Dst, r.Src); rp != nil {
 		if i := d.pairs.find(rp, svcKey{r.Proto, r.SrcPort}); i != noService {
 			if d.pairs.state(rp, i) == stPending && r.Start <= d.pairs.start(rp, i)+d.cfg.WindowMS {
 				c := contactOf(r, d.index)
@@ -460,8 +488,7 @@ func (d *Detector) one(r *flow.Record) {
 	if r.Proto == 17 && r.DstPort >= 33434 && r.DstPort <= 33534 {
 		return // traceroute's probes: one port per hop, the last refused by design
 	}
-	k := pairKey{src, dst}
-	p := d.pairs.get(k)
+	p := d.pairs.get(r.Src, r.Dst)
 	if p == nil {
 		if d.pairs.len() >= d.cfg.MaxPairs {
 			if d.clock >= d.nextPress {
@@ -473,7 +500,7 @@ func (d *Detector) one(r *flow.Record) {
 			}
 		}
 		// A new pair always gets its first service below.
-		p = d.pairs.upsert(k)
+		p = d.pairs.upsert(r.Src, r.Dst)
 	}
 	sk := svcKey{r.Proto, r.DstPort}
 	if p.decided() || d.pairs.find(p, sk) != noService {
@@ -506,7 +533,7 @@ func (d *Detector) expire(now int64) {
 		if c.deadline >= now {
 			break
 		}
-		if p := d.pairs.get(pairKey{addrkey.Of(c.src), addrkey.Of(c.dst)}); p != nil {
+		if p := d.pairs.get(c.src, c.dst); p != nil {
 			if i := d.pairs.find(p, svcKey{c.proto, c.dstPort}); i != noService && d.pairs.state(p, i) == stPending {
 				d.outcome(p, i, stFailed, c, false)
 			}
@@ -543,7 +570,7 @@ func (d *Detector) press() {
 	}
 	horizon := max(cut*step, d.cfg.WindowMS)
 	n := d.pairs.len()
-	d.pairs.deleteFunc(func(p *pair) bool { return d.clock-p.last >= horizon && !d.pairs.hasPending(p) })
+	d.pairs.forget(d.clock - horizon + 1) // silent for horizon or longer
 	if d.pairs.len() < n && horizon < d.cfg.HorizonMS && (d.shortest == 0 || horizon < d.shortest) {
 		d.shortest = horizon
 	}
@@ -558,7 +585,7 @@ func (d *Detector) press() {
 
 // sweep forgets the pairs with no new service for the horizon.
 func (d *Detector) sweep() {
-	d.pairs.deleteFunc(func(p *pair) bool { return p.last+d.cfg.HorizonMS < d.clock && !d.pairs.hasPending(p) })
+	d.pairs.forget(d.clock - d.cfg.HorizonMS)
 	d.nextSweep = d.clock + d.cfg.HorizonMS/8
 }
 

@@ -65,6 +65,56 @@ func TestSlowTCPScan(t *testing.T) {
 	}
 }
 
+// A finding's Flow holds the settling flow's addresses, ports, protocol
+// and start (the queue keeps no more of a flow): here the twelfth
+// probe's refusal, and the probe itself when no reply comes.
+func TestFindingFlowIsTheSettlingFlow(t *testing.T) {
+	recs := slowTCP("10.77.5.55", "10.77.8.12", 22, map[int]bool{3: true, 8: true})
+	got := run(DefaultConfig(), recs)
+	if len(got) != 1 {
+		t.Fatalf("%d findings, want 1", len(got))
+	}
+	want := recs[23]
+	want = flow.Record{Start: want.Start, Src: want.Src, Dst: want.Dst, SrcPort: want.SrcPort, DstPort: want.DstPort, Proto: want.Proto}
+	if got[0].Flow != want || got[0].Time != want.Start {
+		t.Fatalf("flow %+v, time %d, want %+v", got[0].Flow, got[0].Time, want)
+	}
+	var probes []flow.Record
+	for i := 0; i < len(recs); i += 2 {
+		probes = append(probes, recs[i])
+	}
+	got = run(DefaultConfig(), probes)
+	if len(got) != 1 {
+		t.Fatalf("unanswered probes: %d findings, want 1", len(got))
+	}
+	want = probes[9]
+	want = flow.Record{Start: want.Start, Src: want.Src, Dst: want.Dst, SrcPort: want.SrcPort, DstPort: want.DstPort, Proto: want.Proto}
+	if got[0].Flow != want || got[0].Index != 10 {
+		t.Fatalf("unanswered probes: flow %+v, index %d, want %+v, 10", got[0].Flow, got[0].Index, want)
+	}
+}
+
+// An IPv4 address and its IPv4-mapped IPv6 form are one host (exporters
+// disagree on the form): replies in one form answer contacts in the other.
+func TestMappedAddressesShareAPair(t *testing.T) {
+	recs := slowTCP("10.77.5.55", "10.77.8.12", 22, map[int]bool{})
+	for i := 1; i < len(recs); i += 2 {
+		// The replies: open ports, from and to the mapped forms.
+		r := &recs[i]
+		r.Src, r.Dst, r.TCPFlags = netip.AddrFrom16(r.Src.As16()), netip.AddrFrom16(r.Dst.As16()), synAck
+	}
+	if got := run(DefaultConfig(), recs); len(got) != 0 {
+		t.Fatalf("answered in the mapped form: %d findings, want none", len(got))
+	}
+	var probes []flow.Record
+	for i := 0; i < len(recs); i += 2 {
+		probes = append(probes, recs[i])
+	}
+	if got := run(DefaultConfig(), probes); len(got) != 1 {
+		t.Fatalf("unanswered: %d findings, want 1", len(got))
+	}
+}
+
 func TestNineFailuresAreNotEnough(t *testing.T) {
 	if got := run(DefaultConfig(), slowTCP("10.0.0.1", "10.0.0.2", 9, nil)); len(got) != 0 {
 		t.Fatalf("findings %+v", got)
