@@ -7,6 +7,7 @@ import (
 	"iter"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/flowsift/flowsift/analyze"
@@ -156,4 +157,86 @@ func pairsOf(t *pairTable) iter.Seq2[pairKey, *pair] {
 			}
 		}
 	}
+}
+
+// The sweep reads the pairs aging lists instead of the whole table: it
+// must forget the very pairs a sweep of every pair forgets, through
+// presses (which forget pairs still listed), pairs that gain services in
+// later buckets, and flows of hours whose start is far behind the stream
+// (listed in a bucket already swept).
+func TestAgingForgetsWhatAFullSweepWould(t *testing.T) {
+	recs := slices.Clone(benchfix.Stream(t, 200_000, 48))
+	for i := 0; i < len(recs); i += 997 {
+		recs[i].Start = recs[i].End - 3*3_600_000
+	}
+	// And the stream moved to 1970, where the first pairs' latest start
+	// is in the bucket of no start, and the long flows' starts before it.
+	early := slices.Clone(recs)
+	for i := range early {
+		early[i].Start -= recs[0].End
+		early[i].End -= recs[0].End
+	}
+	// A press every few minutes leaves many entries of pairs forgotten,
+	// and with no slack the lists are rebuilt from the table often.
+	for _, c := range []struct {
+		recs  []flow.Record
+		cfg   Config
+		slack int
+	}{{recs, Config{HorizonMS: 120_000}, 4096}, {recs, Config{HorizonMS: 600_000, MaxPairs: 512}, 0}, {early, Config{HorizonMS: 120_000}, 4096}} {
+		recs, cfg := c.recs, c.cfg
+		var got, want bytes.Buffer
+		sink := func(b *bytes.Buffer) analyze.Sink {
+			return func(f analyze.Finding) { fmt.Fprintf(b, "%d %s %s %v | %s\n", f.Index, f.Src, f.Dst, f.Ports, f.Note) }
+		}
+		a, full := New(cfg, sink(&got)), New(cfg, sink(&want))
+		full.sweepAll = true
+		a.aging.slack = c.slack
+		shrank := 0
+		for i := 0; i < len(recs); i += 256 {
+			n := a.pairs.len()
+			b := recs[i:min(i+256, len(recs))]
+			a.Add(b)
+			full.Add(b)
+			if a.pairs.len() < n {
+				shrank++
+			}
+			if d := diffPairs(&a.pairs, &full.pairs); d != "" {
+				t.Fatalf("horizon %d ms, after flow %d: %s", cfg.HorizonMS, i+len(b), d)
+			}
+		}
+		a.Flush()
+		full.Flush()
+		if got.String() != want.String() || got.Len() == 0 {
+			t.Fatalf("horizon %d ms: findings\n%s\nwant\n%s", cfg.HorizonMS, got.String(), want.String())
+		}
+		if shrank == 0 || (c.slack == 0 && a.aging.rebuilds == 0) || (cfg.MaxPairs > 0 && a.presses == 0) {
+			t.Fatalf("horizon %d ms: the table never shrank (%d), the lists were never rebuilt (%d) or the table was never pressed (%d): the test tests too little",
+				cfg.HorizonMS, shrank, a.aging.rebuilds, a.presses)
+		}
+	}
+}
+
+// diffPairs says how two tables differ in their pairs and services ("" if
+// not at all); where a pair's other services sit in the side list may.
+func diffPairs(a, b *pairTable) string {
+	if a.len() != b.len() {
+		return fmt.Sprintf("%d pairs, want %d", a.len(), b.len())
+	}
+	for k, p := range pairsOf(a) {
+		var q *pair
+		if k4, ok := k.is4(); ok {
+			q, _ = b.v4.Get(k4)
+		} else {
+			q = b.v6[k]
+		}
+		if q == nil {
+			return fmt.Sprintf("pair %v held, not wanted", k)
+		}
+		x, y := *p, *q
+		x.more, y.more = 0, 0
+		if x != y || !slices.Equal(a.others(p), b.others(q)) {
+			return fmt.Sprintf("pair %v is %+v %v, want %+v %v", k, x, a.others(p), y, b.others(q))
+		}
+	}
+	return ""
 }

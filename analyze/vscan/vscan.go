@@ -69,14 +69,16 @@ type Config struct {
 
 // PairBytes is what a pair of one service takes in the detector's table,
 // table slot included; a memory budget divides by it to bound MaxPairs.
-// Measured by BenchmarkBytesPerPair, pairs of one probe: 96 bytes a pair
-// among 2^21 (201 MB), 126.7 among 1.6 M, just past the table's doubling,
-// its emptiest; a pair is its 48-byte slot. With a 32-byte slot pointing
-// to a 64-byte pair it was 128 and 148; with Go maps 144 among 2^21 (and
-// 192 with 32-byte keys and a slice of services a pair; 180 at a report's
-// peak, 363 MB for 2M pairs). A pair's services after the first take 16
-// bytes each and a slice header more, outside the slot.
-const PairBytes = 127
+// Measured by BenchmarkBytesPerPair, pairs of one probe: 105.9 bytes a
+// pair among 2^21 (222 MB), 135.0 among 1.6 M, just past the table's
+// doubling, its emptiest: the 48-byte slot and the pair's entry in the
+// sweep's lists (see aging), 8 bytes and the lists' room to grow. The lists
+// may hold two entries a pair before they are rebuilt, hence 8 more. With
+// a 32-byte slot pointing to a 64-byte pair it was 128 and 148; with Go
+// maps 144 among 2^21 (and 192 with 32-byte keys and a slice of services
+// a pair; 180 at a report's peak, 363 MB for 2M pairs). A pair's services
+// after the first take 16 bytes each and a slice header more.
+const PairBytes = 143
 
 // DefaultConfig is the detector's defaults.
 func DefaultConfig() Config {
@@ -254,10 +256,12 @@ func (t *pairTable) all() iter.Seq[*pair] {
 }
 
 // forget drops the pairs whose latest contact started before cut and
-// that wait for no reply, and their other services. The test of the
-// start is made in the loop's own function: a sweep reads every slot of
-// the table and keeps most, and a call more a slot was a fifth of the
-// detector's time.
+// that wait for no reply, and their other services: the press's way (and
+// the sweep's before aging), which reads every slot of the table and
+// keeps most, so the start is tested in the loop's own function (a call
+// more a slot was a fifth of the detector's time). The sweep forgets
+// through aging, one pair at a time: the table then keeps its size, as
+// DeleteFunc keeps it unless it emptied to 3/16.
 func (t *pairTable) forget(cut int64) {
 	t.v4.DeleteFunc(func(_ uint64, p *pair) bool { return p.last < cut && t.drop(p) })
 	for k, p := range t.v6 {
@@ -400,6 +404,8 @@ type Detector struct {
 	index     uint64
 	clock     int64
 	nextSweep int64
+	aging     aging // the IPv4 pairs by their latest contact, for the sweep
+	sweepAll  bool  // sweep by reading every pair (tests compare the two)
 	untracked uint64
 	// nextPress is the stream time before which a full table is not swept
 	// again: with one sweep a new pair, a day of background radiation
@@ -412,7 +418,8 @@ type Detector struct {
 
 // New makes a detector that reports to sink.
 func New(cfg Config, sink analyze.Sink) *Detector {
-	return &Detector{cfg: cfg.withDefaults(), sink: sink, pairs: pairTable{v6: map[pairKey]*pair{}}}
+	cfg = cfg.withDefaults()
+	return &Detector{cfg: cfg, sink: sink, pairs: pairTable{v6: map[pairKey]*pair{}}, aging: newAging(cfg.HorizonMS)}
 }
 
 // Untracked is how many contacts were not followed because MaxPairs pairs
@@ -510,8 +517,13 @@ func (d *Detector) one(r *flow.Record) {
 		d.untracked++
 		return
 	}
+	fresh, was := p.proto0 == 0, p.last
 	i := d.pairs.add(p, sk, r.Start)
 	p.last = max(p.last, r.Start)
+	if k4, ok := key4(r.Src, r.Dst); ok {
+		d.aging.note(k4, p.last, was, fresh)
+		d.aging.bounded(&d.pairs)
+	}
 	c := contactOf(r, d.index)
 	if r.Proto == 6 && r.TCPFlags&flow.TCPAck != 0 {
 		d.outcome(p, i, stAnswered, &c, false)
@@ -585,7 +597,18 @@ func (d *Detector) press() {
 
 // sweep forgets the pairs with no new service for the horizon.
 func (d *Detector) sweep() {
-	d.pairs.forget(d.clock - d.cfg.HorizonMS)
+	cut := d.clock - d.cfg.HorizonMS
+	if d.sweepAll {
+		d.pairs.forget(cut)
+		d.nextSweep = d.clock + d.cfg.HorizonMS/8
+		return
+	}
+	d.aging.sweep(&d.pairs, cut)
+	for k, p := range d.pairs.v6 {
+		if p.last < cut && d.pairs.drop(p) {
+			delete(d.pairs.v6, k)
+		}
+	}
 	d.nextSweep = d.clock + d.cfg.HorizonMS/8
 }
 
