@@ -42,7 +42,11 @@ type Finding struct {
 	// whatever -j.
 	Time  int64
 	Index uint64
-	Flow  flow.Record // the flow that triggered
+	// Flow is the flow that triggered. vscan and TRW, which hold their
+	// contacts for a reply window, fill only its addresses, ports,
+	// protocol and start; the reports read Flow of dscan's findings
+	// only (its excessive flows, the flow-dscan log).
+	Flow flow.Record
 
 	// Rule names the rule that fired and Threshold the value it compared
 	// with, e.g. Rule "destinations >= D", Threshold 200.
