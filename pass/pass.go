@@ -16,13 +16,12 @@
 package pass
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"io"
 	"os"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowsift/flowsift/analyze"
@@ -154,14 +153,6 @@ type feeder struct {
 	sources []findingSource
 	takers  []findingTaker
 	errs    []error
-	// With jobs > 1 each goroutine (lane) runs a fixed set of analysers,
-	// chosen from their recent costs so the lanes take about as long. An
-	// analyser that changed core each batch (the lanes took the next one
-	// not started) found its tables' recent lines in the other core's
-	// cache: that cost about a tenth more CPU time than fixed lanes.
-	lanes [][]int
-	cost  []float64 // ns per batch, smoothed
-	took  []time.Duration
 }
 
 func newFeeder(jobs int, as []Analyser) *feeder {
@@ -177,9 +168,9 @@ func newFeeder(jobs int, as []Analyser) *feeder {
 	return f
 }
 
-// batch hands b to every analyser, at most jobs at once (each lane of
-// analysers on its own goroutine, the first on the caller's), then
-// delivers the batch's findings. The analysers that collect findings
+// batch hands b to every analyser, at most jobs at once, each taking the
+// next analyser not yet started (the table lists the costly ones first),
+// then delivers the batch's findings. The analysers that collect findings
 // attach them by flow position, so they may take them after the flows.
 func (f *feeder) batch(b flow.Batch) error {
 	if f.jobs == 1 {
@@ -187,74 +178,21 @@ func (f *feeder) batch(b flow.Batch) error {
 			f.errs[i] = a.Add(b)
 		}
 	} else {
-		if f.lanes == nil {
-			f.cost, f.took = make([]float64, len(f.as)), make([]time.Duration, len(f.as))
-			for i := range f.cost {
-				f.cost[i] = float64(len(f.as) - i) // the table lists the costly ones first
-			}
-			f.lanes = lanes(f.cost, f.jobs)
-		}
+		var next atomic.Int32
 		var wg sync.WaitGroup
-		for _, lane := range f.lanes[1:] {
-			wg.Go(func() { f.run(lane, b) })
+		for range f.jobs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1) - 1); i < len(f.as); i = int(next.Add(1) - 1) {
+					f.errs[i] = f.as[i].Add(b)
+				}
+			}()
 		}
-		f.run(f.lanes[0], b)
 		wg.Wait()
-		for i, d := range f.took {
-			f.cost[i] = 0.75*f.cost[i] + 0.25*float64(d)
-		}
-		// Moved only when the lanes are a fifth out of balance: each move
-		// costs the moved analyser's cached lines.
-		if next := lanes(f.cost, f.jobs); span(f.cost, f.lanes) > 1.2*span(f.cost, next) {
-			f.lanes = next
-		}
 	}
 	f.deliver()
 	return errors.Join(f.errs...)
-}
-
-func (f *feeder) run(lane []int, b flow.Batch) {
-	for _, i := range lane {
-		t := time.Now()
-		f.errs[i] = f.as[i].Add(b)
-		f.took[i] = time.Since(t)
-	}
-}
-
-// lanes deals the analysers out to n lanes, the costliest first, each to
-// the lane with the least so far (ties to the first: the same costs give
-// the same lanes).
-func lanes(cost []float64, n int) [][]int {
-	order := make([]int, len(cost))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(cost[b], cost[a]) })
-	out, sum := make([][]int, n), make([]float64, n)
-	for _, i := range order {
-		l := 0
-		for j := range sum {
-			if sum[j] < sum[l] {
-				l = j
-			}
-		}
-		out[l] = append(out[l], i)
-		sum[l] += cost[i]
-	}
-	return out
-}
-
-// span is how long the slowest lane takes.
-func span(cost []float64, ls [][]int) float64 {
-	m := 0.0
-	for _, l := range ls {
-		t := 0.0
-		for _, i := range l {
-			t += cost[i]
-		}
-		m = max(m, t)
-	}
-	return m
 }
 
 func (f *feeder) deliver() {
