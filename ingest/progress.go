@@ -166,16 +166,32 @@ func (p *progress) done() {
 // inputBytes sums the sizes of the regular files among inputs, for the
 // time left; a stream has none, and then the files count instead.
 func inputBytes(inputs []Input) int64 {
-	var n int64
 	for _, in := range inputs {
 		if in.Stdin || in.Stream {
 			return 0
 		}
+	}
+	n, ok := fileBytes(inputs)
+	if !ok {
+		return 0
+	}
+	return n
+}
+
+// fileBytes is the size of the regular files among inputs; ok is false
+// when one of them could not be sized.
+func fileBytes(inputs []Input) (n int64, ok bool) {
+	ok = true
+	for _, in := range inputs {
+		if in.Stdin || in.Stream {
+			continue
+		}
 		fi, err := os.Stat(in.Path)
 		if err != nil {
-			return 0
+			ok = false
+			continue
 		}
 		n += fi.Size()
 	}
-	return n
+	return n, ok
 }

@@ -54,6 +54,10 @@ type Options struct {
 	// addresses (v8 aggregations), with a "no-addresses" skip: detectors
 	// need them.
 	RequireAddresses bool
+	// Planned, if set, is called once, before any input is decoded, with
+	// the size in bytes of the regular files to read (streams count
+	// nothing): the report sizes its heap by it.
+	Planned func(bytes int64)
 }
 
 // DefaultExportDelay is Options.ExportDelay's default: NetFlow exporters
@@ -181,6 +185,10 @@ func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch)
 	}
 	if stdins > 1 {
 		return nil, errors.New(`"-" (standard input) given more than once`)
+	}
+	if opt.Planned != nil {
+		n, _ := fileBytes(inputs)
+		opt.Planned(n)
 	}
 	var prog *progress
 	if opt.Progress != nil {

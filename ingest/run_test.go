@@ -458,3 +458,35 @@ func TestWalkListsWhatItPassesOver(t *testing.T) {
 		t.Errorf("links to a directory and pipes made the run partial, or went unlisted: %+v", sum.Skips)
 	}
 }
+
+// Planned is called once, before the first batch, with the bytes of the
+// regular files to read.
+func TestRunPlannedBeforeDecoding(t *testing.T) {
+	withFake(t)
+	dir := t.TempDir()
+	var want int64
+	for i, name := range []string{"ft-v05.2026-11-20.100000+0000", "x/ft-v05.2026-11-20.101500+0000"} {
+		p := writeFake(t, dir, name, fmt.Sprintf("%d 1", 10+i), fmt.Sprintf("%d 2", 20+i))
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += fi.Size()
+	}
+	var calls int
+	var got int64
+	batches := 0
+	_, err := Run(context.Background(), []string{dir}, Options{Jobs: 2, Planned: func(n int64) {
+		calls++
+		got = n
+		if batches > 0 {
+			t.Error("Planned called after a batch")
+		}
+	}}, func(flow.Batch) error { batches++; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || got != want || batches == 0 {
+		t.Fatalf("Planned called %d times with %d bytes (want once, %d); %d batches", calls, got, want, batches)
+	}
+}

@@ -3,6 +3,7 @@ package pass
 import (
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -61,6 +62,39 @@ func TestHeapLimitFollowsLiveHeap(t *testing.T) {
 	} {
 		if got := heapLimit(c.live, c.budget); got != c.want {
 			t.Errorf("live %d MiB, budget %d MiB: limit %d MiB, want %d", c.live/mib, c.budget/mib, got/mib, c.want/mib)
+		}
+	}
+}
+
+// Under a held heap, pretouch leaves its pages in the heap, faulted in and
+// free, for the pass to take: they are neither live nor given back to the
+// system.
+func TestPretouchLeavesFreeHeap(t *testing.T) {
+	stop := holdHeap(1 << 30)
+	defer stop()
+	free := func() uint64 {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	before := free()
+	pretouch(64 << 20)
+	if got := free(); got < before+48<<20 {
+		t.Fatalf("free heap %d MiB after touching 64 MiB (%d before)", got>>20, before>>20)
+	}
+}
+
+// The heap touched first is eight times the input, at most a quarter of
+// the budget; below a megabyte nothing is touched.
+func TestWarmBytes(t *testing.T) {
+	for _, c := range []struct{ budget, input, want int64 }{
+		{1 << 30, 24 << 20, 192 << 20},
+		{1 << 30, 1 << 30, 256 << 20},
+		{0, 1 << 30, 0},
+		{1 << 30, 0, 0},
+	} {
+		if got := warmBytes(c.budget, c.input); got != c.want {
+			t.Errorf("warmBytes(%d, %d) = %d, want %d", c.budget, c.input, got, c.want)
 		}
 	}
 }

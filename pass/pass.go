@@ -91,6 +91,11 @@ func Run(ctx context.Context, cfg Configuration, in Inputs, as []Analyser) (*Str
 		Jobs: cfg.jobs(), IncludePartial: in.IncludePartial, Strict: in.Strict, CompatByteOrder: in.CompatByteOrder,
 		NfdumpZone: in.NfdumpZone, From: cfg.From, To: cfg.To, Stdin: in.Stdin, Progress: in.Progress, BatchSize: BatchSize,
 		ExportDelay: in.ExportDelay, RequireAddresses: in.RequireAddresses,
+		Planned: func(bytes int64) {
+			if heapHeld.Load() {
+				pretouch(warmBytes(cfg.Memory, bytes))
+			}
+		},
 	}, func(b flow.Batch) error {
 		if b = win.filter(b); len(b) == 0 {
 			return nil
