@@ -152,16 +152,9 @@ func (a *Accountant) AddFinding(f analyze.Finding) {
 // Add accounts a batch of flows.
 func (a *Accountant) Add(b flow.Batch) {
 	for i := range b {
-		if j := i + lookAhead; j < len(b) && b[j].Src.Is4() {
-			a.sources.v4.Prefetch(uint64(flow.AddrU32(b[j].Src)))
-		}
 		a.AddRecord(&b[i])
 	}
 }
-
-// lookAhead is how many flows ahead Add asks for the slot of a flow's
-// source (see u64map.Prefetch), as the detectors do.
-const lookAhead = 16
 
 // AddRecord accounts one flow.
 func (a *Accountant) AddRecord(r *flow.Record) {
