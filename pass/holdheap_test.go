@@ -85,9 +85,10 @@ func TestPretouchLeavesFreeHeap(t *testing.T) {
 }
 
 // The heap touched first is sixteen times the input, at most a quarter
-// of the budget.
+// of the budget and 1 GiB.
 func TestWarmBytes(t *testing.T) {
 	for _, c := range []struct{ budget, input, want int64 }{
+		{64 << 30, 1 << 40, 1 << 30},
 		{1 << 30, 8 << 20, 128 << 20},
 		{1 << 30, 24 << 20, 256 << 20},
 		{1 << 30, 1 << 30, 256 << 20},

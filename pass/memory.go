@@ -192,9 +192,11 @@ func heapLimit(live, budget int64) int64 {
 // at most a quarter of the budget. Faulting in more than the pass will use
 // would cost time and memory for nothing. On that tree, under 1 GiB, the
 // quarter (256 MiB) took 2.44-2.66 CPU s against 2.51-2.71 with eight times
-// the input (192 MB), six pairs, the same RSS.
+// the input (192 MB), six pairs, the same RSS. At most 1 GiB: a huge
+// budget should not make the start wait for millions of faults the pass
+// may never need (nor ask a 32-bit build for more than it can allocate).
 func warmBytes(budget, input int64) int64 {
-	return min(budget/4, 16*input)
+	return min(budget/4, 16*input, 1<<30)
 }
 
 // pretouch faults in n bytes of heap from the calling goroutine, before
