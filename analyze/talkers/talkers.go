@@ -483,57 +483,81 @@ func countUsed(a []Counts) int {
 
 // Top returns the top N rows of key k ordered by o, with the tie-breaks of
 // the package documentation.
-func (c *Counter) Top(k Key, o Order) (Table, error) { return c.top(k, o, nil) }
+func (c *Counter) Top(k Key, o Order) (Table, error) {
+	t, err := c.top(k, []Order{o}, nil)
+	if err != nil {
+		return Table{}, err
+	}
+	return t[0], nil
+}
 
 // top is Top with the Port table given (nil: derived here).
-func (c *Counter) top(k Key, o Order, ports []Counts) (Table, error) {
-	if o != ByFlows && o != ByPackets && o != ByBytes {
-		return Table{}, fmt.Errorf("talkers: unknown order %d", int(o))
+func (c *Counter) top(k Key, os []Order, ports []Counts) ([]Table, error) {
+	sels := make([]selector, len(os))
+	for i, o := range os {
+		if o != ByFlows && o != ByPackets && o != ByBytes {
+			return nil, fmt.Errorf("talkers: unknown order %d", int(o))
+		}
+		sels[i] = selector{n: c.n, k: k, o: o}
 	}
-	sel := selector{n: c.n, k: k, o: o}
+	// One pass over a table feeds every order's selector: the pair,
+	// source and destination tables hold hundreds of thousands of keys.
+	offer := func(r Row, n Counts) {
+		for i := range sels {
+			sels[i].offer(r, n)
+		}
+	}
 	switch k {
 	case SrcIP:
 		src, _ := c.ends()
-		offerAddrs(&sel, src)
+		offerAddrs(offer, src)
 	case DstIP:
 		_, dst := c.ends()
-		offerAddrs(&sel, dst)
+		offerAddrs(offer, dst)
 	case Pair:
 		if c.spill != nil {
 			c.ends()
-			return Table{Key: k, Order: o, N: c.n, Distinct: c.pairTop.distinct, Rows: slices.Clone(c.pairTop.rows[o])}, nil
+			out := make([]Table, len(os))
+			for i, o := range os {
+				out[i] = Table{Key: k, Order: o, N: c.n, Distinct: c.pairTop.distinct, Rows: slices.Clone(c.pairTop.rows[o])}
+			}
+			return out, nil
 		}
 		c.pair.v4.each(func(k uint64, n Counts) {
-			sel.offer(Row{Addr: flow.AddrFromU32(uint32(k >> 32)), Dst: flow.AddrFromU32(uint32(k))}, n)
+			offer(Row{Addr: flow.AddrFromU32(uint32(k >> 32)), Dst: flow.AddrFromU32(uint32(k))}, n)
 		})
 		for i, p := range c.pair.keys {
-			sel.offer(Row{Addr: p.src, Dst: p.dst}, c.pair.counts[i])
+			offer(Row{Addr: p.src, Dst: p.dst}, c.pair.counts[i])
 		}
 	case SrcPort:
-		offerPorts(&sel, c.sport)
+		offerPorts(offer, c.sport)
 	case DstPort:
-		offerPorts(&sel, c.dport)
+		offerPorts(offer, c.dport)
 	case Port:
 		if ports == nil {
 			ports = c.ports()
 		}
-		offerPorts(&sel, ports)
+		offerPorts(offer, ports)
 	case Proto:
 		for i := range c.proto {
 			if n := c.proto[i]; n.Flows != 0 {
-				sel.offer(Row{Proto: uint8(i)}, n)
+				offer(Row{Proto: uint8(i)}, n)
 			}
 		}
 	default:
-		return Table{}, fmt.Errorf("talkers: unknown key %d", int(k))
+		return nil, fmt.Errorf("talkers: unknown key %d", int(k))
 	}
-	rows := sel.result()
-	if (k == DstPort || k == Port) && c.icmp != nil {
-		for i := range rows {
-			rows[i].ICMPFlows, rows[i].ICMPv6Flows = c.icmp[0][rows[i].Port], c.icmp[1][rows[i].Port]
+	out := make([]Table, len(sels))
+	for i := range sels {
+		rows := sels[i].result()
+		if (k == DstPort || k == Port) && c.icmp != nil {
+			for j := range rows {
+				rows[j].ICMPFlows, rows[j].ICMPv6Flows = c.icmp[0][rows[j].Port], c.icmp[1][rows[j].Port]
+			}
 		}
+		out[i] = Table{Key: k, Order: os[i], N: c.n, Distinct: sels[i].seen, Rows: rows}
 	}
-	return Table{Key: k, Order: o, N: c.n, Distinct: sel.seen, Rows: rows}, nil
+	return out, nil
 }
 
 // selector keeps the best n rows seen (all rows when n < 0) without sorting
@@ -571,17 +595,17 @@ func (s *selector) result() []Row {
 	return s.rows
 }
 
-func offerAddrs(s *selector, t *addrTable[netip.Addr]) {
-	t.v4.each(func(k uint64, n Counts) { s.offer(Row{Addr: flow.AddrFromU32(uint32(k))}, n) })
+func offerAddrs(offer func(Row, Counts), t *addrTable[netip.Addr]) {
+	t.v4.each(func(k uint64, n Counts) { offer(Row{Addr: flow.AddrFromU32(uint32(k))}, n) })
 	for i, a := range t.keys {
-		s.offer(Row{Addr: a}, t.counts[i])
+		offer(Row{Addr: a}, t.counts[i])
 	}
 }
 
-func offerPorts(s *selector, a []Counts) {
+func offerPorts(offer func(Row, Counts), a []Counts) {
 	for i := range a {
 		if a[i].Flows != 0 {
-			s.offer(Row{Port: uint16(i)}, a[i])
+			offer(Row{Port: uint16(i)}, a[i])
 		}
 	}
 }
@@ -591,10 +615,8 @@ func (c *Counter) Tables() []Table {
 	out := make([]Table, 0, len(Keys)*len(Orders))
 	ports := c.ports()
 	for _, k := range Keys {
-		for _, o := range Orders {
-			t, _ := c.top(k, o, ports) // keys and orders are the package's own
-			out = append(out, t)
-		}
+		ts, _ := c.top(k, Orders, ports) // keys and orders are the package's own
+		out = append(out, ts...)
 	}
 	return out
 }
