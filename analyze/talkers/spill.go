@@ -166,7 +166,7 @@ func (c *Counter) spillPairs() error {
 	}
 	if c.memBytes() > c.maxBytes {
 		n := 1
-		for int64(4*n*pageSlots*16) <= c.maxBytes {
+		for int64(4*n*pageBytes) <= c.maxBytes {
 			n *= 2
 		}
 		c.pair.v4.resetEven(n)

@@ -49,6 +49,12 @@ type slot64 struct {
 	w   uint64 // wUsed | wOver | bytes<<byteShift | packets<<pktShift | flows
 }
 
+// slotBytes is a slot's size, pageBytes a page's.
+const (
+	slotBytes = 16
+	pageBytes = pageSlots * slotBytes
+)
+
 // The word's fields. 12 bits of flows, 20 of packets and 30 of bytes: a
 // field fills after 4,095 flows, a million packets or a gigabyte, and
 // then costs one side-table update.
@@ -230,7 +236,7 @@ func (t *table64) each(f func(key uint64, n Counts)) {
 func (t *table64) bytes() int64 {
 	n := int64(len(t.dir)) * 4
 	for _, p := range t.pages {
-		n += int64(len(p)) * 16
+		n += int64(len(p)) * slotBytes
 	}
 	return n + int64(t.over.Slots())*32 // a key and a Counts
 }

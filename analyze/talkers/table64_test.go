@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"reflect"
 	"testing"
+	"unsafe"
 
 	"github.com/flowsift/flowsift/flow"
 )
@@ -247,4 +248,11 @@ func TestTable64Carries(t *testing.T) {
 			t.Fatalf("after reset: key %d %+v", k, c)
 		}
 	})
+}
+
+// The memory figures count a slot as slotBytes.
+func TestSlotBytes(t *testing.T) {
+	if n := unsafe.Sizeof(slot64{}); n != slotBytes {
+		t.Fatalf("slot64 is %d bytes, slotBytes says %d", n, slotBytes)
+	}
 }
