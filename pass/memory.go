@@ -202,12 +202,13 @@ func warmBytes(budget, input int64) int64 {
 // pretouch faults in n bytes of heap from the calling goroutine, before
 // the analysers run, and hands them back to the heap for the pass to use.
 // Faulting its memory in as it grows, the pass on two cores took twice
-// the system time of one core (the faults of two threads contend, in the
-// kernel and, on a virtual machine, in the host), and more user time too:
-// on the 3-day, 1M-flow tree `report -j 2` took 3.23-3.83 CPU s (0.67-0.73
-// system) with 404 MB of RSS, and with 200 MB touched first 3.00-3.10
-// (0.41-0.48 system) with 408 MB. The Java virtual machine's AlwaysPreTouch
-// does the same for its heap. Under holdHeap the collector leaves the pages
+// the system time of one core for as many faults, and more user time too
+// (likely the faults of two threads contending, in the kernel and, on a
+// virtual machine, in the host): on the 3-day, 1M-flow tree `report -j 2`
+// took 3.05-3.96 CPU s (median 3.31), and with the heap touched first
+// 2.52-3.22 (2.90), eight pairs in alternating order, RSS unchanged (about
+// 406 MB). The Java virtual machine's AlwaysPreTouch does the same for its
+// heap. Under holdHeap the collector leaves the pages
 // mapped: they stay below the memory limit, and GOGC is off.
 func pretouch(n int64) {
 	if n < 1<<20 {
