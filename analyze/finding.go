@@ -44,8 +44,8 @@ type Finding struct {
 	Index uint64
 	// Flow is the flow that triggered. vscan and TRW, which hold their
 	// contacts for a reply window, fill only its addresses, ports,
-	// protocol and start; the reports read Flow of dscan's findings
-	// only (its excessive flows, the flow-dscan log).
+	// protocol and start (a Brief); the reports read Flow of dscan's
+	// findings only (its excessive flows, the flow-dscan log).
 	Flow flow.Record
 
 	// Rule names the rule that fired and Threshold the value it compared
@@ -66,3 +66,23 @@ type Finding struct {
 
 // Sink receives findings in the order a detector emits them.
 type Sink func(Finding)
+
+// Brief is what a detector keeps of a flow it holds while waiting for a
+// reply: the fields a finding shows, 64 bytes where a flow.Record is 256,
+// copied for every contact queued.
+type Brief struct {
+	Src, Dst         netip.Addr
+	Start            int64
+	SrcPort, DstPort uint16
+	Proto            uint8
+}
+
+// BriefOf keeps r's brief.
+func BriefOf(r *flow.Record) Brief {
+	return Brief{Src: r.Src, Dst: r.Dst, Start: r.Start, SrcPort: r.SrcPort, DstPort: r.DstPort, Proto: r.Proto}
+}
+
+// Record is the flow with only the brief's fields, for Finding.Flow.
+func (b *Brief) Record() flow.Record {
+	return flow.Record{Start: b.Start, Src: b.Src, Dst: b.Dst, SrcPort: b.SrcPort, DstPort: b.DstPort, Proto: b.Proto}
+}

@@ -153,27 +153,18 @@ func (c Config) Step(w *Walk, success bool) Decision {
 }
 
 // contact is a first contact waiting for its answer, or one decided at
-// once. Of its flow only what a finding shows is kept, 88 bytes where a
-// copy of the flow.Record was 256 for every contact queued; a finding's
-// Flow holds only these fields (addresses, ports, protocol, start).
+// once. Of its flow only the brief is kept, and a finding's Flow holds
+// only those fields.
 type contact struct {
-	src              *source // of from
-	from, to         netip.Addr
-	start            int64
-	deadline         int64 // stream time after which a missing answer is a failure
-	index            uint64
-	srcPort, dstPort uint16
-	proto            uint8
-	done             bool // answered or decided
+	analyze.Brief
+	src      *source // of Brief.Src
+	deadline int64   // stream time after which a missing answer is a failure
+	index    uint64
+	done     bool // answered or decided
 }
 
 func contactOf(s *source, r *flow.Record, index uint64) contact {
-	return contact{src: s, from: r.Src, to: r.Dst, start: r.Start, index: index, srcPort: r.SrcPort, dstPort: r.DstPort, proto: r.Proto}
-}
-
-// flow is the part of c's flow a finding carries.
-func (c *contact) flow() flow.Record {
-	return flow.Record{Start: c.start, Src: c.from, Dst: c.to, SrcPort: c.srcPort, DstPort: c.dstPort, Proto: c.proto}
+	return contact{Brief: analyze.BriefOf(r), src: s, index: index}
 }
 
 type source struct {
@@ -216,11 +207,11 @@ func New(cfg Config, sink analyze.Sink) *Detector {
 	return &Detector{cfg: cfg, sink: sink, srcs: newAddrMap[*source](), seen: newPairTable()}
 }
 
-// Add feeds a batch in stream order.
 // lookAhead is how many flows ahead Add prefetches the slots of the pair
 // and source tables (see u64map.Prefetch).
 const lookAhead = 16
 
+// Add feeds a batch in stream order.
 func (d *Detector) Add(b flow.Batch) {
 	for i := range b {
 		if j := i + lookAhead; j < len(b) && b[j].Src.Is4() && b[j].Dst.Is4() {
@@ -322,7 +313,7 @@ func (d *Detector) one(r *flow.Record) {
 		if st.pending(1-dir) && answers(r) {
 			// This flow answers the other side's pending contact.
 			c := &d.queue[st.pos(1-dir, d.base)-d.base]
-			if !c.done && r.Start <= c.start+d.cfg.WindowMS {
+			if !c.done && r.Start <= c.Start+d.cfg.WindowMS {
 				c.done = true
 				st.d[1-dir] = seenDone
 				d.outcome(c, true)
@@ -383,7 +374,7 @@ func (d *Detector) expire(now int64, force bool) {
 		force = false
 		if !c.done {
 			c.done = true
-			st, dir := d.seen.upsert(c.from, c.to, d.clock) // there since its flow (pending pairs are never swept): adds nothing
+			st, dir := d.seen.upsert(c.Src, c.Dst, d.clock) // there since its flow (pending pairs are never swept): adds nothing
 			st.d[dir] = seenDone
 			d.outcome(c, false)
 		}
@@ -407,10 +398,10 @@ func (d *Detector) outcome(c *contact, success bool) {
 	// By the contacts' own times: a failure is known a reply window
 	// after its flow, and the next flow may come hours later.
 	if s.walk.Attempts == 0 {
-		s.started = c.start
-	} else if h := d.cfg.HorizonMS; h > 0 && c.start-s.started > h {
+		s.started = c.Start
+	} else if h := d.cfg.HorizonMS; h > 0 && c.Start-s.started > h {
 		// Undecided for a whole horizon: this outcome starts a new walk.
-		s.walk, s.started = Walk{LR: 1}, c.start
+		s.walk, s.started = Walk{LR: 1}, c.Start
 	}
 	switch d.cfg.Step(&s.walk, success) {
 	case Scanner:
@@ -419,8 +410,8 @@ func (d *Detector) outcome(c *contact, success bool) {
 		s.targets = nil
 		sortAddrs(targets)
 		d.sink(analyze.Finding{
-			Detector: "trw", Kind: analyze.TRWScan, Src: c.from, Dst: c.to,
-			Time: c.start, Index: c.index, Flow: c.flow(),
+			Detector: "trw", Kind: analyze.TRWScan, Src: c.Src, Dst: c.Dst,
+			Time: c.Start, Index: c.index, Flow: c.Record(),
 			Rule: "likelihood ratio >= beta/alpha", Threshold: d.cfg.Eta1(),
 			Value: s.walk.LR, Score: s.walk.LR, Attempts: s.walk.Attempts,
 			Targets: targets, Note: fmt.Sprintf("%d first contacts", s.contacts),

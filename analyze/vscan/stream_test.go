@@ -111,9 +111,9 @@ func TestHasPendingMatchesTheQueue(t *testing.T) {
 		d.Add(recs[i:min(i+512, len(recs))])
 		queued := map[pairKey]int{}
 		for _, c := range d.queue[d.head:] {
-			k := pairKey{addrkey.Of(c.src), addrkey.Of(c.dst)}
-			if p := d.pairs.get(c.src, c.dst); p != nil {
-				if j := d.pairs.find(p, svcKey{c.proto, c.dstPort}); j != noService && d.pairs.state(p, j) == stPending {
+			k := pairKey{addrkey.Of(c.Src), addrkey.Of(c.Dst)}
+			if p := d.pairs.get(c.Src, c.Dst); p != nil {
+				if j := d.pairs.find(p, svcKey{c.Proto, c.DstPort}); j != noService && d.pairs.state(p, j) == stPending {
 					queued[k]++
 				}
 			} else {

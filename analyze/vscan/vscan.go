@@ -373,25 +373,16 @@ func (t *pairTable) hasPending(p *pair) bool {
 }
 
 // contact is a first contact of a service waiting for its reply, or the
-// flow that settles one: of the flow only what a finding shows is kept
-// (a whole flow.Record is 256 bytes, copied for every contact queued),
-// and a finding's Flow holds only these fields.
+// flow that settles one: of the flow only its brief is kept, and a
+// finding's Flow holds only those fields.
 type contact struct {
-	src, dst         netip.Addr
-	start            int64
-	deadline         int64
-	index            uint64
-	srcPort, dstPort uint16
-	proto            uint8
+	analyze.Brief
+	deadline int64
+	index    uint64
 }
 
 func contactOf(r *flow.Record, index uint64) contact {
-	return contact{src: r.Src, dst: r.Dst, start: r.Start, index: index, srcPort: r.SrcPort, dstPort: r.DstPort, proto: r.Proto}
-}
-
-// flow is the part of c's flow a finding carries.
-func (c *contact) flow() flow.Record {
-	return flow.Record{Start: c.start, Src: c.src, Dst: c.dst, SrcPort: c.srcPort, DstPort: c.dstPort, Proto: c.proto}
+	return contact{Brief: analyze.BriefOf(r), index: index}
 }
 
 // Detector is fed flows in stream order. Not safe for concurrent use.
@@ -545,8 +536,8 @@ func (d *Detector) expire(now int64) {
 		if c.deadline >= now {
 			break
 		}
-		if p := d.pairs.get(c.src, c.dst); p != nil {
-			if i := d.pairs.find(p, svcKey{c.proto, c.dstPort}); i != noService && d.pairs.state(p, i) == stPending {
+		if p := d.pairs.get(c.Src, c.Dst); p != nil {
+			if i := d.pairs.find(p, svcKey{c.Proto, c.DstPort}); i != noService && d.pairs.state(p, i) == stPending {
 				d.outcome(p, i, stFailed, c, false)
 			}
 		}
@@ -636,7 +627,7 @@ func (d *Detector) outcome(p *pair, i int, state uint8, c *contact, reply bool) 
 		return
 	}
 	p.bits |= decidedFlag
-	src, dst := c.src, c.dst
+	src, dst := c.Src, c.Dst
 	if reply {
 		src, dst = dst, src
 	}
@@ -649,7 +640,7 @@ func (d *Detector) outcome(p *pair, i int, state uint8, c *contact, reply bool) 
 	tried := int(p.answered + p.failed)
 	d.sink(analyze.Finding{
 		Detector: "vscan", Kind: Kind, Src: src, Dst: dst,
-		Time: c.start, Index: c.index, Flow: c.flow(),
+		Time: c.Start, Index: c.index, Flow: c.Record(),
 		Rule: "services of one destination refused or unanswered", Threshold: float64(d.cfg.MinFailed),
 		Value: float64(p.failed), Score: p.lr, Attempts: tried,
 		Targets: []netip.Addr{dst}, Ports: ports,
