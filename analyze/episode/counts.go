@@ -149,14 +149,13 @@ func (c *keyCounts) merge(keys []uint32, add []uint64) {
 			i--
 			w--
 		}
+		var low lowCount
 		if i >= 0 && c.keys[i] == k {
-			c.keys[w], c.counts[w] = k, c.counts[i]
-			c.addAt(w, k, m)
+			low = c.counts[i]
 			i--
-		} else {
-			c.keys[w], c.counts[w] = k, 0
-			c.addAt(w, k, m)
 		}
+		c.keys[w], c.counts[w] = k, low
+		c.addAt(w, k, m)
 		w--
 	}
 }
