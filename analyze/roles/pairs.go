@@ -105,36 +105,54 @@ func (t *pairTable) remove(p *pairRef) {
 
 // forget clears the views of the hosts gone (the keys of those forgotten)
 // and drops the pairs left with no view.
-func (t *pairTable) forget(gone4 *u64map.Map[struct{}], gone map[addrkey.Addr]bool) {
-	clearGone := func(s *pairState, lo, hi addrkey.Addr, lo4, hi4 uint64, packed bool) {
-		for side := range 2 {
-			if s.view(side)&vCounted == 0 {
-				continue
-			}
-			var isGone bool
-			switch {
-			case packed && side == 0:
-				_, isGone = gone4.Get(lo4)
-			case packed:
-				_, isGone = gone4.Get(hi4)
-			case side == 0:
-				isGone = gone[lo]
-			default:
-				isGone = gone[hi]
-			}
-			if isGone {
+func (t *pairTable) forget(gone *hostSet) {
+	t.v4.DeleteFunc(func(k uint64, s *pairState) bool {
+		for side, h := range [2]uint64{k >> 32, k & 0xffffffff} {
+			if s.view(side)&vCounted != 0 && gone.has4(h) {
 				s.setView(side, 0)
 			}
 		}
-	}
-	t.v4.DeleteFunc(func(k uint64, s *pairState) bool {
-		clearGone(s, addrkey.Addr{}, addrkey.Addr{}, k>>32, k&0xffffffff, true)
 		return *s == 0
 	})
 	for k, s := range t.other {
-		clearGone(s, k[0], k[1], 0, 0, false)
+		for side, h := range k {
+			if s.view(side)&vCounted != 0 && gone.has(h) {
+				s.setView(side, 0)
+			}
+		}
 		if *s == 0 {
 			delete(t.other, k)
 		}
 	}
+}
+
+// hostSet is a set of host keys, the IPv4 ones packed as the pair table
+// packs them.
+type hostSet struct {
+	v4    u64map.Map[struct{}]
+	other map[addrkey.Addr]struct{}
+}
+
+func (g *hostSet) add(k addrkey.Addr) {
+	if is4(k) {
+		g.v4.Upsert(k[1] & 0xffffffff)
+		return
+	}
+	if g.other == nil {
+		g.other = map[addrkey.Addr]struct{}{}
+	}
+	g.other[k] = struct{}{}
+}
+
+func (g *hostSet) has4(k uint64) bool {
+	_, ok := g.v4.Get(k)
+	return ok
+}
+
+func (g *hostSet) has(k addrkey.Addr) bool {
+	if is4(k) {
+		return g.has4(k[1] & 0xffffffff)
+	}
+	_, ok := g.other[k]
+	return ok
 }

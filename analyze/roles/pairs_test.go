@@ -80,3 +80,52 @@ func TestPairsMatchPerHostSets(t *testing.T) {
 		}
 	}
 }
+
+// forget clears the view of every end that is gone, in packed IPv4 pairs,
+// IPv6 pairs and mixed ones (an IPv4 end of a mixed pair is found among
+// the IPv4 hosts gone), and drops the pairs left with no view.
+func TestForgetClearsTheEndsGone(t *testing.T) {
+	v4a, v4b := addrkey.Of(netip.MustParseAddr("10.0.0.1")), addrkey.Of(netip.MustParseAddr("10.0.0.2"))
+	v6a, v6b := addrkey.Of(netip.MustParseAddr("2001:db8::1")), addrkey.Of(netip.MustParseAddr("2001:db8::2"))
+	pt := pairTable{other: map[[2]addrkey.Addr]*pairState{}}
+	both := func(x, y addrkey.Addr) pairRef {
+		p := refOf(x, y)
+		st := pt.upsert(&p)
+		st.setView(0, vCounted|vOut)
+		st.setView(1, vCounted|vIn)
+		return p
+	}
+	pairs := []pairRef{both(v4a, v4b), both(v6a, v4b), both(v6a, v6b), both(v4a, v6b)}
+	var gone hostSet
+	gone.add(v4b)
+	gone.add(v6a)
+	pt.forget(&gone)
+	isGone := map[addrkey.Addr]bool{v4b: true, v6a: true}
+	for i, p := range pairs {
+		x, y := v4a, v4b
+		switch i {
+		case 1:
+			x, y = v6a, v4b
+		case 2:
+			x, y = v6a, v6b
+		case 3:
+			x, y = v4a, v6b
+		}
+		st := pt.get(&p)
+		if isGone[x] && isGone[y] {
+			if st != nil {
+				t.Errorf("pair %d: both ends gone, still held (%b)", i, *st)
+			}
+			continue
+		}
+		if st == nil {
+			t.Fatalf("pair %d: dropped with an end left", i)
+		}
+		if got := st.view(p.sa)&vCounted != 0; got == isGone[x] {
+			t.Errorf("pair %d: source end counted %v, gone %v", i, got, isGone[x])
+		}
+		if got := st.view(p.sb)&vCounted != 0; got == isGone[y] {
+			t.Errorf("pair %d: destination end counted %v, gone %v", i, got, isGone[y])
+		}
+	}
+}

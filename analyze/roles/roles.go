@@ -337,21 +337,16 @@ func (a *Analyser) press() bool {
 	if freed < want {
 		return false
 	}
-	gone4 := &u64map.Map[struct{}]{}
-	gone := map[addrkey.Addr]bool{}
+	var gone hostSet
 	a.hosts.deleteFunc(func(h *host) bool {
 		r := rank(h)
 		if r < 0 || r > cut {
 			return false
 		}
-		k := addrkey.Of(h.addr)
-		gone[k] = true
-		if is4(k) {
-			gone4.Upsert(k[1] & 0xffffffff)
-		}
+		gone.add(addrkey.Of(h.addr))
 		return true
 	})
-	a.pairs.forget(gone4, gone)
+	a.pairs.forget(&gone)
 	a.forgotten += freed
 	a.presses++
 	return true
