@@ -90,7 +90,7 @@ var commands []*cli.Command
 // register adds a subcommand; called from init() in each command's file.
 func register(c *cli.Command) { commands = append(commands, c) }
 
-func newApp(stdout, stderr io.Writer) *cli.Command {
+func newApp(stdout, stderr io.Writer, prof *cpuProfile) *cli.Command {
 	sorted := append([]*cli.Command(nil), commands...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	return &cli.Command{
@@ -102,6 +102,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 		Commands:  sorted,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE` (for go tool pprof)"},
 		},
 		Before: func(ctx context.Context, c *cli.Command) (context.Context, error) {
 			var lvl slog.Level
@@ -109,7 +110,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				return ctx, usageErr("--log-level: %v", err)
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
-			return ctx, nil
+			return ctx, prof.start(c.String("cpuprofile"))
 		},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
@@ -119,8 +120,12 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stdio = ioSet{in: stdin, out: stdout, err: stderr}
 	defer clearStatus(stderr)
-	app := newApp(stdout, stderr)
+	var prof cpuProfile
+	app := newApp(stdout, stderr, &prof)
 	err := app.Run(ctx, args)
+	if perr := prof.stop(); perr != nil && err == nil {
+		err = perr
+	}
 	if err == nil {
 		return exitOK
 	}
