@@ -71,10 +71,11 @@ const (
 type Record struct {
 	// The fields every detector reads come first, in the record's first
 	// two 64-byte cache lines: the times and addresses, then the counts,
-	// ports, protocol and flags. A batch is 4 MB, more than a core's L2,
-	// and each analyser streams through it; with these fields spread over
-	// all four lines of the 256-byte record, every analyser pulled twice
-	// the lines it reads.
+	// ports, protocol, flags and the set of fields present (and, in the
+	// same line, the raw times and a v8 record's flow count). A batch is
+	// 4 MB, more than a core's L2, and each analyser streams through it;
+	// with these fields spread over all four lines of the 256-byte
+	// record, every analyser pulled twice the lines it reads.
 
 	// Start and End are milliseconds since 1970-01-01 UTC. For flow-tools
 	// input they are computed with the 32-bit modular uptime difference
@@ -93,6 +94,10 @@ type Record struct {
 	OutEncaps        uint8
 	MarkedToS        uint8
 	V7Flags          uint8 // byte 55 of a v7 record
+	// Fields is the set of F* bits the source really carried (the
+	// ingest's address check reads it for every record, so it shares the
+	// second line).
+	Fields uint64
 
 	UnixSecs, UnixNsecs, SysUptime uint32
 	First, Last                    uint32
@@ -107,9 +112,6 @@ type Record struct {
 	Nexthop     netip.Addr
 	PeerNexthop netip.Addr
 	RouterSC    netip.Addr
-
-	// Fields is the set of F* bits the source really carried.
-	Fields uint64
 }
 
 // FTStartMS is flow-tools' own start time: unsigned 64-bit arithmetic, no

@@ -338,8 +338,18 @@ func (f *addrFilter) keep(c []flow.Record) []flow.Record {
 	if !f.on {
 		return c
 	}
-	out := c[:0]
+	// Records move only after the first one dropped: a chunk with every
+	// address (nearly every chunk) is not copied onto itself, 256 bytes a
+	// record.
+	first := len(c)
 	for i := range c {
+		if c[i].Fields&needAddrs != needAddrs {
+			first = i
+			break
+		}
+	}
+	out := c[:first]
+	for i := first; i < len(c); i++ {
 		if c[i].Fields&needAddrs == needAddrs {
 			out = append(out, c[i])
 		} else {
