@@ -88,6 +88,11 @@ const (
 )
 
 func (c *keyCounts) add(k uint32, limit int) {
+	if c.log == nil {
+		// Room for a background source's run of three probes at once:
+		// growing from one took two allocations of most runs' logs.
+		c.log = make([]uint32, 0, 4)
+	}
 	c.log = append(c.log, k)
 	if len(c.log) >= max(minLog, len(c.keys)/logDiv) {
 		c.compact(limit)

@@ -390,6 +390,11 @@ func (d *Detector) synOnly(r *flow.Record) {
 	}
 	h.syn++
 	if len(h.synDst) < d.cfg.MaxShown && !slices.Contains(h.synDst, r.Dst) {
+		if h.synDst == nil {
+			// Room for a background source's three probes at once:
+			// growing from one took three allocations of most sources.
+			h.synDst = make([]netip.Addr, 0, min(4, d.cfg.MaxShown))
+		}
 		h.synDst = append(h.synDst, r.Dst)
 	}
 	if h.syn > d.cfg.SynOnly {
