@@ -163,35 +163,22 @@ func (p *progress) done() {
 	fmt.Fprint(p.w, "\r\033[K")
 }
 
-// inputBytes sums the sizes of the regular files among inputs, for the
-// time left; a stream has none, and then the files count instead.
-func inputBytes(inputs []Input) int64 {
+// fileBytes is the size of the regular files among inputs; whole says
+// whether that is all of the input (no stream, no file that could not be
+// sized), which the progress bar's time left needs.
+func fileBytes(inputs []Input) (n int64, whole bool) {
+	whole = true
 	for _, in := range inputs {
 		if in.Stdin || in.Stream {
-			return 0
-		}
-	}
-	n, ok := fileBytes(inputs)
-	if !ok {
-		return 0
-	}
-	return n
-}
-
-// fileBytes is the size of the regular files among inputs; ok is false
-// when one of them could not be sized.
-func fileBytes(inputs []Input) (n int64, ok bool) {
-	ok = true
-	for _, in := range inputs {
-		if in.Stdin || in.Stream {
+			whole = false
 			continue
 		}
 		fi, err := os.Stat(in.Path)
 		if err != nil {
-			ok = false
+			whole = false
 			continue
 		}
 		n += fi.Size()
 	}
-	return n, ok
+	return n, whole
 }

@@ -186,13 +186,21 @@ func Run(ctx context.Context, paths []string, opt Options, sink func(flow.Batch)
 	if stdins > 1 {
 		return nil, errors.New(`"-" (standard input) given more than once`)
 	}
+	var size int64
+	whole := false
+	if opt.Planned != nil || opt.Progress != nil {
+		size, whole = fileBytes(inputs) // one stat a file, for both
+	}
 	if opt.Planned != nil {
-		n, _ := fileBytes(inputs)
-		opt.Planned(n)
+		opt.Planned(size)
 	}
 	var prog *progress
 	if opt.Progress != nil {
-		prog = newProgress(opt.Progress, len(inputs), inputBytes(inputs))
+		total := int64(0) // a stream's size is unknown: the bar counts files
+		if whole {
+			total = size
+		}
+		prog = newProgress(opt.Progress, len(inputs), total)
 	}
 	defer prog.done()
 	m := &merger{opt: opt, sink: sink, sum: sum, prog: prog}

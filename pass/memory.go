@@ -208,8 +208,8 @@ func warmBytes(budget, input int64) int64 {
 // took 3.05-3.96 CPU s (median 3.31), and with the heap touched first
 // 2.52-3.22 (2.90), eight pairs in alternating order, RSS unchanged (about
 // 406 MB). The Java virtual machine's AlwaysPreTouch does the same for its
-// heap. Under holdHeap the collector leaves the pages
-// mapped: they stay below the memory limit, and GOGC is off.
+// heap. Under holdHeap the collector leaves the pages mapped: they stay
+// below the memory limit, and GOGC is off.
 func pretouch(n int64) {
 	if n < 1<<20 {
 		return
