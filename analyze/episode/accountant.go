@@ -118,6 +118,11 @@ type Accountant struct {
 	// more finding can attach to them: built at the sweep that found
 	// them, their runs freed.
 	done []built
+	// spare and gone spare the sweeps and the new sources their
+	// allocations (see spares).
+	spare spares
+	gone  []int
+	empty []netip.Addr
 	// merged and mergedExcess come from the parts of other shards
 	// (MergePart).
 	merged       []built
@@ -168,12 +173,13 @@ func (a *Accountant) AddRecord(r *flow.Record) {
 	}
 	s := a.sources.get(r.Src)
 	if s == nil {
-		s = &source{}
+		s = a.spare.source()
 		a.sources.put(r.Src, s)
 	}
 	cur := s.last
 	if cur == nil || r.End-cur.last > a.cfg.Gap {
-		cur = &run{firstIdx: a.idx, first: r.Start, last: r.End, fAnd: 0xFF}
+		cur = a.spare.run()
+		cur.firstIdx, cur.first, cur.last, cur.fAnd = a.idx, r.Start, r.End, 0xFF
 		s.runs = append(s.runs, cur)
 		s.last = cur
 	}
@@ -286,9 +292,10 @@ func isServiceReply(r *flow.Record) bool {
 // (the current flow if none).
 func (a *Accountant) sweep() (oldest uint64) {
 	oldest = a.idx
-	var empty []netip.Addr
+	a.spare.setLimit()
+	empty := a.empty[:0]
 	for src, s := range a.sources.all() {
-		var gone []int
+		gone := a.gone[:0]
 		for i, r := range s.runs {
 			finished := i < len(s.runs)-1 || a.now-r.last > a.cfg.Gap
 			if finished && r.lastIdx+a.cfg.FindingLag < a.idx {
@@ -297,6 +304,7 @@ func (a *Accountant) sweep() (oldest uint64) {
 				oldest = min(oldest, r.lastIdx)
 			}
 		}
+		a.gone = gone
 		if len(gone) == 0 {
 			continue
 		}
@@ -311,6 +319,7 @@ func (a *Accountant) sweep() (oldest uint64) {
 		for i, r := range s.runs {
 			if len(gone) > 0 && gone[0] == i {
 				gone = gone[1:]
+				a.spare.keepRun(r)
 				continue
 			}
 			kept = append(kept, r)
@@ -326,8 +335,10 @@ func (a *Accountant) sweep() (oldest uint64) {
 		}
 	}
 	for _, src := range empty {
+		a.spare.keepSource(a.sources.get(src))
 		a.sources.delete(src)
 	}
+	a.empty = empty
 	return oldest
 }
 

@@ -476,6 +476,11 @@ func TestEarlyEpisodesSameResult(t *testing.T) {
 	if len(early.done) == 0 || len(late.done) != 0 {
 		t.Fatalf("episodes built early: %d with a short lag, %d with a long one", len(early.done), len(late.done))
 	}
+	// The early sweeps hand the runs and sources they let go to the
+	// sources that come after: reused, they must leave nothing behind.
+	if early.spare.reused == 0 || late.spare.reused != 0 {
+		t.Fatalf("runs and sources reused: %d with a short lag, %d with a long one", early.spare.reused, late.spare.reused)
+	}
 	if len(rl.Episodes) < 6 || !reflect.DeepEqual(re, rl) {
 		t.Fatalf("results differ (%d and %d episodes)", len(re.Episodes), len(rl.Episodes))
 	}
