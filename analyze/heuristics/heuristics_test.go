@@ -168,3 +168,31 @@ func TestWhitelistForms(t *testing.T) {
 		t.Fatalf("without the white-list: %d fan-out findings, want 3", len(got[analyze.FanOut]))
 	}
 }
+
+// A window's hosts take the slots, and the evidence lists, of the last
+// window's: a host that starts in a slot that held another's SYN targets
+// and fan-out sample must show only its own.
+func TestEvidenceAcrossWindows(t *testing.T) {
+	var b flow.Batch
+	// Window 0: 11.0.0.9 probes 60 hosts with SYNs and talks to 95 peers
+	// (below both thresholds) and fills the first slot's lists.
+	for i := 0; i < 95; i++ {
+		b = append(b, r(int64(i), "11.0.0.9", v4(1000+i), 6, 40000, 445, flow.TCPSyn))
+	}
+	// Window 1: 11.0.0.10 comes first and crosses both.
+	for i := 0; i < 101; i++ {
+		b = append(b, r(900000+int64(i), "11.0.0.10", v4(i), 6, 40000, 445, flow.TCPSyn))
+	}
+	got := run(site(), b)
+	for _, k := range []analyze.Kind{analyze.SynOnly, analyze.FanOut} {
+		fs := got[k]
+		if len(fs) != 1 || fs[0].Src.String() != "11.0.0.10" || len(fs[0].Targets) == 0 {
+			t.Fatalf("%v findings %+v, want one for 11.0.0.10 with targets", k, fs)
+		}
+		for _, a := range fs[0].Targets {
+			if a4 := a.As4(); a4[2] != 0 || a4[3] > 100 {
+				t.Errorf("%v evidence names %s, a peer of the last window's host", k, a)
+			}
+		}
+	}
+}
