@@ -133,6 +133,14 @@ type hostSet struct {
 	other map[addrkey.Addr]struct{}
 }
 
+// clear empties the set, keeping its table for the next press: a new
+// set a press, grown from nothing to the tens of thousands of hosts it
+// forgets, allocated 0.35 GB on a day of background radiation.
+func (g *hostSet) clear() {
+	g.v4.Clear()
+	clear(g.other)
+}
+
 func (g *hostSet) add(k addrkey.Addr) {
 	if is4(k) {
 		g.v4.Upsert(k[1] & 0xffffffff)

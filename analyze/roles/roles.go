@@ -244,7 +244,7 @@ func (t *hostTable) put(k addrkey.Addr, h *host) {
 
 // deleteFunc forgets the hosts del accepts.
 func (t *hostTable) deleteFunc(del func(*host) bool) {
-	t.v4.DeleteFunc(func(_ uint64, h **host) bool { return del(*h) })
+	t.v4.DeleteFuncKeep(func(_ uint64, h **host) bool { return del(*h) })
 	for k, h := range t.v6 {
 		if del(h) {
 			delete(t.v6, k)
@@ -276,6 +276,9 @@ type Analyser struct {
 	full      bool
 	done      []Role // merged parts
 	forgotten int    // hosts forgotten to make room
+	spare     []*host
+	gone      hostSet // the hosts a press forgets, kept for the next press's
+	reused    int     // hosts newHost took from spare (for the tests)
 	presses   int
 	warned    bool
 }
@@ -294,7 +297,7 @@ func (a *Analyser) host(addr netip.Addr, key addrkey.Addr, create bool) *host {
 			slog.Warn("host roles: no more hosts followed; those seen from now on get no role", "max_hosts", a.cfg.MaxHosts)
 			return nil
 		}
-		h = &host{addr: addr}
+		h = a.newHost(addr)
 		a.hosts.put(key, h)
 	}
 	return h
@@ -337,19 +340,54 @@ func (a *Analyser) press() bool {
 	if freed < want {
 		return false
 	}
-	var gone hostSet
+	gone := &a.gone
+	gone.clear()
 	a.hosts.deleteFunc(func(h *host) bool {
 		r := rank(h)
 		if r < 0 || r > cut {
 			return false
 		}
 		gone.add(addrkey.Of(h.addr))
+		a.keep(h)
 		return true
 	})
-	a.pairs.forget(&gone)
+	a.pairs.forget(gone)
 	a.forgotten += freed
 	a.presses++
 	return true
+}
+
+// keep holds a forgotten host, emptied, for newHost: under background
+// radiation a press forgets tens of thousands of hosts and as many new
+// ones follow (on a day of it, 5.4 M; their structs and first lists were
+// 1.5 GB of garbage for the collector to make room for). The hosts
+// followed and those kept together stay within MaxHosts.
+func (a *Analyser) keep(h *host) {
+	if len(a.spare)+a.hosts.len() >= a.cfg.MaxHosts {
+		return
+	}
+	replies, targets := h.replies.list, h.targets.list
+	*h = host{}
+	if cap(replies) <= smallMax {
+		h.replies.list = replies[:0]
+	}
+	if cap(targets) <= smallMax {
+		h.targets.list = targets[:0]
+	}
+	a.spare = append(a.spare, h)
+}
+
+func (a *Analyser) newHost(addr netip.Addr) *host {
+	n := len(a.spare)
+	if n == 0 {
+		return &host{addr: addr}
+	}
+	h := a.spare[n-1]
+	a.spare[n-1] = nil
+	a.spare = a.spare[:n-1]
+	h.addr = addr
+	a.reused++
+	return h
 }
 
 // warnForgotten says, once, what a full table made the analyser forget.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/analyze/internal/addrkey"
 	"github.com/flowsift/flowsift/flow"
 )
 
@@ -237,5 +238,35 @@ func TestFullTableKeepsAServerInTheMaking(t *testing.T) {
 	}
 	if role != Server || a.presses == 0 {
 		t.Fatalf("role %q after %d sweeps, want %q", role, a.presses, Server)
+	}
+}
+
+// A forgotten host kept for reuse comes back empty but for its address,
+// with the storage of its small lists.
+func TestSpareHostEmptied(t *testing.T) {
+	a := New(Config{MaxHosts: 8})
+	h := a.newHost(netip.MustParseAddr("198.51.100.1"))
+	h.flows, h.peers, h.refused = 5, 3, 1
+	h.replies.set(6<<16|443, 2)
+	*h.targets.add(tkey{proto: 6, port: 22}) = target{n: 2, last: 9}
+	h.smtpPeers = map[addrkey.Addr]struct{}{{}: {}}
+	a.keep(h)
+	g := a.newHost(netip.MustParseAddr("198.51.100.2"))
+	if g != h || a.reused != 1 {
+		t.Fatalf("the kept host was not reused (reused %d)", a.reused)
+	}
+	if g.addr.String() != "198.51.100.2" || g.flows != 0 || g.peers != 0 || g.refused != 0 || g.replies.len() != 0 ||
+		g.targets.len() != 0 || g.smtpPeers != nil || g.truncated {
+		t.Fatalf("a reused host is not empty: %+v", g)
+	}
+	if cap(g.replies.list) == 0 || cap(g.targets.list) == 0 {
+		t.Errorf("the small lists' storage was let go")
+	}
+	// No more kept than MaxHosts allows, with the hosts followed.
+	for range 20 {
+		a.keep(&host{})
+	}
+	if len(a.spare)+a.hosts.len() > 8 {
+		t.Errorf("%d hosts kept, more than MaxHosts", len(a.spare))
 	}
 }

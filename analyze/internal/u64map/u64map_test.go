@@ -287,6 +287,43 @@ func TestDeleteFuncKeepsSizeShrinkGivesBack(t *testing.T) {
 	}
 }
 
+// A DeleteFunc that leaves the table nearly empty rebuilds it smaller;
+// DeleteFuncKeep never does, and an empty table stays as it was.
+func TestDeleteFuncKeepNeverRebuilds(t *testing.T) {
+	fill := func() *Map[int] {
+		var m Map[int]
+		for k := uint64(1); k <= 3000; k++ {
+			*must(m.Upsert(k)) = int(k)
+		}
+		return &m
+	}
+	few := func(k uint64, _ *int) bool { return k > 100 }
+	m, k := fill(), fill()
+	size := len(m.slots)
+	if n := m.DeleteFunc(few); n != 2900 || len(m.slots) >= size {
+		t.Fatalf("DeleteFunc: removed %d, %d slots (was %d): want 2900 and a smaller table", n, len(m.slots), size)
+	}
+	if n := k.DeleteFuncKeep(few); n != 2900 || len(k.slots) != size || k.Len() != 100 {
+		t.Fatalf("DeleteFuncKeep: removed %d, %d slots (was %d), %d keys", n, len(k.slots), size, k.Len())
+	}
+	for key := uint64(1); key <= 3000; key++ {
+		v, ok := k.Get(key)
+		if ok != (key <= 100) || (ok && *v != int(key)) {
+			t.Fatalf("key %d: held %v", key, ok)
+		}
+	}
+	k.DeleteFuncKeep(func(uint64, *int) bool { return true })
+	if k.Len() != 0 || len(k.slots) != size {
+		t.Fatalf("emptied: %d keys, %d slots", k.Len(), len(k.slots))
+	}
+	k.DeleteFunc(func(uint64, *int) bool { return true }) // nothing held: no rebuild
+	if len(k.slots) != size {
+		t.Fatalf("DeleteFunc on an empty table rebuilt it: %d slots", len(k.slots))
+	}
+}
+
+func must[V any](v *V, _ bool) *V { return v }
+
 // Prefetch is a hint: on an empty table (no slots yet) as on a full one,
 // for keys held or not, it neither panics nor changes what the table
 // holds.
