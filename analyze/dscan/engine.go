@@ -85,6 +85,10 @@ type part struct {
 	// traffic.
 	freeDst   *dest
 	freePorts []*portSet
+	// Recycled sources, linked by next: behind background radiation a
+	// source comes every few flows and ages out (on a day of it, 5.3 M
+	// sources took 0.4 GB).
+	freeSrc *source
 }
 
 type pending struct {
@@ -300,7 +304,7 @@ func (p *part) flow(r *flow.Record, idx uint64) {
 			p.drop(p.lru.head)
 			p.evicted++
 		}
-		s = &source{addr: r.Src}
+		s = p.newSource(r.Src)
 		p.putSrc(s)
 		p.addDest(s, r, idx)
 		s.lastSeen = idx
@@ -482,6 +486,19 @@ func (p *part) drop(s *source) {
 		delete(p.srcs6, s.addr)
 	}
 	p.nsrc--
+	*s = source{next: p.freeSrc}
+	p.freeSrc = s
+}
+
+// newSource is a source for a, a recycled one if any.
+func (p *part) newSource(a netip.Addr) *source {
+	s := p.freeSrc
+	if s == nil {
+		return &source{addr: a}
+	}
+	p.freeSrc = s.next
+	*s = source{addr: a}
+	return s
 }
 
 // sweep frees sources that have been quiet for more than T flows; the

@@ -123,6 +123,51 @@ func TestDefaultExactAging(t *testing.T) {
 	}
 }
 
+// A source that aged out leaves its struct to the next new source: that
+// one starts from nothing. Here every aged source reported a host scan and
+// held 200 destinations; each of the next sources is reported at exactly
+// Depth destinations of its own, and a source that comes back after aging
+// out is counted anew.
+func TestDefaultRecycledSourcesStartEmpty(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Jobs = 1
+	cfg.AgerTimeout = 1000
+	var flows []flow.Record
+	var want []string
+	quiet := func() {
+		for k := range 1001 {
+			flows = append(flows, rec(ip4(2_000_000+k), "192.0.2.200", 17, 1000, 53))
+		}
+	}
+	for round, src := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.1", "192.0.2.3"} {
+		for i := 1; i <= cfg.Depth+1; i++ {
+			flows = append(flows, rec(src, ip4(100_000*round+i), 6, 40000, 3389))
+		}
+		want = append(want, fmt.Sprintf("%d host-scan %s %s", len(flows), src, ip4(100_000*round+cfg.Depth+1)))
+		quiet()
+	}
+	var got []string
+	e := New(cfg, func(ev Event) {
+		f := ev.Finding
+		got = append(got, fmt.Sprintf("%d %s %s %s", f.Index, f.Kind, f.Src, f.Dst))
+	})
+	for i := 0; i < len(flows); i += 1000 {
+		e.Process(flows[i:min(i+1000, len(flows))])
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	free := 0
+	for _, p := range e.parts {
+		for s := p.freeSrc; s != nil; s = s.next {
+			free++
+		}
+	}
+	if free == 0 {
+		t.Fatalf("no aged source was kept for reuse")
+	}
+}
+
 // A port scanner that then sweeps hosts is reported for both (0.68
 // stops tracking a source once it reported it).
 func TestDefaultKeepsTrackingReportedSources(t *testing.T) {
