@@ -98,6 +98,12 @@ type source struct {
 	// every flow looks at it, and through the slice it was one more cache
 	// miss.
 	last *run
+	// end and endIdx are last's last End and flow index: a sweep visits
+	// every source, most have one run, and reading these in the source
+	// spares it the run (on a day of background radiation, 3.4 of the
+	// sweeps' 6.5 CPU s went to that second cache miss).
+	end    int64
+	endIdx uint64
 }
 
 // Accountant keeps the per-source accounting and collects findings. Feed it
@@ -184,6 +190,7 @@ func (a *Accountant) AddRecord(r *flow.Record) {
 		s.last = cur
 	}
 	a.account(cur, r)
+	s.end, s.endIdx = cur.last, cur.lastIdx
 	if a.idx >= a.nextSweep {
 		// A sweep visits every source, so sweeps are at least as many flows
 		// apart as there are sources: amortised O(1) a flow, and at most
@@ -295,6 +302,10 @@ func (a *Accountant) sweep() (oldest uint64) {
 	a.spare.setLimit()
 	empty := a.empty[:0]
 	for src, s := range a.sources.all() {
+		if len(s.runs) == 1 && (a.now-s.end <= a.cfg.Gap || s.endIdx+a.cfg.FindingLag >= a.idx) {
+			oldest = min(oldest, s.endIdx) // its one run stays: the loop below, without reading it
+			continue
+		}
 		gone := a.gone[:0]
 		for i, r := range s.runs {
 			finished := i < len(s.runs)-1 || a.now-r.last > a.cfg.Gap
@@ -326,9 +337,10 @@ func (a *Accountant) sweep() (oldest uint64) {
 		}
 		clear(s.runs[len(kept):])
 		s.runs = kept
-		s.last = nil
+		s.last, s.end, s.endIdx = nil, 0, 0
 		if n := len(kept); n > 0 {
 			s.last = kept[n-1]
+			s.end, s.endIdx = s.last.last, s.last.lastIdx
 		}
 		if len(s.runs) == 0 {
 			empty = append(empty, src)
