@@ -22,6 +22,12 @@ func ip4(i int) string { return fmt.Sprintf("10.%d.%d.%d", (i>>16)&255, (i>>8)&2
 
 // run feeds flows through an engine and returns its findings as strings.
 func run(t testing.TB, cfg Config, flows []flow.Record) []string {
+	_, out := runEngine(cfg, flows)
+	return out
+}
+
+// runEngine is run, returning the engine too.
+func runEngine(cfg Config, flows []flow.Record) (*Engine, []string) {
 	var out []string
 	e := New(cfg, func(ev Event) {
 		f := ev.Finding
@@ -31,7 +37,7 @@ func run(t testing.TB, cfg Config, flows []flow.Record) []string {
 		e.Process(flows[i:min(i+1000, len(flows))])
 	}
 	e.Flush()
-	return out
+	return e, out
 }
 
 // sweep: one source to n destinations on port.
@@ -146,14 +152,7 @@ func TestDefaultRecycledSourcesStartEmpty(t *testing.T) {
 		want = append(want, fmt.Sprintf("%d host-scan %s %s", len(flows), src, ip4(100_000*round+cfg.Depth+1)))
 		quiet()
 	}
-	var got []string
-	e := New(cfg, func(ev Event) {
-		f := ev.Finding
-		got = append(got, fmt.Sprintf("%d %s %s %s", f.Index, f.Kind, f.Src, f.Dst))
-	})
-	for i := 0; i < len(flows); i += 1000 {
-		e.Process(flows[i:min(i+1000, len(flows))])
-	}
+	e, got := runEngine(cfg, flows)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

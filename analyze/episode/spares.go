@@ -41,14 +41,23 @@ func (p *spares) setLimit() {
 }
 
 func (p *spares) run() *run {
-	if n := len(p.runs); n > 0 {
-		r := p.runs[n-1]
-		p.runs[n-1] = nil
-		p.runs = p.runs[:n-1]
+	if r := take(&p.runs); r != nil {
 		p.reused++
 		return r
 	}
 	return &run{}
+}
+
+// take pops the last of list, nil if list is empty.
+func take[T any](list *[]*T) *T {
+	n := len(*list)
+	if n == 0 {
+		return nil
+	}
+	x := (*list)[n-1]
+	(*list)[n-1] = nil
+	*list = (*list)[:n-1]
+	return x
 }
 
 // keepRun empties r, which nothing may reference any more, and keeps it.
@@ -65,10 +74,7 @@ func (p *spares) keepRun(r *run) {
 
 func (p *spares) source() *source {
 	p.fresh++
-	if n := len(p.srcs); n > 0 {
-		s := p.srcs[n-1]
-		p.srcs[n-1] = nil
-		p.srcs = p.srcs[:n-1]
+	if s := take(&p.srcs); s != nil {
 		p.reused++
 		return s
 	}
