@@ -272,16 +272,17 @@ func (c *Counter) finishSpill() error {
 		sels[o] = selector{n: c.n, k: Pair, o: o}
 	}
 	src, dst := newAddrTable[netip.Addr](), newAddrTable[netip.Addr]()
+	sums := endSums{src: &src.v4, dst: &dst.v4}
 	err := c.eachSpilled(func() {
 		c.pair.v4.each(func(k uint64, n Counts) {
 			s, d := k>>32, k&0xffff_ffff
-			src.v4.add(s, mix(s), n)
-			dst.v4.add(d, mix(d), n)
+			sums.add(s, d, n)
 			row := Row{Addr: flow.AddrFromU32(uint32(s)), Dst: flow.AddrFromU32(uint32(d))}
 			for i := range sels {
 				sels[i].offer(row, n)
 			}
 		})
+		sums.flush()
 		for i, p := range c.pair.keys {
 			n := c.pair.counts[i]
 			addAddr(src, p.src, n)

@@ -1,6 +1,11 @@
 package talkers
 
-import "github.com/flowsift/flowsift/analyze/internal/u64map"
+import (
+	"unsafe"
+
+	"github.com/flowsift/flowsift/analyze/internal/prefetch"
+	"github.com/flowsift/flowsift/analyze/internal/u64map"
+)
 
 // table64 counts keys that pack into 64 bits (an IPv4 address, an IPv4
 // pair): the bulk of real traffic. Keys and counters share a slot (open
@@ -117,6 +122,60 @@ func (t *table64) carry(s *slot64, c Counts) {
 	o.Packets += s.w >> pktShift & pktMask
 	o.Bytes += s.w >> byteShift & byteMask
 	s.w = wUsed | wOver
+}
+
+// prefetch asks for the slot a probe for the key of mix h starts at. A
+// split before the key is added makes it a wasted hint, nothing worse.
+func (t *table64) prefetch(h uint64) {
+	if t.pages == nil {
+		return
+	}
+	p := t.pages[t.page(h)]
+	prefetch.Line(unsafe.Pointer(&p[h&uint64(len(p)-1)]))
+}
+
+// endSums adds pairs' counts to their source's and destination's tables,
+// asking for each slot endsAhead pairs before it is added to: the tables
+// hold every source and destination of the run, and a pair's two adds were
+// each a cache miss in turn (on a day of background radiation, 5.3 M
+// sources, 5.2 of the report's 78 CPU s). The sums do not depend on the
+// order of the adds.
+type endSums struct {
+	src, dst *table64
+	ring     [endsAhead]pendingEnds
+	next     int // ring slot of the oldest pair held, and of the next
+	held     int
+}
+
+type pendingEnds struct {
+	s, d, hs, hd uint64
+	n            Counts
+}
+
+const endsAhead = 16
+
+func (e *endSums) add(s, d uint64, n Counts) {
+	hs, hd := mix(s), mix(d)
+	e.src.prefetch(hs)
+	e.dst.prefetch(hd)
+	p := &e.ring[e.next]
+	if e.held == endsAhead {
+		e.src.add(p.s, p.hs, p.n)
+		e.dst.add(p.d, p.hd, p.n)
+	} else {
+		e.held++
+	}
+	*p = pendingEnds{s, d, hs, hd, n}
+	e.next = (e.next + 1) % endsAhead
+}
+
+// flush adds the pairs still held.
+func (e *endSums) flush() {
+	for ; e.held > 0; e.held-- {
+		p := &e.ring[(e.next+endsAhead-e.held)%endsAhead]
+		e.src.add(p.s, p.hs, p.n)
+		e.dst.add(p.d, p.hd, p.n)
+	}
 }
 
 // at returns key k's slot (whose mix is h), adding it if absent.

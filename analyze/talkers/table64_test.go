@@ -256,3 +256,34 @@ func TestSlotBytes(t *testing.T) {
 		t.Fatalf("slot64 is %d bytes, slotBytes says %d", n, slotBytes)
 	}
 }
+
+// endSums, which adds each pair some pairs after it asked for the slots,
+// sums what adding each pair at once sums, however many pairs (fewer than
+// it holds, more, with counts past a slot's word).
+func TestEndSumsMatchDirectAdds(t *testing.T) {
+	for _, n := range []int{0, 1, endsAhead - 1, endsAhead, endsAhead + 1, 5000} {
+		var want, got [2]table64
+		sums := endSums{src: &got[0], dst: &got[1]}
+		x := uint64(n)*7919 + 1
+		for i := range n {
+			x = x*6364136223846793005 + 1442695040888963407
+			s, d := x>>40%300, x>>20%4000
+			c := Counts{Flows: 1, Packets: x % 7, Bytes: x % 1500}
+			if i%97 == 0 {
+				c.Bytes = 1 << 40 // past the slot's word
+			}
+			want[0].add(s, mix(s), c)
+			want[1].add(d, mix(d), c)
+			sums.add(s, d, c)
+		}
+		sums.flush()
+		for side := range want {
+			w, g := map[uint64]Counts{}, map[uint64]Counts{}
+			want[side].each(func(k uint64, c Counts) { w[k] = c })
+			got[side].each(func(k uint64, c Counts) { g[k] = c })
+			if !reflect.DeepEqual(w, g) {
+				t.Fatalf("%d pairs, side %d: %d keys summed, want %d (or counts differ)", n, side, len(g), len(w))
+			}
+		}
+	}
+}

@@ -403,11 +403,9 @@ func (c *Counter) ends() (src, dst *addrTable[netip.Addr]) {
 		return c.src, c.dst
 	}
 	src, dst = newAddrTable[netip.Addr](), newAddrTable[netip.Addr]()
-	c.pair.v4.each(func(k uint64, n Counts) {
-		s, d := k>>32, k&0xffff_ffff
-		src.v4.add(s, mix(s), n)
-		dst.v4.add(d, mix(d), n)
-	})
+	sums := endSums{src: &src.v4, dst: &dst.v4}
+	c.pair.v4.each(func(k uint64, n Counts) { sums.add(k>>32, k&0xffff_ffff, n) })
+	sums.flush()
 	for i, p := range c.pair.keys {
 		addAddr(src, p.src, c.pair.counts[i])
 		addAddr(dst, p.dst, c.pair.counts[i])
