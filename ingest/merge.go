@@ -43,6 +43,7 @@ type chunks struct {
 	mu   sync.Mutex
 	free [][]flow.Record
 	max  int
+	made int // chunks allocated, not taken from free
 }
 
 func (p *chunks) get() []flow.Record {
@@ -54,6 +55,7 @@ func (p *chunks) get() []flow.Record {
 		p.free = p.free[:n-1]
 		return c
 	}
+	p.made++
 	return make([]flow.Record, 0, chunkSize)
 }
 

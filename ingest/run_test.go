@@ -386,6 +386,43 @@ func TestRunMemoryBound(t *testing.T) {
 	}
 }
 
+// Files read one after the other take up the chunks of the one before:
+// a file that ends frees its reorder window at once, and the pool keeps
+// room for it. With room for jobs+2 chunks only, each file allocated its
+// window anew, and the chunks made grew with the files read.
+func TestRunChunksReusedAcrossFiles(t *testing.T) {
+	withFake(t)
+	made := func(files int) int {
+		dir := t.TempDir()
+		const per = 5 * chunkSize
+		for i := range files {
+			rows := make([]string, per)
+			for j := range rows {
+				rows[j] = fmt.Sprintf("%d %d", i*per+j, j)
+			}
+			writeFake(t, dir, fmt.Sprintf("ft-v05.2026-11-20.%02d0000+0000", i), rows...)
+		}
+		opt := Options{Jobs: 1, Lookahead: 1, Reorder: 2 * chunkSize}
+		inputs, _, err := Walk([]string{dir}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		m := &merger{opt: opt, sum: &Summary{}, sink: func(b flow.Batch) error { n += len(b); return nil }}
+		if err := m.run(context.Background(), inputs); err != nil {
+			t.Fatal(err)
+		}
+		if n != files*per {
+			t.Fatalf("%d flows, want %d", n, files*per)
+		}
+		return m.chunks.made
+	}
+	four, twelve := made(4), made(12)
+	if twelve > four+1 {
+		t.Errorf("chunks allocated: %d for 4 files, %d for 12: the later files did not reuse the earlier ones'", four, twelve)
+	}
+}
+
 // nfdump CSV is sniffed in a tree; NfdumpZone says which zone its times
 // are in.
 func TestNfdumpCSVRegistered(t *testing.T) {
