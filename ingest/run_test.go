@@ -358,6 +358,22 @@ func TestProgressLine(t *testing.T) {
 
 // The files held at once (decoding, waiting or in the merge) stay within
 // Lookahead + Jobs + the files overlapping in time, however long the tree.
+// mergeDir merges the files of dir with a merger of its own, for its
+// counters, and returns it with the number of flows it emitted.
+func mergeDir(t *testing.T, dir string, opt Options) (*merger, int) {
+	t.Helper()
+	inputs, _, err := Walk([]string{dir}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	m := &merger{opt: opt, sum: &Summary{}, sink: func(b flow.Batch) error { n += len(b); return nil }}
+	if err := m.run(context.Background(), inputs); err != nil {
+		t.Fatal(err)
+	}
+	return m, n
+}
+
 func TestRunMemoryBound(t *testing.T) {
 	withFake(t)
 	dir := t.TempDir()
@@ -367,16 +383,7 @@ func TestRunMemoryBound(t *testing.T) {
 		writeFake(t, dir, fmt.Sprintf("ft-v05.2026-11-20.%02d%02d00+0000", i/4, 15*(i%4)), fmt.Sprintf("%d 0", 10*i), fmt.Sprintf("%d 1", 10*i+5), fmt.Sprintf("%d 2", 10*i+12))
 	}
 	for _, c := range []struct{ jobs, look int }{{1, 1}, {1, 4}, {2, 4}, {3, 2}} {
-		opt := Options{Jobs: c.jobs, Lookahead: c.look}
-		inputs, _, err := Walk([]string{dir}, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		m := &merger{opt: opt, sum: &Summary{}, sink: func(b flow.Batch) error { n += len(b); return nil }}
-		if err := m.run(context.Background(), inputs); err != nil {
-			t.Fatal(err)
-		}
+		m, n := mergeDir(t, dir, Options{Jobs: c.jobs, Lookahead: c.look})
 		if n != 3*files {
 			t.Fatalf("%+v: %d flows", c, n)
 		}
@@ -402,16 +409,7 @@ func TestRunChunksReusedAcrossFiles(t *testing.T) {
 			}
 			writeFake(t, dir, fmt.Sprintf("ft-v05.2026-11-20.%02d0000+0000", i), rows...)
 		}
-		opt := Options{Jobs: 1, Lookahead: 1, Reorder: 2 * chunkSize}
-		inputs, _, err := Walk([]string{dir}, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		m := &merger{opt: opt, sum: &Summary{}, sink: func(b flow.Batch) error { n += len(b); return nil }}
-		if err := m.run(context.Background(), inputs); err != nil {
-			t.Fatal(err)
-		}
+		m, n := mergeDir(t, dir, Options{Jobs: 1, Lookahead: 1, Reorder: 2 * chunkSize})
 		if n != files*per {
 			t.Fatalf("%d flows, want %d", n, files*per)
 		}
