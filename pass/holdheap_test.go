@@ -78,7 +78,7 @@ func TestPretouchLeavesFreeHeap(t *testing.T) {
 		return s[0].Value.Uint64()
 	}
 	before := free()
-	pretouch(64 << 20)
+	pretouch(64<<20, HugePagesAuto)
 	if got := free(); got < before+48<<20 {
 		t.Fatalf("free heap %d MiB after touching 64 MiB (%d before)", got>>20, before>>20)
 	}

@@ -209,22 +209,58 @@ func warmBytes(budget, input int64) int64 {
 // 2.52-3.22 (2.90), eight pairs in alternating order, RSS unchanged (about
 // 406 MB). The Java virtual machine's AlwaysPreTouch does the same for its
 // heap. Under holdHeap the collector leaves the pages mapped: they stay
-// below the memory limit, and GOGC is off.
-func pretouch(n int64) {
+// below the memory limit, and GOGC is off. Huge pages: see slowFault.
+func pretouch(n int64, huge HugePages) {
 	if n < 1<<20 {
 		return
 	}
-	touch(n)
+	touch(n, huge)
 	runtime.GC()
 }
 
-func touch(n int64) {
+// touch faults in n bytes of heap and says whether it asked for huge
+// pages.
+func touch(n int64, huge HugePages) (asked bool) {
 	b := make([]byte, n)
+	asked = touchBlock(b, huge)
+	runtime.KeepAlive(b)
+	return asked
+}
+
+// faultClock is threadCPU; the tests make faults look slow or fast.
+var faultClock = threadCPU
+
+// touchBlock faults b in. Under HugePagesAuto the first hugeProbe bytes
+// are faulted in ordinary pages on the thread's CPU clock, which time
+// spent waiting for a core does not inflate, and the rest asks for huge
+// pages if those faults were slow.
+func touchBlock(b []byte, huge HugePages) (asked bool) {
 	page := os.Getpagesize()
+	done := 0
+	switch huge {
+	case HugePagesOn:
+		asked = adviseHuge(b)
+	case HugePagesAuto:
+		done = min(len(b), hugeProbe)
+		runtime.LockOSThread()
+		t0, ok0 := faultClock()
+		faultIn(b[:done], page)
+		t1, ok1 := faultClock()
+		runtime.UnlockOSThread()
+		cost := time.Duration(t1 - t0)
+		if ok0 && ok1 && slowFaults(cost, done/page) {
+			asked = adviseHuge(b[done:])
+		}
+		slog.Debug("heap touched first", "bytes", len(b), "fault", cost/time.Duration(max(done/page, 1)), "huge pages", asked)
+	}
+	faultIn(b[done:], page)
+	return asked
+}
+
+func faultIn(b []byte, page int) {
 	for i := 0; i < len(b); i += page {
 		b[i] = 1
 	}
-	runtime.KeepAlive(b)
 }
 
 // heapHeld is set while holdHeap holds the process's heap (RunReport

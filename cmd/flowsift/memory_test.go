@@ -70,3 +70,20 @@ func TestReportSaysTalkersSpilled(t *testing.T) {
 		t.Errorf("a run within the default --memory says it spilled")
 	}
 }
+
+// --huge-pages changes what backs the heap faulted in before the pass,
+// never the report: on and off both write the golden report. A value
+// other than auto, on or off is a usage error naming the option.
+func TestReportHugePages(t *testing.T) {
+	useUTC(t)
+	archive := filepath.Join("..", "..", "samples", "archive")
+	for _, v := range []string{"on", "off"} {
+		t.Run(v, func(t *testing.T) {
+			compareGolden(t, "samples", reportDir(t, "-j", "2", "--huge-pages", v, sampleLocal, archive))
+		})
+	}
+	code, _, stderr := runCLI(t, "", "report", "--huge-pages", "always", "-o", "-", archive)
+	if code != exitUsage || !strings.Contains(stderr, "--huge-pages") {
+		t.Errorf("--huge-pages always: exit %d, %q; want %d naming --huge-pages", code, stderr, exitUsage)
+	}
+}

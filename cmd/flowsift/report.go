@@ -68,6 +68,7 @@ skipped, 130/143 stopped by SIGINT/SIGTERM.`,
 			&cli.IntFlag{Name: "top", Value: def.Talkers.N, Usage: "rows of each top-talker table (policy: talkers.top)"},
 			jobsFlag(),
 			&cli.StringFlag{Name: "memory", Value: pass.FormatSize(pass.DefaultMemory), Usage: "memory budget of the pass (1GiB, 512M, ...; 0 = none): the top talkers spill to $TMPDIR beyond a quarter of it, with the same numbers"},
+			&cli.StringFlag{Name: "huge-pages", Value: "auto", Usage: "back the heap faulted in before the pass with transparent huge pages: auto (where page faults are slow, as on some virtual machines), on or off; never changes the output"},
 			exportDelayFlag(),
 			&cli.StringFlag{Name: "generated-at", Usage: "generated-at stamp (RFC 3339); default SOURCE_DATE_EPOCH, else now"},
 			&cli.BoolFlag{Name: "fail-on-findings", Usage: "exit 1 when the report lists scanners or excessive flows"},
@@ -197,6 +198,9 @@ func reportConfig(c *cli.Command) (pass.Configuration, *reportOpts, error) {
 	}
 	cfg.Jobs = int(c.Int("j"))
 	if cfg.Memory, err = pass.ParseSize(c.String("memory")); err != nil {
+		return cfg, nil, fmt.Errorf("--%v", err)
+	}
+	if cfg.HugePages, err = pass.ParseHugePages(c.String("huge-pages")); err != nil {
 		return cfg, nil, fmt.Errorf("--%v", err)
 	}
 	if c.IsSet("octets") {

@@ -1,0 +1,60 @@
+package pass
+
+import (
+	"fmt"
+	"time"
+)
+
+// HugePages says whether the heap that pretouch faults in is backed by
+// transparent huge pages (see Configuration.HugePages).
+type HugePages uint8
+
+const (
+	// HugePagesAuto asks for huge pages where faulting in an ordinary
+	// page costs more than slowFault.
+	HugePagesAuto HugePages = iota
+	HugePagesOn
+	HugePagesOff
+)
+
+var hugePagesNames = [...]string{"auto", "on", "off"}
+
+func (h HugePages) String() string {
+	if int(h) < len(hugePagesNames) {
+		return hugePagesNames[h]
+	}
+	return fmt.Sprintf("HugePages(%d)", h)
+}
+
+// ParseHugePages reads --huge-pages.
+func ParseHugePages(s string) (HugePages, error) {
+	for i, n := range hugePagesNames {
+		if s == n {
+			return HugePages(i), nil
+		}
+	}
+	return 0, fmt.Errorf("huge-pages %q: want auto, on or off", s)
+}
+
+// hugeProbe is how much of the pretouched heap is faulted in with
+// ordinary pages and timed, to decide on the rest: 2,048 faults, some
+// milliseconds of CPU.
+const hugeProbe = 8 << 20
+
+// slowFault is the CPU time a page fault may cost before the rest of the
+// pretouched heap asks for huge pages. Where a fault is cheap (1.7 µs a
+// page, the machine of the fifteenth session: 0.11 CPU s to touch 256
+// MiB) huge pages did not pay: 8 pairs on the 3-day tree, median 2.58
+// CPU s with them against 2.38 without, their system time jumping to
+// 0.6 s in some runs. Where the host backs a virtual machine's memory
+// only when it is first touched, a fault costs 10-13 µs (the same kind
+// of machine on another day: 0.7 s for those 256 MiB, a third of the
+// report's CPU on that tree), and huge pages, 512 times fewer faults,
+// took the whole report from 3.10-3.15 to 2.42-2.93 CPU s.
+const slowFault = 4 * time.Microsecond
+
+// slowFaults says whether faulting in pages took cost per page, more
+// than slowFault.
+func slowFaults(cost time.Duration, pages int) bool {
+	return pages > 0 && cost > time.Duration(pages)*slowFault
+}
