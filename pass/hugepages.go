@@ -37,9 +37,11 @@ func ParseHugePages(s string) (HugePages, error) {
 }
 
 // hugeProbe is how much of the pretouched heap is faulted in with
-// ordinary pages and timed, to decide on the rest: 2,048 faults, some
-// milliseconds of CPU.
-const hugeProbe = 8 << 20
+// ordinary pages and timed, to decide on the rest: 512 faults, 1 ms of
+// CPU where they are cheap, 6 ms where they are slow (a probe of 8 MiB
+// cost 24 ms there), and one huge page's worth, so the rest starts on a
+// huge page's boundary when the block does.
+const hugeProbe = 2 << 20
 
 // slowFault is the CPU time a page fault may cost before the rest of the
 // pretouched heap asks for huge pages. Where a fault is cheap (1.7 µs a
