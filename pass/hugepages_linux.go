@@ -1,6 +1,10 @@
 package pass
 
-import "syscall"
+import (
+	"bytes"
+	"os"
+	"syscall"
+)
 
 // threadCPU is the CPU time the calling thread has used (user and
 // system, where the kernel counts its page faults). The caller locks
@@ -13,9 +17,15 @@ func threadCPU() (ns int64, ok bool) {
 	return ru.Utime.Nano() + ru.Stime.Nano(), true
 }
 
-// adviseHuge asks the kernel to back b with transparent huge pages. It
-// has an effect where THP is "madvise" (Debian's default) or "always";
-// under "never" the pages stay ordinary.
+// adviseHuge asks the kernel to back b with transparent huge pages and
+// says whether it will: where THP is "madvise" (Debian's default) or
+// "always". Under "never" the advice is taken and does nothing, and b is
+// better faulted in at once.
 func adviseHuge(b []byte) bool {
-	return syscall.Madvise(b, syscall.MADV_HUGEPAGE) == nil
+	return thpUsable() && syscall.Madvise(b, syscall.MADV_HUGEPAGE) == nil
+}
+
+func thpUsable() bool {
+	s, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	return err == nil && !bytes.Contains(s, []byte("[never]"))
 }
