@@ -51,10 +51,11 @@ type Configuration struct {
 	// aging, and decoding by the chunks in flight; see README "Memory".
 	Memory  int64
 	TempDir string
-	// HugePages says whether the heap faulted in before the pass (a
-	// quarter of Memory at most) asks for transparent huge pages: auto
-	// (the zero value) does where the machine's page faults are slow.
-	// It changes the run's cost, never its output.
+	// HugePages says whether the heap set aside before the pass (a
+	// quarter of Memory at most) asks for transparent huge pages instead
+	// of being faulted in: auto (the zero value) does where the
+	// machine's page faults are slow. It changes the run's cost, never
+	// its output.
 	HugePages HugePages
 
 	Dscan      dscan.Config
