@@ -219,13 +219,11 @@ func pretouch(n int64, huge HugePages) {
 	runtime.GC()
 }
 
-// touch faults in n bytes of heap, or asks for huge pages for them, and
-// says whether it asked.
-func touch(n int64, huge HugePages) (asked bool) {
+// touch faults in n bytes of heap, or asks for huge pages for them.
+func touch(n int64, huge HugePages) {
 	b := make([]byte, n)
-	asked = touchBlock(b, huge)
+	touchBlock(b, huge)
 	runtime.KeepAlive(b)
-	return asked
 }
 
 // faultClock is threadCPU; the tests make faults look slow or fast.
@@ -244,6 +242,7 @@ var faultClock = threadCPU
 func touchBlock(b []byte, huge HugePages) (asked bool) {
 	page := os.Getpagesize()
 	done := 0
+	var fault time.Duration // a fault's cost in the probe
 	switch huge {
 	case HugePagesOn:
 		asked = adviseHuge(b)
@@ -255,14 +254,15 @@ func touchBlock(b []byte, huge HugePages) (asked bool) {
 		t1, ok1 := faultClock()
 		runtime.UnlockOSThread()
 		cost := time.Duration(t1 - t0)
+		fault = cost / time.Duration(max(done/page, 1))
 		if ok0 && ok1 && slowFaults(cost, done/page) {
 			asked = adviseHuge(b[done:])
 		}
-		slog.Debug("heap touched first", "bytes", len(b), "fault", cost/time.Duration(max(done/page, 1)), "huge pages", asked)
 	}
 	if !asked {
 		faultIn(b[done:], page)
 	}
+	slog.Debug("heap set aside for the pass", "bytes", len(b), "huge-pages", huge, "fault", fault, "huge pages asked for", asked)
 	return asked
 }
 
