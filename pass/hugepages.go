@@ -39,8 +39,7 @@ func ParseHugePages(s string) (HugePages, error) {
 // hugeProbe is how much of that heap is faulted in with
 // ordinary pages and timed, to decide on the rest: 512 faults, 1 ms of
 // CPU where they are cheap, 6 ms where they are slow (a probe of 8 MiB
-// cost 24 ms there), and one huge page's worth, so the rest starts on a
-// huge page's boundary when the block does.
+// cost 24 ms there).
 const hugeProbe = 2 << 20
 
 // slowFault is the CPU time a page fault may cost before the rest of
@@ -50,7 +49,7 @@ const hugeProbe = 2 << 20
 // with them against 2.38 without, their system time jumping to 0.6 s in
 // some runs. Where the host backs a virtual machine's memory only when
 // it is first touched, a fault costs 11-17 µs (the sixteenth session's:
-// 0.7-1.2 s for those 256 MiB, up to a third of the report's CPU on that
+// 0.7-1.2 s for those 256 MiB, about a fifth of the report's CPU on that
 // tree), and with huge pages, 512 times fewer faults, the report took
 // 2.72-4.16 CPU s (median 3.66) instead of 3.75-4.58 (4.44).
 const slowFault = 4 * time.Microsecond

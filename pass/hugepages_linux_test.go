@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -96,4 +97,39 @@ func TestTouchBlockHugePages(t *testing.T) {
 	perFault = 11 * time.Microsecond
 	check("auto, 11 µs a fault", HugePagesAuto, true)
 	check("on", HugePagesOn, true)
+}
+
+// Where the kernel's THP mode is "never" the advice would do nothing:
+// on asks for no huge pages and the block is faulted in at once.
+func TestTouchBlockTHPNever(t *testing.T) {
+	defer func(p string) { thpEnabled = p }(thpEnabled)
+	for _, c := range []struct {
+		mode   string
+		usable bool
+	}{
+		{"always madvise [never]\n", false},
+		{"always [madvise] never\n", true},
+		{"[always] madvise never\n", true},
+	} {
+		thpEnabled = filepath.Join(t.TempDir(), "enabled")
+		if err := os.WriteFile(thpEnabled, []byte(c.mode), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := thpUsable(); got != c.usable {
+			t.Errorf("%q: usable %v, want %v", c.mode, got, c.usable)
+		}
+	}
+	thpEnabled = filepath.Join(t.TempDir(), "enabled")
+	os.WriteFile(thpEnabled, []byte("always madvise [never]\n"), 0o644)
+	b, err := syscall.Mmap(-1, 0, 8<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Fatalf("mmap: %v", err)
+	}
+	defer syscall.Munmap(b)
+	if touchBlock(b, HugePagesOn) {
+		t.Errorf("on under never: asked for huge pages")
+	}
+	if advised, resident := state(t, b); advised || !resident {
+		t.Errorf("on under never: advised %v, resident %v; want neither advised nor left unfaulted", advised, resident)
+	}
 }
