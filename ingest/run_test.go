@@ -399,25 +399,33 @@ func TestRunMemoryBound(t *testing.T) {
 // window anew, and the chunks made grew with the files read.
 func TestRunChunksReusedAcrossFiles(t *testing.T) {
 	withFake(t)
-	made := func(files int) int {
-		dir := t.TempDir()
-		const per = 5 * chunkSize
-		for i := range files {
-			rows := make([]string, per)
-			for j := range rows {
-				rows[j] = fmt.Sprintf("%d %d", i*per+j, j)
-			}
-			writeFake(t, dir, fmt.Sprintf("ft-v05.2026-11-20.%02d0000+0000", i), rows...)
+	const files, per = 24, 5 * chunkSize
+	dir := t.TempDir()
+	for i := range files {
+		rows := make([]string, per)
+		for j := range rows {
+			rows[j] = fmt.Sprintf("%d %d", i*per+j, j)
 		}
-		m, n := mergeDir(t, dir, Options{Jobs: 1, Lookahead: 1, Reorder: 2 * chunkSize})
-		if n != files*per {
-			t.Fatalf("%d flows, want %d", n, files*per)
-		}
-		return m.chunks.made
+		writeFake(t, dir, fmt.Sprintf("ft-v05.2026-11-%02d.%02d0000+0000", 20+i/24, i%24), rows...)
 	}
-	four, twelve := made(4), made(12)
-	if twelve > four+1 {
-		t.Errorf("chunks allocated: %d for 4 files, %d for 12: the later files did not reuse the earlier ones'", four, twelve)
+	opt := Options{Jobs: 1, Lookahead: 1, Reorder: 2 * chunkSize}
+	m, n := mergeDir(t, dir, opt)
+	if n != files*per {
+		t.Fatalf("%d flows, want %d", n, files*per)
+	}
+	// What may be out at once does not grow with the files: the files in
+	// play (Lookahead of them, Jobs more decoding ahead and one being
+	// opened) each hold a reorder window and four chunks more, and the
+	// free list keeps what they give back. How many of that bound a run
+	// reaches depends on the scheduler, so the test holds the run to the
+	// bound, which is a fraction of the chunks the files fill.
+	inPlay := opt.Lookahead + opt.Jobs + 1
+	bound := m.chunks.max + inPlay*(opt.Reorder/chunkSize+4)
+	if filled := files * per / chunkSize; bound*4 > filled {
+		t.Fatalf("bound %d is too near the %d chunks filled to tell reuse from none", bound, filled)
+	}
+	if m.chunks.made > bound {
+		t.Errorf("%d chunks allocated for %d files of %d chunks each, bound %d: the later files did not reuse the earlier ones'", m.chunks.made, files, per/chunkSize, bound)
 	}
 }
 
