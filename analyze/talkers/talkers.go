@@ -30,8 +30,10 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/flowsift/flowsift/analyze"
+	"github.com/flowsift/flowsift/analyze/internal/prefetch"
 	"github.com/flowsift/flowsift/flow"
 )
 
@@ -316,10 +318,27 @@ func (c *Counter) Add(b flow.Batch) {
 		}
 	} else {
 		for i := range b {
+			if j := i + ahead; j < len(b) {
+				c.prefetch(&b[j])
+			}
 			c.add(&b[i])
 		}
 	}
 	c.maybeSpill()
+}
+
+// ahead is how many flows before its own a flow's pair slot and port
+// counts are asked for: the pair table and the two port arrays (1.5 MB
+// each) are larger than the caches, and a flow waited for each miss in
+// turn.
+const ahead = 16
+
+func (c *Counter) prefetch(r *flow.Record) {
+	prefetch.Line(unsafe.Pointer(&c.sport[r.SrcPort]))
+	prefetch.Line(unsafe.Pointer(&c.dport[r.DstPort]))
+	if r.Src.Is4() && r.Dst.Is4() {
+		c.pair.v4.prefetch(mix(uint64(flow.AddrU32(r.Src))<<32 | uint64(flow.AddrU32(r.Dst))))
+	}
 }
 
 // AddRecord counts one flow.
