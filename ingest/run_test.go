@@ -414,9 +414,9 @@ func TestRunChunksReusedAcrossFiles(t *testing.T) {
 		t.Fatalf("%d flows, want %d", n, files*per)
 	}
 	// What may be out at once does not grow with the files: the files in
-	// play (Lookahead of them, Jobs more decoding ahead and one being
-	// opened) each hold a reorder window and four chunks more, and the
-	// free list keeps what they give back. How many of that bound a run
+	// play (the one being merged, Lookahead waiting at the merge and Jobs
+	// more decoding ahead) each hold a reorder window and four chunks
+	// more, and the free list keeps what they give back. How many of that bound a run
 	// reaches depends on the scheduler, so the test holds the run to the
 	// bound, which is a fraction of the chunks the files fill.
 	inPlay := opt.Lookahead + opt.Jobs + 1
