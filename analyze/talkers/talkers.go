@@ -310,17 +310,11 @@ func New(cfg Config) *Counter {
 // batches the detectors get).
 func (c *Counter) Add(b flow.Batch) {
 	c.src, c.dst, c.pairTop = nil, nil, nil
-	if !c.shard.Whole() {
-		for i := range b {
-			if c.shard.Owns(b[i].Src) {
-				c.add(&b[i])
-			}
+	for i := range b {
+		if j := i + ahead; j < len(b) {
+			c.prefetch(&b[j])
 		}
-	} else {
-		for i := range b {
-			if j := i + ahead; j < len(b) {
-				c.prefetch(&b[j])
-			}
+		if c.shard.Owns(b[i].Src) {
 			c.add(&b[i])
 		}
 	}
