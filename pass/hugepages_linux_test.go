@@ -45,6 +45,18 @@ func mapping(t *testing.T, addr uintptr) (flags []string, rssKB int) {
 	return nil, 0
 }
 
+// anonBlock maps n bytes of its own, unmapped when the test ends: the Go
+// heap's free pages may carry the advice of an earlier test's pretouch.
+func anonBlock(t *testing.T, n int) []byte {
+	t.Helper()
+	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Fatalf("mmap: %v", err)
+	}
+	t.Cleanup(func() { syscall.Munmap(b) })
+	return b
+}
+
 // state says whether the end of b asked for huge pages and whether it
 // was faulted in (all of its mapping resident).
 func state(t *testing.T, b []byte) (advised, resident bool) {
@@ -61,20 +73,10 @@ func TestTouchBlockHugePages(t *testing.T) {
 		t.Skip("transparent huge pages are off here")
 	}
 	defer func(c func() (int64, bool)) { faultClock = c }(faultClock)
-	// Each block is a mapping of its own: the Go heap's free pages may
-	// carry the advice of an earlier test's pretouch.
-	block := func() []byte {
-		b, err := syscall.Mmap(-1, 0, 32<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-		if err != nil {
-			t.Fatalf("mmap: %v", err)
-		}
-		t.Cleanup(func() { syscall.Munmap(b) })
-		return b
-	}
 
 	check := func(name string, h HugePages, wantHuge bool) {
 		t.Helper()
-		b := block()
+		b := anonBlock(t, 32<<20)
 		asked := touchBlock(b, h)
 		advised, resident := state(t, b)
 		if asked != wantHuge || advised != wantHuge {
@@ -121,11 +123,7 @@ func TestTouchBlockTHPNever(t *testing.T) {
 	}
 	thpEnabled = filepath.Join(t.TempDir(), "enabled")
 	os.WriteFile(thpEnabled, []byte("always madvise [never]\n"), 0o644)
-	b, err := syscall.Mmap(-1, 0, 8<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		t.Fatalf("mmap: %v", err)
-	}
-	defer syscall.Munmap(b)
+	b := anonBlock(t, 8<<20)
 	if touchBlock(b, HugePagesOn) {
 		t.Errorf("on under never: asked for huge pages")
 	}
