@@ -38,7 +38,7 @@ func ParseHugePages(s string) (HugePages, error) {
 
 // hugeProbe is how much of that heap is faulted in with
 // ordinary pages and timed, to decide on the rest: 512 faults, 1 ms of
-// CPU where they are cheap, 6 ms where they are slow (a probe of 8 MiB
+// CPU where they are cheap, 6-8 ms where they are slow (a probe of 8 MiB
 // cost 24 ms there).
 const hugeProbe = 2 << 20
 
