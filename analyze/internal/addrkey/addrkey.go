@@ -94,20 +94,40 @@ func (m *AddrMap[V]) DeleteFunc(del func(V) bool) {
 	}
 }
 
+// DeleteFuncAddr removes every entry del accepts, and shows it the
+// address too: a caller that moves what it removes elsewhere does it in
+// one pass.
+func (m *AddrMap[V]) DeleteFuncAddr(del func(netip.Addr, V) bool) {
+	m.v4.DeleteFunc(func(k uint64, v *V) bool { return del(addr4(k), *v) })
+	for k, v := range m.v6 {
+		if del(addr16(k), v) {
+			delete(m.v6, k)
+		}
+	}
+}
+
+func addr4(k uint64) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)})
+}
+
+func addr16(k Addr) netip.Addr {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], k[0])
+	binary.BigEndian.PutUint64(b[8:], k[1])
+	return netip.AddrFrom16(b)
+}
+
 // All yields every address and its value, in no particular order. The
 // loop body must not add to the map.
 func (m *AddrMap[V]) All() iter.Seq2[netip.Addr, V] {
 	return func(yield func(netip.Addr, V) bool) {
 		for k, v := range m.v4.All() {
-			if !yield(netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)}), *v) {
+			if !yield(addr4(k), *v) {
 				return
 			}
 		}
 		for k, v := range m.v6 {
-			var b [16]byte
-			binary.BigEndian.PutUint64(b[:8], k[0])
-			binary.BigEndian.PutUint64(b[8:], k[1])
-			if !yield(netip.AddrFrom16(b), v) {
+			if !yield(addr16(k), v) {
 				return
 			}
 		}

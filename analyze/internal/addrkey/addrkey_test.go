@@ -61,3 +61,30 @@ func TestAddrMapAll(t *testing.T) {
 		}
 	}
 }
+
+// DeleteFuncAddr shows each entry once with its own address, both
+// families, and removes what it accepts.
+func TestAddrMapDeleteFuncAddr(t *testing.T) {
+	m := NewAddrMap[int]()
+	addrs := []string{"10.0.0.1", "2001:db8::1", "::ffff:10.0.0.1", "0.0.0.0", "::", "192.0.2.7"}
+	for i, s := range addrs {
+		m.Set(netip.MustParseAddr(s), i)
+	}
+	seen := map[netip.Addr]int{}
+	m.DeleteFuncAddr(func(a netip.Addr, v int) bool {
+		seen[a] = v
+		return v%2 == 0
+	})
+	for i, s := range addrs {
+		a := netip.MustParseAddr(s)
+		if v, ok := seen[a]; !ok || v != i {
+			t.Fatalf("%s: shown as %d, %v; want %d", s, v, ok, i)
+		}
+		if _, ok := m.Get(a); ok != (i%2 == 1) {
+			t.Fatalf("%s (value %d): still held %v", s, i, ok)
+		}
+	}
+	if len(seen) != len(addrs) || m.Len() != 3 {
+		t.Fatalf("shown %d entries, %d left", len(seen), m.Len())
+	}
+}

@@ -222,6 +222,34 @@ func (m *Map[V]) DeleteFuncKeep(del func(k uint64, v *V) bool) int {
 	return removed
 }
 
+// DeleteFuncShrink is DeleteFunc then Shrink in one pass: the keys del
+// rejects move into a table of the size they need, the others are not
+// moved at all. When a large part of the table goes (TRW evicting its
+// oldest half), deleting each in place by a backward shift cost more than
+// the rebuild that followed.
+func (m *Map[V]) DeleteFuncShrink(del func(k uint64, v *V) bool) int {
+	removed := 0
+	if m.hasZero && del(0, &m.zero) {
+		m.hasZero = false
+		var zero V
+		m.zero = zero
+		removed++
+	}
+	n := 0
+	for i := range m.slots {
+		// The table is rebuilt below: a key marked gone here breaks
+		// probe runs no lookup will follow.
+		if s := &m.slots[i]; s.key != 0 && del(s.key, &s.val) {
+			*s = slot[V]{}
+			n++
+		}
+	}
+	if m.n -= n; m.slots != nil {
+		m.rehash(m.fit(m.n))
+	}
+	return removed + n
+}
+
 // Shrink rebuilds the table at the smallest size that holds its keys at
 // most three quarters full, to give memory back after a large DeleteFunc.
 func (m *Map[V]) Shrink() {

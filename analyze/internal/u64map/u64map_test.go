@@ -157,6 +157,22 @@ func benchKeys() []uint64 {
 // DeleteFunc agrees with deleting from a Go map, through rounds of adds
 // and removals that shrink and grow the table, key 0 included.
 func TestDeleteFuncMatchesGoMap(t *testing.T) {
+	testDeleteFuncMatchesGoMap(t, (*Map[uint64]).DeleteFunc)
+}
+
+// DeleteFuncShrink removes what DeleteFunc does, and leaves the table at
+// the size Shrink would.
+func TestDeleteFuncShrinkMatchesGoMap(t *testing.T) {
+	testDeleteFuncMatchesGoMap(t, func(m *Map[uint64], del func(uint64, *uint64) bool) int {
+		n := m.DeleteFuncShrink(del)
+		if want := m.fit(m.n); len(m.slots) != want {
+			t.Fatalf("%d keys in %d slots, want %d", m.n, len(m.slots), want)
+		}
+		return n
+	})
+}
+
+func testDeleteFuncMatchesGoMap(t *testing.T, deleteFunc func(*Map[uint64], func(uint64, *uint64) bool) int) {
 	r := rand.New(rand.NewPCG(7, 8))
 	var m Map[uint64]
 	ref := map[uint64]uint64{}
@@ -169,7 +185,7 @@ func TestDeleteFuncMatchesGoMap(t *testing.T) {
 		}
 		cut := uint64(r.IntN(round + 1))
 		asked := map[uint64]int{}
-		n := m.DeleteFunc(func(k uint64, v *uint64) bool {
+		n := deleteFunc(&m, func(k uint64, v *uint64) bool {
 			asked[k]++
 			return *v < cut || k%97 == 0
 		})
@@ -202,11 +218,11 @@ func TestDeleteFuncMatchesGoMap(t *testing.T) {
 			}
 		}
 	}
-	m.DeleteFunc(func(k uint64, _ *uint64) bool { return k%4 != 0 })
+	deleteFunc(&m, func(k uint64, _ *uint64) bool { return k%4 != 0 })
 	if load := float64(m.n) / float64(len(m.slots)); load <= 3.0/16 || load > 3.0/4 {
 		t.Fatalf("after removing three keys in four: load %.2f, want above 3/16 (emptier tables are rebuilt) and at most 3/4", load)
 	}
-	m.DeleteFunc(func(uint64, *uint64) bool { return true })
+	deleteFunc(&m, func(uint64, *uint64) bool { return true })
 	if m.Len() != 0 || len(m.slots) != minSlots {
 		t.Fatalf("all removed: %d keys, %d slots", m.Len(), len(m.slots))
 	}
