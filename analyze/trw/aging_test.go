@@ -3,6 +3,7 @@ package trw
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"testing"
 
 	"github.com/flowsift/flowsift/analyze"
@@ -147,10 +148,10 @@ func TestPairPositionWraps(t *testing.T) {
 	}
 }
 
-// Under MaxBytes the state stays within the bound: those silent longest
-// are forgotten first, the horizon imposed is reported, and a scan
-// within that horizon is still found.
-func TestMaxBytesSheds(t *testing.T) {
+// Under MaxBytes the state in memory stays within the bound: those
+// silent longest go to temporary files, nothing is forgotten early (no
+// shed), and a scan after them is still found.
+func TestMaxBytesEvicts(t *testing.T) {
 	var b flow.Batch
 	for i := range 100_000 {
 		r := rec(int64(i)*1000, "0.0.0.0", "10.0.0.1", 6, flow.TCPSyn|flow.TCPAck)
@@ -163,6 +164,7 @@ func TestMaxBytesSheds(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.MaxBytes = 1 << 20
+	cfg.TempDir = t.TempDir()
 	var got []analyze.Finding
 	d := New(cfg, func(f analyze.Finding) { got = append(got, f) })
 	for i := 0; i < len(b); i += 4096 {
@@ -172,7 +174,34 @@ func TestMaxBytesSheds(t *testing.T) {
 		}
 	}
 	d.Add(scan)
+	if n, bytes := d.Evicted(); n == 0 || bytes == 0 {
+		t.Fatalf("evicted %d times, %d bytes: want evictions", n, bytes)
+	}
 	d.Flush()
+	if h, n := d.Shed(); n != 0 {
+		t.Fatalf("shed %d times (horizon %d ms): want none, the state was evicted", n, h)
+	}
+	if len(got) != 1 || got[0].Src != netip.MustParseAddr("203.0.113.9") {
+		t.Fatalf("%d findings under the bound, want the scanner", len(got))
+	}
+}
+
+// When the temporary files cannot be made the detector forgets instead,
+// and says by how much (Shed); a scan within that horizon is still found.
+func TestMaxBytesShedsWithoutFiles(t *testing.T) {
+	var b flow.Batch
+	for i := range 100_000 {
+		r := rec(int64(i)*1000, "0.0.0.0", "10.0.0.1", 6, flow.TCPSyn|flow.TCPAck)
+		r.Src = flow.AddrFromU32(0x2d000000 + uint32(i))
+		b = append(b, r)
+	}
+	for i := range 5 {
+		b = append(b, syn(100_000_000+int64(i)*1000, "203.0.113.9", fmt.Sprintf("10.1.0.%d", i+1)))
+	}
+	cfg := DefaultConfig()
+	cfg.MaxBytes = 1 << 20
+	cfg.TempDir = filepath.Join(t.TempDir(), "missing")
+	d, got := runTRW(cfg, b)
 	h, n := d.Shed()
 	if n == 0 || h <= 0 || h >= DefaultHorizon {
 		t.Fatalf("shed %d times, shortest horizon %d ms: want shedding below a day", n, h)
@@ -180,7 +209,7 @@ func TestMaxBytesSheds(t *testing.T) {
 	if len(got) != 1 || got[0].Src != netip.MustParseAddr("203.0.113.9") {
 		t.Fatalf("%d findings under the bound, want the scanner", len(got))
 	}
-	// Without the bound nothing is shed and every source is held.
+	// Without the bound nothing is shed.
 	d, _ = runTRW(DefaultConfig(), b)
 	if _, n := d.Shed(); n != 0 {
 		t.Fatalf("no bound: shed %d times", n)

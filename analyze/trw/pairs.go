@@ -78,24 +78,26 @@ func key6(src, dst netip.Addr) (addrkey.Pair, int) {
 
 func less(a, b addrkey.Addr) bool { return a[0] < b[0] || (a[0] == b[0] && a[1] < b[1]) }
 
-// upsert returns the state of (src, dst), adding the pair if new, and the
-// direction of src→dst in it, and stamps it with the stream time now. The
-// pointer is valid until the next upsert or forget.
-func (t *pairTable) upsert(src, dst netip.Addr, now int64) (*dirs, int) {
+// upsert returns the state of (src, dst), adding the pair if new (added
+// says so), and the direction of src→dst in it, and stamps it with the
+// stream time now. The pointer is valid until the next upsert or forget.
+func (t *pairTable) upsert(src, dst netip.Addr, now int64) (st *dirs, dir int, added bool) {
 	if src.Is4() && dst.Is4() {
-		k, dir := key4(src, dst)
-		st, _ := t.v4.Upsert(k)
+		var k uint64
+		k, dir = key4(src, dst)
+		st, added = t.v4.Upsert(k)
 		st.min = minuteOf(now)
-		return st, dir
+		return st, dir, added
 	}
 	k, dir := key6(src, dst)
-	st := t.v6[k]
+	st = t.v6[k]
 	if st == nil {
 		st = new(dirs)
 		t.v6[k] = st
+		added = true
 	}
 	st.min = minuteOf(now)
-	return st, dir
+	return st, dir, added
 }
 
 // forget drops the pairs whose last flow is older than cut (to the

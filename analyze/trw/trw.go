@@ -54,6 +54,7 @@ package trw
 import (
 	"cmp"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/netip"
 	"slices"
@@ -79,10 +80,15 @@ type Config struct {
 	// an undecided walk are kept (see the package doc); 0 = DefaultHorizon,
 	// negative = forever (state then grows with the whole archive).
 	HorizonMS int64
-	// MaxBytes bounds the detector's state (0 = none): when the pairs and
-	// sources held outgrow it, those silent longest are forgotten early,
-	// down to half of it, as if the horizon were shorter (see Shed).
+	// MaxBytes bounds the detector's state in memory (0 = none): when the
+	// pairs and sources held outgrow it, those silent longest are moved
+	// to temporary files in TempDir ("" = the system's), down to half of
+	// it, and found there again when they come back (see cold.go): the
+	// outcome is that of a run without the bound. Should the files fail,
+	// the state is forgotten instead, as if the horizon were shorter
+	// (see Shed).
 	MaxBytes int64
+	TempDir  string
 }
 
 // DefaultHorizon is a day: longer than any scan the detectors are meant
@@ -174,6 +180,7 @@ type source struct {
 	decided  bool
 	last     int64 // stream time of its last flow
 	started  int64 // start of the first contact the walk counts since it (re)started
+	pending  int32 // its contacts in the queue: a source with any stays in memory
 }
 
 // Detector is fed flows in stream order. Not safe for concurrent use.
@@ -199,6 +206,13 @@ type Detector struct {
 	// sheds how many times.
 	shed  int64
 	sheds int
+	// cold holds what MaxBytes evicted (nil: nothing yet, or the files
+	// failed: coldBroken); evictions counts the evictions, evictH is the
+	// shortest age they evicted at.
+	cold       *coldStore
+	coldBroken bool
+	evictions  int
+	evictH     int64
 }
 
 // New makes a detector that reports to sink.
@@ -218,6 +232,9 @@ func (d *Detector) Add(b flow.Batch) {
 			k, _ := key4(b[j].Src, b[j].Dst)
 			d.seen.v4.Prefetch(k)
 			d.srcs.Prefetch(b[j].Src)
+			if d.cold != nil {
+				d.cold.prefetch(k, b[j].Src)
+			}
 		}
 		d.index++
 		d.one(&b[i])
@@ -235,13 +252,19 @@ const sourceBytes = 184
 // memBytes estimates the detector's state: the pair table's slots, the
 // other pairs' map entries, the sources, the queue.
 func (d *Detector) memBytes() int64 {
-	return int64(d.seen.v4.Slots())*24 + int64(len(d.seen.v6))*120 + int64(d.srcs.Len())*sourceBytes +
+	n := int64(d.seen.v4.Slots())*24 + int64(len(d.seen.v6))*120 + int64(d.srcs.Len())*sourceBytes +
 		int64(cap(d.queue))*int64(unsafe.Sizeof(contact{}))
+	if d.cold != nil {
+		n += d.cold.memBytes()
+	}
+	return n
 }
 
-// shedTo forgets the pairs and sources silent longest until the state is
+// shedTo evicts the pairs and sources silent longest until the state is
 // about target bytes: the cut is the age (to the minute) at which what is
-// older makes up the excess.
+// older makes up the excess. It forgets them instead when the cold store
+// failed, or when what it keeps in memory (the filters) leaves the state
+// above MaxBytes.
 func (d *Detector) shedTo(target int64) {
 	now := minuteOf(d.clock)
 	ages := map[uint32]int64{} // age in minutes -> bytes
@@ -265,6 +288,19 @@ func (d *Detector) shedTo(target int64) {
 		cut = 1 // not the last minute's: they are what is being counted
 	}
 	h := int64(cut) * 60_000
+	if !d.coldBroken {
+		if err := d.evict(d.clock - h); err != nil {
+			d.coldFail(err)
+		} else {
+			d.evictions++
+			if d.evictH == 0 || h < d.evictH {
+				d.evictH = h
+			}
+			if d.memBytes() <= d.cfg.MaxBytes {
+				return
+			}
+		}
+	}
 	d.forget(d.clock - h)
 	// A sweep keeps the pair table's size for the pairs to come; a shed
 	// is for memory, which only a smaller table gives back.
@@ -283,6 +319,13 @@ func (d *Detector) Shed() (horizonMS int64, times int) { return d.shed, d.sheds 
 // window: call it at the end of the input.
 func (d *Detector) Flush() {
 	d.expire(1<<62, false)
+	if d.cold != nil {
+		for _, t := range d.cold.tables() {
+			slog.Debug("trw: state evicted to temporary files", "table", t.name, "evictions", d.evictions, "bytes", t.written,
+				"merges", t.merges, "filter rebuilds", t.rebuilds, "found", t.found, "aged", t.aged, "runs dropped", t.dropped)
+		}
+		d.cold.close()
+	}
 }
 
 // Pending is the number of contacts waiting for a reverse flow.
@@ -302,7 +345,11 @@ func (d *Detector) one(r *flow.Record) {
 			d.nextSweep = d.clock + max(d.cfg.HorizonMS/2, 1)
 		}
 	}
-	st, dir := d.seen.upsert(r.Src, r.Dst, d.clock)
+	st, dir, added := d.seen.upsert(r.Src, r.Dst, d.clock)
+	if added && d.cold != nil && r.Src.Is4() && r.Dst.Is4() {
+		k, _ := key4(r.Src, r.Dst)
+		d.loadPair(st, k)
+	}
 	if st.d[dir] != 0 {
 		return // not a first contact, and its reverse was handled then
 	}
@@ -315,6 +362,7 @@ func (d *Detector) one(r *flow.Record) {
 			c := &d.queue[st.pos(1-dir, d.base)-d.base]
 			if !c.done && r.Start <= c.Start+d.cfg.WindowMS {
 				c.done = true
+				c.src.pending--
 				st.d[1-dir] = seenDone
 				d.outcome(c, true)
 			}
@@ -328,7 +376,12 @@ func (d *Detector) one(r *flow.Record) {
 	}
 	s, _ := d.srcs.Get(r.Src)
 	if s == nil {
-		s = &source{walk: Walk{LR: 1}}
+		if d.cold != nil {
+			s = d.loadSource(r.Src)
+		}
+		if s == nil {
+			s = &source{walk: Walk{LR: 1}}
+		}
 		d.srcs.Set(r.Src, s)
 	}
 	s.last = d.clock
@@ -360,6 +413,7 @@ func (d *Detector) one(r *flow.Record) {
 	}
 	st.setPos(dir, d.base+int64(len(d.queue)))
 	c.deadline = deadline
+	s.pending++
 	d.queue = append(d.queue, c)
 }
 
@@ -374,7 +428,8 @@ func (d *Detector) expire(now int64, force bool) {
 		force = false
 		if !c.done {
 			c.done = true
-			st, dir := d.seen.upsert(c.Src, c.Dst, d.clock) // there since its flow (pending pairs are never swept): adds nothing
+			c.src.pending--
+			st, dir, _ := d.seen.upsert(c.Src, c.Dst, d.clock) // there since its flow (pending pairs are never swept or evicted): adds nothing
 			st.d[dir] = seenDone
 			d.outcome(c, false)
 		}
@@ -435,6 +490,9 @@ func (d *Detector) forget(cut int64) {
 	// it; a source silent for a horizon has none (they wait seconds).
 	d.srcs.DeleteFunc(func(s *source) bool { return s.last < cut })
 	d.forgotSources += uint64(n - d.srcs.Len())
+	if d.cold != nil {
+		d.cold.cutAt(cut)
+	}
 }
 
 // Tracked is how many pairs and sources the detector holds now, and
