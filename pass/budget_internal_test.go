@@ -7,18 +7,34 @@ import (
 	"github.com/flowsift/flowsift/analyze/vscan"
 )
 
-// The budget bounds vscan's pairs and the roles' hosts by their shares;
+// The budget bounds vscan's pairs and the roles' hosts by their shares,
+// never above what a run without a budget follows (the packages'
+// defaults): at the default 1 GiB the roles follow as many hosts as
+// without one, so that their presses, and the roles, are the same;
 // without a budget, or with a bound of the policy's, the configuration
 // stands.
 func TestBudgetBoundsVScanAndRoles(t *testing.T) {
 	cfg := DefaultConfiguration()
 	cfg.Memory = 1 << 30
 	got := budgeted(cfg)
-	if want := int(int64(1<<30) / vscanShare / vscan.PairBytes); got.VScan.MaxPairs != want {
-		t.Errorf("vscan max pairs %d, want %d", got.VScan.MaxPairs, want)
+	if want := int(int64(1<<30) / vscanShare / vscan.PairBytes); got.VScan.MaxPairs != want || want >= vscan.DefaultConfig().MaxPairs {
+		t.Errorf("vscan max pairs %d, want %d (below the default)", got.VScan.MaxPairs, want)
 	}
-	if want := int(int64(1<<30) / rolesShare / roles.HostBytes); got.Roles.MaxHosts != want {
-		t.Errorf("roles max hosts %d, want %d", got.Roles.MaxHosts, want)
+	if want := roles.DefaultConfig().MaxHosts; got.Roles.MaxHosts != want {
+		t.Errorf("roles max hosts %d, want the default %d", got.Roles.MaxHosts, want)
+	}
+	if got.TRW.TempDir != cfg.TempDir {
+		t.Errorf("trw temporary files in %q, want %q", got.TRW.TempDir, cfg.TempDir)
+	}
+	small := cfg
+	small.Memory = 256 << 20
+	if got, want := budgeted(small).Roles.MaxHosts, int(int64(256<<20)/rolesShare/roles.HostBytes); got != want {
+		t.Errorf("256 MiB: roles max hosts %d, want %d", got, want)
+	}
+	big := cfg
+	big.Memory = 64 << 30
+	if got := budgeted(big); got.Roles.MaxHosts != roles.DefaultConfig().MaxHosts || got.VScan.MaxPairs != vscan.DefaultConfig().MaxPairs {
+		t.Errorf("64 GiB: %d hosts, %d pairs; want the defaults, a budget never raises them", got.Roles.MaxHosts, got.VScan.MaxPairs)
 	}
 	if got.TRW.MaxBytes != 1<<30/trwShare || got.Talkers.MaxBytes != 1<<30/talkersShare {
 		t.Errorf("trw %d, talkers %d bytes", got.TRW.MaxBytes, got.Talkers.MaxBytes)
