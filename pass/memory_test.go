@@ -85,9 +85,38 @@ func TestValidateMemory(t *testing.T) {
 	}
 }
 
-// Under a budget far too small, TRW forgets early and says so, the
-// talkers' tables stay exact, and the fast sweep of the samples is still
-// found.
+// Under a budget whose tenth TRW's state outgrows on the sample archive
+// (4 MiB: it moves state to temporary files three times and finds
+// thousands of pairs and sources there again), the episodes are those of
+// a run without a budget, and TRW shortened no horizon. vscan's and the
+// roles' bounds are set, as a policy would, so that only TRW is tested.
+func TestMemoryBudgetTRWExact(t *testing.T) {
+	cfg := sampleConfig(t)
+	cfg.Memory = 0
+	cfg.VScan.MaxPairs, cfg.Roles.MaxHosts = 1<<20, 1<<20
+	want, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Memory, cfg.TempDir = 4<<20, t.TempDir()
+	got, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TRWShed != 0 {
+		t.Fatalf("TRW shed to %v under 4 MiB: want its state moved to disk, no horizon shortened", got.TRWShed)
+	}
+	if len(want.Episodes.Episodes) == 0 || !reflect.DeepEqual(got.Episodes, want.Episodes) {
+		t.Fatalf("episodes under 4 MiB (%d) differ from those without a budget (%d)", len(got.Episodes.Episodes), len(want.Episodes.Episodes))
+	}
+	if ents, _ := os.ReadDir(cfg.TempDir); len(ents) != 0 {
+		t.Errorf("%d files left in the temporary directory", len(ents))
+	}
+}
+
+// Under a budget far too small (4 bytes: even TRW's filters outgrow its
+// share), TRW forgets early and says so, the talkers' tables stay exact,
+// and the fast sweep of the samples is still found.
 func TestMemoryBudgetTRW(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Memory = 0

@@ -247,7 +247,9 @@ func (d *Detector) loadSource(a netip.Addr) *source {
 // it evicted at (Shed reports it).
 func (d *Detector) coldFail(err error) {
 	slog.Warn("trw: state evicted to temporary files is lost; from now on --memory makes the detector forget it", "err", err)
-	d.cold.close()
+	if d.cold != nil {
+		d.cold.close()
+	}
 	d.cold = nil
 	d.coldBroken = true
 	d.sheds += d.evictions

@@ -162,3 +162,32 @@ func TestRadixSort(t *testing.T) {
 		}
 	}
 }
+
+// A cold file that can no longer be read (here closed behind the store's
+// back) gives the store up: the detector goes on, forgetting from then on,
+// and Shed says it shortened the horizon.
+func TestColdReadErrorFallsBack(t *testing.T) {
+	b := mixedStream(5, 60_000)
+	cfg := DefaultConfig()
+	cfg.MaxBytes = 512 << 10
+	cfg.TempDir = t.TempDir()
+	d := New(cfg, func(analyze.Finding) {})
+	half := len(b) / 2
+	d.Add(b[:half])
+	if d.cold == nil || len(d.cold.srcs4.runs) == 0 {
+		t.Fatal("nothing evicted in the first half: the test needs a bigger stream")
+	}
+	for _, tb := range d.cold.tables() {
+		for _, r := range tb.runs {
+			r.f.Close()
+		}
+	}
+	d.Add(b[half:])
+	d.Flush()
+	if !d.coldBroken || d.cold != nil {
+		t.Fatal("a read error did not give the cold store up")
+	}
+	if h, n := d.Shed(); n == 0 || h <= 0 {
+		t.Fatalf("shed %d times (%d ms): want the lost state reported as shed", n, h)
+	}
+}
