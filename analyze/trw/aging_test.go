@@ -152,12 +152,7 @@ func TestPairPositionWraps(t *testing.T) {
 // silent longest go to temporary files, nothing is forgotten early (no
 // shed), and a scan after them is still found.
 func TestMaxBytesEvicts(t *testing.T) {
-	var b flow.Batch
-	for i := range 100_000 {
-		r := rec(int64(i)*1000, "0.0.0.0", "10.0.0.1", 6, flow.TCPSyn|flow.TCPAck)
-		r.Src = flow.AddrFromU32(0x2d000000 + uint32(i))
-		b = append(b, r)
-	}
+	b := freshSources(100_000)
 	scan := flow.Batch{}
 	for i := range 5 {
 		scan = append(scan, syn(100_000_000+int64(i)*1000, "203.0.113.9", fmt.Sprintf("10.1.0.%d", i+1)))
@@ -189,12 +184,7 @@ func TestMaxBytesEvicts(t *testing.T) {
 // When the temporary files cannot be made the detector forgets instead,
 // and says by how much (Shed); a scan within that horizon is still found.
 func TestMaxBytesShedsWithoutFiles(t *testing.T) {
-	var b flow.Batch
-	for i := range 100_000 {
-		r := rec(int64(i)*1000, "0.0.0.0", "10.0.0.1", 6, flow.TCPSyn|flow.TCPAck)
-		r.Src = flow.AddrFromU32(0x2d000000 + uint32(i))
-		b = append(b, r)
-	}
+	b := freshSources(100_000)
 	for i := range 5 {
 		b = append(b, syn(100_000_000+int64(i)*1000, "203.0.113.9", fmt.Sprintf("10.1.0.%d", i+1)))
 	}
@@ -214,4 +204,16 @@ func TestMaxBytesShedsWithoutFiles(t *testing.T) {
 	if _, n := d.Shed(); n != 0 {
 		t.Fatalf("no bound: shed %d times", n)
 	}
+}
+
+// freshSources is n answered contacts a second apart, each from a source
+// of its own.
+func freshSources(n int) flow.Batch {
+	var b flow.Batch
+	for i := range n {
+		r := rec(int64(i)*1000, "0.0.0.0", "10.0.0.1", 6, flow.TCPSyn|flow.TCPAck)
+		r.Src = flow.AddrFromU32(0x2d000000 + uint32(i))
+		b = append(b, r)
+	}
+	return b
 }

@@ -302,6 +302,9 @@ func appendSource(b []byte, s *source) []byte {
 	return b
 }
 
+// zigzag reads a number binary.AppendVarint wrote, from its unsigned form.
+func zigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
+
 var errBadSource = errors.New("trw: read evicted sources: bad source state")
 
 func decodeSource(b []byte) (*source, error) {
@@ -311,7 +314,8 @@ func decodeSource(b []byte) (*source, error) {
 	s := &source{decided: b[0]&1 != 0, walk: Walk{LR: math.Float64frombits(binary.LittleEndian.Uint64(b[1:]))}}
 	hasTargets := b[0]&2 != 0
 	b = b[9:]
-	uv := func() uint64 {
+	// A bad number leaves b nil, which the checks below refuse.
+	num := func() (v uint64) {
 		v, n := binary.Uvarint(b)
 		if n <= 0 {
 			b = nil
@@ -320,20 +324,11 @@ func decodeSource(b []byte) (*source, error) {
 		b = b[n:]
 		return v
 	}
-	sv := func() int64 {
-		v, n := binary.Varint(b)
-		if n <= 0 {
-			b = nil
-			return 0
-		}
-		b = b[n:]
-		return v
-	}
-	s.walk.Attempts = int(uv())
-	s.contacts = int(uv())
-	s.started = sv()
-	s.last = sv()
-	n := uv()
+	s.walk.Attempts = int(num())
+	s.contacts = int(num())
+	s.started = zigzag(num())
+	s.last = zigzag(num())
+	n := num()
 	if b == nil || n > 64 {
 		return nil, errBadSource
 	}

@@ -189,13 +189,7 @@ func (m *Map[V]) DeleteFunc(del func(k uint64, v *V) bool) int {
 // new hosts, rebuilt small and doubled back at each press, allocated
 // 0.4 GB on a day of background radiation.
 func (m *Map[V]) DeleteFuncKeep(del func(k uint64, v *V) bool) int {
-	removed := 0
-	if m.hasZero && del(0, &m.zero) {
-		m.hasZero = false
-		var zero V
-		m.zero = zero
-		removed++
-	}
+	removed := m.deleteZero(del)
 	if m.n == 0 {
 		return removed
 	}
@@ -222,19 +216,25 @@ func (m *Map[V]) DeleteFuncKeep(del func(k uint64, v *V) bool) int {
 	return removed
 }
 
+// deleteZero removes the key 0, held beside the slots, if del accepts it,
+// and returns how many keys it removed.
+func (m *Map[V]) deleteZero(del func(k uint64, v *V) bool) int {
+	if !m.hasZero || !del(0, &m.zero) {
+		return 0
+	}
+	m.hasZero = false
+	var zero V
+	m.zero = zero
+	return 1
+}
+
 // DeleteFuncShrink is DeleteFunc then Shrink in one pass: the keys del
 // rejects move into a table of the size they need, the others are not
 // moved at all. When a large part of the table goes (TRW evicting its
 // oldest half), deleting each in place by a backward shift cost more than
 // the rebuild that followed.
 func (m *Map[V]) DeleteFuncShrink(del func(k uint64, v *V) bool) int {
-	removed := 0
-	if m.hasZero && del(0, &m.zero) {
-		m.hasZero = false
-		var zero V
-		m.zero = zero
-		removed++
-	}
+	removed := m.deleteZero(del)
 	n := 0
 	for i := range m.slots {
 		// The table is rebuilt below: a key marked gone here breaks
