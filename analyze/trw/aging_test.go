@@ -3,6 +3,7 @@ package trw
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -175,6 +176,9 @@ func TestMaxBytesEvicts(t *testing.T) {
 	d.Flush()
 	if h, n := d.Shed(); n != 0 {
 		t.Fatalf("shed %d times (horizon %d ms): want none, the state was evicted", n, h)
+	}
+	if ents, _ := os.ReadDir(cfg.TempDir); len(ents) != 0 {
+		t.Fatalf("%d temporary files left after Flush", len(ents))
 	}
 	if len(got) != 1 || got[0].Src != netip.MustParseAddr("203.0.113.9") {
 		t.Fatalf("%d findings under the bound, want the scanner", len(got))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"slices"
@@ -142,6 +143,15 @@ type coldRun struct {
 	cut    int64 // the largest cut since the run was written
 }
 
+// close closes the run's file and removes it where it could not be
+// removed while open (Windows; elsewhere it was unlinked at once).
+func (r *coldRun) close() {
+	r.f.Close()
+	if err := os.Remove(r.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		slog.Debug("trw: remove a temporary file", "err", err)
+	}
+}
+
 // coldTable is the cold store of one kind of entry.
 type coldTable struct {
 	dir, name string
@@ -258,7 +268,7 @@ func (w *runWriter) finish() error {
 		w.err = w.w.Flush()
 	}
 	if w.err != nil || w.run.keys == 0 {
-		w.run.f.Close()
+		w.run.close()
 		if w.err != nil {
 			return fmt.Errorf("trw: evict %s: %w", w.t.name, w.err)
 		}
@@ -341,7 +351,7 @@ func (t *coldTable) cutAt(c int64) {
 	for _, r := range t.runs {
 		r.cut = max(r.cut, c)
 		if r.newest < r.cut {
-			r.f.Close()
+			r.close()
 			t.dropped++
 			continue
 		}
@@ -469,14 +479,14 @@ func (t *coldTable) merge() error {
 		for _, c := range cs {
 			for c.ok && c.k == k {
 				if err := c.next(); err != nil {
-					w.run.f.Close()
+					w.run.close()
 					return fmt.Errorf("trw: merge evicted %s: %w", t.name, err)
 				}
 			}
 		}
 	}
 	for _, r := range old {
-		r.f.Close()
+		r.close()
 	}
 	t.merges++
 	return w.finish()
@@ -493,7 +503,7 @@ func (t *coldTable) memBytes() int64 {
 
 func (t *coldTable) close() {
 	for _, r := range t.runs {
-		r.f.Close()
+		r.close()
 	}
 	t.runs = nil
 	t.bloom = bloom{}
