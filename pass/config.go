@@ -45,8 +45,8 @@ type Configuration struct {
 	SuppressFile, PolicyFile string
 	// Memory is the pass's budget in bytes (0 = none): the top talkers'
 	// pair table spills to temporary files in TempDir ("" = the
-	// system's, $TMPDIR) beyond a 32nd of it, and TRW's oldest state
-	// beyond a tenth, with the same results; vscan's and the roles'
+	// system's, $TMPDIR) beyond a 48th of it, and TRW's oldest state
+	// beyond a twelfth, with the same results; vscan's and the roles'
 	// tables are bounded by their shares (see budgeted); the Go heap is
 	// held to it. The other detectors' state is bounded by their own
 	// aging, and decoding by the chunks in flight; see README "Memory".

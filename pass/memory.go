@@ -25,21 +25,23 @@ const DefaultMemory = 1 << 30
 // hold before it spills to disk: the one structure that grows with the
 // distinct pairs of the whole archive, where the detectors' state ages out
 // (see the detectors' horizons). The shares of the talkers, TRW, vscan and
-// the roles add up to a third of the budget: the accountant, the engine,
-// the heuristics and the chunks in flight take the rest. With
-// shares twice these, a day of background radiation had 1.2 GB live under
-// a 1 GiB budget (2.4 GB of RSS); with these, 1.02 GiB of RSS. Spilling
-// costs little once the table spills only when full again (talkers'
-// spillPairs): on the week's archive (50M flows) an eighth, a sixteenth
-// and a 32nd took the same CPU time within the machine's noise, and at a
-// 32nd the table spilled 38 times (634 MiB written to temporary files).
-const talkersShare = 32
+// the roles add up to about 30 % of the budget: the accountant, the
+// engine, the heuristics and the chunks in flight take the rest. With
+// shares twice the ninth session's, a day of background radiation had
+// 1.2 GB live under a 1 GiB budget (2.4 GB of RSS). Spilling costs little
+// once the table spills only when full again (talkers' spillPairs): on
+// the week's archive (50M flows) an eighth, a sixteenth and a 32nd took
+// the same CPU time within the machine's noise, and at a 32nd the table
+// spilled 38 times (634 MiB written to temporary files). A 48th since the
+// roles' share grew (below): with a 32nd and TRW's tenth the background
+// day's RSS reached 1,088,660 KB in one run of four.
+const talkersShare = 48
 
 // trwShare is TRW's part: its pairs and sources age out after a day, and
 // when a day's worth outgrows this, those silent longest wait in temporary
-// files (trw.Config.MaxBytes), its outcome unchanged. A tenth and not an
-// eighth, as when TRW forgot instead, leaves room for the roles' table.
-const trwShare = 10
+// files (trw.Config.MaxBytes), its outcome unchanged. A twelfth and not
+// an eighth, as when TRW forgot instead, leaves room for the roles' table.
+const trwShare = 12
 
 // vscanShare and rolesShare are the vertical-scan detector's and the host
 // roles' parts: each bounds its table by a count (vscan.Config.MaxPairs,
@@ -53,7 +55,7 @@ const trwShare = 10
 // default 1 GiB: their table presses (forgets hosts with few peers) when
 // full, and with fewer hosts than a run without a budget the press came
 // sooner and 19 hosts' roles differed on that day; with as many the
-// roles are the same. RSS there went from 0.81 to 0.98 GiB.
+// roles are the same. RSS there went from 0.81 to 0.94-0.96 GiB.
 const (
 	vscanShare = 16
 	rolesShare = 7

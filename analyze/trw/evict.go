@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowsift/flowsift/analyze/internal/addrkey"
 	"github.com/flowsift/flowsift/analyze/internal/scratch"
+	"github.com/flowsift/flowsift/analyze/internal/u64map"
 	"github.com/flowsift/flowsift/flow"
 )
 
@@ -40,8 +41,8 @@ func (c *coldStore) memBytes() int64 {
 // prefetch asks for the filter blocks of the IPv4 pair k and source src,
 // which a flow that brings them new looks up.
 func (c *coldStore) prefetch(k uint64, src netip.Addr) {
-	c.pairs.bloom.prefetch(hashKey(ckey{0, k}))
-	c.srcs4.bloom.prefetch(hashKey(ckey{0, uint64(flow.AddrU32(src))}))
+	c.pairs.bloom.prefetch(hashKey(pairKey(k)))
+	c.srcs4.bloom.prefetch(hashKey(source4Key(src)))
 }
 
 // cutAt applies a sweep (cut in stream ms): pairs age by the minute.
@@ -90,12 +91,10 @@ func (d *Detector) evict(cut int64) error {
 		if st.min >= c || st.pending(0) || st.pending(1) {
 			return false
 		}
-		ps = append(ps, pairOut{k, st.min, seenBits(st)}) // within the buffer: one entry a key at most
+		ps = append(ps, pairOut{pairKey(k)[1], st.min, seenBits(st)}) // within the buffer: one entry a key at most
 		return true
 	})
-	ptmp := scratch.New[pairOut](len(ps))
-	defer ptmp.Free()
-	ps = radixSort(ps, ptmp.Slice(), func(p *pairOut) uint64 { return p.k })
+	sortByKey(ps, func(p *pairOut) uint64 { return p.k })
 	w, err := d.cold.pairs.create(len(ps))
 	if err != nil {
 		return err
@@ -129,7 +128,7 @@ func (d *Detector) evict(cut int64) error {
 		n := len(enc)
 		enc = appendSource(enc, s)
 		if a.Is4() {
-			outs[0] = append(outs[0], srcOut{ckey{0, uint64(flow.AddrU32(a))}, s.last, uint32(n), uint32(len(enc) - n)})
+			outs[0] = append(outs[0], srcOut{source4Key(a), s.last, uint32(n), uint32(len(enc) - n)})
 		} else {
 			outs[1] = append(outs[1], srcOut{ckey(addrkey.Of(a)), s.last, uint32(n), uint32(len(enc) - n)})
 		}
@@ -138,9 +137,7 @@ func (d *Detector) evict(cut int64) error {
 	for i, t := range []*coldTable{&d.cold.srcs4, &d.cold.srcs6} {
 		list := outs[i]
 		if i == 0 {
-			tmp := scratch.New[srcOut](len(list))
-			defer tmp.Free()
-			list = radixSort(list, tmp.Slice(), func(o *srcOut) uint64 { return o.k[1] })
+			sortByKey(list, func(o *srcOut) uint64 { return o.k[1] })
 		} else {
 			slices.SortFunc(list, func(a, b srcOut) int { return cmpKey(a.k, b.k) })
 		}
@@ -163,50 +160,61 @@ func (d *Detector) evict(cut int64) error {
 	return nil
 }
 
-// radixSort sorts a by key, least significant 16 bits first, and returns
-// the sorted slice (a or buf, which must be as long): an eviction sorts millions
-// of entries, which a comparison sort took 5 of the 120 CPU s of a day of
-// background radiation to do.
-func radixSort[T any](a, buf []T, key func(*T) uint64) []T {
-	if len(a) < 256 {
-		slices.SortFunc(a, func(x, y T) int { return cmp.Compare(key(&x), key(&y)) })
-		return a
+// pairKey and source4Key are the keys on disk of an IPv4 pair (key4) and
+// source: their hash, a bijection, so that the keys of a run spread evenly
+// over sortByKey's buckets (the pairs of a site share their lower address's
+// first bits).
+func pairKey(k uint64) ckey { return ckey{0, u64map.Hash(k)} }
+
+func source4Key(a netip.Addr) ckey { return ckey{0, u64map.Hash(uint64(flow.AddrU32(a)))} }
+
+// sortByKey sorts a by key in place: the entries are dealt into 65,536
+// buckets by the key's top 16 bits, then each bucket is sorted on its own.
+// A radix sort through a second buffer as large as a was faster, but that
+// buffer came on top of a heap near its limit (an eviction holds tens of
+// megabytes), and the background day's RSS rose past 1 GiB in one run of
+// four; a comparison sort of the whole took 5 of its 120 CPU s.
+func sortByKey[T any](a []T, key func(*T) uint64) {
+	byKey := func(x, y T) int { return cmp.Compare(key(&x), key(&y)) }
+	if len(a) < 1<<12 {
+		slices.SortFunc(a, byKey)
+		return
 	}
-	var or, and uint64 = 0, ^uint64(0)
+	const buckets = 1 << 16
+	start := make([]int, buckets+1)
 	for i := range a {
-		k := key(&a[i])
-		or |= k
-		and &= k
+		start[key(&a[i])>>48+1]++
 	}
-	src, dst := a, buf[:len(a)]
-	count := make([]int, 1<<16)
-	for shift := uint(0); shift < 64; shift += 16 {
-		if (or^and)>>shift&0xffff == 0 {
-			continue // every key shares these bits
-		}
-		clear(count)
-		for i := range src {
-			count[key(&src[i])>>shift&0xffff]++
-		}
-		pos := 0
-		for i, n := range count {
-			count[i] = pos
-			pos += n
-		}
-		for i := range src {
-			b := key(&src[i]) >> shift & 0xffff
-			dst[count[b]] = src[i]
-			count[b]++
-		}
-		src, dst = dst, src
+	for b := 1; b <= buckets; b++ {
+		start[b] += start[b-1]
 	}
-	return src
+	next := slices.Clone(start[:buckets])
+	for b := range buckets {
+		for next[b] < start[b+1] {
+			i := next[b]
+			t := key(&a[i]) >> 48
+			if int(t) == b {
+				next[b]++
+				continue
+			}
+			// a[i] belongs further on: swap it to its bucket's next place
+			// and look at what came back.
+			j := next[t]
+			next[t]++
+			a[i], a[j] = a[j], a[i]
+		}
+	}
+	for b := range buckets {
+		if s := a[start[b]:start[b+1]]; len(s) > 1 {
+			slices.SortFunc(s, byKey)
+		}
+	}
 }
 
 // loadPair gives a pair just added to the table its state on disk, if it
 // was evicted and not aged out since.
 func (d *Detector) loadPair(st *dirs, k uint64) {
-	val, ok, err := d.cold.pairs.find(ckey{0, k})
+	val, ok, err := d.cold.pairs.find(pairKey(k))
 	switch {
 	case err != nil:
 		d.coldFail(err)
@@ -227,7 +235,7 @@ func (d *Detector) loadPair(st *dirs, k uint64) {
 func (d *Detector) loadSource(a netip.Addr) *source {
 	t, k := &d.cold.srcs6, ckey(addrkey.Of(a))
 	if a.Is4() {
-		t, k = &d.cold.srcs4, ckey{0, uint64(flow.AddrU32(a))}
+		t, k = &d.cold.srcs4, source4Key(a)
 	}
 	val, ok, err := t.find(k)
 	if err == nil && ok {
