@@ -166,6 +166,7 @@ func TestSortByKey(t *testing.T) {
 		}
 	}
 }
+
 // A cold file that can no longer be read (here closed behind the store's
 // back) gives the store up: the detector goes on, forgetting from then on,
 // and Shed says it shortened the horizon.
