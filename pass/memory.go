@@ -34,7 +34,7 @@ const DefaultMemory = 1 << 30
 // the same CPU time within the machine's noise, and at a 32nd the table
 // spilled 38 times (634 MiB written to temporary files). A 48th since the
 // roles' share grew (below): with a 32nd and TRW's tenth the background
-// day's RSS reached 1,088,660 KB in one run of four.
+// day's RSS reached 1,088,660 KB in one run of five.
 const talkersShare = 48
 
 // trwShare is TRW's part: its pairs and sources age out after a day, and
@@ -55,7 +55,7 @@ const trwShare = 12
 // default 1 GiB: their table presses (forgets hosts with few peers) when
 // full, and with fewer hosts than a run without a budget the press came
 // sooner and 19 hosts' roles differed on that day; with as many the
-// roles are the same. RSS there went from 0.81 to 0.94-0.96 GiB.
+// roles are the same. RSS there went from 0.81 to 0.94-0.95 GiB.
 const (
 	vscanShare = 16
 	rolesShare = 7

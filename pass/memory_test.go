@@ -85,7 +85,7 @@ func TestValidateMemory(t *testing.T) {
 	}
 }
 
-// Under a budget whose tenth TRW's state outgrows on the sample archive
+// Under a budget whose twelfth TRW's state outgrows on the sample archive
 // (4 MiB: it moves state to temporary files three times and finds
 // thousands of pairs and sources there again), the episodes are those of
 // a run without a budget, and TRW shortened no horizon. vscan's and the

@@ -27,7 +27,8 @@ import (
 // it is taken as new: almost never on disk (a day of background radiation
 // brings millions of new sources and pairs, a handful of which come back),
 // so the lookup costs a filter probe, and a block read for the few the
-// filter lets through.
+// filter lets through (0.96 % of keys not on disk when it holds as many as
+// it was sized for, 0.14 % just after a rebuild, measured on 2 M keys).
 //
 // Aging stays exact without rewriting the runs: an entry keeps the stamp
 // (last flow, in its table's unit) it was evicted with, and each run the
@@ -387,7 +388,7 @@ func (t *coldTable) rebuild() error {
 	t.bloom = newBloom(live + live/2)
 	f := filling{b: &t.bloom}
 	for _, r := range t.runs {
-		c := &cursor{r: r, br: bufio.NewReaderSize(io.NewSectionReader(r.f, 0, r.size), 64<<10)}
+		c := newCursor(r)
 		for {
 			if err := c.next(); err != nil {
 				return fmt.Errorf("trw: read evicted %s: %w", t.name, err)
@@ -405,39 +406,44 @@ func (t *coldTable) rebuild() error {
 	return nil
 }
 
-// cursor reads a run's records in order.
+// cursor reads a run's records in order, a block at a time, each parsed
+// as find parses it.
 type cursor struct {
-	r   *coldRun
-	br  *bufio.Reader
-	k   ckey
-	st  int64
-	val []byte
-	ok  bool
+	r     *coldRun
+	src   *bufio.Reader
+	block int    // the next block to read
+	buf   []byte // the block being read, from p on
+	p     int
+	k     ckey
+	st    int64
+	val   []byte // valid until the next call
+	ok    bool
+}
+
+func newCursor(r *coldRun) *cursor {
+	return &cursor{r: r, src: bufio.NewReaderSize(io.NewSectionReader(r.f, 0, r.size), 64<<10)}
 }
 
 func (c *cursor) next() error {
 	c.ok = false
-	var hdr [keyBytes]byte
-	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
-		if err == io.EOF {
+	for c.p >= len(c.buf) {
+		if c.block == len(c.r.blocks) {
 			return nil
 		}
-		return err
+		n := int(c.r.blocks[c.block].n)
+		c.buf = slices.Grow(c.buf[:0], n)[:n]
+		if _, err := io.ReadFull(c.src, c.buf); err != nil {
+			return err
+		}
+		c.block++
+		c.p = 0
 	}
-	stamp, err := binary.ReadVarint(c.br)
+	k, st, val, n, err := record(c.buf[c.p:])
 	if err != nil {
 		return err
 	}
-	l, err := binary.ReadUvarint(c.br)
-	if err != nil || l > coldBlock {
-		return cmp.Or(err, errors.New("bad length"))
-	}
-	c.val = slices.Grow(c.val[:0], int(l))[:l]
-	if _, err := io.ReadFull(c.br, c.val); err != nil {
-		return err
-	}
-	c.k = ckey{binary.LittleEndian.Uint64(hdr[:]), binary.LittleEndian.Uint64(hdr[8:])}
-	c.st, c.ok = stamp, true
+	c.k, c.st, c.val, c.ok = k, st, val, true
+	c.p += n
 	return nil
 }
 
@@ -450,7 +456,7 @@ func (t *coldTable) merge() error {
 	cs := make([]*cursor, len(old))
 	for i, r := range old {
 		keys += r.keys
-		cs[i] = &cursor{r: r, br: bufio.NewReaderSize(io.NewSectionReader(r.f, 0, r.size), 64<<10)}
+		cs[i] = newCursor(r)
 		if err := cs[i].next(); err != nil {
 			return fmt.Errorf("trw: merge evicted %s: %w", t.name, err)
 		}

@@ -250,7 +250,8 @@ func (d *Detector) Add(b flow.Batch) {
 const sourceBytes = 184
 
 // memBytes estimates the detector's state: the pair table's slots, the
-// other pairs' map entries, the sources, the queue.
+// other pairs' map entries, the sources, the queue, and the cold store's
+// filters and block indexes.
 func (d *Detector) memBytes() int64 {
 	n := int64(d.seen.v4.Slots())*24 + int64(len(d.seen.v6))*120 + int64(d.srcs.Len())*sourceBytes +
 		int64(cap(d.queue))*int64(unsafe.Sizeof(contact{}))
