@@ -65,7 +65,9 @@ type Config struct {
 // probes each: 496 bytes a host among 2^18, 525 among 200 k, just past
 // the tables' doubling, their emptiest. With a set of peers per host
 // instead of the pair table it was 544 and 554; with four maps a host,
-// 965 among 2^18.
+// 965 among 2^18; with the targets of all hosts in one table, 400 and
+// 478. It stays at 525: on the background day the roles held more than
+// it makes of 2^18 hosts (about 185 MB by a heap profile).
 const HostBytes = 525
 
 // DefaultConfig is the package's defaults.
@@ -176,25 +178,9 @@ func (r Role) Why() string {
 	return s + ": " + strings.Join(f, ", ")
 }
 
-type target struct {
-	n       int
-	last    int64
-	sum, sq float64 // of the intervals
-}
-
 // Keys are addrkey.Addr, not netip.Addr: a netip.Addr holds a zone
 // pointer, slow to hash and scanned by the garbage collector in every
 // bucket, and these maps take several lookups per flow.
-type tkey struct {
-	dst   addrkey.Addr
-	proto uint8
-	port  uint16
-}
-
-// pack puts an IPv4 target in 56 bits: address, protocol, port.
-func (k tkey) pack() (uint64, bool) {
-	return (k.dst[1]&0xffffffff)<<24 | uint64(k.proto)<<16 | uint64(k.port), is4(k.dst)
-}
 
 type host struct {
 	flows, tcp, noAck uint64
@@ -208,7 +194,7 @@ type host struct {
 	replies                          small[uint32, uint64]     // flows to ports >= 1024 by proto<<16 | source port
 	highDst                          uint64                    // flows to ports >= 1024
 	smtpPeers                        map[addrkey.Addr]struct{} // made at the first port-25 flow: few hosts have one
-	targets                          set[tkey, target]
+	targets                          uint32                    // in Analyser.targets
 	truncated                        bool
 }
 
@@ -273,6 +259,7 @@ type Analyser struct {
 	cfg       Config
 	hosts     hostTable
 	pairs     pairTable
+	targets   targetTable
 	full      bool
 	done      []Role // merged parts
 	forgotten int    // hosts forgotten to make room
@@ -352,6 +339,7 @@ func (a *Analyser) press() bool {
 		return true
 	})
 	a.pairs.forget(gone)
+	a.targets.forget(gone)
 	a.forgotten += freed
 	a.presses++
 	return true
@@ -366,13 +354,10 @@ func (a *Analyser) keep(h *host) {
 	if len(a.spare)+a.hosts.len() >= a.cfg.MaxHosts {
 		return
 	}
-	replies, targets := h.replies.list, h.targets.list
+	replies := h.replies.list
 	*h = host{}
 	if cap(replies) <= smallMax {
 		h.replies.list = replies[:0]
-	}
-	if cap(targets) <= smallMax {
-		h.targets.list = targets[:0]
 	}
 	a.spare = append(a.spare, h)
 }
@@ -421,6 +406,28 @@ func (a *Analyser) prefetch(r *flow.Record) {
 	s, d := uint64(flow.AddrU32(r.Src)), uint64(flow.AddrU32(r.Dst))
 	a.hosts.v4.Prefetch(s)
 	a.pairs.v4.Prefetch(min(s, d)<<32 | max(s, d))
+	if port, ok := checked(r); ok {
+		a.targets.prefetch(uint32(s), uint32(d), uint32(r.Proto)<<16|uint32(port))
+	}
+}
+
+// checked says whether r is a contact a monitor's period is looked for
+// in, and of which port: a flow to a service, or an ICMP one, not a
+// reply (from a service port to a client port).
+func checked(r *flow.Record) (port uint16, ok bool) {
+	switch r.Proto {
+	case 6, 17:
+		if r.SrcPort < 1024 && r.DstPort >= 1024 {
+			return 0, false
+		}
+		return r.DstPort, r.DstPort != 0
+	case 1, 58:
+		if r.SrcPort < 1024 && r.DstPort >= 1024 {
+			return 0, true
+		}
+		return r.DstPort, true
+	}
+	return 0, false
 }
 
 func (a *Analyser) one(r *flow.Record) {
@@ -466,14 +473,8 @@ func (a *Analyser) one(r *flow.Record) {
 			}
 			h.smtpPeers[dst] = struct{}{}
 		}
-		if r.Proto == 6 || r.Proto == 17 || r.Proto == 1 || r.Proto == 58 {
-			port := r.DstPort
-			if r.SrcPort < 1024 && r.DstPort >= 1024 {
-				port = 0 // a reply, not a check
-			}
-			if port != 0 || r.Proto == 1 || r.Proto == 58 {
-				a.contact(h, tkey{dst, r.Proto, port}, r.Start)
-			}
+		if port, ok := checked(r); ok {
+			a.contact(h, tkey{src, dst, uint32(r.Proto)<<16 | uint32(port)}, r.Start)
 		}
 	}
 }
@@ -536,13 +537,14 @@ func (a *Analyser) see(h *host, st *pairState, side int, dir view) {
 }
 
 func (a *Analyser) contact(h *host, k tkey, t int64) {
-	c := h.targets.get(k)
-	if c == nil {
-		if h.targets.len() >= a.cfg.MaxTargets {
-			h.truncated = true
-			return
-		}
-		*h.targets.add(k) = target{n: 1, last: t}
+	c, added := a.targets.get(k, h.targets < uint32(a.cfg.MaxTargets))
+	switch {
+	case c == nil:
+		h.truncated = true
+		return
+	case added:
+		h.targets++
+		c.n, c.last = 1, t
 		return
 	}
 	// Contacts closer than a second are one check (a retry, a second
@@ -557,13 +559,34 @@ func (a *Analyser) contact(h *host, k tkey, t int64) {
 	c.last = t
 }
 
+// periodic counts, per host, the targets contacted at a steady period and
+// the contacts to them.
+func (a *Analyser) periodic() map[*host][2]int {
+	out := map[*host][2]int{}
+	for hk, t := range a.targets.all() {
+		if int(t.n) < a.cfg.MinRounds {
+			continue
+		}
+		m := t.sum / float64(t.n-1)
+		sd := math.Sqrt(max(0, t.sq/float64(t.n-1)-m*m))
+		if m > 0 && sd/m <= a.cfg.MaxJitter {
+			if h := a.hosts.get(hk); h != nil {
+				c := out[h]
+				out[h] = [2]int{c[0] + 1, c[1] + int(t.n)}
+			}
+		}
+	}
+	return out
+}
+
 // Roles classifies the hosts followed (and those of merged parts), sorted
 // by address. Hosts with no role are left out.
 func (a *Analyser) Roles() []Role {
 	a.warnForgotten()
 	out := slices.Clone(a.done)
+	per := a.periodic()
 	for h := range a.hosts.all() {
-		if r, ok := a.classify(h.addr, h); ok {
+		if r, ok := a.classify(h.addr, h, per[h]); ok {
 			out = append(out, r)
 		}
 	}
@@ -571,7 +594,9 @@ func (a *Analyser) Roles() []Role {
 	return out
 }
 
-func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
+// classify gives h its role; steady is its periodic targets and their
+// contacts.
+func (a *Analyser) classify(addr netip.Addr, h *host, steady [2]int) (Role, bool) {
 	c := a.cfg
 	peers, outPeers, answered, spoke := int(h.peers), int(h.outPeers), int(h.answered), int(h.spoke)
 	if peers < c.MinPeers {
@@ -626,18 +651,7 @@ func (a *Analyser) classify(addr netip.Addr, h *host) (Role, bool) {
 	// Monitoring: the same targets at a fixed period, mostly answered.
 	// Before the relay: a monitor that checks mail servers reaches many
 	// port-25 hosts that answer, and its period is the surer sign.
-	periodic, rounds := 0, 0
-	for t := range h.targets.values() {
-		if t.n < c.MinRounds {
-			continue
-		}
-		m := t.sum / float64(t.n-1)
-		sd := math.Sqrt(max(0, t.sq/float64(t.n-1)-m*m))
-		if m > 0 && sd/m <= c.MaxJitter {
-			periodic++
-			rounds += t.n
-		}
-	}
+	periodic, rounds := steady[0], steady[1]
 	answer := float64(answered) / float64(max(outPeers, 1))
 	if periodic >= 3 && float64(rounds) >= 0.5*float64(h.flows) && answer >= c.Answered {
 		r.Role = Monitoring

@@ -242,13 +242,13 @@ func TestFullTableKeepsAServerInTheMaking(t *testing.T) {
 }
 
 // A forgotten host kept for reuse comes back empty but for its address,
-// with the storage of its small lists.
+// with the storage of its small list.
 func TestSpareHostEmptied(t *testing.T) {
 	a := New(Config{MaxHosts: 8})
 	h := a.newHost(netip.MustParseAddr("198.51.100.1"))
 	h.flows, h.peers, h.refused = 5, 3, 1
 	h.replies.set(6<<16|443, 2)
-	*h.targets.add(tkey{proto: 6, port: 22}) = target{n: 2, last: 9}
+	h.targets = 2
 	h.smtpPeers = map[addrkey.Addr]struct{}{{}: {}}
 	a.keep(h)
 	g := a.newHost(netip.MustParseAddr("198.51.100.2"))
@@ -256,11 +256,11 @@ func TestSpareHostEmptied(t *testing.T) {
 		t.Fatalf("the kept host was not reused (reused %d)", a.reused)
 	}
 	if g.addr.String() != "198.51.100.2" || g.flows != 0 || g.peers != 0 || g.refused != 0 || g.replies.len() != 0 ||
-		g.targets.len() != 0 || g.smtpPeers != nil || g.truncated {
+		g.targets != 0 || g.smtpPeers != nil || g.truncated {
 		t.Fatalf("a reused host is not empty: %+v", g)
 	}
-	if cap(g.replies.list) == 0 || cap(g.targets.list) == 0 {
-		t.Errorf("the small lists' storage was let go")
+	if cap(g.replies.list) == 0 {
+		t.Errorf("the small list's storage was let go")
 	}
 	// No more kept than MaxHosts allows, with the hosts followed.
 	for range 20 {

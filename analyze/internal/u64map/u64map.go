@@ -63,6 +63,18 @@ func Hash(k uint64) uint64 {
 	return k
 }
 
+// Unhash inverts Hash: a table that keys a hash of more than 64 bits of
+// identity (a host, a target and its port) keeps the part the key cannot
+// tell apart beside it and recovers the rest from the key.
+func Unhash(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0x9cb4b2f8129337db // the inverse of 0xc4ceb9fe1a85ec53 mod 2^64
+	h ^= h >> 33
+	h *= 0x4f74430c22a54005 // of 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}
+
 // Len is the number of keys.
 func (m *Map[V]) Len() int {
 	if m.hasZero {

@@ -362,3 +362,17 @@ func TestPrefetchIsAHint(t *testing.T) {
 		}
 	}
 }
+
+// Unhash undoes Hash for keys of every shape, and Hash undoes Unhash.
+func TestUnhash(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 100000; i++ {
+		k := r.Uint64() >> (i % 64)
+		if got := Unhash(Hash(k)); got != k {
+			t.Fatalf("Unhash(Hash(%#x)) = %#x", k, got)
+		}
+		if got := Hash(Unhash(k)); got != k {
+			t.Fatalf("Hash(Unhash(%#x)) = %#x", k, got)
+		}
+	}
+}
