@@ -65,9 +65,10 @@ type Config struct {
 // probes each: 496 bytes a host among 2^18, 525 among 200 k, just past
 // the tables' doubling, their emptiest. With a set of peers per host
 // instead of the pair table it was 544 and 554; with four maps a host,
-// 965 among 2^18; with the targets of all hosts in one table, 400 and
-// 478. It stays at 525: on the background day the roles held more than
-// it makes of 2^18 hosts (about 185 MB by a heap profile).
+// 965 among 2^18; with the targets and the reply counts of all hosts
+// in one table each, 384 and 462. It stays at 525: on the background day
+// the roles held more than it makes of 2^18 hosts (about 185 MB by a
+// heap profile).
 const HostBytes = 525
 
 // DefaultConfig is the package's defaults.
@@ -191,7 +192,8 @@ type host struct {
 	// The host's peers (see pairs.go): how many, how many it sent to, how
 	// many sent to it, and how many of those it sent to that sent back.
 	peers, outPeers, spoke, answered uint32
-	replies                          small[uint32, uint64]     // flows to ports >= 1024 by proto<<16 | source port
+	replies                          uint32                    // (proto, source port)s counted in Analyser.replies
+	served                           bool                      // one of them below 1024: it answered a client from a service port
 	highDst                          uint64                    // flows to ports >= 1024
 	smtpPeers                        map[addrkey.Addr]struct{} // made at the first port-25 flow: few hosts have one
 	targets                          uint32                    // in Analyser.targets
@@ -260,6 +262,7 @@ type Analyser struct {
 	hosts     hostTable
 	pairs     pairTable
 	targets   targetTable
+	replies   replyTable // flows to ports >= 1024 by host and proto<<16 | source port
 	full      bool
 	done      []Role // merged parts
 	forgotten int    // hosts forgotten to make room
@@ -303,12 +306,7 @@ func (a *Analyser) press() bool {
 		if n >= a.cfg.MinPeers {
 			return -1
 		}
-		for k := range h.replies.all() {
-			if k&0xffff < 1024 { // answered a client from a service port
-				return a.cfg.MinPeers + n
-			}
-		}
-		if h.spoke > 0 {
+		if h.served || h.spoke > 0 {
 			return a.cfg.MinPeers + n
 		}
 		return n
@@ -340,6 +338,7 @@ func (a *Analyser) press() bool {
 	})
 	a.pairs.forget(gone)
 	a.targets.forget(gone)
+	a.replies.forget(gone)
 	a.forgotten += freed
 	a.presses++
 	return true
@@ -354,11 +353,7 @@ func (a *Analyser) keep(h *host) {
 	if len(a.spare)+a.hosts.len() >= a.cfg.MaxHosts {
 		return
 	}
-	replies := h.replies.list
 	*h = host{}
-	if cap(replies) <= smallMax {
-		h.replies.list = replies[:0]
-	}
 	a.spare = append(a.spare, h)
 }
 
@@ -409,6 +404,16 @@ func (a *Analyser) prefetch(r *flow.Record) {
 	if port, ok := checked(r); ok {
 		a.targets.prefetch(uint32(s), uint32(d), uint32(r.Proto)<<16|uint32(port))
 	}
+	if answer(r) {
+		a.replies.v4.Prefetch(replyKey(uint32(s), uint32(r.Proto)<<16|uint32(r.SrcPort)))
+	}
+}
+
+// answer says whether r may be an answer from its source: to a client
+// port, or to the same port for symmetric services (NTP between servers,
+// IKE). A refusal (RST to a closed port) is not; one() tells those apart.
+func answer(r *flow.Record) bool {
+	return (r.Proto == 6 || r.Proto == 17 || r.Proto == 132) && (r.DstPort >= 1024 || r.DstPort == r.SrcPort)
 }
 
 // checked says whether r is a contact a monitor's period is looked for
@@ -459,12 +464,17 @@ func (a *Analyser) one(r *flow.Record) {
 		if refused {
 			h.refusals++
 		}
-		if (r.Proto == 6 || r.Proto == 17 || r.Proto == 132) && !refused && (r.DstPort >= 1024 || r.DstPort == r.SrcPort) {
+		if !refused && answer(r) {
 			k := uint32(r.Proto)<<16 | uint32(r.SrcPort)
-			if n, ok := h.replies.get(k); ok || h.replies.len() < 1024 {
-				h.replies.set(k, n+1)
-			} else {
+			switch n, added := a.replies.count(src, k, h.replies < 1024); {
+			case n == nil:
 				h.truncated = true
+			case added:
+				h.replies++
+				h.served = h.served || r.SrcPort < 1024
+				fallthrough
+			default:
+				*n++
 			}
 		}
 		if r.Proto == 6 && r.DstPort == 25 && len(h.smtpPeers) < a.cfg.MaxPeers {
@@ -559,10 +569,32 @@ func (a *Analyser) contact(h *host, k tkey, t int64) {
 	c.last = t
 }
 
-// periodic counts, per host, the targets contacted at a steady period and
-// the contacts to them.
-func (a *Analyser) periodic() map[*host][2]int {
-	out := map[*host][2]int{}
+// tally is what classify reads of a host in the tables of all hosts.
+type tally struct {
+	periodic, rounds int         // targets contacted at a steady period, and the contacts to them
+	ports            []portCount // its flows that may be answers, by protocol and source port
+}
+
+type portCount struct {
+	k uint32
+	n uint64
+}
+
+// tallies gathers the tallies of the hosts that may get a role.
+func (a *Analyser) tallies() map[*host]*tally {
+	out := map[*host]*tally{}
+	of := func(hk addrkey.Addr) *tally {
+		h := a.hosts.get(hk)
+		if h == nil || int(h.peers) < a.cfg.MinPeers {
+			return nil
+		}
+		t := out[h]
+		if t == nil {
+			t = &tally{}
+			out[h] = t
+		}
+		return t
+	}
 	for hk, t := range a.targets.all() {
 		if int(t.n) < a.cfg.MinRounds {
 			continue
@@ -570,12 +602,17 @@ func (a *Analyser) periodic() map[*host][2]int {
 		m := t.sum / float64(t.n-1)
 		sd := math.Sqrt(max(0, t.sq/float64(t.n-1)-m*m))
 		if m > 0 && sd/m <= a.cfg.MaxJitter {
-			if h := a.hosts.get(hk); h != nil {
-				c := out[h]
-				out[h] = [2]int{c[0] + 1, c[1] + int(t.n)}
+			if c := of(hk); c != nil {
+				c.periodic++
+				c.rounds += int(t.n)
 			}
 		}
 	}
+	a.replies.each(func(hk addrkey.Addr, k uint32, n uint64) {
+		if c := of(hk); c != nil {
+			c.ports = append(c.ports, portCount{k, n})
+		}
+	})
 	return out
 }
 
@@ -584,9 +621,13 @@ func (a *Analyser) periodic() map[*host][2]int {
 func (a *Analyser) Roles() []Role {
 	a.warnForgotten()
 	out := slices.Clone(a.done)
-	per := a.periodic()
+	per := a.tallies()
 	for h := range a.hosts.all() {
-		if r, ok := a.classify(h.addr, h, per[h]); ok {
+		t := per[h]
+		if t == nil {
+			t = &tally{}
+		}
+		if r, ok := a.classify(h.addr, h, t); ok {
 			out = append(out, r)
 		}
 	}
@@ -594,9 +635,8 @@ func (a *Analyser) Roles() []Role {
 	return out
 }
 
-// classify gives h its role; steady is its periodic targets and their
-// contacts.
-func (a *Analyser) classify(addr netip.Addr, h *host, steady [2]int) (Role, bool) {
+// classify gives h its role from its counts and its tally.
+func (a *Analyser) classify(addr netip.Addr, h *host, t *tally) (Role, bool) {
 	c := a.cfg
 	peers, outPeers, answered, spoke := int(h.peers), int(h.outPeers), int(h.answered), int(h.spoke)
 	if peers < c.MinPeers {
@@ -615,15 +655,8 @@ func (a *Analyser) classify(addr netip.Addr, h *host, steady [2]int) (Role, bool
 	}
 	// Server: most flows leave from a few ports to the peers' client
 	// ports (>= 1024), the way answers do.
-	type pc struct {
-		k uint32
-		n uint64
-	}
-	var ports []pc
-	for k, n := range h.replies.all() {
-		ports = append(ports, pc{k, n})
-	}
-	slices.SortFunc(ports, func(x, y pc) int { return cmp.Or(cmp.Compare(y.n, x.n), cmp.Compare(x.k, y.k)) })
+	ports := t.ports
+	slices.SortFunc(ports, func(x, y portCount) int { return cmp.Or(cmp.Compare(y.n, x.n), cmp.Compare(x.k, y.k)) })
 	var top uint64
 	var names []string
 	for i := 0; i < len(ports) && i < serverPorts; i++ {
@@ -651,7 +684,7 @@ func (a *Analyser) classify(addr netip.Addr, h *host, steady [2]int) (Role, bool
 	// Monitoring: the same targets at a fixed period, mostly answered.
 	// Before the relay: a monitor that checks mail servers reaches many
 	// port-25 hosts that answer, and its period is the surer sign.
-	periodic, rounds := steady[0], steady[1]
+	periodic, rounds := t.periodic, t.rounds
 	answer := float64(answered) / float64(max(outPeers, 1))
 	if periodic >= 3 && float64(rounds) >= 0.5*float64(h.flows) && answer >= c.Answered {
 		r.Role = Monitoring

@@ -17,7 +17,9 @@ import (
 // exactly the targets of the hosts gone.
 func TestTargetsMatchMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	v4 := func(x uint32) addrkey.Addr { return addrkey.Of(netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)})) }
+	v4 := func(x uint32) addrkey.Addr {
+		return addrkey.Of(netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)}))
+	}
 	addr := func() addrkey.Addr {
 		switch r.IntN(4) {
 		case 0, 1:
