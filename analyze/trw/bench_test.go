@@ -1,7 +1,9 @@
 package trw
 
 import (
+	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/flow"
@@ -24,4 +26,34 @@ func benchFlows(b *testing.B, recs []flow.Record) {
 		d := New(Config{}, func(analyze.Finding) {})
 		return d.Add, d.Flush
 	})
+}
+
+// BenchmarkBytesPerSource measures what a source of background radiation
+// (three unanswered probes to three destinations, as samples makes them)
+// takes in the detector beside its pairs and its queued contacts, among
+// 2^18 sources, once their contacts are decided: sourceBytes.
+func BenchmarkBytesPerSource(b *testing.B) {
+	var per float64
+	for b.Loop() {
+		per = bytesPerSource(1 << 18)
+	}
+	b.ReportMetric(per, "B/source")
+}
+
+func bytesPerSource(n int) float64 {
+	batch := make(flow.Batch, 0, 3*n)
+	for i := range n {
+		for k := range 3 {
+			batch = append(batch, flow.Record{Start: int64(i), End: int64(i), Src: flow.AddrFromU32(0x2D000000 + uint32(i)),
+				Dst: flow.AddrFromU32(0x0A140000 + uint32(i*3+k)&0xffff), SrcPort: 40000, DstPort: 445, Proto: 6, TCPFlags: flow.TCPSyn, Packets: 1})
+		}
+	}
+	before := benchfix.HeapAlloc()
+	d := New(Config{}, func(analyze.Finding) {})
+	d.Add(batch)
+	d.expire(1<<62, false)
+	held := benchfix.HeapAlloc() - before - int64(d.seen.v4.Slots())*24 - int64(cap(d.queue))*int64(unsafe.Sizeof(contact{}))
+	runtime.KeepAlive(d)
+	runtime.KeepAlive(batch) // not the detector's: live on both sides
+	return float64(held) / float64(n)
 }

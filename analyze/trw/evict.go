@@ -286,7 +286,7 @@ func appendSource(b []byte, s *source) []byte {
 	if s.decided {
 		flags |= 1
 	}
-	if s.targets != nil {
+	if s.targets.held() {
 		flags |= 2
 	}
 	b = append(b, flags)
@@ -295,17 +295,15 @@ func appendSource(b []byte, s *source) []byte {
 	b = binary.AppendUvarint(b, uint64(s.contacts))
 	b = binary.AppendVarint(b, s.started)
 	b = binary.AppendVarint(b, s.last)
-	b = binary.AppendUvarint(b, uint64(len(s.targets)))
-	for _, a := range s.targets {
-		if a.Is4() {
-			x := a.As4()
-			b = append(b, 4)
-			b = append(b, x[:]...)
-		} else {
-			x := a.As16()
-			b = append(b, 16)
-			b = append(b, x[:]...)
-		}
+	b = binary.AppendUvarint(b, uint64(s.targets.len()))
+	for _, x := range s.targets.v4 {
+		b = append(b, 4)
+		b = binary.BigEndian.AppendUint32(b, x)
+	}
+	for _, a := range s.targets.other {
+		x := a.As16()
+		b = append(b, 16)
+		b = append(b, x[:]...)
 	}
 	return b
 }
@@ -337,18 +335,18 @@ func decodeSource(b []byte) (*source, error) {
 	s.started = zigzag(num())
 	s.last = zigzag(num())
 	n := num()
-	if b == nil || n > 64 {
+	if b == nil || n > maxEvidence {
 		return nil, errBadSource
 	}
 	if hasTargets {
-		s.targets = make([]netip.Addr, 0, max(n, 4))
+		s.targets.v4 = make([]uint32, 0, 4)
 	}
 	for range n {
 		if len(b) < 1 || (b[0] != 4 && b[0] != 16) || len(b) < 1+int(b[0]) {
 			return nil, errBadSource
 		}
 		a, _ := netip.AddrFromSlice(b[1 : 1+b[0]])
-		s.targets = append(s.targets, a)
+		s.targets.add(a)
 		b = b[1+b[0]:]
 	}
 	if len(b) != 0 || (n > 0 && !hasTargets) {

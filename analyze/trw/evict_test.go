@@ -120,19 +120,23 @@ func TestEvictedEqualsUnbounded(t *testing.T) {
 
 // A source round-trips through its disk form whole.
 func TestSourceEncoding(t *testing.T) {
+	var mixed evidence
+	for _, a := range []string{"10.0.0.1", "::ffff:10.0.0.2", "2001:db8::1", "192.0.2.9"} {
+		mixed.add(netip.MustParseAddr(a))
+	}
 	for _, s := range []*source{
-		{walk: Walk{LR: 64, Attempts: 3}, contacts: 3, last: 123456789, started: -5,
-			targets: []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("::ffff:10.0.0.2"), netip.MustParseAddr("2001:db8::1")}},
+		{walk: Walk{LR: 64, Attempts: 3}, contacts: 4, last: 123456789, started: -5, targets: mixed},
 		{walk: Walk{LR: 256, Attempts: 4}, decided: true, contacts: 4, last: 1},
-		{walk: Walk{LR: 1}, targets: []netip.Addr{}},
+		{walk: Walk{LR: 1}, targets: evidence{v4: []uint32{}}},
 	} {
 		got, err := decodeSource(appendSource(nil, s))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(s.targets) == 0 && s.targets != nil && got.targets != nil {
-			got.targets = s.targets // an empty slice's capacity is not state
+		if got.targets.held() != s.targets.held() || !slices.Equal(got.targets.addrs(), s.targets.addrs()) {
+			t.Fatalf("round trip: targets %v (held %v), want %v (held %v)", got.targets.addrs(), got.targets.held(), s.targets.addrs(), s.targets.held())
 		}
+		got.targets, s.targets = evidence{}, evidence{}
 		if !reflect.DeepEqual(got, s) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, s)
 		}
@@ -193,5 +197,34 @@ func TestColdReadErrorFallsBack(t *testing.T) {
 	}
 	if h, n := d.Shed(); n == 0 || h <= 0 {
 		t.Fatalf("shed %d times (%d ms): want the lost state reported as shed", n, h)
+	}
+}
+
+// Evidence keeps the first 64 targets whatever their family, and gives
+// them back sorted, mapped and IPv6 addresses as they came.
+func TestEvidence(t *testing.T) {
+	var e evidence
+	if e.held() {
+		t.Fatal("empty evidence held")
+	}
+	var want []netip.Addr
+	for i := range 100 {
+		var a netip.Addr
+		switch i % 3 {
+		case 0:
+			a = netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+		case 1:
+			a = netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: 10, 13: 1, 14: byte(i >> 8), 15: byte(i)})
+		default:
+			a = netip.AddrFrom16([16]byte{0x20, 1, 0x0d, 0xb8, 15: byte(i)})
+		}
+		e.add(a)
+		if i < maxEvidence {
+			want = append(want, a)
+		}
+	}
+	sortAddrs(want)
+	if got := e.addrs(); !e.held() || !slices.Equal(got, want) {
+		t.Fatalf("evidence %v, want %v", got, want)
 	}
 }
