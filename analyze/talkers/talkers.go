@@ -518,6 +518,21 @@ func (c *Counter) top(k Key, os []Order, ports []Counts) ([]Table, error) {
 			sels[i].offer(r, n)
 		}
 	}
+	// passed says whether counts n are below what every full selector
+	// holds, and counts them seen if so: the pair table holds hundreds of
+	// thousands of keys, nearly all of them below, and their rows need
+	// not be built.
+	passed := func(n Counts) bool {
+		for i := range sels {
+			if !sels[i].below(n) {
+				return false
+			}
+		}
+		for i := range sels {
+			sels[i].seen++
+		}
+		return true
+	}
 	switch k {
 	case SrcIP:
 		src, _ := c.ends()
@@ -535,7 +550,9 @@ func (c *Counter) top(k Key, os []Order, ports []Counts) ([]Table, error) {
 			return out, nil
 		}
 		c.pair.v4.each(func(k uint64, n Counts) {
-			offer(Row{Addr: flow.AddrFromU32(uint32(k >> 32)), Dst: flow.AddrFromU32(uint32(k))}, n)
+			if !passed(n) {
+				offer(Row{Addr: flow.AddrFromU32(uint32(k >> 32)), Dst: flow.AddrFromU32(uint32(k))}, n)
+			}
 		})
 		for i, p := range c.pair.keys {
 			offer(Row{Addr: p.src, Dst: p.dst}, c.pair.counts[i])
@@ -580,6 +597,13 @@ type selector struct {
 	o    Order
 	rows []Row
 	seen int
+}
+
+// below says whether the selector is full and holds rows that all come
+// before any row with counts n (whatever its key): n's count in the
+// selector's order is below its last row's.
+func (s *selector) below(n Counts) bool {
+	return s.n >= 0 && len(s.rows) == s.n && s.n > 0 && n.get(s.o) < s.rows[s.n-1].get(s.o)
 }
 
 func (s *selector) offer(r Row, n Counts) {
