@@ -84,13 +84,15 @@ func TestPretouchLeavesFreeHeap(t *testing.T) {
 	}
 }
 
-// The heap touched first is sixteen times the input, at most a quarter
-// of the budget and 1 GiB.
+// The heap touched first is sixteen times the input while that is at
+// most half the budget, else a quarter of the budget; at most 1 GiB.
 func TestWarmBytes(t *testing.T) {
 	for _, c := range []struct{ budget, input, want int64 }{
 		{64 << 30, 1 << 40, 1 << 30},
 		{1 << 30, 8 << 20, 128 << 20},
-		{1 << 30, 24 << 20, 256 << 20},
+		{1 << 30, 24 << 20, 384 << 20},
+		{1 << 30, 32 << 20, 512 << 20},
+		{1 << 30, 33 << 20, 256 << 20},
 		{1 << 30, 1 << 30, 256 << 20},
 		{0, 1 << 30, 0},
 		{1 << 30, 0, 0},

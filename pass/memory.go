@@ -199,15 +199,28 @@ func heapLimit(live, budget int64) int64 {
 
 // warmBytes is how much heap pretouch faults in before a pass over input
 // bytes of files under a budget: sixteen times the input (compressed
-// flow-tools files of a million flows, 24 MB, take about 400 MB of heap),
-// at most a quarter of the budget. Faulting in more than the pass will use
-// would cost time and memory for nothing. On that tree, under 1 GiB, the
-// quarter (256 MiB) took 2.44-2.66 CPU s against 2.51-2.71 with eight times
-// the input (192 MB), six pairs, the same RSS. At most 1 GiB: a huge
-// budget should not make the start wait for millions of faults the pass
-// may never need (nor ask a 32-bit build for more than it can allocate).
+// flow-tools files of a million flows, 24 MB, take about 400 MB of heap)
+// while that is at most half the budget, else a quarter of the budget;
+// at most 1 GiB. Faulting in more than the pass will use would cost time
+// and memory for nothing. On that tree, under 1 GiB, the quarter (256
+// MiB) took 2.44-2.66 CPU s against 2.51-2.71 with eight times the input
+// (192 MB), six pairs, the same RSS. Where faults are slow the block asks
+// for huge pages instead and what the pass grows beyond it faults in 4
+// KiB at a time: on the 3-day tree (about 410 MB of RSS) sixteen times
+// the input (384 MiB) took 2.33-2.53 CPU s against 2.63-3.01 with the
+// quarter, four rounds, the same RSS. A pass larger than half the budget
+// (a week, a day of background radiation) keeps the quarter: the
+// collector reuses its heap, and with half the budget the background
+// day took 1,014,536 KB and 154.8 CPU s against 981,992 KB and 126.8
+// (one run each). At most 1 GiB: a huge budget should not make the start
+// wait for millions of faults the pass may never need (nor ask a 32-bit
+// build for more than it can allocate).
 func warmBytes(budget, input int64) int64 {
-	return min(budget/4, 16*input, 1<<30)
+	n := 16 * input
+	if n > budget/2 {
+		n = budget / 4
+	}
+	return min(n, 1<<30)
 }
 
 // pretouch faults in n bytes of heap from the calling goroutine, before
