@@ -1,8 +1,8 @@
 package roles
 
 import (
+	"maps"
 	"math/rand/v2"
-	"net/netip"
 	"testing"
 
 	"github.com/flowsift/flowsift/analyze/internal/addrkey"
@@ -13,15 +13,7 @@ import (
 // host, and forget must drop exactly the counts of the hosts gone.
 func TestRepliesMatchMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	host := func() addrkey.Addr {
-		switch r.IntN(4) {
-		case 0, 1:
-			return addrkey.Of(netip.AddrFrom4([4]byte{192, 0, 2, byte(r.IntN(30))}))
-		case 2:
-			return addrkey.Of(netip.MustParseAddr("::ffff:192.0.2.7"))
-		}
-		return addrkey.Of(netip.AddrFrom16([16]byte{0x20, 1, 0x0d, 0xb8, 15: byte(r.IntN(30))}))
-	}
+	host := func() addrkey.Addr { return mixedKey(r, 30) }
 	type key struct {
 		h addrkey.Addr
 		k uint32
@@ -45,13 +37,8 @@ func TestRepliesMatchMap(t *testing.T) {
 		}
 		got := map[key]uint64{}
 		rt.each(func(h addrkey.Addr, k uint32, n uint64) { got[key{h, k}] += n })
-		if len(got) != len(ref) {
-			t.Fatalf("round %d: each gave %d counts, want %d", round, len(got), len(ref))
-		}
-		for k, want := range ref {
-			if got[k] != want {
-				t.Fatalf("round %d: each gave %v = %d, want %d", round, k, got[k], want)
-			}
+		if !maps.Equal(got, ref) {
+			t.Fatalf("round %d: each gave %v, want %v", round, got, ref)
 		}
 		var gone hostSet
 		for k := range ref {

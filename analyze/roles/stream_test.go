@@ -89,13 +89,7 @@ func BenchmarkBytesPerHost(b *testing.B) {
 }
 
 func bytesPerHost(n int) float64 {
-	batch := make(flow.Batch, 0, 3*n)
-	for i := range n {
-		for k := range 3 {
-			batch = append(batch, flow.Record{Start: int64(i), End: int64(i), Src: flow.AddrFromU32(0x2D000000 + uint32(i)),
-				Dst: flow.AddrFromU32(0x0A140000 + uint32(i*3+k)&0xffff), SrcPort: 40000, DstPort: 445, Proto: 6, TCPFlags: flow.TCPSyn, Packets: 1})
-		}
-	}
+	batch := benchfix.Probes(n)
 	before := benchfix.HeapAlloc()
 	a := New(Config{MaxHosts: 2 * n})
 	a.Add(batch)

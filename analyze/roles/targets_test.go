@@ -1,6 +1,7 @@
 package roles
 
 import (
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -20,15 +21,7 @@ func TestTargetsMatchMap(t *testing.T) {
 	v4 := func(x uint32) addrkey.Addr {
 		return addrkey.Of(netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)}))
 	}
-	addr := func() addrkey.Addr {
-		switch r.IntN(4) {
-		case 0, 1:
-			return v4(0x0a000000 + uint32(r.IntN(40)))
-		case 2:
-			return addrkey.Of(netip.MustParseAddr("::ffff:10.0.0.7"))
-		}
-		return addrkey.Of(netip.AddrFrom16([16]byte{0x20, 1, 0x0d, 0xb8, 15: byte(r.IntN(40))}))
-	}
+	addr := func() addrkey.Addr { return mixedKey(r, 40) }
 	for round := range 50 {
 		var tt targetTable
 		ref := map[tkey]uint32{}
@@ -70,13 +63,8 @@ func TestTargetsMatchMap(t *testing.T) {
 		for h, c := range tt.all() {
 			got[h] += c.n
 		}
-		if len(got) != len(perHost) {
-			t.Fatalf("round %d: all gave %d hosts, want %d", round, len(got), len(perHost))
-		}
-		for h, n := range perHost {
-			if got[h] != n {
-				t.Fatalf("round %d: all gave host %v %d contacts, want %d", round, h, got[h], n)
-			}
+		if !maps.Equal(got, perHost) {
+			t.Fatalf("round %d: all gave contacts by host %v, want %v", round, got, perHost)
 		}
 		var gone hostSet
 		for h := range perHost {
@@ -92,4 +80,16 @@ func TestTargetsMatchMap(t *testing.T) {
 			}
 		}
 	}
+}
+
+// mixedKey is a random host key among n of each kind: IPv4 (half of
+// them), one IPv4-mapped address (the same key as its IPv4 form), IPv6.
+func mixedKey(r *rand.Rand, n int) addrkey.Addr {
+	switch r.IntN(4) {
+	case 0, 1:
+		return addrkey.Of(netip.AddrFrom4([4]byte{10, 0, 0, byte(r.IntN(n))}))
+	case 2:
+		return addrkey.Of(netip.MustParseAddr("::ffff:10.0.0.7"))
+	}
+	return addrkey.Of(netip.AddrFrom16([16]byte{0x20, 1, 0x0d, 0xb8, 15: byte(r.IntN(n))}))
 }

@@ -118,3 +118,17 @@ func HeapAlloc() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
 }
+
+// Probes is n sources of background radiation as samples makes them:
+// three unanswered SYNs each, to three destinations, one source a
+// millisecond. The memory benchmarks measure a source's bytes on it.
+func Probes(n int) flow.Batch {
+	batch := make(flow.Batch, 0, 3*n)
+	for i := range n {
+		for k := range 3 {
+			batch = append(batch, flow.Record{Start: int64(i), End: int64(i), Src: flow.AddrFromU32(0x2D000000 + uint32(i)),
+				Dst: flow.AddrFromU32(0x0A140000 + uint32(i*3+k)&0xffff), SrcPort: 40000, DstPort: 445, Proto: 6, TCPFlags: flow.TCPSyn, Packets: 1})
+		}
+	}
+	return batch
+}
