@@ -65,11 +65,10 @@ type Config struct {
 // probes each: 496 bytes a host among 2^18, 525 among 200 k, just past
 // the tables' doubling, their emptiest. With a set of peers per host
 // instead of the pair table it was 544 and 554; with four maps a host,
-// 965 among 2^18; with the targets and the reply counts of all hosts
-// in one table each, 464 and 462 (the targets' tables just past their
-// doubling among 2^18, just before it among 200 k). It stays at 525: on the background day
-// the roles held more than it makes of 2^18 hosts (about 185 MB by a
-// heap profile).
+// 965 among 2^18; with the targets and the reply counts in tables of
+// all hosts, 464 and 462 (the targets' tables just past their doubling
+// among 2^18). It stays at 525: on the background day the roles held
+// more than it makes of 2^18 hosts (about 185 MB by a heap profile).
 const HostBytes = 525
 
 // DefaultConfig is the package's defaults.
@@ -179,10 +178,6 @@ func (r Role) Why() string {
 	}
 	return s + ": " + strings.Join(f, ", ")
 }
-
-// Keys are addrkey.Addr, not netip.Addr: a netip.Addr holds a zone
-// pointer, slow to hash and scanned by the garbage collector in every
-// bucket, and these maps take several lookups per flow.
 
 type host struct {
 	flows, tcp, noAck uint64

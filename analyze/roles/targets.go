@@ -7,8 +7,8 @@ import (
 	"github.com/flowsift/flowsift/analyze/internal/u64map"
 )
 
-// The periodic targets of all hosts live in one table, not in a set per
-// host. A contact is looked up for nearly every flow, and a set per host
+// The periodic targets of all hosts live in tables of all hosts (sixteen,
+// see targetShards), not in a set per host. A contact is looked up for nearly every flow, and a set per host
 // was a chain of dependent cache misses (the host's set, its table, the
 // slot) that could start only once the host was found. Here the slot of
 // a flow's contact follows from the flow alone, so Add asks for it 16
@@ -25,6 +25,8 @@ type rounds struct {
 }
 
 // tkey names a target of a host: an address, a protocol and a port.
+// Addresses are addrkey.Addr, not netip.Addr, whose zone pointer is slow
+// to hash and scanned by the collector in every bucket.
 type tkey struct {
 	host, dst addrkey.Addr
 	pp        uint32
