@@ -78,27 +78,31 @@ func TestPretouchLeavesFreeHeap(t *testing.T) {
 		return s[0].Value.Uint64()
 	}
 	before := free()
-	pretouch(64<<20, HugePagesAuto)
+	pretouch(64<<20, 64<<20, HugePagesAuto)
 	if got := free(); got < before+48<<20 {
 		t.Fatalf("free heap %d MiB after touching 64 MiB (%d before)", got>>20, before>>20)
 	}
 }
 
-// The heap touched first is sixteen times the input while that is at
-// most half the budget, else a quarter of the budget; at most 1 GiB.
+// The heap touched first is sixteen times the input, at most a quarter
+// of the budget and 1 GiB; the heap that may ask for huge pages is
+// sixteen times the input while that is at most half the budget.
 func TestWarmBytes(t *testing.T) {
-	for _, c := range []struct{ budget, input, want int64 }{
-		{64 << 30, 1 << 40, 1 << 30},
-		{1 << 30, 8 << 20, 128 << 20},
-		{1 << 30, 24 << 20, 384 << 20},
-		{1 << 30, 32 << 20, 512 << 20},
-		{1 << 30, 33 << 20, 256 << 20},
-		{1 << 30, 1 << 30, 256 << 20},
-		{0, 1 << 30, 0},
-		{1 << 30, 0, 0},
+	for _, c := range []struct{ budget, input, warm, huge int64 }{
+		{64 << 30, 1 << 40, 1 << 30, 1 << 30},
+		{1 << 30, 8 << 20, 128 << 20, 128 << 20},
+		{1 << 30, 24 << 20, 256 << 20, 384 << 20},
+		{1 << 30, 32 << 20, 256 << 20, 512 << 20},
+		{1 << 30, 33 << 20, 256 << 20, 256 << 20},
+		{1 << 30, 1 << 30, 256 << 20, 256 << 20},
+		{0, 1 << 30, 0, 0},
+		{1 << 30, 0, 0, 0},
 	} {
-		if got := warmBytes(c.budget, c.input); got != c.want {
-			t.Errorf("warmBytes(%d, %d) = %d, want %d", c.budget, c.input, got, c.want)
+		if got := warmBytes(c.budget, c.input); got != c.warm {
+			t.Errorf("warmBytes(%d, %d) = %d, want %d", c.budget, c.input, got, c.warm)
+		}
+		if got := hugeBytes(c.budget, c.input); got != c.huge {
+			t.Errorf("hugeBytes(%d, %d) = %d, want %d", c.budget, c.input, got, c.huge)
 		}
 	}
 }

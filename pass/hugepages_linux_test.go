@@ -77,7 +77,7 @@ func TestTouchBlockHugePages(t *testing.T) {
 	check := func(name string, h HugePages, wantHuge bool) {
 		t.Helper()
 		b := anonBlock(t, 32<<20)
-		asked := touchBlock(b, h)
+		asked := touchBlock(b, h, len(b))
 		advised, resident := state(t, b)
 		if asked != wantHuge || advised != wantHuge {
 			t.Errorf("%s: asked for huge pages %v (mapping advised %v), want %v", name, asked, advised, wantHuge)
@@ -89,6 +89,13 @@ func TestTouchBlockHugePages(t *testing.T) {
 		}
 	}
 	check("off", HugePagesOff, false)
+	// Without huge pages only the warm part is faulted in.
+	b := anonBlock(t, 32<<20)
+	touchBlock(b, HugePagesOff, 8<<20)
+	if !pageResident(t, b[8<<20-1:]) || pageResident(t, b[8<<20:]) || pageResident(t, b[len(b)-1:]) {
+		t.Errorf("off, 8 of 32 MiB warm: resident %v at its last byte, %v after it, %v at the block's end; want true, false, false",
+			pageResident(t, b[8<<20-1:]), pageResident(t, b[8<<20:]), pageResident(t, b[len(b)-1:]))
+	}
 	perFault := 1 * time.Microsecond
 	var now int64
 	faultClock = func() (int64, bool) {
@@ -124,10 +131,22 @@ func TestTouchBlockTHPNever(t *testing.T) {
 	thpEnabled = filepath.Join(t.TempDir(), "enabled")
 	os.WriteFile(thpEnabled, []byte("always madvise [never]\n"), 0o644)
 	b := anonBlock(t, 8<<20)
-	if touchBlock(b, HugePagesOn) {
+	if touchBlock(b, HugePagesOn, len(b)) {
 		t.Errorf("on under never: asked for huge pages")
 	}
 	if advised, resident := state(t, b); advised || !resident {
 		t.Errorf("on under never: advised %v, resident %v; want neither advised nor left unfaulted", advised, resident)
 	}
+}
+
+// pageResident says whether the page holding b[0] is in memory (mincore).
+func pageResident(t *testing.T, b []byte) bool {
+	t.Helper()
+	page := uintptr(os.Getpagesize())
+	addr := uintptr(unsafe.Pointer(&b[0])) &^ (page - 1)
+	var vec [1]byte
+	if _, _, e := syscall.Syscall(syscall.SYS_MINCORE, addr, page, uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+		t.Fatalf("mincore: %v", e)
+	}
+	return vec[0]&1 != 0
 }

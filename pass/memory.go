@@ -199,28 +199,32 @@ func heapLimit(live, budget int64) int64 {
 
 // warmBytes is how much heap pretouch faults in before a pass over input
 // bytes of files under a budget: sixteen times the input (compressed
-// flow-tools files of a million flows, 24 MB, take about 400 MB of heap)
-// while that is at most half the budget, else a quarter of the budget;
-// at most 1 GiB. Faulting in more than the pass will use would cost time
-// and memory for nothing. On that tree, under 1 GiB, the quarter (256
-// MiB) took 2.44-2.66 CPU s against 2.51-2.71 with eight times the input
-// (192 MB), six pairs, the same RSS. Where faults are slow the block asks
-// for huge pages instead and what the pass grows beyond it faults in 4
-// KiB at a time: on the 3-day tree (about 410 MB of RSS) sixteen times
-// the input (384 MiB) took 2.33-2.53 CPU s against 2.63-3.01 with the
-// quarter, four rounds, the same RSS. A pass larger than half the budget
-// (a week, a day of background radiation) keeps the quarter: the
-// collector reuses its heap, and with half the budget the background
-// day took 1,014,536 KB and 154.8 CPU s against 981,992 KB and 126.8
-// (one run each). At most 1 GiB: a huge budget should not make the start
-// wait for millions of faults the pass may never need (nor ask a 32-bit
-// build for more than it can allocate).
+// flow-tools files of a million flows, 24 MB, take about 400 MB of heap),
+// at most a quarter of the budget. Faulting in more than the pass will use
+// would cost time and memory for nothing. On that tree, under 1 GiB, the
+// quarter (256 MiB) took 2.44-2.66 CPU s against 2.51-2.71 with eight times
+// the input (192 MB), six pairs, the same RSS. At most 1 GiB: a huge
+// budget should not make the start wait for millions of faults the pass
+// may never need (nor ask a 32-bit build for more than it can allocate).
 func warmBytes(budget, input int64) int64 {
-	n := 16 * input
-	if n > budget/2 {
-		n = budget / 4
+	return min(budget/4, 16*input, 1<<30)
+}
+
+// hugeBytes is how much heap asks for huge pages where faults are slow
+// (nothing of it is faulted in first): sixteen times the input while that
+// is at most half the budget, else warmBytes. What the pass grows beyond
+// it faults in 4 KiB at a time: on the 3-day tree (about 410 MB of RSS)
+// sixteen times the input (384 MiB) took 2.33-2.53 CPU s against
+// 2.63-3.01 with the quarter, four rounds, the same RSS. A pass larger
+// than half the budget (a week, a day of background radiation) keeps the
+// quarter: the collector reuses its heap, and with half the budget the
+// background day took 1,014,536 KB and 154.8 CPU s against 981,992 KB
+// and 126.8 (one run each).
+func hugeBytes(budget, input int64) int64 {
+	if n := 16 * input; n <= budget/2 {
+		return min(n, 1<<30)
 	}
-	return min(n, 1<<30)
+	return warmBytes(budget, input)
 }
 
 // pretouch faults in n bytes of heap from the calling goroutine, before
@@ -235,25 +239,27 @@ func warmBytes(budget, input int64) int64 {
 // heap. Under holdHeap the collector leaves the pages mapped: they stay
 // below the memory limit, and GOGC is off. Huge pages: see slowFault and
 // touchBlock.
-func pretouch(n int64, huge HugePages) {
-	if n < 1<<20 {
+func pretouch(warm, huge int64, mode HugePages) {
+	if warm < 1<<20 {
 		return
 	}
-	touch(n, huge)
+	touch(warm, huge, mode)
 	runtime.GC()
 }
 
-// touch faults in n bytes of heap, or asks for huge pages for them.
-func touch(n int64, huge HugePages) {
-	b := make([]byte, n)
-	touchBlock(b, huge)
+// touch faults in warm bytes of heap, or asks for huge pages for max(warm,
+// huge) bytes.
+func touch(warm, huge int64, mode HugePages) {
+	b := make([]byte, max(warm, huge))
+	touchBlock(b, mode, int(warm))
 	runtime.KeepAlive(b)
 }
 
 // faultClock is threadCPU; the tests make faults look slow or fast.
 var faultClock = threadCPU
 
-// touchBlock faults b in, or asks for huge pages for it. Under
+// touchBlock faults in the first warm bytes of b, or asks for huge pages
+// for all of it. Under
 // HugePagesAuto the first hugeProbe bytes are faulted in ordinary pages on
 // the thread's CPU clock, which time spent waiting for a core does not
 // inflate, and the rest asks for huge pages if those faults were slow.
@@ -263,7 +269,7 @@ var faultClock = threadCPU
 // (tree1m) that took the report from 298 to 224 MB of RSS, its CPU time
 // the same (1.86-1.97 against 1.88-2.04 CPU s, six pairs in alternating
 // order; on the 3-day tree 2.59-3.19 against 2.63-2.85, 360 MB both).
-func touchBlock(b []byte, huge HugePages) (asked bool) {
+func touchBlock(b []byte, huge HugePages, warm int) (asked bool) {
 	page := os.Getpagesize()
 	done := 0
 	var fault time.Duration // a fault's cost in the probe
@@ -283,8 +289,8 @@ func touchBlock(b []byte, huge HugePages) (asked bool) {
 			asked = adviseHuge(b[done:])
 		}
 	}
-	if !asked {
-		faultIn(b[done:], page)
+	if !asked && done < warm {
+		faultIn(b[done:min(warm, len(b))], page)
 	}
 	slog.Debug("heap set aside for the pass", "bytes", len(b), "huge-pages", huge, "fault", fault, "huge pages asked for", asked)
 	return asked

@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg Configuration, in Inputs, as []Analyser) (*Str
 		ExportDelay: in.ExportDelay, RequireAddresses: in.RequireAddresses,
 		Planned: func(bytes int64) {
 			if heapHeld.Load() {
-				pretouch(warmBytes(cfg.Memory, bytes), cfg.HugePages)
+				pretouch(warmBytes(cfg.Memory, bytes), hugeBytes(cfg.Memory, bytes), cfg.HugePages)
 			}
 		},
 	}, func(b flow.Batch) error {
