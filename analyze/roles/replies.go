@@ -64,7 +64,7 @@ func (t *replyTable) forget(gone *hostSet) {
 // each calls f with every count's host key, k and count.
 func (t *replyTable) each(f func(host addrkey.Addr, k uint32, n uint64)) {
 	for key, n := range t.v4.All() {
-		f(addrkey.Addr{0, 0xffff<<32 | key>>24}, uint32(key&(1<<24-1)), *n)
+		f(fromV4key(uint32(key>>24)), uint32(key&(1<<24-1)), *n)
 	}
 	for rk, n := range t.other {
 		f(rk.host, rk.k, *n)

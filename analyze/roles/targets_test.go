@@ -18,9 +18,6 @@ import (
 // exactly the targets of the hosts gone.
 func TestTargetsMatchMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	v4 := func(x uint32) addrkey.Addr {
-		return addrkey.Of(netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)}))
-	}
 	addr := func() addrkey.Addr { return mixedKey(r, 40) }
 	for round := range 50 {
 		var tt targetTable
@@ -40,7 +37,7 @@ func TestTargetsMatchMap(t *testing.T) {
 				// A target with k's key and another port.
 				pp := k.pp ^ 1
 				hd := u64map.Unhash(mix(v4key(k.host), v4key(k.dst), k.pp) ^ uint64(pp)*0x9e3779b97f4a7c15)
-				c := tkey{v4(uint32(hd >> 32)), v4(uint32(hd)), pp}
+				c := tkey{fromV4key(uint32(hd >> 32)), fromV4key(uint32(hd)), pp}
 				if mix(v4key(c.host), v4key(c.dst), c.pp) != mix(v4key(k.host), v4key(k.dst), k.pp) {
 					t.Fatal("the crafted target's key differs")
 				}

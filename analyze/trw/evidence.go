@@ -1,6 +1,10 @@
 package trw
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/flowsift/flowsift/flow"
+)
 
 // evidence is a source's first targets, the evidence of a finding:
 // plain IPv4 addresses in 4 bytes each, the rest as netip.Addr. Most of
@@ -31,8 +35,7 @@ func (e *evidence) add(a netip.Addr) {
 			// Room for a background source's three probes at once.
 			e.v4 = make([]uint32, 0, 4)
 		}
-		b := a.As4()
-		e.v4 = append(e.v4, uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]))
+		e.v4 = append(e.v4, flow.AddrU32(a))
 	default:
 		e.other = append(e.other, a)
 	}
@@ -42,7 +45,7 @@ func (e *evidence) add(a netip.Addr) {
 func (e *evidence) addrs() []netip.Addr {
 	out := make([]netip.Addr, 0, e.len())
 	for _, x := range e.v4 {
-		out = append(out, netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)}))
+		out = append(out, flow.AddrFromU32(x))
 	}
 	out = append(out, e.other...)
 	sortAddrs(out)

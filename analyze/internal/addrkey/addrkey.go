@@ -10,6 +10,7 @@ import (
 	"net/netip"
 
 	"github.com/flowsift/flowsift/analyze/internal/u64map"
+	"github.com/flowsift/flowsift/flow"
 )
 
 // Addr is an address in its 16-byte form.
@@ -40,15 +41,10 @@ type AddrMap[V any] struct {
 // NewAddrMap returns an empty map.
 func NewAddrMap[V any]() AddrMap[V] { return AddrMap[V]{v4: &u64map.Map[V]{}, v6: map[Addr]V{}} }
 
-func u32(a netip.Addr) uint32 {
-	b := a.As4()
-	return binary.BigEndian.Uint32(b[:])
-}
-
 // Get returns the value stored for a.
 func (m *AddrMap[V]) Get(a netip.Addr) (V, bool) {
 	if a.Is4() {
-		if v, ok := m.v4.Get(uint64(u32(a))); ok {
+		if v, ok := m.v4.Get(uint64(flow.AddrU32(a))); ok {
 			return *v, true
 		}
 		var zero V
@@ -61,7 +57,7 @@ func (m *AddrMap[V]) Get(a netip.Addr) (V, bool) {
 // Set stores v for a.
 func (m *AddrMap[V]) Set(a netip.Addr, v V) {
 	if a.Is4() {
-		p, _ := m.v4.Upsert(uint64(u32(a)))
+		p, _ := m.v4.Upsert(uint64(flow.AddrU32(a)))
 		*p = v
 		return
 	}
@@ -74,7 +70,7 @@ func (m *AddrMap[V]) Len() int { return m.v4.Len() + len(m.v6) }
 // Prefetch asks for the slot of a, if it is IPv4 (see u64map.Prefetch).
 func (m *AddrMap[V]) Prefetch(a netip.Addr) {
 	if a.Is4() {
-		m.v4.Prefetch(uint64(u32(a)))
+		m.v4.Prefetch(uint64(flow.AddrU32(a)))
 	}
 }
 
@@ -106,9 +102,7 @@ func (m *AddrMap[V]) DeleteFuncAddr(del func(netip.Addr, V) bool) {
 	}
 }
 
-func addr4(k uint64) netip.Addr {
-	return netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)})
-}
+func addr4(k uint64) netip.Addr { return flow.AddrFromU32(uint32(k)) }
 
 func addr16(k Addr) netip.Addr {
 	var b [16]byte
