@@ -90,6 +90,7 @@ func (c *Counter) MergePart(r io.Reader) error {
 		return fmt.Errorf("talkers: read part: %w", err)
 	}
 	c.src, c.dst, c.pairTop = nil, nil, nil
+	c.portArrays()
 	c.total.sum(&p.Total)
 	c.flowsN += p.Records
 	for i, e := range p.V4Pairs {

@@ -1,6 +1,7 @@
 package talkers
 
 import (
+	"bytes"
 	"net/netip"
 	"testing"
 
@@ -114,5 +115,46 @@ func TestTieOrdering(t *testing.T) {
 	}
 	if _, err := c.Top(Key(99), ByBytes); err == nil {
 		t.Error("unknown key accepted")
+	}
+}
+
+// TestNoFlows: a Counter that saw no flow (its port counters not made)
+// answers every table empty, and its part merges like any other.
+func TestNoFlows(t *testing.T) {
+	empty := New(Config{})
+	for _, tb := range empty.Tables() {
+		if tb.Distinct != 0 || len(tb.Rows) != 0 {
+			t.Errorf("%v by %v: %d distinct, %d rows; want none", tb.Key, tb.Order, tb.Distinct, len(tb.Rows))
+		}
+	}
+	for _, k := range Keys {
+		if n := empty.Distinct(k); n != 0 {
+			t.Errorf("Distinct(%v) = %d, want 0", k, n)
+		}
+	}
+
+	full := New(Config{})
+	full.Add(flow.Batch{r("10.0.0.1", "10.0.0.2", 6, 40000, 22, 3, 180, 0)})
+	var b bytes.Buffer
+	if err := empty.WritePart(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := full.MergePart(&b); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	if err := full.WritePart(&b); err != nil {
+		t.Fatal(err)
+	}
+	fresh := New(Config{})
+	if err := fresh.MergePart(&b); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := fresh.Top(DstPort, ByFlows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tb.Rows) != 1 || tb.Rows[0].Port != 22 || tb.Rows[0].Counts.Flows != 1 || tb.Rows[0].Counts.Bytes != 180 {
+		t.Errorf("dstport table after the merges: %+v, want one row: port 22, 1 flow, 180 bytes", tb.Rows)
 	}
 }
