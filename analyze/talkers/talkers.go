@@ -308,8 +308,8 @@ func New(cfg Config) *Counter {
 // portArrays makes the port counters when the first flows come, not in
 // New: the report builds its analysers before the pass sets its heap
 // aside (pretouch), and 3 MB made then were faulted in 4 KiB at a time,
-// some 770 faults of 7-23 µs each where faults are slow, where the heap
-// set aside takes them in a few huge pages.
+// some 770 faults of 7-24 µs each on a host where faults are slow. Made
+// in the pass, they take a few huge pages of the heap set aside.
 func (c *Counter) portArrays() {
 	if c.sport == nil {
 		c.sport, c.dport = make([]Counts, 65536), make([]Counts, 65536)
