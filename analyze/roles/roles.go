@@ -400,15 +400,15 @@ func (a *Analyser) prefetch(r *flow.Record) {
 	if port, ok := checked(r); ok {
 		a.targets.prefetch(uint32(s), uint32(d), uint32(r.Proto)<<16|uint32(port))
 	}
-	if answer(r) {
+	if mayAnswer(r) {
 		a.replies.v4.Prefetch(replyKey(uint32(s), uint32(r.Proto)<<16|uint32(r.SrcPort)))
 	}
 }
 
-// answer says whether r may be an answer from its source: to a client
+// mayAnswer says whether r may be an answer from its source: to a client
 // port, or to the same port for symmetric services (NTP between servers,
 // IKE). A refusal (RST to a closed port) is not; one() tells those apart.
-func answer(r *flow.Record) bool {
+func mayAnswer(r *flow.Record) bool {
 	return (r.Proto == 6 || r.Proto == 17 || r.Proto == 132) && (r.DstPort >= 1024 || r.DstPort == r.SrcPort)
 }
 
@@ -460,7 +460,7 @@ func (a *Analyser) one(r *flow.Record) {
 		if refused {
 			h.refusals++
 		}
-		if !refused && answer(r) {
+		if !refused && mayAnswer(r) {
 			k := uint32(r.Proto)<<16 | uint32(r.SrcPort)
 			switch n, added := a.replies.count(src, k, h.replies < 1024); {
 			case n == nil:

@@ -8,9 +8,10 @@ import (
 )
 
 // The periodic targets of all hosts live in tables of all hosts (sixteen,
-// see targetShards), not in a set per host. A contact is looked up for nearly every flow, and a set per host
-// was a chain of dependent cache misses (the host's set, its table, the
-// slot) that could start only once the host was found. Here the slot of
+// see targetShards), not in a set per host. A contact is looked up for
+// nearly every flow, and a set per host was a chain of dependent cache
+// misses (the host's set, its table, the slot) that could start only once
+// the host was found. Here the slot of
 // a flow's contact follows from the flow alone, so Add asks for it 16
 // flows ahead, as for the hosts and pairs. On the sample day (tree1m),
 // in profiles of the analyser alone, the contacts took about 50 ms a run
