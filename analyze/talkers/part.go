@@ -58,16 +58,17 @@ func (c *Counter) WritePart(w io.Writer) error {
 	} else {
 		pairs()
 	}
-	used := func(a []Counts) []portCounts {
+	used := func(t *portTable) []portCounts {
 		var out []portCounts
-		for i := range a {
-			if a[i].Flows != 0 {
-				out = append(out, portCounts{uint16(i), a[i]})
-			}
-		}
+		t.each(func(p uint16, n Counts) { out = append(out, portCounts{p, n}) })
 		return out
 	}
-	p.SrcPort, p.DstPort, p.Proto = used(c.sport), used(c.dport), used(c.proto[:])
+	for i, n := range c.proto {
+		if n.Flows != 0 {
+			p.Proto = append(p.Proto, portCounts{uint16(i), n})
+		}
+	}
+	p.SrcPort, p.DstPort = used(&c.sport), used(&c.dport)
 	if c.icmp != nil {
 		for i := range 65536 {
 			if v4, v6 := c.icmp[0][i], c.icmp[1][i]; v4|v6 != 0 {
@@ -112,10 +113,10 @@ func (c *Counter) MergePart(r io.Reader) error {
 		return c.err
 	}
 	for _, e := range p.SrcPort {
-		c.sport[e.Key].sum(&e.Counts)
+		c.sport.at(e.Key).sum(&e.Counts)
 	}
 	for _, e := range p.DstPort {
-		c.dport[e.Key].sum(&e.Counts)
+		c.dport.at(e.Key).sum(&e.Counts)
 	}
 	for _, e := range p.Proto {
 		if e.Key > 255 {

@@ -268,9 +268,9 @@ type Counter struct {
 	// and its destination through its pair, so it costs one lookup, not
 	// three.
 	src, dst *addrTable[netip.Addr]
-	// sport and dport have 65536 entries once a flow or part was added
-	// (nil before: see portArrays).
-	sport, dport []Counts
+	// sport and dport have their counters once a flow or part was added
+	// (none before: see portArrays).
+	sport, dport portTable
 	proto        [256]Counts
 	// icmp counts ICMP [0] and ICMPv6 [1] flows by destination port
 	// (type<<8 | code); nil until the first such flow.
@@ -311,9 +311,8 @@ func New(cfg Config) *Counter {
 // some 770 faults of 7-24 µs each on a host where faults are slow. Made
 // in the pass, they take a few huge pages of the heap set aside.
 func (c *Counter) portArrays() {
-	if c.sport == nil {
-		c.sport, c.dport = make([]Counts, 65536), make([]Counts, 65536)
-	}
+	c.sport.make()
+	c.dport.make()
 }
 
 // Add counts a batch. Call it with every flow of the stream (the same
@@ -339,8 +338,8 @@ func (c *Counter) Add(b flow.Batch) {
 const ahead = 16
 
 func (c *Counter) prefetch(r *flow.Record) {
-	prefetch.Line(unsafe.Pointer(&c.sport[r.SrcPort]))
-	prefetch.Line(unsafe.Pointer(&c.dport[r.DstPort]))
+	prefetch.Line(unsafe.Pointer(&c.sport.c[r.SrcPort]))
+	prefetch.Line(unsafe.Pointer(&c.dport.c[r.DstPort]))
 	if r.Src.Is4() && r.Dst.Is4() {
 		c.pair.v4.prefetch(mix(uint64(flow.AddrU32(r.Src))<<32 | uint64(flow.AddrU32(r.Dst))))
 	}
@@ -388,8 +387,8 @@ func (c *Counter) add(r *flow.Record) {
 	}
 	c.flowsN++
 	c.total.add(r, fl)
-	c.sport[r.SrcPort].add(r, fl)
-	c.dport[r.DstPort].add(r, fl)
+	c.sport.at(r.SrcPort).add(r, fl)
+	c.dport.at(r.DstPort).add(r, fl)
 	c.proto[r.Proto].add(r, fl)
 	if r.Proto == 1 || r.Proto == 58 {
 		c.addICMP(r.Proto, r.DstPort, fl)
@@ -471,11 +470,11 @@ func (c *Counter) Distinct(k Key) int {
 		}
 		return c.pair.len()
 	case SrcPort:
-		return countUsed(c.sport)
+		return c.sport.len()
 	case DstPort:
-		return countUsed(c.dport)
+		return c.dport.len()
 	case Port:
-		return countUsed(c.ports())
+		return c.ports().len()
 	case Proto:
 		return countUsed(c.proto[:])
 	}
@@ -485,17 +484,7 @@ func (c *Counter) Distinct(k Key) int {
 // ports is the Port table: a flow counts once under each of its ports, so
 // a port's counters are the sums of its SrcPort and DstPort ones, derived
 // here rather than counted per flow.
-func (c *Counter) ports() []Counts {
-	out := make([]Counts, 65536)
-	if c.sport == nil {
-		return out
-	}
-	for i := range out {
-		s, d := c.sport[i], c.dport[i]
-		out[i] = Counts{Flows: s.Flows + d.Flows, Packets: s.Packets + d.Packets, Bytes: s.Bytes + d.Bytes}
-	}
-	return out
-}
+func (c *Counter) ports() *portTable { return sum(&c.sport, &c.dport) }
 
 func countUsed(a []Counts) int {
 	n := 0
@@ -518,7 +507,7 @@ func (c *Counter) Top(k Key, o Order) (Table, error) {
 }
 
 // top is Top with the Port table given (nil: derived here).
-func (c *Counter) top(k Key, os []Order, ports []Counts) ([]Table, error) {
+func (c *Counter) top(k Key, os []Order, ports *portTable) ([]Table, error) {
 	sels := make([]selector, len(os))
 	for i, o := range os {
 		if o != ByFlows && o != ByPackets && o != ByBytes {
@@ -573,9 +562,9 @@ func (c *Counter) top(k Key, os []Order, ports []Counts) ([]Table, error) {
 			offer(Row{Addr: p.src, Dst: p.dst}, c.pair.counts[i])
 		}
 	case SrcPort:
-		offerPorts(offer, c.sport)
+		offerPorts(offer, &c.sport)
 	case DstPort:
-		offerPorts(offer, c.dport)
+		offerPorts(offer, &c.dport)
 	case Port:
 		if ports == nil {
 			ports = c.ports()
@@ -652,12 +641,8 @@ func offerAddrs(offer func(Row, Counts), t *addrTable[netip.Addr]) {
 	}
 }
 
-func offerPorts(offer func(Row, Counts), a []Counts) {
-	for i := range a {
-		if a[i].Flows != 0 {
-			offer(Row{Port: uint16(i)}, a[i])
-		}
-	}
+func offerPorts(offer func(Row, Counts), t *portTable) {
+	t.each(func(p uint16, n Counts) { offer(Row{Port: p}, n) })
 }
 
 // Tables returns every key (in Keys order) by every order (in Orders order).

@@ -158,3 +158,59 @@ func TestNoFlows(t *testing.T) {
 		t.Errorf("dstport table after the merges: %+v, want one row: port 22, 1 flow, 180 bytes", tb.Rows)
 	}
 }
+
+// TestPortBlocks: ports at the edges of the 256-port blocks the port
+// tables read (see portTable) are all counted, in the tables, in Distinct
+// and through a part, and only they.
+func TestPortBlocks(t *testing.T) {
+	edges := []uint16{0, 255, 256, 16383, 16384, 32767, 32768, 65279, 65280, 65535}
+	c := New(Config{N: -1})
+	var b flow.Batch
+	for i, p := range edges {
+		// Source port p, destination port p+1 (wrapping): both in blocks
+		// at the edges.
+		b = append(b, r("10.0.0.1", "10.0.0.2", 17, p, p+1, 1, uint64(100+i), int64(i)))
+	}
+	// And blocks only a source port or only a destination port reached.
+	b = append(b, r("10.0.0.3", "10.0.0.4", 6, 1000, 40000, 1, 60, 20))
+	c.Add(b)
+	want := map[Key]map[uint16]uint64{SrcPort: {1000: 1}, DstPort: {40000: 1}, Port: {1000: 1, 40000: 1}}
+	for _, p := range edges {
+		want[SrcPort][p]++
+		want[DstPort][p+1]++
+		want[Port][p]++
+		want[Port][p+1]++
+	}
+	var part bytes.Buffer
+	if err := c.WritePart(&part); err != nil {
+		t.Fatal(err)
+	}
+	merged := New(Config{N: -1})
+	if err := merged.MergePart(&part); err != nil {
+		t.Fatal(err)
+	}
+	for name, cnt := range map[string]*Counter{"counter": c, "merged part": merged} {
+		for k, w := range want {
+			if n := cnt.Distinct(k); n != len(w) {
+				t.Errorf("%s: Distinct(%v) = %d, want %d", name, k, n, len(w))
+			}
+			tb, err := cnt.Top(k, ByFlows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[uint16]uint64{}
+			for _, row := range tb.Rows {
+				got[row.Port] = row.Flows
+			}
+			if len(got) != len(w) {
+				t.Errorf("%s: %v rows %v, want %v", name, k, got, w)
+				continue
+			}
+			for p, f := range w {
+				if got[p] != f {
+					t.Errorf("%s: %v port %d: %d flows, want %d", name, k, p, got[p], f)
+				}
+			}
+		}
+	}
+}
