@@ -52,9 +52,9 @@ func (t *portTable) len() int {
 	return n
 }
 
-// sum is the Port table of source and destination ports s and d: a flow
+// sumPorts is the Port table of source and destination ports s and d: a flow
 // counts once under each of its ports.
-func sum(s, d *portTable) *portTable {
+func sumPorts(s, d *portTable) *portTable {
 	out := &portTable{}
 	if s.c == nil && d.c == nil {
 		return out

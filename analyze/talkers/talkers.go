@@ -484,7 +484,7 @@ func (c *Counter) Distinct(k Key) int {
 // ports is the Port table: a flow counts once under each of its ports, so
 // a port's counters are the sums of its SrcPort and DstPort ones, derived
 // here rather than counted per flow.
-func (c *Counter) ports() *portTable { return sum(&c.sport, &c.dport) }
+func (c *Counter) ports() *portTable { return sumPorts(&c.sport, &c.dport) }
 
 func countUsed(a []Counts) int {
 	n := 0
