@@ -79,3 +79,44 @@ func TestStagedFilesAllOrNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestStagedFilesOwnBytes: more files than are written at once, some
+// larger than a write buffer and some empty, written side by side in
+// pieces: each comes out with exactly its own bytes.
+func TestStagedFilesOwnBytes(t *testing.T) {
+	dir := t.TempDir()
+	var s Set
+	want := map[string][]byte{}
+	for i := range 5 * stageJobs {
+		b := make([]byte, (i*37%7)*(64<<10)/3) // 0 to twice a 64 KiB buffer
+		for j := range b {
+			b[j] = byte('a' + (i+j/1000)%26)
+		}
+		p := filepath.Join(dir, fmt.Sprint("f", i))
+		want[p] = b
+		s.Add(p, func(w io.Writer) error {
+			// In pieces, as the renderers write.
+			for k := 0; k < len(b); k += 5000 {
+				if _, err := w.Write(b[k:min(k+5000, len(b))]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := s.Stage(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for p, b := range want {
+		got, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, b) {
+			t.Errorf("%s: %d bytes, want its own %d", filepath.Base(p), len(got), len(b))
+		}
+	}
+}
