@@ -311,8 +311,8 @@ func New(cfg Config) *Counter {
 // some 770 faults of 7-24 µs each on a host where faults are slow. Made
 // in the pass, they take a few huge pages of the heap set aside.
 func (c *Counter) portArrays() {
-	c.sport.make()
-	c.dport.make()
+	c.sport.alloc()
+	c.dport.alloc()
 }
 
 // Add counts a batch. Call it with every flow of the stream (the same
