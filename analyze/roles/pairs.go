@@ -36,9 +36,10 @@ func (s *pairState) setView(side int, v view) {
 }
 
 // pairTable holds the pairs: both ends IPv4 (plain or mapped) packed in an
-// open-addressing table, the rest in a map.
+// open-addressing table of seven pairs to a cache line (u64map.Bytes: a
+// byte a pair, where a slot of u64map.Map takes 16), the rest in a map.
 type pairTable struct {
-	v4    u64map.Map[pairState]
+	v4    u64map.Bytes[pairState]
 	other map[[2]addrkey.Addr]*pairState
 }
 
