@@ -173,19 +173,51 @@ func TestDeleteFuncShrinkMatchesGoMap(t *testing.T) {
 }
 
 func testDeleteFuncMatchesGoMap(t *testing.T, deleteFunc func(*Map[uint64], func(uint64, *uint64) bool) int) {
-	r := rand.New(rand.NewPCG(7, 8))
 	var m Map[uint64]
-	ref := map[uint64]uint64{}
+	deleteFuncRoundsMatchGoMap(t, &m,
+		func(del func(uint64, *uint64) bool) int { return deleteFunc(&m, del) },
+		func(round int, ref map[uint64]uint64) {
+			for k := range m.All() {
+				if _, ok := ref[k]; !ok {
+					t.Fatalf("round %d: removed key %d still listed", round, k)
+				}
+			}
+		})
+	deleteFunc(&m, func(k uint64, _ *uint64) bool { return k%4 != 0 })
+	if load := float64(m.n) / float64(len(m.slots)); load <= 3.0/16 || load > 3.0/4 {
+		t.Fatalf("after removing three keys in four: load %.2f, want above 3/16 (emptier tables are rebuilt) and at most 3/4", load)
+	}
+	deleteFunc(&m, func(uint64, *uint64) bool { return true })
+	if m.Len() != 0 || len(m.slots) != minSlots {
+		t.Fatalf("all removed: %d keys, %d slots", m.Len(), len(m.slots))
+	}
+}
+
+// table is what the comparisons with a Go map drive: Map and Bytes.
+type table[V int | uint64 | uint8] interface {
+	Upsert(k uint64) (*V, bool)
+	Get(k uint64) (*V, bool)
+	Delete(k uint64) bool
+	Len() int
+}
+
+// deleteFuncRoundsMatchGoMap runs rounds of adds, each ending in a
+// deleteFunc (m's DeleteFunc or a variant) whose del must see every key
+// once and remove what it accepts, and calls check after each round.
+func deleteFuncRoundsMatchGoMap[V uint64 | uint8](t *testing.T, m table[V], deleteFunc func(func(uint64, *V) bool) int, check func(round int, ref map[uint64]V)) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(7, 8))
+	ref := map[uint64]V{}
 	for round := range 20 {
 		for range 5000 + r.IntN(20000) {
 			k := r.Uint64N(1 << 18)
 			v, _ := m.Upsert(k)
-			*v = uint64(round)
-			ref[k] = uint64(round)
+			*v = V(round)
+			ref[k] = V(round)
 		}
-		cut := uint64(r.IntN(round + 1))
+		cut := V(r.IntN(round + 1))
 		asked := map[uint64]int{}
-		n := deleteFunc(&m, func(k uint64, v *uint64) bool {
+		n := deleteFunc(func(k uint64, v *V) bool {
 			asked[k]++
 			return *v < cut || k%97 == 0
 		})
@@ -212,19 +244,7 @@ func testDeleteFuncMatchesGoMap(t *testing.T, deleteFunc func(*Map[uint64], func
 				t.Fatalf("round %d: key %d lost or wrong after DeleteFunc", round, k)
 			}
 		}
-		for k := range m.All() {
-			if _, ok := ref[k]; !ok {
-				t.Fatalf("round %d: removed key %d still listed", round, k)
-			}
-		}
-	}
-	deleteFunc(&m, func(k uint64, _ *uint64) bool { return k%4 != 0 })
-	if load := float64(m.n) / float64(len(m.slots)); load <= 3.0/16 || load > 3.0/4 {
-		t.Fatalf("after removing three keys in four: load %.2f, want above 3/16 (emptier tables are rebuilt) and at most 3/4", load)
-	}
-	deleteFunc(&m, func(uint64, *uint64) bool { return true })
-	if m.Len() != 0 || len(m.slots) != minSlots {
-		t.Fatalf("all removed: %d keys, %d slots", m.Len(), len(m.slots))
+		check(round, ref)
 	}
 }
 
@@ -234,43 +254,53 @@ func testDeleteFuncMatchesGoMap(t *testing.T, deleteFunc func(*Map[uint64], func
 // the wrap at the end of the slots.
 func TestDeleteMatchesGoMap(t *testing.T) {
 	for _, spread := range []uint64{16, 64, 5000, 1 << 40} {
-		r := rand.New(rand.NewPCG(3, spread))
-		var m Map[int]
-		ref := map[uint64]int{}
-		for op := 0; op < 300000; op++ {
-			k := r.Uint64N(spread)
-			if spread == 1<<40 {
-				k <<= 24
+		opsMatchGoMap(t, 3, spread, new(Map[int]))
+	}
+}
+
+// opsMatchGoMap drives m with upserts, single deletes and lookups of keys
+// below spread (only the high bits varying for 1<<40), checking each
+// against a Go map, and every key now and then.
+func opsMatchGoMap[V int | uint8](t *testing.T, seed, spread uint64, m table[V]) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, spread))
+	ref := map[uint64]V{}
+	for op := 0; op < 300000; op++ {
+		k := r.Uint64N(spread)
+		if spread == 1<<40 {
+			k <<= 24
+		}
+		switch r.IntN(3) {
+		case 0:
+			v, added := m.Upsert(k)
+			if _, had := ref[k]; added == had {
+				t.Fatalf("spread %d op %d: Upsert(%d) added=%v, reference had=%v", spread, op, k, added, had)
 			}
-			switch r.IntN(3) {
-			case 0:
-				v, _ := m.Upsert(k)
-				*v += 1
-				ref[k]++
-			case 1:
-				_, had := ref[k]
-				if got := m.Delete(k); got != had {
-					t.Fatalf("spread %d op %d: Delete(%d) = %v, reference had %v", spread, op, k, got, had)
-				}
-				delete(ref, k)
-			default:
-				v, ok := m.Get(k)
-				want, had := ref[k]
-				if ok != had || (ok && *v != want) {
-					t.Fatalf("spread %d op %d: Get(%d) = %v,%v want %d,%v", spread, op, k, v, ok, want, had)
-				}
+			*v++
+			ref[k]++
+		case 1:
+			_, had := ref[k]
+			if got := m.Delete(k); got != had {
+				t.Fatalf("spread %d op %d: Delete(%d) = %v, reference had %v", spread, op, k, got, had)
 			}
-			if op%1000 == 0 {
-				for k, want := range ref {
-					if v, ok := m.Get(k); !ok || *v != want {
-						t.Fatalf("spread %d op %d: key %d lost after deletes", spread, op, k)
-					}
+			delete(ref, k)
+		default:
+			v, ok := m.Get(k)
+			want, had := ref[k]
+			if ok != had || (ok && *v != want) {
+				t.Fatalf("spread %d op %d: Get(%d) = %v,%v want %d,%v", spread, op, k, v, ok, want, had)
+			}
+		}
+		if op%1000 == 0 {
+			for k, want := range ref {
+				if v, ok := m.Get(k); !ok || *v != want {
+					t.Fatalf("spread %d op %d: key %d lost after deletes", spread, op, k)
 				}
 			}
 		}
-		if m.Len() != len(ref) {
-			t.Fatalf("spread %d: Len %d want %d", spread, m.Len(), len(ref))
-		}
+	}
+	if m.Len() != len(ref) {
+		t.Fatalf("spread %d: Len %d want %d", spread, m.Len(), len(ref))
 	}
 }
 
