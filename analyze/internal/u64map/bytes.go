@@ -110,19 +110,40 @@ func (m *Bytes[V]) rehash(size int) {
 	m.mask = uint64(size - 1)
 	for i := range old {
 		for j, k := range old[i].keys {
-			if k == 0 {
-				continue
-			}
-			p := m.home(k)
-			for {
-				if key, val := m.at(p); *key == 0 {
-					*key, *val = k, old[i].vals[j]
-					break
-				}
-				p = (p + 1) % m.positions()
+			if k != 0 {
+				m.place(k, old[i].vals[j])
 			}
 		}
 	}
+}
+
+// place puts k, absent, at the first free position of its probe.
+func (m *Bytes[V]) place(k uint64, v V) {
+	for g := Hash(k) & m.mask; ; g = (g + 1) & m.mask {
+		grp := &m.groups[g]
+		for j, key := range grp.keys {
+			if key == 0 {
+				grp.keys[j], grp.vals[j] = k, v
+				return
+			}
+		}
+	}
+}
+
+// next is the position after p, wrapping at the end.
+func (m *Bytes[V]) next(p uint64) uint64 {
+	if p++; p == m.positions() {
+		return 0
+	}
+	return p
+}
+
+// dist is how many positions a probe from a walks to reach b.
+func (m *Bytes[V]) dist(a, b uint64) uint64 {
+	if b < a {
+		return b + m.positions() - a
+	}
+	return b - a
 }
 
 // Delete removes k and says whether it was there.
@@ -135,7 +156,7 @@ func (m *Bytes[V]) Delete(k uint64) bool {
 	if m.groups == nil {
 		return false
 	}
-	for p := m.home(k); ; p = (p + 1) % m.positions() {
+	for p := m.home(k); ; p = m.next(p) {
 		switch key, _ := m.at(p); *key {
 		case k:
 			m.removeAt(p)
@@ -149,13 +170,12 @@ func (m *Bytes[V]) Delete(k uint64) bool {
 // removeAt empties position i (which holds a key), shifting back the keys
 // after it in its probe run as Map.removeAt does.
 func (m *Bytes[V]) removeAt(i uint64) {
-	size := m.positions()
-	for j := (i + 1) % size; ; j = (j + 1) % size {
+	for j := m.next(i); ; j = m.next(j) {
 		key, val := m.at(j)
 		if *key == 0 {
 			break
 		}
-		if h := m.home(*key); (j+size-h)%size >= (j+size-i)%size {
+		if m.dist(m.home(*key), j) >= m.dist(i, j) {
 			ik, iv := m.at(i)
 			*ik, *iv = *key, *val
 			i = j
@@ -186,8 +206,7 @@ func (m *Bytes[V]) DeleteFunc(del func(k uint64, v *V) bool) int {
 	for key, _ := m.at(start); *key != 0; key, _ = m.at(start) {
 		start++
 	}
-	for step := uint64(1); step <= size; step++ {
-		i := (start + step) % size
+	for step, i := uint64(1), m.next(start); step <= size; step, i = step+1, m.next(i) {
 		for {
 			key, val := m.at(i)
 			if *key == 0 || !del(*key, val) {

@@ -127,6 +127,28 @@ func BenchmarkUpsert(b *testing.B) {
 		}
 		perKey(b)
 	})
+	// A one-byte value (the roles' pair state): Map's 16-byte slots
+	// against Bytes' seven keys to a line.
+	b.Run("table/1B", func(b *testing.B) {
+		for b.Loop() {
+			var m Map[uint8]
+			for _, k := range keys {
+				v, _ := m.Upsert(k)
+				*v |= 1
+			}
+		}
+		perKey(b)
+	})
+	b.Run("bytes/1B", func(b *testing.B) {
+		for b.Loop() {
+			var m Bytes[uint8]
+			for _, k := range keys {
+				v, _ := m.Upsert(k)
+				*v |= 1
+			}
+		}
+		perKey(b)
+	})
 	b.Run("gomap/16B", func(b *testing.B) {
 		for b.Loop() {
 			m := map[uint64][2]int64{}
