@@ -695,6 +695,12 @@ func (m *merger) emit(c *cursor, recs []flow.Record) error {
 		}
 		recs = recs[k:]
 	}
+	if m.out == nil {
+		// Grown by append, a 16k-flow batch went through a dozen smaller
+		// arrays on its way (Go grows large slices by a quarter): 10 MB of
+		// fresh memory on the sample day, where the batch takes 4 MB.
+		m.out = make([]flow.Record, 0, size)
+	}
 	for len(recs) > 0 {
 		room := size - len(m.out)
 		k := min(room, len(recs))
