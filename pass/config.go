@@ -58,6 +58,10 @@ type Configuration struct {
 	// machine's page faults are slow. It changes the run's cost, never
 	// its output.
 	HugePages HugePages
+	// BatchFlows is how many flows each batch handed to the analysers
+	// holds (0: by their number, see batchSize). It changes the run's
+	// cost, never its output.
+	BatchFlows int
 
 	Dscan      dscan.Config
 	Weighted   weighted.Config

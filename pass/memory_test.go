@@ -143,3 +143,30 @@ func TestMemoryBudgetTRW(t *testing.T) {
 		t.Fatal("the fast sweep 203.0.113.45 is not in the episodes under the budget")
 	}
 }
+
+// The batch size is a matter of cost: batches of one flow, of an odd
+// size and of the default give the very same documents (the sample
+// archive's 50,000 flows are two batches by default).
+func TestBatchSizeSameReport(t *testing.T) {
+	cfg := sampleConfig(t)
+	want, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := rendered(t, want)
+	for _, n := range []int{1, 4099} {
+		cfg.BatchFlows = n
+		got, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Summary.Flows != want.Summary.Flows {
+			t.Fatalf("batches of %d: %d flows, want %d", n, got.Summary.Flows, want.Summary.Flows)
+		}
+		for name, b := range rendered(t, got) {
+			if !bytes.Equal(b, w[name]) {
+				t.Errorf("batches of %d: %s differs from the default's", n, name)
+			}
+		}
+	}
+}
