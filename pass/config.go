@@ -60,7 +60,8 @@ type Configuration struct {
 	HugePages HugePages
 	// BatchFlows is how many flows each batch handed to the analysers
 	// holds (0: by their number, see batchSize). It changes the run's
-	// cost, never its output.
+	// cost, not its findings or tables; only the talkers' spill line,
+	// which says how much they spilled, may differ.
 	BatchFlows int
 
 	Dscan      dscan.Config

@@ -145,8 +145,9 @@ func TestMemoryBudgetTRW(t *testing.T) {
 }
 
 // The batch size is a matter of cost: batches of one flow, of an odd
-// size and of the default give the very same documents (the sample
-// archive's 50,000 flows are two batches by default).
+// size, of dscan's size and of the report's default give the very same
+// documents (the sample archive's 50,000 flows are one batch by default,
+// four of dscan's).
 func TestBatchSizeSameReport(t *testing.T) {
 	cfg := sampleConfig(t)
 	want, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
@@ -154,7 +155,7 @@ func TestBatchSizeSameReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := rendered(t, want)
-	for _, n := range []int{1, 4099} {
+	for _, n := range []int{1, 4099, pass.BatchSize} {
 		cfg.BatchFlows = n
 		got, err := pass.RunReport(context.Background(), cfg, pass.Inputs{Paths: []string{sampleArchive}})
 		if err != nil {

@@ -77,19 +77,23 @@ type Stream struct {
 // BatchSize is how many flows a batch holds for one or two analysers
 // (flowsift dscan, convert): each batch is a round of hand-offs to the
 // analysers and a wait for the slowest, and with 4096 flows the report
-// spent a tenth more CPU on them than with 16k. Twice as many made dscan
-// over the sample day (tree1m, 1 M flows) take 1.07 times the user time
-// (six rounds in turn) and 17 MB more RSS.
+// spent a tenth more CPU on them than with 16k. Twice as many gave dscan
+// over the sample day (tree1m, 1 M flows) 1.01 times the CPU time (0.98-
+// 1.06, eight rounds in turn: no gain) for 5.5 MB more RSS.
 const BatchSize = 16 << 10
 
 // manyBatchSize is a batch for three analysers or more (a report feeds
 // ten): each analyser goes through the whole batch before the next takes
-// the core, and with 32k flows the report over the sample day took 0.93
-// times the user time of 16k (0.89-0.95, ten rounds in turn; 64k was no
-// faster and took 40 MB more RSS). That each analyser finds less of its
-// tables still in the core's caches when its turn comes round half as
-// often is our reading, not a measure: this machine has no counters.
-const manyBatchSize = 32 << 10
+// the core. Over the sample day, six or more rounds in turn each, 32k
+// flows took 0.93 times the user time of 16k (0.89-0.95), 64k 0.95 times
+// that of 32k (0.92-0.99) for 7 MB more RSS, and 128k 0.95 times that of
+// 64k (0.92-1.00) for 16 MB more: 64k (16 MB a batch) leaves the week's
+// archive room under its 600 MB. The time saved is in the analysers'
+// table look-ups (dscan, the roles, the accountant, the talkers, in a
+// profile), not in a cost paid once a batch; that an analyser finds more
+// of its lines still in the caches when it comes round less often is our
+// reading, not a measure: this machine has no cache counters.
+const manyBatchSize = 64 << 10
 
 // batchSize is the batch for a pass: cfg.BatchFlows if set, else by the
 // number of analysers.
