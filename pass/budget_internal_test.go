@@ -51,3 +51,32 @@ func TestBudgetBoundsVScanAndRoles(t *testing.T) {
 		t.Errorf("no budget: %d pairs, %d hosts", got.VScan.MaxPairs, got.Roles.MaxHosts)
 	}
 }
+
+// A report's batch is 64k flows under the default budget or none, a 64th
+// of a smaller budget, never under dscan's 16k; a pass of one or two
+// analysers (dscan, convert) keeps 16k; BatchFlows overrides both.
+func TestBatchSizeFollowsAnalysersAndBudget(t *testing.T) {
+	for _, c := range []struct {
+		memory    int64
+		flows     int
+		analysers int
+		want      int
+	}{
+		{1 << 30, 0, 10, 64 << 10},
+		{0, 0, 10, 64 << 10},
+		{4 << 30, 0, 10, 64 << 10},
+		{512 << 20, 0, 10, 32 << 10},
+		{256 << 20, 0, 10, 16 << 10},
+		{4 << 20, 0, 10, 16 << 10},
+		{1 << 30, 0, 1, 16 << 10},
+		{0, 0, 2, 16 << 10},
+		{1 << 30, 999, 10, 999},
+		{1 << 30, 999, 1, 999},
+	} {
+		cfg := DefaultConfiguration()
+		cfg.Memory, cfg.BatchFlows = c.memory, c.flows
+		if got := batchSize(cfg, c.analysers); got != c.want {
+			t.Errorf("memory %d, BatchFlows %d, %d analysers: batch of %d flows, want %d", c.memory, c.flows, c.analysers, got, c.want)
+		}
+	}
+}

@@ -59,7 +59,7 @@ type Configuration struct {
 	// its output.
 	HugePages HugePages
 	// BatchFlows is how many flows each batch handed to the analysers
-	// holds (0: by their number, see batchSize). It changes the run's
+	// holds (0: by their number and Memory, see batchSize). It changes the run's
 	// cost, not its findings or tables; only the talkers' spill line,
 	// which says how much they spilled, may differ.
 	BatchFlows int

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/flowsift/flowsift/analyze"
 	"github.com/flowsift/flowsift/flow"
@@ -92,19 +93,25 @@ const BatchSize = 16 << 10
 // table look-ups (dscan, the roles, the accountant, the talkers, in a
 // profile), not in a cost paid once a batch; that an analyser finds more
 // of its lines still in the caches when it comes round less often is our
-// reading, not a measure: this machine has no cache counters.
+// reading, not a measure: this machine has no cache counters. Under a
+// budget the batch takes at most a batchShare of it (64k flows under the
+// default 1 GiB), and never fewer flows than BatchSize.
 const manyBatchSize = 64 << 10
 
+const batchShare = 64
+
 // batchSize is the batch for a pass: cfg.BatchFlows if set, else by the
-// number of analysers.
+// number of analysers and the budget.
 func batchSize(cfg Configuration, analysers int) int {
 	switch {
 	case cfg.BatchFlows > 0:
 		return cfg.BatchFlows
-	case analysers > 2:
-		return manyBatchSize
+	case analysers <= 2:
+		return BatchSize
+	case cfg.Memory > 0:
+		return int(max(BatchSize, min(manyBatchSize, cfg.Memory/batchShare/int64(unsafe.Sizeof(flow.Record{})))))
 	}
-	return BatchSize
+	return manyBatchSize
 }
 
 // Run reads the inputs and feeds every analyser, then finishes them. The
